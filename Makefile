@@ -1,0 +1,106 @@
+# Top-level, non-recursive build. All outputs go under build/.
+#
+#   make            build/bin/tempo-compactor and build/bin/tempo-compactor-controller
+#   make test       build and run every test; the last line is "N passed, N failed, N skipped"
+#   make check      lint + the tests under ASan and UBSan (build/san/)
+#   make deps       install what the build and the tests need (hack/install-deps.sh)
+#   make fuzz       run the fuzz targets for a bounded time
+#
+# Sources are discovered: compactor/core/*.c is the core library,
+# compactor/*.c the daemon, controller/*.c the controller (main.c of each is
+# left out of its library so tests can link the rest), tests/unit/test_*.c
+# one test binary each.
+
+SANITIZER ?=
+ifeq ($(SANITIZER),)
+BUILD ?= build
+OPT ?= -O2 -g
+SANFLAGS :=
+else
+BUILD ?= build/san
+OPT ?= -O1 -g
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CC ?= cc
+PKGS := libcurl yaml-0.1 jansson libwebsockets openssl zlib libzstd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -lm -lpthread
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
+        -Wno-missing-field-initializers -Wno-format-truncation
+override CFLAGS += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -D_GNU_SOURCE \
+        -Icompactor/core -Icompactor -Icontroller -Itests $(PKG_CFLAGS) \
+        -DTC_VERSION='"$(VERSION)"' -DTC_REVISION='"$(REVISION)"'
+override LDFLAGS += $(SANFLAGS)
+
+CORE_SRC := $(wildcard compactor/core/*.c)
+DAEMON_SRC := $(filter-out compactor/main.c,$(wildcard compactor/*.c))
+CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_LIB := $(BUILD)/lib/libtccore.a
+DAEMON_LIB := $(BUILD)/lib/libtcdaemon.a
+CTRL_LIB := $(BUILD)/lib/libtcctrl.a
+LIBS := $(CTRL_LIB) $(DAEMON_LIB) $(CORE_LIB)
+BINS := $(BUILD)/bin/tempo-compactor $(BUILD)/bin/tempo-compactor-controller
+TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+.SECONDARY:
+.PHONY: all test check lint fmt deps fuzz clean bench golden-update
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo CC $<
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(call obj,$(CORE_SRC))
+$(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
+$(CTRL_LIB): $(call obj,$(CTRL_SRC))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/tempo-compactor: $(call obj,compactor/main.c) $(DAEMON_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bin/tempo-compactor-controller: $(call obj,controller/main.c) $(CTRL_LIB) $(DAEMON_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+test: $(BINS) $(TESTS)
+	@bash tests/run.sh $(BUILD)
+
+check: lint
+	$(MAKE) SANITIZER=address,undefined test
+
+lint:
+	@bash hack/lint.sh
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+deps:
+	bash hack/install-deps.sh
+
+fuzz:
+	bash hack/fuzz.sh
+
+bench: all
+	bash hack/bench/run-all.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,93 @@
+/* tc.c - error names, error detail helpers and the release-build assert. */
+#include "tc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TC_VERSION
+#define TC_VERSION "0.1.0-dev"
+#endif
+#ifndef TC_REVISION
+#define TC_REVISION "unknown"
+#endif
+
+const char tc_version[] = TC_VERSION;
+const char tc_revision[] = TC_REVISION;
+
+static const char *const tc_names[TC__LAST] = {
+    [TC_OK] = "ok",
+    [TC_ERR] = "error",
+    [TC_NOMEM] = "out of memory",
+    [TC_INVAL] = "invalid argument",
+    [TC_NOTFOUND] = "not found",
+    [TC_IO] = "i/o error",
+    [TC_PARSE] = "parse error",
+    [TC_TOOBIG] = "too big",
+    [TC_TIMEOUT] = "timeout",
+    [TC_NET] = "network error",
+    [TC_HTTP] = "unexpected http status",
+    [TC_AGAIN] = "try again",
+    [TC_DECLINED] = "declined",
+    [TC_CONFLICT] = "conflict",
+    [TC_DENIED] = "access denied",
+    [TC_CORRUPT] = "corrupt data",
+    [TC_UNSUPPORTED] = "unsupported",
+    [TC_CANCELED] = "canceled",
+};
+
+const char *
+tc_strerror(int code)
+{
+    if (code < 0 || code >= TC__LAST || tc_names[code] == NULL)
+        return "unknown error";
+    return tc_names[code];
+}
+
+int
+tc_err_set(struct tc_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL)
+        return code;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int
+tc_err_prefix(struct tc_err *err, const char *fmt, ...)
+{
+    char pre[TC_ERR_LEN], old[TC_ERR_LEN];
+    va_list ap;
+
+    if (err == NULL)
+        return TC_ERR;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof(pre), fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof(old));
+    snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+    return err->code;
+}
+
+void
+tc_err_clear(struct tc_err *err)
+{
+    if (err == NULL)
+        return;
+    err->code = TC_OK;
+    err->msg[0] = '\0';
+}
+
+void
+tc_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "level=error msg=\"assertion failed\" expr=\"%s\" caller=%s:%d\n", expr, file,
+            line);
+    abort();
+}

