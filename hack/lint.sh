@@ -6,8 +6,13 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 rc=0
-files=$(git ls-files '*.c' '*.h'; git ls-files --others --exclude-standard '*.c' '*.h')
-files=$(printf '%s\n' $files | sort -u)
+# usage: hack/lint.sh [FILE...]   (default: every tracked and untracked .c/.h)
+if [ "$#" -gt 0 ]; then
+    files="$*"
+else
+    files=$(git ls-files '*.c' '*.h'; git ls-files --others --exclude-standard '*.c' '*.h')
+    files=$(printf '%s\n' $files | sort -u)
+fi
 if command -v clang-format >/dev/null 2>&1; then
     if ! clang-format --dry-run --Werror $files 2>/tmp/lint-format.$$; then
         head -40 /tmp/lint-format.$$
