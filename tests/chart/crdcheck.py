@@ -8,7 +8,7 @@ fieldValidation=Strict would), and finally evaluates every
 x-kubernetes-validations rule with a small CEL interpreter that covers the
 subset our CRD uses: literals, field selection, has(), !, &&, ||, ?:,
 comparisons, in, size(), duration(), matches(), contains(), startsWith(),
-endsWith(), all() and exists(). A rule outside the subset raises CelError, so a
+endsWith(), all(), exists() and filter(). A rule outside the subset raises CelError, so a
 rule can never pass by being skipped.
 """
 
@@ -316,7 +316,7 @@ class _Parser:
                 if kind != "id":
                     raise CelError("expected a name after '.'")
                 if self.peek() == ("op", "("):
-                    if name in ("all", "exists"):
+                    if name in ("all", "exists", "filter"):
                         self.take("(")
                         kind, var = self.take()
                         if kind != "id":
@@ -494,6 +494,8 @@ def _eval(e, env):
             sub = dict(env)
             sub[e[3]] = item
             results.append(_bool(_eval(e[4], sub)))
+        if e[1] == "filter":
+            return [item for item, keep in zip(coll, results) if keep]
         return all(results) if e[1] == "all" else any(results)
     raise CelError("unsupported expression %r" % (op,))
 

@@ -125,7 +125,7 @@ def check_defaults():
             errs += ["%s: %s %s" % (path, p, m) for p, m in crdcheck.validate(s, val, cel=False)]
     assert not errs, "\n".join(errs)
     # Defaults reach nested fields through defaulted parents ({} -> inner defaults).
-    obj = {"spec": {"storage": {"backend": "gcs", "gcs": {"bucketName": "b"}}}}
+    obj = {"metadata": {"name": "x"}, "spec": {"storage": {"backend": "gcs", "gcs": {"bucketName": "b"}}}}
     crdcheck.apply_defaults(schema, obj)
     spec = obj["spec"]
     assert spec["compaction"]["blockRetention"] == "48h", spec["compaction"]
@@ -148,6 +148,8 @@ def check_cel_interpreter():
     assert ev("duration(self.a) >= duration(self.b)", {"a": "1h", "b": "59m59s"}) is True
     assert ev("duration(self.a) >= duration(self.b)", {"a": "1m", "b": "5m"}) is False
     assert ev("self.x.exists(m, m == 'a')", {"x": ["b", "a"]}) is True
+    assert ev("self.x.filter(m, m != 'tls').size() <= 1", {"x": ["tls", "a"]}) is True
+    assert ev("self.x.filter(m, m != 'tls').size() <= 1", {"x": ["b", "a"]}) is False
     try:
         ev("self.a.unknownFn()", {"a": "x"})
     except crdcheck.CelError:
@@ -256,4 +258,16 @@ for f in EXAMPLES:
         t.skip(name, "controller has no render subcommand yet")
     else:
         t.ok(True, name)
+for f in INVALID:
+    name = "controller rejects invalid/%s naming the field" % os.path.basename(f)
+    if not os.access(CONTROLLER, os.X_OK):
+        t.skip(name, "no %s (run make)" % CONTROLLER)
+        continue
+    p = subprocess.run([CONTROLLER, "render", "-f", f], capture_output=True, text=True, timeout=30)
+    if p.returncode == 0 and "apiVersion" not in p.stdout:
+        t.skip(name, "controller has no render subcommand yet")
+        continue
+    field = header(f, "expect").split(": ", 1)[0].replace("<root>", "metadata.name")
+    t.ok(p.returncode != 0 and field in p.stderr, name,
+         "exit %d, stderr: %s" % (p.returncode, p.stderr.strip()))
 t.done()
