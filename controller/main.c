@@ -1,9 +1,139 @@
-/* main.c - tempo-compactor entry point (placeholder until the daemon lands). */
+/* main.c - tempo-compactor-controller: `render -f cr.yaml` and `run`. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ctrl.h"
+#include "log.h"
+#include "mem.h"
+#include "render.h"
 #include "tc.h"
-int
-main(void)
+#include "yamljson.h"
+
+static void
+usage(FILE *f)
 {
-    printf("tempo-compactor %s\n", tc_version);
-    return 0;
+    fprintf(f, "usage: tempo-compactor-controller render -f CR.yaml [-o yaml|json]\n"
+               "       tempo-compactor-controller run [options]   (run --help for options)\n"
+               "       tempo-compactor-controller version\n");
+}
+
+static int
+read_file(const char *path, struct buf *b, struct tc_err *err)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char tmp[65536];
+    size_t n;
+
+    if (f == NULL)
+        return tc_err_set(err, TC_IO, "%s: %s", path, strerror(errno));
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+        if (buf_append(b, tmp, n) != TC_OK) {
+            if (f != stdin)
+                fclose(f);
+            return tc_err_set(err, TC_TOOBIG, "%s: larger than %zu bytes", path, b->cap);
+        }
+    if (ferror(f)) {
+        if (f != stdin)
+            fclose(f);
+        return tc_err_set(err, TC_IO, "%s: read error", path);
+    }
+    if (f != stdin)
+        fclose(f);
+    return TC_OK;
+}
+
+static int
+cmd_render(int argc, char **argv)
+{
+    const char *file = NULL, *fmt = "yaml";
+    struct tc_err err = {0};
+    struct buf in, out;
+    json_t *docs = NULL, *all = NULL;
+    size_t i, ncr = 0;
+    int rc, a;
+
+    for (a = 0; a < argc; a++) {
+        if ((strcmp(argv[a], "-f") == 0 || strcmp(argv[a], "--file") == 0) && a + 1 < argc)
+            file = argv[++a];
+        else if ((strcmp(argv[a], "-o") == 0 || strcmp(argv[a], "--output") == 0) && a + 1 < argc)
+            fmt = argv[++a];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (file == NULL || (strcmp(fmt, "yaml") != 0 && strcmp(fmt, "json") != 0)) {
+        usage(stderr);
+        return 2;
+    }
+    buf_init(&in, (size_t)16 << 20);
+    buf_init(&out, (size_t)64 << 20);
+    rc = read_file(file, &in, &err);
+    if (rc == TC_OK)
+        rc = yamljson_parse(in.data ? in.data : "", in.len, file, &docs, &err);
+    all = json_array();
+    for (i = 0; rc == TC_OK && i < json_array_size(docs); i++) {
+        struct render_result res;
+        json_t *d = json_array_get(docs, i);
+
+        if (!json_is_object(d) || !json_is_string(json_object_get(d, "kind")) ||
+            strcmp(json_string_value(json_object_get(d, "kind")), RENDER_KIND) != 0)
+            continue; /* other documents (Secrets, ...) are not ours */
+        ncr++;
+        rc = render_manifests(d, &res, &err);
+        if (rc != TC_OK) {
+            tc_err_prefix(&err, "%s: document %zu", file, i + 1);
+            break;
+        }
+        json_array_extend(all, res.manifests);
+        render_result_cleanup(&res);
+    }
+    if (rc == TC_OK && ncr == 0)
+        rc = tc_err_set(&err, TC_INVAL, "%s: no %s document found", file, RENDER_KIND);
+    if (rc == TC_OK) {
+        if (strcmp(fmt, "json") == 0) {
+            char *s = json_dumps(all, JSON_SORT_KEYS | JSON_INDENT(2));
+            if (s == NULL)
+                rc = tc_err_set(&err, TC_NOMEM, "out of memory");
+            else
+                buf_printf(&out, "%s\n", s);
+            free(s); /* lint-ok: allocated by jansson */
+        } else {
+            rc = yamljson_emit_stream(all, &out, &err);
+        }
+    }
+    if (rc == TC_OK)
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    else
+        fprintf(stderr, "error: %s\n", err.msg);
+    json_decref(docs);
+    json_decref(all);
+    buf_cleanup(&in);
+    buf_cleanup(&out);
+    return rc == TC_OK ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "render") == 0)
+        return cmd_render(argc - 2, argv + 2);
+    if (strcmp(argv[1], "run") == 0)
+        return ctrl_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "version") == 0) {
+        printf("tempo-compactor-controller %s (%s)\n", tc_version, tc_revision);
+        return 0;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
 }

@@ -1,0 +1,1211 @@
+/* render.c - TempoCompactor -> child manifests, validation with field paths. */
+#include "render.h"
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "yamljson.h"
+
+const struct render_kind_info render_kinds[RENDER__NKINDS] = {
+    [RENDER_CONFIGMAP] = {"v1", "ConfigMap", "/api/v1", "configmaps"},
+    [RENDER_SERVICE] = {"v1", "Service", "/api/v1", "services"},
+    [RENDER_DEPLOYMENT] = {"apps/v1", "Deployment", "/apis/apps/v1", "deployments"},
+    [RENDER_PDB] = {"policy/v1", "PodDisruptionBudget", "/apis/policy/v1", "poddisruptionbudgets"},
+    [RENDER_TRIGGERAUTH] = {"keda.sh/v1alpha1", "TriggerAuthentication", "/apis/keda.sh/v1alpha1",
+                            "triggerauthentications"},
+    [RENDER_SCALEDOBJECT] = {"keda.sh/v1alpha1", "ScaledObject", "/apis/keda.sh/v1alpha1",
+                             "scaledobjects"},
+};
+
+/* Longest CR name whose "tempo-<name>-compactor" Service name stays a
+ * 63-character DNS label. */
+#define RENDER_MAX_NAME 47
+#define RENDER_MAX_HEADERS 16
+#define RENDER_MAX_HEADER_VALUE 512
+
+void
+render_child_name(enum render_kind k, const char *crname, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "tempo-%s-compactor%s", crname, k == RENDER_CONFIGMAP ? "-config" : "");
+}
+
+static const char *
+r_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
+    }
+}
+
+static int
+r_match(const char *s, const char *re)
+{
+    regex_t rx;
+    int ok;
+
+    if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+        return 0;
+    ok = regexec(&rx, s, 0, NULL, 0) == 0;
+    regfree(&rx);
+    return ok;
+}
+
+/* r_known() rejects fields outside allowed (NULL-terminated): a typo in a
+ * CR must not silently fall back to a default. */
+static int
+r_known(const json_t *obj, const char *path, const char *const *allowed, struct tc_err *err)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        const char *const *a;
+        int ok = 0;
+        for (a = allowed; *a; a++)
+            if (strcmp(*a, k) == 0)
+                ok = 1;
+        if (!ok)
+            return tc_err_set(err, TC_INVAL, "%s.%s: unknown field", path, k);
+    }
+    return TC_OK;
+}
+
+/* Absent and null both mean "not set". */
+static const json_t *
+r_get(const json_t *obj, const char *key)
+{
+    const json_t *v = obj ? json_object_get(obj, key) : NULL;
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+static int
+r_obj(const json_t *obj, const char *key, const char *path, int required, const json_t **out,
+      struct tc_err *err)
+{
+    const json_t *v = r_get(obj, key);
+
+    *out = NULL;
+    if (v == NULL)
+        return required ? tc_err_set(err, TC_INVAL, "%s.%s: required field is missing", path, key)
+                        : TC_OK;
+    if (!json_is_object(v))
+        return tc_err_set(err, TC_INVAL, "%s.%s: must be an object, got %s", path, key,
+                          r_type_name(v));
+    *out = v;
+    return TC_OK;
+}
+
+static int
+r_str(const json_t *obj, const char *key, const char *path, const char *def, int required,
+      const char **out, struct tc_err *err)
+{
+    const json_t *v = r_get(obj, key);
+
+    *out = def;
+    if (v == NULL)
+        return required ? tc_err_set(err, TC_INVAL, "%s.%s: required field is missing", path, key)
+                        : TC_OK;
+    if (!json_is_string(v))
+        return tc_err_set(err, TC_INVAL, "%s.%s: must be a string, got %s", path, key,
+                          r_type_name(v));
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return tc_err_set(err, TC_INVAL, "%s.%s: contains a NUL byte", path, key);
+    *out = json_string_value(v);
+    return TC_OK;
+}
+
+static int
+r_int(const json_t *obj, const char *key, const char *path, json_int_t def, json_int_t min,
+      json_int_t max, json_int_t *out, int *set, struct tc_err *err)
+{
+    const json_t *v = r_get(obj, key);
+
+    *out = def;
+    if (set)
+        *set = 0;
+    if (v == NULL)
+        return TC_OK;
+    if (!json_is_integer(v))
+        return tc_err_set(err, TC_INVAL, "%s.%s: must be an integer, got %s", path, key,
+                          r_type_name(v));
+    if (json_integer_value(v) < min || json_integer_value(v) > max)
+        return tc_err_set(err, TC_INVAL,
+                          "%s.%s: %" JSON_INTEGER_FORMAT " is out of range [%" JSON_INTEGER_FORMAT
+                          ", %" JSON_INTEGER_FORMAT "]",
+                          path, key, json_integer_value(v), min, max);
+    *out = json_integer_value(v);
+    if (set)
+        *set = 1;
+    return TC_OK;
+}
+
+static int
+r_bool(const json_t *obj, const char *key, const char *path, int def, int *out, int *set,
+       struct tc_err *err)
+{
+    const json_t *v = r_get(obj, key);
+
+    *out = def;
+    if (set)
+        *set = 0;
+    if (v == NULL)
+        return TC_OK;
+    if (!json_is_boolean(v))
+        return tc_err_set(err, TC_INVAL, "%s.%s: must be a boolean, got %s", path, key,
+                          r_type_name(v));
+    *out = json_is_true(v);
+    if (set)
+        *set = 1;
+    return TC_OK;
+}
+
+static int
+r_enum(const char *v, const char *path, const char *key, const char *const *vals,
+       struct tc_err *err)
+{
+    const char *const *a;
+    char list[256] = "";
+
+    for (a = vals; *a; a++) {
+        if (strcmp(*a, v) == 0)
+            return TC_OK;
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", a == vals ? "" : ", ",
+                 *a);
+    }
+    return tc_err_set(err, TC_INVAL, "%s.%s: \"%s\" is not one of [%s]", path, key, v, list);
+}
+
+/* Go time.ParseDuration syntax (what Tempo's YAML accepts). Returns seconds
+ * in *secs, -1 on a syntax error. */
+static int
+r_parse_duration(const char *s, double *secs)
+{
+    static const struct {
+        const char *u;
+        double mul;
+    } units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"\xc2\xb5s", 1e-6}, {"ms", 1e-3},
+                 {"s", 1},     {"m", 60},    {"h", 3600}};
+    double total = 0;
+    const char *p = s;
+
+    if (strcmp(s, "0") == 0) {
+        *secs = 0;
+        return 0;
+    }
+    if (*p == '\0')
+        return -1;
+    while (*p) {
+        char *end;
+        double v;
+        size_t i, best = 0;
+        int found = -1;
+
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = strtod(p, &end);
+        if (end == p)
+            return -1;
+        p = end;
+        for (i = 0; i < TC_ARRAY_LEN(units); i++) {
+            size_t n = strlen(units[i].u);
+            if (strncmp(p, units[i].u, n) == 0 && n > best) {
+                best = n;
+                found = (int)i;
+            }
+        }
+        if (found < 0)
+            return -1;
+        total += v * units[found].mul;
+        p += best;
+    }
+    *secs = total;
+    return 0;
+}
+
+static int
+r_dur(const json_t *obj, const char *key, const char *path, const char *def, const char **out,
+      double *secs, struct tc_err *err)
+{
+    double d = 0;
+    int rc = r_str(obj, key, path, def, 0, out, err);
+
+    if (rc != TC_OK)
+        return rc;
+    if (*out == NULL)
+        return TC_OK;
+    if (r_parse_duration(*out, &d) != 0)
+        return tc_err_set(err, TC_INVAL,
+                          "%s.%s: \"%s\" is not a duration (Go syntax such as 90s, 5m, 48h)", path,
+                          key, *out);
+    if (secs)
+        *secs = d;
+    return TC_OK;
+}
+
+/* Metadata values of KEDA's Prometheus scaler are strings parsed as float. */
+static int
+r_numeric_str(const json_t *obj, const char *key, const char *path, int required, const char **out,
+              struct tc_err *err)
+{
+    const json_t *v = r_get(obj, key);
+
+    *out = NULL;
+    if (v == NULL)
+        return required ? tc_err_set(err, TC_INVAL, "%s.%s: required field is missing", path, key)
+                        : TC_OK;
+    if (json_is_number(v))
+        return tc_err_set(err, TC_INVAL,
+                          "%s.%s: must be a numeric string such as \"250\" (quote it); KEDA "
+                          "trigger metadata is a map of strings",
+                          path, key);
+    if (!json_is_string(v))
+        return tc_err_set(err, TC_INVAL, "%s.%s: must be a numeric string, got %s", path, key,
+                          r_type_name(v));
+    if (!r_match(json_string_value(v), "^[0-9]+(\\.[0-9]+)?$"))
+        return tc_err_set(err, TC_INVAL,
+                          "%s.%s: \"%s\" is not a non-negative decimal number such as \"250\" or "
+                          "\"0.5\"",
+                          path, key, json_string_value(v));
+    *out = json_string_value(v);
+    return TC_OK;
+}
+
+/* KEDA parses customHeaders/queryParameters as "k=v,k=v": split on ',',
+ * then on '=', trimming spaces. Anything that would not come back intact
+ * from that parse is rejected here rather than silently changed. */
+static int
+r_keda_map(const json_t *obj, const char *key, const char *path, const char *keyre,
+           const char *keydesc, const json_t **out, struct tc_err *err)
+{
+    const json_t *m;
+    const char *k;
+    json_t *v;
+    int rc = r_obj(obj, key, path, 0, &m, err);
+
+    *out = NULL;
+    if (rc != TC_OK || m == NULL)
+        return rc;
+    if (json_object_size(m) > RENDER_MAX_HEADERS)
+        return tc_err_set(err, TC_INVAL, "%s.%s: at most %d entries, got %zu", path, key,
+                          RENDER_MAX_HEADERS, json_object_size(m));
+    json_object_foreach((json_t *)m, k, v)
+    {
+        const char *s, *p;
+        size_t n;
+
+        if (!r_match(k, keyre))
+            return tc_err_set(err, TC_INVAL, "%s.%s: key \"%s\" must match %s", path, key, k,
+                              keydesc);
+        if (!json_is_string(v))
+            return tc_err_set(err, TC_INVAL, "%s.%s.%s: must be a string, got %s", path, key, k,
+                              r_type_name(v));
+        s = json_string_value(v);
+        n = json_string_length(v);
+        if (n > RENDER_MAX_HEADER_VALUE)
+            return tc_err_set(err, TC_INVAL, "%s.%s.%s: longer than %d bytes", path, key, k,
+                              RENDER_MAX_HEADER_VALUE);
+        if ((p = strpbrk(s, ",=")) != NULL)
+            return tc_err_set(err, TC_INVAL,
+                              "%s.%s.%s: value must not contain '%c' (KEDA splits %s on ',' and "
+                              "'='); put secret or complex values in authSecretRef",
+                              path, key, k, *p, key);
+        for (p = s; p < s + n; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                return tc_err_set(err, TC_INVAL, "%s.%s.%s: value contains a control character",
+                                  path, key, k);
+        if (n > 0 && (s[0] == ' ' || s[n - 1] == ' '))
+            return tc_err_set(err, TC_INVAL,
+                              "%s.%s.%s: value has leading or trailing spaces, which KEDA trims",
+                              path, key, k);
+    }
+    *out = m;
+    return TC_OK;
+}
+
+static int
+r_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *
+render_keda_map(const json_t *map)
+{
+    size_t n = json_object_size(map), i = 0;
+    const char **keys;
+    const char *k;
+    json_t *v;
+    struct buf b;
+
+    keys = tc_calloc(n ? n : 1, sizeof(*keys));
+    if (keys == NULL)
+        return NULL;
+    json_object_foreach((json_t *)map, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), r_cmp_str);
+    buf_init(&b, 64 << 10);
+    for (i = 0; i < n; i++)
+        if (buf_printf(&b, "%s%s=%s", i ? "," : "", keys[i],
+                       json_string_value(json_object_get(map, keys[i]))) != TC_OK)
+            break;
+    tc_free(keys);
+    if (i < n) {
+        buf_cleanup(&b);
+        return NULL;
+    }
+    if (b.data == NULL)
+        return tc_strdup("");
+    return buf_take(&b, NULL);
+}
+
+/* Deep merge: objects merge key by key, anything else replaces. */
+static int
+r_merge(json_t *dst, const json_t *src)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)src, k, v)
+    {
+        json_t *d = json_object_get(dst, k);
+        if (json_is_object(d) && json_is_object(v)) {
+            if (r_merge(d, v) != 0)
+                return -1;
+        } else if (json_object_set_new(dst, k, json_deep_copy(v)) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+r_sha256_hex(const char *p, size_t n, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+
+    EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
+    for (i = 0; i < mdlen && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    out[64] = '\0';
+}
+
+/* The parsed, defaulted spec. Strings are borrowed from the CR. */
+struct r_spec {
+    const char *name, *ns, *uid;
+    const char *image, *pull_policy;
+    const json_t *pull_secrets, *resources;
+    json_int_t replicas;
+    const char *backend;
+    const json_t *storage_be; /* storage.<backend> */
+    const char *creds_secret;
+    const json_t *extra_config;
+    json_t *tempo; /* built tempo.yaml tree (owned) */
+    int pdb, pdb_set;
+    json_int_t pdb_max_unavail;
+    /* autoscaling */
+    int as_on;
+    json_int_t as_min, as_max, polling, cooldown;
+    int polling_set, cooldown_set;
+    const char *metric_type;
+    const json_t *behavior, *fallback, *headers, *qparams, *auth;
+    const char *server, *query, *threshold, *activation, *timeout, *prom_ns;
+    int ignore_null, unsafe_ssl;
+    char default_query[512];
+};
+
+static int
+r_parse_storage(const json_t *spec, struct r_spec *s, json_t *trace, struct tc_err *err)
+{
+    static const char *const st_keys[] = {"backend", "s3", "gcs", "azure", "credentialsSecretRef",
+                                          NULL};
+    static const char *const backends[] = {"s3", "gcs", "azure", NULL};
+    static const char *const s3_keys[] = {"bucket",   "endpoint",       "region",
+                                          "insecure", "forcePathStyle", NULL};
+    static const char *const gcs_keys[] = {"bucketName", NULL};
+    static const char *const az_keys[] = {"containerName", "storageAccountName", NULL};
+    static const char *const ref_keys[] = {"name", NULL};
+    const json_t *st, *be, *ref;
+    const char *a, *b;
+    json_t *out;
+    int rc, bv, bset;
+
+    if ((rc = r_obj(spec, "storage", "spec", 1, &st, err)) != TC_OK)
+        return rc;
+    if ((rc = r_known(st, "spec.storage", st_keys, err)) != TC_OK)
+        return rc;
+    if ((rc = r_str(st, "backend", "spec.storage", NULL, 1, &s->backend, err)) != TC_OK)
+        return rc;
+    if ((rc = r_enum(s->backend, "spec.storage", "backend", backends, err)) != TC_OK)
+        return rc;
+    if ((rc = r_obj(st, s->backend, "spec.storage", 0, &be, err)) != TC_OK)
+        return rc;
+    if (be == NULL)
+        return tc_err_set(err, TC_INVAL, "spec.storage.%s: required when storage.backend is %s",
+                          s->backend, s->backend);
+    json_object_set_new(trace, "backend", json_string(s->backend));
+    out = json_object();
+    json_object_set_new(trace, s->backend, out);
+    if (strcmp(s->backend, "s3") == 0) {
+        if ((rc = r_known(be, "spec.storage.s3", s3_keys, err)) != TC_OK)
+            return rc;
+        if ((rc = r_str(be, "bucket", "spec.storage.s3", NULL, 1, &a, err)) != TC_OK)
+            return rc;
+        json_object_set_new(out, "bucket", json_string(a));
+        if ((rc = r_str(be, "endpoint", "spec.storage.s3", NULL, 1, &a, err)) != TC_OK)
+            return rc;
+        json_object_set_new(out, "endpoint", json_string(a));
+        if ((rc = r_str(be, "region", "spec.storage.s3", NULL, 0, &a, err)) != TC_OK)
+            return rc;
+        if (a)
+            json_object_set_new(out, "region", json_string(a));
+        if ((rc = r_bool(be, "insecure", "spec.storage.s3", 0, &bv, &bset, err)) != TC_OK)
+            return rc;
+        if (bset)
+            json_object_set_new(out, "insecure", json_boolean(bv));
+        if ((rc = r_bool(be, "forcePathStyle", "spec.storage.s3", 0, &bv, &bset, err)) != TC_OK)
+            return rc;
+        if (bset)
+            json_object_set_new(out, "forcepathstyle", json_boolean(bv));
+    } else if (strcmp(s->backend, "gcs") == 0) {
+        if ((rc = r_known(be, "spec.storage.gcs", gcs_keys, err)) != TC_OK)
+            return rc;
+        if ((rc = r_str(be, "bucketName", "spec.storage.gcs", NULL, 1, &a, err)) != TC_OK)
+            return rc;
+        json_object_set_new(out, "bucket_name", json_string(a));
+    } else {
+        if ((rc = r_known(be, "spec.storage.azure", az_keys, err)) != TC_OK)
+            return rc;
+        if ((rc = r_str(be, "containerName", "spec.storage.azure", NULL, 1, &a, err)) != TC_OK)
+            return rc;
+        if ((rc = r_str(be, "storageAccountName", "spec.storage.azure", NULL, 0, &b, err)) != TC_OK)
+            return rc;
+        json_object_set_new(out, "container_name", json_string(a));
+        if (b)
+            json_object_set_new(out, "storage_account_name", json_string(b));
+    }
+    s->storage_be = be;
+    if ((rc = r_obj(st, "credentialsSecretRef", "spec.storage", 0, &ref, err)) != TC_OK)
+        return rc;
+    if (ref) {
+        if ((rc = r_known(ref, "spec.storage.credentialsSecretRef", ref_keys, err)) != TC_OK)
+            return rc;
+        if ((rc = r_str(ref, "name", "spec.storage.credentialsSecretRef", NULL, 1, &s->creds_secret,
+                        err)) != TC_OK)
+            return rc;
+    }
+    return TC_OK;
+}
+
+static int
+r_parse_blocklist(const json_t *spec, json_t *trace, double *poll_secs, struct tc_err *err)
+{
+    static const char *const keys[] = {
+        "poll", "pollConcurrency", "pollFallback", "tenantIndexBuilders", "staleTenantIndex", NULL};
+    const json_t *bl;
+    const char *s;
+    json_int_t n;
+    int rc, b, set;
+
+    if ((rc = r_obj(spec, "blocklist", "spec", 0, &bl, err)) != TC_OK)
+        return rc;
+    if (bl && (rc = r_known(bl, "spec.blocklist", keys, err)) != TC_OK)
+        return rc;
+    if ((rc = r_dur(bl, "poll", "spec.blocklist", "5m", &s, poll_secs, err)) != TC_OK)
+        return rc;
+    if (*poll_secs <= 0)
+        return tc_err_set(err, TC_INVAL, "spec.blocklist.poll: must be greater than 0");
+    json_object_set_new(trace, "blocklist_poll", json_string(s));
+    if ((rc = r_int(bl, "pollConcurrency", "spec.blocklist", 0, 1, 100000, &n, &set, err)) != TC_OK)
+        return rc;
+    if (set)
+        json_object_set_new(trace, "blocklist_poll_concurrency", json_integer(n));
+    if ((rc = r_bool(bl, "pollFallback", "spec.blocklist", 1, &b, &set, err)) != TC_OK)
+        return rc;
+    if (set)
+        json_object_set_new(trace, "blocklist_poll_fallback", json_boolean(b));
+    if ((rc = r_int(bl, "tenantIndexBuilders", "spec.blocklist", 0, 1, 1000, &n, &set, err)) !=
+        TC_OK)
+        return rc;
+    if (set)
+        json_object_set_new(trace, "blocklist_poll_tenant_index_builders", json_integer(n));
+    if ((rc = r_dur(bl, "staleTenantIndex", "spec.blocklist", NULL, &s, NULL, err)) != TC_OK)
+        return rc;
+    if (s)
+        json_object_set_new(trace, "blocklist_poll_stale_tenant_index", json_string(s));
+    return TC_OK;
+}
+
+static int
+r_parse_compaction(const json_t *spec, json_t *comp, double poll_secs, struct tc_err *err)
+{
+    static const struct {
+        const char *key, *yaml, *def;
+    } durs[] = {
+        {"blockRetention", "block_retention", "48h"},
+        {"compactedBlockRetention", "compacted_block_retention", "1h"},
+        {"compactionWindow", "compaction_window", "1h"},
+        {"compactionCycle", "compaction_cycle", "30s"},
+        {"maxTimePerTenant", "max_time_per_tenant", "5m"},
+    };
+    static const struct {
+        const char *key, *yaml;
+        json_int_t def, min;
+    } ints[] = {
+        {"maxBlockBytes", "max_block_bytes", 107374182400LL, 1},
+        {"maxCompactionObjects", "max_compaction_objects", 6000000, 1},
+        {"retentionConcurrency", "retention_concurrency", 10, 1},
+        {"v2InBufferBytes", "v2_in_buffer_bytes", 5242880, 1},
+        {"v2OutBufferBytes", "v2_out_buffer_bytes", 20971520, 1},
+        {"v2PrefetchTracesCount", "v2_prefetch_traces_count", 1000, 1},
+    };
+    static const char *const keys[] = {
+        "blockRetention",       "compactedBlockRetention", "compactionWindow",
+        "compactionCycle",      "maxTimePerTenant",        "maxBlockBytes",
+        "maxCompactionObjects", "retentionConcurrency",    "v2InBufferBytes",
+        "v2OutBufferBytes",     "v2PrefetchTracesCount",   NULL};
+    const json_t *c;
+    size_t i;
+    int rc;
+
+    if ((rc = r_obj(spec, "compaction", "spec", 0, &c, err)) != TC_OK)
+        return rc;
+    if (c && (rc = r_known(c, "spec.compaction", keys, err)) != TC_OK)
+        return rc;
+    for (i = 0; i < TC_ARRAY_LEN(durs); i++) {
+        const char *s;
+        double secs = 0;
+        if ((rc = r_dur(c, durs[i].key, "spec.compaction", durs[i].def, &s, &secs, err)) != TC_OK)
+            return rc;
+        if (strcmp(durs[i].key, "compactionWindow") == 0 && secs <= 0)
+            return tc_err_set(err, TC_INVAL, "spec.compaction.compactionWindow: must be > 0");
+        if (strcmp(durs[i].key, "blockRetention") == 0 && secs < poll_secs)
+            return tc_err_set(err, TC_INVAL,
+                              "spec.compaction.blockRetention: %s is shorter than "
+                              "spec.blocklist.poll; blocks would be deleted before every "
+                              "compactor has seen them",
+                              s);
+        json_object_set_new(comp, durs[i].yaml, json_string(s));
+    }
+    for (i = 0; i < TC_ARRAY_LEN(ints); i++) {
+        json_int_t n;
+        if ((rc = r_int(c, ints[i].key, "spec.compaction", ints[i].def, ints[i].min,
+                        (json_int_t)1 << 50, &n, NULL, err)) != TC_OK)
+            return rc;
+        json_object_set_new(comp, ints[i].yaml, json_integer(n));
+    }
+    return TC_OK;
+}
+
+static int
+r_parse_autoscaling(const json_t *spec, struct r_spec *s, struct tc_err *err)
+{
+    static const char *const as_keys[] = {
+        "enabled",    "minReplicas", "maxReplicas", "pollingInterval", "cooldownPeriod",
+        "metricType", "behavior",    "fallback",    "prometheus",      NULL};
+    static const char *const prom_keys[] = {
+        "serverAddress",    "query",     "threshold",     "activationThreshold",
+        "ignoreNullValues", "unsafeSsl", "timeout",       "customHeaders",
+        "queryParameters",  "namespace", "authSecretRef", NULL};
+    static const char *const fb_keys[] = {"failureThreshold", "replicas", "behavior", NULL};
+    static const char *const fb_beh[] = {"static", "currentReplicas", "currentReplicasIfHigher",
+                                         "currentReplicasIfLower", NULL};
+    static const char *const mtypes[] = {"AverageValue", "Value", NULL};
+    static const char *const auth_keys[] = {"name", "authModes", NULL};
+    static const char *const P = "spec.autoscaling.prometheus";
+    const json_t *as, *prom, *v;
+    json_int_t n;
+    const char *str;
+    int rc;
+
+    if ((rc = r_obj(spec, "autoscaling", "spec", 0, &as, err)) != TC_OK)
+        return rc;
+    if (as && (rc = r_known(as, "spec.autoscaling", as_keys, err)) != TC_OK)
+        return rc;
+    if ((rc = r_bool(as, "enabled", "spec.autoscaling", 0, &s->as_on, NULL, err)) != TC_OK)
+        return rc;
+    if ((rc = r_int(as, "minReplicas", "spec.autoscaling", 1, 1, INT32_MAX, &s->as_min, NULL,
+                    err)) != TC_OK)
+        return rc;
+    if ((rc = r_int(as, "maxReplicas", "spec.autoscaling", 3, 1, INT32_MAX, &s->as_max, NULL,
+                    err)) != TC_OK)
+        return rc;
+    if (s->as_min > s->as_max)
+        return tc_err_set(err, TC_INVAL,
+                          "spec.autoscaling.minReplicas: %" JSON_INTEGER_FORMAT
+                          " is greater than spec.autoscaling.maxReplicas (%" JSON_INTEGER_FORMAT
+                          ")",
+                          s->as_min, s->as_max);
+    if ((rc = r_int(as, "pollingInterval", "spec.autoscaling", 0, 1, INT32_MAX, &s->polling,
+                    &s->polling_set, err)) != TC_OK)
+        return rc;
+    if ((rc = r_int(as, "cooldownPeriod", "spec.autoscaling", 0, 0, INT32_MAX, &s->cooldown,
+                    &s->cooldown_set, err)) != TC_OK)
+        return rc;
+    if ((rc = r_str(as, "metricType", "spec.autoscaling", "AverageValue", 0, &s->metric_type,
+                    err)) != TC_OK)
+        return rc;
+    if ((rc = r_enum(s->metric_type, "spec.autoscaling", "metricType", mtypes, err)) != TC_OK)
+        return rc;
+    if ((rc = r_obj(as, "behavior", "spec.autoscaling", 0, &s->behavior, err)) != TC_OK)
+        return rc;
+    if ((rc = r_obj(as, "fallback", "spec.autoscaling", 0, &s->fallback, err)) != TC_OK)
+        return rc;
+    if (s->fallback) {
+        const char *FP = "spec.autoscaling.fallback";
+        if ((rc = r_known(s->fallback, FP, fb_keys, err)) != TC_OK)
+            return rc;
+        if (!r_get(s->fallback, "failureThreshold") || !r_get(s->fallback, "replicas"))
+            return tc_err_set(err, TC_INVAL, "%s.%s: required field is missing", FP,
+                              r_get(s->fallback, "failureThreshold") ? "replicas"
+                                                                     : "failureThreshold");
+        if ((rc = r_int(s->fallback, "failureThreshold", FP, 0, 0, INT32_MAX, &n, NULL, err)) !=
+            TC_OK)
+            return rc;
+        if ((rc = r_int(s->fallback, "replicas", FP, 0, 0, INT32_MAX, &n, NULL, err)) != TC_OK)
+            return rc;
+        if ((rc = r_str(s->fallback, "behavior", FP, NULL, 0, &str, err)) != TC_OK)
+            return rc;
+        if (str && (rc = r_enum(str, FP, "behavior", fb_beh, err)) != TC_OK)
+            return rc;
+        if (strcmp(s->metric_type, "AverageValue") != 0)
+            return tc_err_set(err, TC_INVAL,
+                              "spec.autoscaling.fallback: KEDA supports fallback only with "
+                              "spec.autoscaling.metricType AverageValue");
+    }
+    if ((rc = r_obj(as, "prometheus", "spec.autoscaling", 0, &prom, err)) != TC_OK)
+        return rc;
+    if (prom == NULL) {
+        if (s->as_on)
+            return tc_err_set(err, TC_INVAL,
+                              "spec.autoscaling.prometheus: required when "
+                              "spec.autoscaling.enabled is true");
+        return TC_OK;
+    }
+    if ((rc = r_known(prom, P, prom_keys, err)) != TC_OK)
+        return rc;
+    if ((rc = r_str(prom, "serverAddress", P, NULL, 1, &s->server, err)) != TC_OK)
+        return rc;
+    if (strlen(s->server) > 2048 || !r_match(s->server, "^https?://[^[:space:]]+$"))
+        return tc_err_set(err, TC_INVAL,
+                          "%s.serverAddress: \"%s\" must be an http:// or https:// URL without "
+                          "spaces (the Prometheus API root, e.g. http://mimir/prometheus)",
+                          P, s->server);
+    if ((rc = r_str(prom, "query", P, s->default_query, 0, &s->query, err)) != TC_OK)
+        return rc;
+    if (s->query[0] == '\0' || strlen(s->query) > 8192)
+        return tc_err_set(err, TC_INVAL, "%s.query: must be 1 to 8192 bytes", P);
+    if ((rc = r_numeric_str(prom, "threshold", P, 1, &s->threshold, err)) != TC_OK)
+        return rc;
+    if ((rc = r_numeric_str(prom, "activationThreshold", P, 0, &s->activation, err)) != TC_OK)
+        return rc;
+    if ((rc = r_bool(prom, "ignoreNullValues", P, 0, &s->ignore_null, NULL, err)) != TC_OK)
+        return rc;
+    if ((rc = r_bool(prom, "unsafeSsl", P, 0, &s->unsafe_ssl, NULL, err)) != TC_OK)
+        return rc;
+    if ((rc = r_str(prom, "timeout", P, NULL, 0, &s->timeout, err)) != TC_OK)
+        return rc;
+    if (s->timeout) {
+        double d;
+        if (!r_match(s->timeout, "^[0-9]+$") && r_parse_duration(s->timeout, &d) != 0)
+            return tc_err_set(err, TC_INVAL,
+                              "%s.timeout: \"%s\" must be milliseconds (\"3000\") or a duration "
+                              "(\"3s\")",
+                              P, s->timeout);
+    }
+    if ((rc = r_str(prom, "namespace", P, NULL, 0, &s->prom_ns, err)) != TC_OK)
+        return rc;
+    if (s->prom_ns && strpbrk(s->prom_ns, "&?#= ") != NULL)
+        return tc_err_set(err, TC_INVAL, "%s.namespace: \"%s\" contains URL syntax characters", P,
+                          s->prom_ns);
+    if ((rc = r_keda_map(prom, "customHeaders", P, "^[A-Za-z0-9-]+$",
+                         "[A-Za-z0-9-]+ (an HTTP "
+                         "header name)",
+                         &s->headers, err)) != TC_OK)
+        return rc;
+    if ((rc = r_keda_map(prom, "queryParameters", P, "^[A-Za-z0-9_.-]+$", "[A-Za-z0-9_.-]+",
+                         &s->qparams, err)) != TC_OK)
+        return rc;
+    if ((rc = r_obj(prom, "authSecretRef", P, 0, &s->auth, err)) != TC_OK)
+        return rc;
+    if (s->auth) {
+        static const char *const modes[] = {"basic", "bearer", "tls", "custom", NULL};
+        const char *AP = "spec.autoscaling.prometheus.authSecretRef";
+        int seen[4] = {0};
+        size_t i, j;
+
+        if ((rc = r_known(s->auth, AP, auth_keys, err)) != TC_OK)
+            return rc;
+        if ((rc = r_str(s->auth, "name", AP, NULL, 1, &str, err)) != TC_OK)
+            return rc;
+        v = r_get(s->auth, "authModes");
+        if (v == NULL || !json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2)
+            return tc_err_set(err, TC_INVAL,
+                              "%s.authModes: must be a list of 1 or 2 of [basic, bearer, tls, "
+                              "custom]",
+                              AP);
+        for (i = 0; i < json_array_size(v); i++) {
+            const json_t *m = json_array_get(v, i);
+            if (!json_is_string(m))
+                return tc_err_set(err, TC_INVAL, "%s.authModes[%zu]: must be a string", AP, i);
+            for (j = 0; modes[j]; j++)
+                if (strcmp(modes[j], json_string_value(m)) == 0)
+                    break;
+            if (modes[j] == NULL)
+                return tc_err_set(err, TC_INVAL,
+                                  "%s.authModes[%zu]: \"%s\" is not one of [basic, bearer, tls, "
+                                  "custom]",
+                                  AP, i, json_string_value(m));
+            if (seen[j]++)
+                return tc_err_set(err, TC_INVAL, "%s.authModes[%zu]: \"%s\" is listed twice", AP, i,
+                                  modes[j]);
+        }
+        if ((seen[0] ? 1 : 0) + (seen[1] ? 1 : 0) + (seen[3] ? 1 : 0) > 1)
+            return tc_err_set(err, TC_INVAL,
+                              "%s.authModes: basic, bearer and custom are mutually exclusive "
+                              "(only tls combines with one of them)",
+                              AP);
+    }
+    return TC_OK;
+}
+
+static int
+r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
+{
+    static const char *const spec_keys[] = {
+        "image",       "imagePullPolicy", "imagePullSecrets",    "replicas",
+        "resources",   "storage",         "blocklist",           "compaction",
+        "extraConfig", "autoscaling",     "podDisruptionBudget", NULL};
+    static const char *const pull[] = {"Always", "IfNotPresent", "Never", NULL};
+    static const char *const pdb_keys[] = {"enabled", "maxUnavailable", NULL};
+    static const char *const res_keys[] = {"requests", "limits", NULL};
+    const json_t *md, *spec, *pdb, *v;
+    json_t *trace, *comp;
+    const char *apiv, *kind;
+    double poll_secs = 300;
+    size_t i;
+    int rc;
+
+    if (!json_is_object(cr))
+        return tc_err_set(err, TC_INVAL, "TempoCompactor: must be an object");
+    if ((rc = r_str(cr, "apiVersion", "", NULL, 1, &apiv, err)) != TC_OK)
+        return tc_err_set(err, rc, "apiVersion: required field is missing");
+    if (strcmp(apiv, RENDER_API_VERSION) != 0)
+        return tc_err_set(err, TC_INVAL, "apiVersion: \"%s\" is not %s", apiv, RENDER_API_VERSION);
+    if ((rc = r_str(cr, "kind", "", NULL, 1, &kind, err)) != TC_OK)
+        return tc_err_set(err, rc, "kind: required field is missing");
+    if (strcmp(kind, RENDER_KIND) != 0)
+        return tc_err_set(err, TC_INVAL, "kind: \"%s\" is not %s", kind, RENDER_KIND);
+    if ((rc = r_obj(cr, "metadata", "", 1, &md, err)) != TC_OK)
+        return tc_err_set(err, rc, "metadata: required object is missing");
+    if ((rc = r_str(md, "name", "metadata", NULL, 1, &s->name, err)) != TC_OK)
+        return rc;
+    if (strlen(s->name) > RENDER_MAX_NAME || !r_match(s->name, "^[a-z]([-a-z0-9]*[a-z0-9])?$"))
+        return tc_err_set(err, TC_INVAL,
+                          "metadata.name: \"%s\" must be a DNS label of at most %d characters "
+                          "(children are named tempo-<name>-compactor)",
+                          s->name, RENDER_MAX_NAME);
+    if ((rc = r_str(md, "namespace", "metadata", "default", 0, &s->ns, err)) != TC_OK)
+        return rc;
+    if ((rc = r_str(md, "uid", "metadata", NULL, 0, &s->uid, err)) != TC_OK)
+        return rc;
+    if ((rc = r_obj(cr, "spec", "", 1, &spec, err)) != TC_OK)
+        return tc_err_set(err, rc, "spec: required object is missing");
+    if ((rc = r_known(spec, "spec", spec_keys, err)) != TC_OK)
+        return rc;
+
+    if ((rc = r_str(spec, "image", "spec", RENDER_DEFAULT_IMAGE, 0, &s->image, err)) != TC_OK)
+        return rc;
+    if (s->image[0] == '\0' || strpbrk(s->image, " \t\n") != NULL)
+        return tc_err_set(err, TC_INVAL, "spec.image: \"%s\" is not an image reference", s->image);
+    if (r_match(s->image, "grafana/tempo:v?[3-9][.0-9]*"))
+        return tc_err_set(err, TC_INVAL,
+                          "spec.image: \"%s\": Tempo 3.x removed the compactor; use a 2.x image",
+                          s->image);
+    if ((rc = r_str(spec, "imagePullPolicy", "spec", "IfNotPresent", 0, &s->pull_policy, err)) !=
+        TC_OK)
+        return rc;
+    if ((rc = r_enum(s->pull_policy, "spec", "imagePullPolicy", pull, err)) != TC_OK)
+        return rc;
+    v = r_get(spec, "imagePullSecrets");
+    if (v) {
+        if (!json_is_array(v) || json_array_size(v) > 8)
+            return tc_err_set(err, TC_INVAL,
+                              "spec.imagePullSecrets: must be a list of at most 8 "
+                              "{name: ...}");
+        for (i = 0; i < json_array_size(v); i++) {
+            const json_t *e = json_array_get(v, i);
+            if (!json_is_object(e) || !json_is_string(json_object_get(e, "name")) ||
+                json_object_size(e) != 1)
+                return tc_err_set(err, TC_INVAL, "spec.imagePullSecrets[%zu]: must be {name: ...}",
+                                  i);
+        }
+        s->pull_secrets = v;
+    }
+    if ((rc = r_int(spec, "replicas", "spec", 1, 0, INT32_MAX, &s->replicas, NULL, err)) != TC_OK)
+        return rc;
+    if ((rc = r_obj(spec, "resources", "spec", 0, &s->resources, err)) != TC_OK)
+        return rc;
+    if (s->resources) {
+        const char *k;
+        json_t *rv;
+        if ((rc = r_known(s->resources, "spec.resources", res_keys, err)) != TC_OK)
+            return rc;
+        json_object_foreach((json_t *)s->resources, k, rv)
+        {
+            const char *q;
+            json_t *qv;
+            if (!json_is_object(rv))
+                return tc_err_set(err, TC_INVAL, "spec.resources.%s: must be an object", k);
+            json_object_foreach(rv, q, qv)
+            {
+                if (!json_is_string(qv) && !json_is_integer(qv))
+                    return tc_err_set(err, TC_INVAL,
+                                      "spec.resources.%s.%s: must be a quantity such as \"500m\" "
+                                      "or \"1Gi\"",
+                                      k, q);
+                if (json_is_string(qv) &&
+                    !r_match(json_string_value(qv), "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?["
+                                                    "0-9]+|[KMGTPE]i|[mkMGTPE])?$"))
+                    return tc_err_set(err, TC_INVAL,
+                                      "spec.resources.%s.%s: \"%s\" is not a Kubernetes quantity",
+                                      k, q, json_string_value(qv));
+            }
+        }
+    }
+
+    s->tempo = json_object();
+    trace = json_object();
+    comp = json_object();
+    json_object_set_new(s->tempo, "storage", json_pack("{s:o}", "trace", trace));
+    json_object_set_new(s->tempo, "compactor", json_pack("{s:o}", "compaction", comp));
+    json_object_set_new(s->tempo, "server",
+                        json_pack("{s:i}", "http_listen_port", RENDER_HTTP_PORT));
+    if ((rc = r_parse_storage(spec, s, trace, err)) != TC_OK)
+        return rc;
+    if ((rc = r_parse_blocklist(spec, trace, &poll_secs, err)) != TC_OK)
+        return rc;
+    if ((rc = r_parse_compaction(spec, comp, poll_secs, err)) != TC_OK)
+        return rc;
+    {
+        char peer[256], svc[128];
+        render_child_name(RENDER_SERVICE, s->name, svc, sizeof(svc));
+        snprintf(peer, sizeof(peer), "dns+%s.%s.svc.cluster.local:%d", svc, s->ns,
+                 RENDER_HTTP_PORT);
+        json_object_set_new(json_object_get(s->tempo, "compactor"), "ring",
+                            json_pack("{s:[s]}", "peers", peer));
+    }
+    if ((rc = r_obj(spec, "extraConfig", "spec", 0, &s->extra_config, err)) != TC_OK)
+        return rc;
+    if (s->extra_config && r_merge(s->tempo, s->extra_config) != 0)
+        return tc_err_set(err, TC_NOMEM, "out of memory");
+
+    snprintf(s->default_query, sizeof(s->default_query),
+             "sum(tempodb_compaction_outstanding_blocks{namespace=\"%s\",container=\"compactor\"})",
+             s->ns);
+    if ((rc = r_parse_autoscaling(spec, s, err)) != TC_OK)
+        return rc;
+
+    if ((rc = r_obj(spec, "podDisruptionBudget", "spec", 0, &pdb, err)) != TC_OK)
+        return rc;
+    if (pdb && (rc = r_known(pdb, "spec.podDisruptionBudget", pdb_keys, err)) != TC_OK)
+        return rc;
+    if ((rc = r_bool(pdb, "enabled", "spec.podDisruptionBudget", 1, &s->pdb, &s->pdb_set, err)) !=
+        TC_OK)
+        return rc;
+    if ((rc = r_int(pdb, "maxUnavailable", "spec.podDisruptionBudget", 1, 1, INT32_MAX,
+                    &s->pdb_max_unavail, NULL, err)) != TC_OK)
+        return rc;
+    /* By default a PDB only when more than one pod can run (as the chart). */
+    if (!s->pdb_set)
+        s->pdb = s->as_on ? s->as_max > 1 : s->replicas > 1;
+    return TC_OK;
+}
+
+/* ---- building manifests ---- */
+
+static json_t *
+r_selector_labels(const struct r_spec *s)
+{
+    return json_pack("{s:s, s:s, s:s}", "app.kubernetes.io/component", "compactor",
+                     "app.kubernetes.io/instance", s->name, "app.kubernetes.io/name", "tempo");
+}
+
+static json_t *
+r_labels(const struct r_spec *s)
+{
+    json_t *l = r_selector_labels(s);
+    json_object_set_new(l, "app.kubernetes.io/managed-by", json_string(RENDER_MANAGED_BY));
+    return l;
+}
+
+static json_t *
+r_meta(const struct r_spec *s, enum render_kind k)
+{
+    char name[128];
+    json_t *m;
+
+    render_child_name(k, s->name, name, sizeof(name));
+    m = json_pack("{s:s, s:s, s:o}", "name", name, "namespace", s->ns, "labels", r_labels(s));
+    if (s->uid)
+        json_object_set_new(m, "ownerReferences",
+                            json_pack("[{s:s, s:b, s:b, s:s, s:s, s:s}]", "apiVersion",
+                                      RENDER_API_VERSION, "blockOwnerDeletion", 1, "controller", 1,
+                                      "kind", RENDER_KIND, "name", s->name, "uid", s->uid));
+    return m;
+}
+
+static json_t *
+r_head(const struct r_spec *s, enum render_kind k)
+{
+    return json_pack("{s:s, s:s, s:o}", "apiVersion", render_kinds[k].api_version, "kind",
+                     render_kinds[k].kind, "metadata", r_meta(s, k));
+}
+
+static json_t *
+r_deployment(const struct r_spec *s, const char *hash)
+{
+    char cm[128];
+    json_t *d = r_head(s, RENDER_DEPLOYMENT), *pod, *ctr, *podl;
+
+    render_child_name(RENDER_CONFIGMAP, s->name, cm, sizeof(cm));
+    ctr = json_pack(
+        "{s:s, s:[s,s,s], s:s, s:s, s:[{s:s, s:i, s:s}],"
+        " s:{s:{s:s, s:s}, s:i, s:i, s:i},"
+        " s:{s:b, s:{s:[s]}, s:b, s:b},"
+        " s:[{s:s, s:s, s:b}, {s:s, s:s}]}",
+        "name", "compactor", "args", "-target=compactor", "-config.file=/conf/tempo.yaml",
+        "-config.expand-env=true", "image", s->image, "imagePullPolicy", s->pull_policy, "ports",
+        "name", "http-metrics", "containerPort", RENDER_HTTP_PORT, "protocol", "TCP",
+        "readinessProbe", "httpGet", "path", "/ready", "port", "http-metrics",
+        "initialDelaySeconds", 15, "periodSeconds", 10, "timeoutSeconds", 1, "securityContext",
+        "allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL", "readOnlyRootFilesystem", 1,
+        "runAsNonRoot", 1, "volumeMounts", "mountPath", "/conf", "name", "config", "readOnly", 1,
+        "mountPath", "/var/tempo", "name", "data");
+    if (s->resources)
+        json_object_set_new(ctr, "resources", json_deep_copy(s->resources));
+    if (s->creds_secret)
+        json_object_set_new(ctr, "envFrom",
+                            json_pack("[{s:{s:s}}]", "secretRef", "name", s->creds_secret));
+    podl = r_labels(s);
+    pod = json_pack("{s:{s:{s:s}, s:o},"
+                    " s:{s:b, s:[o], s:b,"
+                    " s:{s:i, s:i, s:b, s:i, s:{s:s}}, s:i,"
+                    " s:[{s:s, s:{s:s}}, {s:s, s:{}}]}}",
+                    "metadata", "annotations", "checksum/config", hash, "labels", podl, "spec",
+                    "automountServiceAccountToken", 0, "containers", ctr, "enableServiceLinks", 0,
+                    "securityContext", "fsGroup", 10001, "runAsGroup", 10001, "runAsNonRoot", 1,
+                    "runAsUser", 10001, "seccompProfile", "type", "RuntimeDefault",
+                    "terminationGracePeriodSeconds", 30, "volumes", "name", "config", "configMap",
+                    "name", cm, "name", "data", "emptyDir");
+    if (s->pull_secrets)
+        json_object_set_new(json_object_get(pod, "spec"), "imagePullSecrets",
+                            json_deep_copy(s->pull_secrets));
+    json_object_set_new(d, "spec",
+                        json_pack("{s:i, s:i, s:{s:o}, s:{s:s, s:{s:i, s:i}}, s:o}",
+                                  "minReadySeconds", 10, "revisionHistoryLimit", 10, "selector",
+                                  "matchLabels", r_selector_labels(s), "strategy", "type",
+                                  "RollingUpdate", "rollingUpdate", "maxSurge", 0, "maxUnavailable",
+                                  1, "template", pod));
+    /* While autoscaling, replicas belong to KEDA's HPA (operator.md 4.6). */
+    if (!s->as_on)
+        json_object_set_new(json_object_get(d, "spec"), "replicas", json_integer(s->replicas));
+    return d;
+}
+
+static void
+r_set_keda(json_t *md, const char *key, const json_t *map)
+{
+    char *v = render_keda_map(map);
+
+    if (v != NULL)
+        json_object_set_new(md, key, json_string(v));
+    tc_free(v);
+}
+
+static json_t *
+r_scaledobject(const struct r_spec *s)
+{
+    char name[128];
+    json_t *so = r_head(s, RENDER_SCALEDOBJECT), *md, *trig, *spec;
+
+    render_child_name(RENDER_DEPLOYMENT, s->name, name, sizeof(name));
+    md = json_pack("{s:s, s:s, s:s, s:s, s:s}", "serverAddress", s->server, "query", s->query,
+                   "threshold", s->threshold, "ignoreNullValues", s->ignore_null ? "true" : "false",
+                   "unsafeSsl", s->unsafe_ssl ? "true" : "false");
+    if (s->activation)
+        json_object_set_new(md, "activationThreshold", json_string(s->activation));
+    if (s->timeout)
+        json_object_set_new(md, "timeout", json_string(s->timeout));
+    if (s->prom_ns)
+        json_object_set_new(md, "namespace", json_string(s->prom_ns));
+    /* An empty map renders no key at all: KEDA treats "" as unset anyway. */
+    if (s->headers && json_object_size(s->headers) > 0)
+        r_set_keda(md, "customHeaders", s->headers);
+    if (s->qparams && json_object_size(s->qparams) > 0)
+        r_set_keda(md, "queryParameters", s->qparams);
+    trig = json_pack("{s:s, s:s, s:s, s:o}", "type", "prometheus", "name", "outstanding-blocks",
+                     "metricType", s->metric_type, "metadata", md);
+    if (s->auth) {
+        const json_t *modes = json_object_get(s->auth, "authModes");
+        struct buf b;
+        size_t i;
+        buf_init(&b, 256);
+        for (i = 0; i < json_array_size(modes); i++)
+            buf_printf(&b, "%s%s", i ? "," : "", json_string_value(json_array_get(modes, i)));
+        json_object_set_new(md, "authModes", json_string(b.data ? b.data : ""));
+        buf_cleanup(&b);
+        json_object_set_new(trig, "authenticationRef",
+                            json_pack("{s:s, s:s}", "kind", "TriggerAuthentication", "name", name));
+    }
+    spec =
+        json_pack("{s:{s:s, s:s, s:s}, s:I, s:I, s:[o]}", "scaleTargetRef", "apiVersion", "apps/v1",
+                  "kind", "Deployment", "name", name, "minReplicaCount", (json_int_t)s->as_min,
+                  "maxReplicaCount", (json_int_t)s->as_max, "triggers", trig);
+    if (s->polling_set)
+        json_object_set_new(spec, "pollingInterval", json_integer(s->polling));
+    if (s->cooldown_set)
+        json_object_set_new(spec, "cooldownPeriod", json_integer(s->cooldown));
+    /* Compactor churn wastes work (partial and duplicated jobs), so scale
+     * down slowly by default: 30 min stabilization, one pod per 10 min. */
+    json_object_set_new(
+        spec, "advanced",
+        json_pack("{s:{s:o}}", "horizontalPodAutoscalerConfig", "behavior",
+                  s->behavior
+                      ? json_deep_copy(s->behavior)
+                      : json_pack("{s:{s:i, s:[{s:s, s:i, s:i}]},"
+                                  " s:{s:i, s:[{s:s, s:i, s:i}]}}",
+                                  "scaleDown", "stabilizationWindowSeconds", 1800, "policies",
+                                  "type", "Pods", "value", 1, "periodSeconds", 600, "scaleUp",
+                                  "stabilizationWindowSeconds", 300, "policies", "type", "Pods",
+                                  "value", 2, "periodSeconds", 300)));
+    if (s->fallback)
+        json_object_set_new(spec, "fallback", json_deep_copy(s->fallback));
+    json_object_set_new(so, "spec", spec);
+    return so;
+}
+
+static json_t *
+r_triggerauth(const struct r_spec *s)
+{
+    static const struct {
+        const char *mode;
+        const char *params[3];
+    } map[] = {{"bearer", {"bearerToken", NULL, NULL}},
+               {"basic", {"username", "password", NULL}},
+               {"tls", {"cert", "key", "ca"}},
+               {"custom", {"customAuthHeader", "customAuthValue", NULL}}};
+    const json_t *modes = json_object_get(s->auth, "authModes");
+    const char *secret = json_string_value(json_object_get(s->auth, "name"));
+    json_t *ta = r_head(s, RENDER_TRIGGERAUTH), *refs = json_array();
+    size_t i, j, p;
+
+    for (i = 0; i < json_array_size(modes); i++)
+        for (j = 0; j < TC_ARRAY_LEN(map); j++)
+            if (strcmp(map[j].mode, json_string_value(json_array_get(modes, i))) == 0)
+                for (p = 0; p < 3 && map[j].params[p]; p++)
+                    json_array_append_new(refs,
+                                          json_pack("{s:s, s:s, s:s}", "key", map[j].params[p],
+                                                    "name", secret, "parameter", map[j].params[p]));
+    json_object_set_new(ta, "spec", json_pack("{s:o}", "secretTargetRef", refs));
+    return ta;
+}
+
+void
+render_result_cleanup(struct render_result *res)
+{
+    json_decref(res->manifests);
+    memset(res, 0, sizeof(*res));
+}
+
+int
+render_manifests(const json_t *cr, struct render_result *res, struct tc_err *err)
+{
+    struct r_spec s;
+    struct buf yaml;
+    json_t *out = NULL, *m;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    memset(&s, 0, sizeof(s));
+    buf_init(&yaml, 1 << 20);
+    if ((rc = r_parse_spec(cr, &s, err)) != TC_OK)
+        goto done;
+    if ((rc = yamljson_emit(s.tempo, &yaml, err)) != TC_OK)
+        goto done;
+    r_sha256_hex(yaml.data, yaml.len, res->config_hash);
+    out = json_array();
+
+    m = r_head(&s, RENDER_CONFIGMAP);
+    json_object_set_new(m, "data", json_pack("{s:s}", "tempo.yaml", yaml.data));
+    json_array_append_new(out, m);
+    res->want[RENDER_CONFIGMAP] = 1;
+
+    /* Headless: the compactor ring resolves peers through it (dns+). */
+    m = r_head(&s, RENDER_SERVICE);
+    json_object_set_new(m, "spec",
+                        json_pack("{s:s, s:[{s:s, s:i, s:s, s:s}], s:b, s:o}", "clusterIP", "None",
+                                  "ports", "name", "http-metrics", "port", RENDER_HTTP_PORT,
+                                  "protocol", "TCP", "targetPort", "http-metrics",
+                                  "publishNotReadyAddresses", 1, "selector",
+                                  r_selector_labels(&s)));
+    json_array_append_new(out, m);
+    res->want[RENDER_SERVICE] = 1;
+
+    json_array_append_new(out, r_deployment(&s, res->config_hash));
+    res->want[RENDER_DEPLOYMENT] = 1;
+
+    if (s.pdb) {
+        m = r_head(&s, RENDER_PDB);
+        json_object_set_new(m, "spec",
+                            json_pack("{s:I, s:{s:o}}", "maxUnavailable",
+                                      (json_int_t)s.pdb_max_unavail, "selector", "matchLabels",
+                                      r_selector_labels(&s)));
+        json_array_append_new(out, m);
+        res->want[RENDER_PDB] = 1;
+    }
+    if (s.as_on && s.auth) {
+        json_array_append_new(out, r_triggerauth(&s));
+        res->want[RENDER_TRIGGERAUTH] = 1;
+    }
+    if (s.as_on) {
+        json_array_append_new(out, r_scaledobject(&s));
+        res->want[RENDER_SCALEDOBJECT] = 1;
+    }
+    res->manifests = out;
+    res->autoscaling = s.as_on;
+    render_child_name(RENDER_DEPLOYMENT, s.name, res->name, sizeof(res->name));
+    snprintf(res->selector, sizeof(res->selector),
+             "app.kubernetes.io/component=compactor,app.kubernetes.io/instance=%s,"
+             "app.kubernetes.io/name=tempo",
+             s.name);
+    out = NULL;
+    rc = TC_OK;
+done:
+    json_decref(out);
+    json_decref(s.tempo);
+    buf_cleanup(&yaml);
+    if (rc != TC_OK)
+        memset(res, 0, sizeof(*res));
+    return rc;
+}
