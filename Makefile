@@ -32,8 +32,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0-dev)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter \
         -Wno-missing-field-initializers -Wno-format-truncation
 override CFLAGS += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -D_GNU_SOURCE \
-        -Icompactor/core -Icompactor -Icontroller -Itests $(PKG_CFLAGS) \
-        -DTC_VERSION='"$(VERSION)"' -DTC_REVISION='"$(REVISION)"'
+        -Icompactor/core -Icompactor -Icontroller -Itests $(PKG_CFLAGS)
 override LDFLAGS += $(SANFLAGS)
 
 CORE_SRC := $(wildcard compactor/core/*.c)
@@ -49,6 +48,11 @@ CTRL_LIB := $(BUILD)/lib/libtcctrl.a
 LIBS := $(CTRL_LIB) $(DAEMON_LIB) $(CORE_LIB)
 BINS := $(BUILD)/bin/tempo-compactor $(BUILD)/bin/tempo-compactor-controller
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+# Only tc.c carries the version; it is rebuilt every time so the revision is current.
+$(BUILD)/obj/compactor/core/tc.o: CFLAGS += -DTC_VERSION='"$(VERSION)"' -DTC_REVISION='"$(REVISION)"'
+$(BUILD)/obj/compactor/core/tc.o: FORCE
+FORCE:
 
 .SECONDARY:
 .PHONY: all test check lint fmt deps fuzz clean bench golden-update

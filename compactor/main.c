@@ -1,9 +1,21 @@
-/* main.c - tempo-compactor entry point (placeholder until the daemon lands). */
+/*
+ * main.c - tempo-compactor: the daemon, plus tool subcommands.
+ *
+ *   tempo-compactor -config.file=tempo.yaml [-config.expand-env] [-key=value ...]
+ *   tempo-compactor version
+ */
 #include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
 #include "tc.h"
+
 int
-main(void)
+main(int argc, char **argv)
 {
-    printf("tempo-compactor %s\n", tc_version);
-    return 0;
+    if (argc > 1 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "-version") == 0)) {
+        printf("tempo-compactor, version %s (revision: %s)\n", tc_version, tc_revision);
+        return 0;
+    }
+    return daemon_main(argc, argv);
 }
