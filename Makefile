@@ -52,6 +52,7 @@ TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # Only tc.c carries the version; it is rebuilt every time so the revision is current.
 $(BUILD)/obj/compactor/core/tc.o: override CFLAGS += -DTC_VERSION='"$(VERSION)"' -DTC_REVISION='"$(REVISION)"'
 $(BUILD)/obj/compactor/core/tc.o: FORCE
+.PHONY: FORCE
 FORCE:
 
 .SECONDARY:
