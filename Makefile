@@ -4,6 +4,7 @@
 #   make test       build and run every test; the last line is "N passed, N failed, N skipped"
 #   make check      lint + the tests under ASan and UBSan (build/san/)
 #   make deps       install what the build and the tests need (hack/install-deps.sh)
+#   make run        build and run the compactor on a local demo bucket (hack/run-demo.sh)
 #   make fuzz       run the fuzz targets for a bounded time
 #
 # Sources are discovered: compactor/core/*.c is the core library,
@@ -56,7 +57,7 @@ $(BUILD)/obj/compactor/core/tc.o: FORCE
 FORCE:
 
 .SECONDARY:
-.PHONY: all test check lint fmt deps fuzz clean bench golden-update
+.PHONY: all test check lint fmt deps fuzz clean bench golden-update run
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -98,6 +99,12 @@ fmt:
 
 deps:
 	bash hack/install-deps.sh
+
+# The main job on its embedded default: a local-directory bucket, no cluster.
+run:
+	bash hack/install-deps.sh --build
+	$(MAKE) all
+	bash hack/run-demo.sh
 
 fuzz:
 	bash hack/fuzz.sh

