@@ -1379,6 +1379,20 @@ class FakeAPI:
                     if value_at(view, at) != value_at(cur, at):
                         conflicts.append((k, p, q_))
         if conflicts and not force:
+            # like the API server's last-applied handling: fields that the client-side apply
+            # annotation set to their live value may be taken over without a conflict
+            la = (old['metadata'].get('annotations') or {}).get(
+                'kubectl.kubernetes.io/last-applied-configuration')
+            try:
+                la = json.loads(la) if la else None
+            except ValueError:
+                la = None
+            if isinstance(la, dict):
+                lav = owned_view(la, sub, rt.status)
+                conflicts = [c for c in conflicts
+                             if not (value_at(lav, c[1])[0] and
+                                     value_at(lav, c[1]) == value_at(cur, c[1]))]
+        if conflicts and not force:
             causes, seen = [], set()
             for k, p, _ in conflicts:
                 f = '.' + '.'.join(p)
