@@ -125,6 +125,14 @@ srv = fakeapi_util.Server("--keda")
 ctrl = None
 ctrl_log = os.path.join(srv.dir, "controller.log")
 try:
+    # --skip-crds switches the CRD off: a controller-only release installs no CRD
+    rc, out, err = srv.helm("install", "ctl", CHART, "-n", "ctl", "--create-namespace",
+                            "--skip-crds", "--set", "compactor.enabled=false", timeout=120)
+    t.ok(rc == 0 and get(srv, CRD_PATH) is None,
+         "helm install --skip-crds with compactor.enabled=false installs no CRD", err)
+    rc, out, err = srv.helm("uninstall", "ctl", "-n", "ctl", timeout=120)
+    t.ok(rc == 0, "helm uninstall of the controller-only release", err)
+
     rc, out, err = srv.helm("install", REL, CHART, "-n", NS, "--create-namespace", "-f", SEED,
                             timeout=120)
     t.ok(rc == 0, "helm install with ci/seed-values.yaml", err + out)
