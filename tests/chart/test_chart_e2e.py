@@ -136,6 +136,10 @@ try:
     rc, out, err = srv.helm("install", REL, CHART, "-n", NS, "--create-namespace", "-f", SEED,
                             timeout=120)
     t.ok(rc == 0, "helm install with ci/seed-values.yaml", err + out)
+    t.ok("TempoCompactor tempo: KEDA autoscaling 1-10 replicas at 250 outstanding blocks per "
+         "compactor, storage s3." in out and
+         "kubectl -n tempo wait --for=condition=Ready tempocompactor/tempo" in out,
+         "NOTES.txt summarises the TempoCompactor", out)
     crd = get(srv, CRD_PATH)
     t.ok(crd is not None, "CRD installed from the chart's crds/")
     cr = get(srv, CR_PATH)
