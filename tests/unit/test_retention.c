@@ -1,0 +1,250 @@
+/*
+ * test_retention.c - retention with real time arithmetic on fixture metas.
+ *
+ * A bucket is laid out on disk with block ends and compaction times placed
+ * around the retention cut-offs (file mtimes carry compactedTime as in
+ * Tempo's local backend), polled by the real poller, then retention runs and
+ * the files are checked one by one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "backend.h"
+#include "blocklist.h"
+#include "log.h"
+#include "mem.h"
+#include "meta.h"
+#include "poll.h"
+#include "retention.h"
+#include "test.h"
+#include "uuid.h"
+
+#define DAY 86400LL
+#define RET (14 * DAY)
+#define CRET 3600LL
+
+static char root[512];
+static int64_t now;
+
+static void
+mkdirs(const char *path)
+{
+    char tmp[1024], *p;
+
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    mkdir(tmp, 0755);
+}
+
+static void
+put_file(const char *rel, const void *data, size_t n, int64_t mtime)
+{
+    char path[1024], dir[1024], *slash;
+    struct timeval tv[2];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    *slash = '\0';
+    mkdirs(dir);
+    f = fopen(path, "wb");
+    ASSERT(f != NULL);
+    ASSERT_EQ(fwrite(data, 1, n, f), n);
+    fclose(f);
+    tv[0].tv_sec = tv[1].tv_sec = mtime;
+    tv[0].tv_usec = tv[1].tv_usec = 0;
+    ASSERT_OK(utimes(path, tv));
+}
+
+static int
+exists(const char *rel)
+{
+    char path[1024];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    return stat(path, &st) == 0;
+}
+
+/* Writes block n of tenant t ending at end_s; compacted_at > 0 writes
+ * meta.compacted.json with that mtime instead of meta.json. */
+static void
+block(const char *t, int n, int64_t end_s, int64_t compacted_at)
+{
+    struct meta m;
+    struct buf b;
+    char ids[UUID_STR_LEN + 1], rel[256];
+
+    meta_init(&m);
+    m.id[0] = (uint8_t)n;
+    m.id[15] = 0x42;
+    m.tenant = meta_intern(t, strlen(t));
+    m.version = meta_intern("vParquet4", 9);
+    m.data_encoding = meta_intern("", 0);
+    m.dedicated = meta_intern("", 0);
+    m.start_s = end_s - 300;
+    m.end_s = end_s;
+    m.total_objects = 10;
+    m.size = 100;
+    buf_init(&b, 0);
+    ASSERT_OK(meta_encode_json(&m, 0, &b));
+    uuid_format(m.id, ids);
+    snprintf(rel, sizeof(rel), "%s/%s/data.parquet", t, ids);
+    put_file(rel, "PAR1....PAR1", 12, compacted_at ? compacted_at : end_s);
+    snprintf(rel, sizeof(rel), "%s/%s/%s", t, ids,
+             compacted_at ? BACKEND_META_COMPACTED : BACKEND_META);
+    put_file(rel, b.data, b.len, compacted_at ? compacted_at : end_s);
+    buf_cleanup(&b);
+}
+
+static const char *
+path_of(const char *t, int n, const char *file)
+{
+    static char rel[256];
+    uint8_t id[16] = {0};
+    char ids[UUID_STR_LEN + 1];
+
+    id[0] = (uint8_t)n;
+    id[15] = 0x42;
+    uuid_format(id, ids);
+    snprintf(rel, sizeof(rel), "%s/%s%s%s", t, ids, file ? "/" : "", file ? file : "");
+    return rel;
+}
+
+static int
+owns_not_7(const char *job, void *ud)
+{
+    return strcmp(job, path_of("t", 7, NULL) + 2) != 0;
+}
+
+TEST(local_backend_retention)
+{
+    struct backend *b;
+    struct blocklist *bl;
+    struct poller *p;
+    struct poll_cfg pc;
+    struct retention_cfg rc;
+    struct retention_result res;
+    struct tc_err err;
+    struct meta *live, *comp;
+    size_t nlive, ncomp;
+    uint8_t orphan[16] = {0xee};
+    char ids[UUID_STR_LEN + 1], rel[256];
+
+    log_set_level("error");
+    snprintf(root, sizeof(root), "%s", test_tmpdir());
+    now = (int64_t)time(NULL);
+    block("t", 1, now - RET - 3600, 0);            /* past retention: marked */
+    block("t", 2, now - RET + 3600, 0);            /* within retention: untouched */
+    block("t", 3, now - RET - 1, 0);               /* one second past: marked */
+    block("t", 4, now - RET + 60, 0);              /* one minute within: untouched */
+    block("t", 5, now - 20 * DAY, now - 2 * CRET); /* compacted long ago: cleared */
+    block("t", 6, now - 20 * DAY, now - CRET / 2); /* compacted recently: kept */
+    block("t", 7, now - RET - 3600, 0);            /* past retention, owned elsewhere: untouched */
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s/data.parquet", ids);
+    put_file(rel, "x", 1, now - 25 * 3600); /* old dir with no meta: removed */
+    orphan[0] = 0xef;
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s/data.parquet", ids);
+    put_file(rel, "x", 1, now - 3600); /* young dir with no meta: an upload in flight */
+
+    b = backend_local_new(root, &err);
+    ASSERT(b != NULL);
+    bl = blocklist_new();
+    poll_cfg_defaults(&pc);
+    p = poller_new(b, &pc, NULL, NULL, NULL, &err);
+    ASSERT(p != NULL);
+    ASSERT_OK(poller_poll(p, bl, &err));
+    ASSERT_OK(blocklist_get(bl, "t", &live, &nlive, &comp, &ncomp));
+    ASSERT_EQ(nlive, 5);
+    ASSERT_EQ(ncomp, 2);
+    tc_free(live);
+    tc_free(comp);
+
+    rc.block_retention_s = RET;
+    rc.compacted_retention_s = CRET;
+    rc.orphan_retention_s = 24 * 3600;
+    rc.now_s = now;
+    ASSERT_OK(retention_run_tenant(b, bl, "t", &rc, owns_not_7, NULL, &res, &err));
+    ASSERT_EQ(res.marked, 2);
+    ASSERT_EQ(res.cleared, 1);
+    ASSERT_EQ(res.orphans, 1);
+    ASSERT_EQ(res.errors, 0);
+
+    /* past retention: meta.compacted.json replaced meta.json, data kept */
+    ASSERT(!exists(path_of("t", 1, BACKEND_META)));
+    ASSERT(exists(path_of("t", 1, BACKEND_META_COMPACTED)));
+    ASSERT(exists(path_of("t", 1, "data.parquet")));
+    ASSERT(!exists(path_of("t", 3, BACKEND_META)));
+    ASSERT(exists(path_of("t", 3, BACKEND_META_COMPACTED)));
+    /* within retention, or not ours: untouched */
+    ASSERT(exists(path_of("t", 2, BACKEND_META)));
+    ASSERT(!exists(path_of("t", 2, BACKEND_META_COMPACTED)));
+    ASSERT(exists(path_of("t", 4, BACKEND_META)));
+    ASSERT(exists(path_of("t", 7, BACKEND_META)));
+    ASSERT(!exists(path_of("t", 7, BACKEND_META_COMPACTED)));
+    /* compacted past compacted_block_retention: every file gone */
+    ASSERT(!exists(path_of("t", 5, BACKEND_META_COMPACTED)));
+    ASSERT(!exists(path_of("t", 5, "data.parquet")));
+    ASSERT(exists(path_of("t", 6, BACKEND_META_COMPACTED)));
+    ASSERT(exists(path_of("t", 6, "data.parquet")));
+    /* orphans: old one removed, young one kept */
+    orphan[0] = 0xee;
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s/data.parquet", ids);
+    ASSERT(!exists(rel));
+    orphan[0] = 0xef;
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s/data.parquet", ids);
+    ASSERT(exists(rel));
+
+    /* the in-memory list moved the same way */
+    ASSERT_OK(blocklist_get(bl, "t", &live, &nlive, &comp, &ncomp));
+    ASSERT_EQ(nlive, 3);
+    ASSERT_EQ(ncomp, 3); /* 1, 3 marked now; 6 kept; 5 cleared */
+    tc_free(live);
+    tc_free(comp);
+
+    /* a fresh poll of the bucket agrees with the in-memory list */
+    {
+        struct blocklist *bl2 = blocklist_new();
+        ASSERT_OK(poller_poll(p, bl2, &err));
+        ASSERT_OK(blocklist_get(bl2, "t", &live, &nlive, &comp, &ncomp));
+        ASSERT_EQ(nlive, 3);
+        ASSERT_EQ(ncomp, 3);
+        /* compactedTime of a block marked now is now (the copy is a new
+         * object), so it is not cleared before compacted_block_retention */
+        {
+            size_t i, seen = 0;
+            for (i = 0; i < ncomp; i++) {
+                if (comp[i].id[0] == 1 || comp[i].id[0] == 3) {
+                    ASSERT_GE(comp[i].compacted_s, now - 5);
+                    seen++;
+                }
+            }
+            ASSERT_EQ(seen, 2);
+        }
+        tc_free(live);
+        tc_free(comp);
+        blocklist_free(bl2);
+    }
+    /* a second run the same instant changes nothing */
+    ASSERT_OK(retention_run_tenant(b, bl, "t", &rc, owns_not_7, NULL, &res, &err));
+    ASSERT_EQ(res.marked + res.cleared + res.orphans + res.errors, 0);
+    poller_free(p);
+    blocklist_free(bl);
+    backend_free(b);
+}
+
+TEST_MAIN(TEST_ENTRY(local_backend_retention))
