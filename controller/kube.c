@@ -1,0 +1,858 @@
+/* kube.c - Kubernetes API client: config, auth, requests, streams. */
+#include "kube.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "yamljson.h"
+
+#define KUBE_TOKEN_MAX_AGE 60      /* seconds between token file re-reads */
+#define KUBE_BODY_CAP (64u << 20)  /* response body cap */
+#define KUBE_EXEC_TIMEOUT_MS 30000 /* exec credential plugin */
+
+struct kube {
+    struct kube_config *cfg;
+    CURL *curl;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- small helpers ---- */
+
+static int
+kube_read_file(const char *path, struct buf *b, struct tc_err *err)
+{
+    char tmp[8192];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return tc_err_set(err, errno == ENOENT ? TC_NOTFOUND : TC_IO, "%s: %s", path,
+                          strerror(errno));
+    while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+        if (buf_append(b, tmp, (size_t)n) != TC_OK) {
+            close(fd);
+            return tc_err_set(err, TC_TOOBIG, "%s: too large", path);
+        }
+    close(fd);
+    if (n < 0)
+        return tc_err_set(err, TC_IO, "%s: %s", path, strerror(errno));
+    return TC_OK;
+}
+
+int
+kube_base64_decode(const char *s, size_t n, struct buf *out)
+{
+    char *clean = tc_malloc(n + 4);
+    unsigned char *dec;
+    size_t m = 0, i, pad = 0;
+    int len, rc;
+
+    if (clean == NULL)
+        return TC_NOMEM;
+    for (i = 0; i < n; i++)
+        if (s[i] != '\n' && s[i] != '\r' && s[i] != ' ' && s[i] != '\t')
+            clean[m++] = s[i];
+    if (m % 4 != 0) {
+        tc_free(clean);
+        return TC_PARSE;
+    }
+    if (m >= 1 && clean[m - 1] == '=')
+        pad++;
+    if (m >= 2 && clean[m - 2] == '=')
+        pad++;
+    dec = tc_malloc(m / 4 * 3 + 1);
+    if (dec == NULL) {
+        tc_free(clean);
+        return TC_NOMEM;
+    }
+    len = EVP_DecodeBlock(dec, (const unsigned char *)clean, (int)m);
+    rc = len < 0 ? TC_PARSE : buf_append(out, dec, (size_t)len - pad);
+    tc_free(clean);
+    tc_free(dec);
+    return rc;
+}
+
+static char *
+kube_trim_dup(const char *p, size_t n)
+{
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+        n--;
+    while (n > 0 && (*p == ' ' || *p == '\n')) {
+        p++;
+        n--;
+    }
+    return tc_strndup(p, n);
+}
+
+static struct kube_config *
+kube_config_new(void)
+{
+    struct kube_config *c = tc_calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    buf_init(&c->ca_pem, 4 << 20);
+    buf_init(&c->cert_pem, 1 << 20);
+    buf_init(&c->key_pem, 1 << 20);
+    buf_init(&c->exec_cert, 1 << 20);
+    buf_init(&c->exec_key, 1 << 20);
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void
+kube_strv_free(char **v)
+{
+    size_t i;
+
+    for (i = 0; v && v[i]; i++)
+        tc_free(v[i]);
+    tc_free(v);
+}
+
+void
+kube_config_free(struct kube_config *c)
+{
+    if (c == NULL)
+        return;
+    tc_free(c->server);
+    tc_free(c->ns);
+    tc_free(c->token);
+    tc_free(c->token_file);
+    tc_free(c->username);
+    tc_free(c->password);
+    tc_free(c->cur_token);
+    tc_free(c->exec_api_version);
+    kube_strv_free(c->exec_argv);
+    kube_strv_free(c->exec_env);
+    buf_cleanup(&c->ca_pem);
+    buf_cleanup(&c->cert_pem);
+    buf_cleanup(&c->key_pem);
+    buf_cleanup(&c->exec_cert);
+    buf_cleanup(&c->exec_key);
+    pthread_mutex_destroy(&c->mu);
+    tc_free(c);
+}
+
+void
+kube_config_invalidate(struct kube_config *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->token_checked = 0;
+    c->token_mtime = 0;
+    if (c->exec_argv)
+        c->exec_expiry = 1; /* forces a re-exec */
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- in-cluster ---- */
+
+int
+kube_config_in_cluster(const char *sa_dir, struct kube_config **out, struct tc_err *err)
+{
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+    const char *port = getenv("KUBERNETES_SERVICE_PORT");
+    struct kube_config *c;
+    char path[512], url[512];
+    struct buf ns;
+    int rc;
+
+    *out = NULL;
+    if (host == NULL || *host == '\0' || port == NULL || *port == '\0')
+        return tc_err_set(err, TC_NOTFOUND,
+                          "in-cluster: KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT not set");
+    if ((c = kube_config_new()) == NULL)
+        return tc_err_set(err, TC_NOMEM, "out of memory");
+    /* IPv6 literals need brackets (net.JoinHostPort). */
+    snprintf(url, sizeof(url), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
+    c->server = tc_strdup(url);
+    snprintf(path, sizeof(path), "%s/token", sa_dir);
+    c->token_file = tc_strdup(path);
+    snprintf(path, sizeof(path), "%s/ca.crt", sa_dir);
+    if ((rc = kube_read_file(path, &c->ca_pem, err)) != TC_OK)
+        goto fail;
+    snprintf(path, sizeof(path), "%s/namespace", sa_dir);
+    buf_init(&ns, 4096);
+    if (kube_read_file(path, &ns, NULL) == TC_OK && ns.data)
+        c->ns = kube_trim_dup(ns.data, ns.len);
+    buf_cleanup(&ns);
+    if (c->ns == NULL)
+        c->ns = tc_strdup("default");
+    /* Fail early if the token is unreadable. */
+    {
+        struct buf t;
+        buf_init(&t, 1 << 20);
+        rc = kube_read_file(c->token_file, &t, err);
+        buf_cleanup(&t);
+        if (rc != TC_OK)
+            goto fail;
+    }
+    *out = c;
+    return TC_OK;
+fail:
+    kube_config_free(c);
+    return rc;
+}
+
+/* ---- kubeconfig ---- */
+
+static const json_t *
+kube_named(const json_t *list, const char *name, const char *inner)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(list); i++) {
+        const json_t *e = json_array_get(list, i);
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && strcmp(n, name) == 0)
+            return json_object_get(e, inner);
+    }
+    return NULL;
+}
+
+static const char *
+kube_jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s && *s ? s : NULL;
+}
+
+/* Loads "<key>-data" (base64) or "<key>" (a file) into b. */
+static int
+kube_load_pem(const json_t *o, const char *key, const char *dir, struct buf *b, struct tc_err *err)
+{
+    char k[128], path[4096];
+    const char *v;
+
+    snprintf(k, sizeof(k), "%s-data", key);
+    if ((v = kube_jstr(o, k)) != NULL) {
+        if (kube_base64_decode(v, strlen(v), b) != TC_OK)
+            return tc_err_set(err, TC_PARSE, "kubeconfig: %s is not valid base64", k);
+        return TC_OK;
+    }
+    if ((v = kube_jstr(o, key)) != NULL) {
+        if (v[0] == '/' || dir == NULL)
+            snprintf(path, sizeof(path), "%s", v);
+        else
+            snprintf(path, sizeof(path), "%s/%s", dir, v);
+        return kube_read_file(path, b, err);
+    }
+    return TC_OK;
+}
+
+static char **
+kube_strv_from_json(const json_t *arr, const char *first)
+{
+    size_t n = json_array_size(arr), i, j = 0;
+    char **v = tc_calloc(n + 2, sizeof(*v));
+
+    if (v == NULL)
+        return NULL;
+    if (first)
+        v[j++] = tc_strdup(first);
+    for (i = 0; i < n; i++) {
+        const json_t *e = json_array_get(arr, i);
+        if (json_is_string(e)) {
+            v[j++] = tc_strdup(json_string_value(e));
+        } else if (json_is_object(e)) { /* exec env: {name, value} */
+            char tmp[4096];
+            snprintf(tmp, sizeof(tmp), "%s=%s", kube_jstr(e, "name") ? kube_jstr(e, "name") : "",
+                     json_string_value(json_object_get(e, "value"))
+                         ? json_string_value(json_object_get(e, "value"))
+                         : "");
+            v[j++] = tc_strdup(tmp);
+        }
+    }
+    return v;
+}
+
+static int
+kube_config_from_json(const json_t *kc, const char *dir, const char *context,
+                      struct kube_config **out, struct tc_err *err)
+{
+    const char *ctxname = context ? context : kube_jstr(kc, "current-context");
+    const json_t *ctx, *cluster, *user;
+    struct kube_config *c;
+    const char *v;
+    int rc;
+
+    *out = NULL;
+    if (ctxname == NULL)
+        return tc_err_set(err, TC_INVAL, "kubeconfig: no current-context and no --context");
+    ctx = kube_named(json_object_get(kc, "contexts"), ctxname, "context");
+    if (ctx == NULL)
+        return tc_err_set(err, TC_NOTFOUND, "kubeconfig: context \"%s\" not found", ctxname);
+    v = kube_jstr(ctx, "cluster");
+    cluster = v ? kube_named(json_object_get(kc, "clusters"), v, "cluster") : NULL;
+    if (cluster == NULL)
+        return tc_err_set(err, TC_NOTFOUND,
+                          "kubeconfig: cluster \"%s\" of context \"%s\" not found", v ? v : "",
+                          ctxname);
+    v = kube_jstr(ctx, "user");
+    user = v ? kube_named(json_object_get(kc, "users"), v, "user") : NULL;
+    if ((v = kube_jstr(cluster, "server")) == NULL)
+        return tc_err_set(err, TC_INVAL, "kubeconfig: cluster of context \"%s\" has no server",
+                          ctxname);
+    if ((c = kube_config_new()) == NULL)
+        return tc_err_set(err, TC_NOMEM, "out of memory");
+    c->server = tc_strdup(v);
+    while (strlen(c->server) > 0 && c->server[strlen(c->server) - 1] == '/')
+        c->server[strlen(c->server) - 1] = '\0';
+    c->ns = tc_strdup(kube_jstr(ctx, "namespace") ? kube_jstr(ctx, "namespace") : "default");
+    c->insecure = json_is_true(json_object_get(cluster, "insecure-skip-tls-verify"));
+    if ((rc = kube_load_pem(cluster, "certificate-authority", dir, &c->ca_pem, err)) != TC_OK)
+        goto fail;
+    if (user) {
+        const json_t *ex = json_object_get(user, "exec");
+        if ((rc = kube_load_pem(user, "client-certificate", dir, &c->cert_pem, err)) != TC_OK)
+            goto fail;
+        if ((rc = kube_load_pem(user, "client-key", dir, &c->key_pem, err)) != TC_OK)
+            goto fail;
+        if ((v = kube_jstr(user, "token")) != NULL)
+            c->token = tc_strdup(v);
+        if ((v = kube_jstr(user, "tokenFile")) != NULL)
+            c->token_file = tc_strdup(v);
+        if ((v = kube_jstr(user, "username")) != NULL)
+            c->username = tc_strdup(v);
+        if ((v = kube_jstr(user, "password")) != NULL)
+            c->password = tc_strdup(v);
+        if (json_is_object(ex)) {
+            if ((v = kube_jstr(ex, "command")) == NULL) {
+                rc = tc_err_set(err, TC_INVAL, "kubeconfig: users[].user.exec.command is missing");
+                goto fail;
+            }
+            c->exec_argv = kube_strv_from_json(json_object_get(ex, "args"), v);
+            c->exec_env = kube_strv_from_json(json_object_get(ex, "env"), NULL);
+            c->exec_api_version =
+                tc_strdup(kube_jstr(ex, "apiVersion") ? kube_jstr(ex, "apiVersion")
+                                                      : "client.authentication.k8s.io/v1");
+        }
+    }
+    if ((c->cert_pem.len > 0) != (c->key_pem.len > 0)) {
+        rc = tc_err_set(err, TC_INVAL,
+                        "kubeconfig: client-certificate and client-key must be given together");
+        goto fail;
+    }
+    *out = c;
+    return TC_OK;
+fail:
+    kube_config_free(c);
+    return rc;
+}
+
+int
+kube_config_parse_kubeconfig(const char *text, size_t len, const char *dir, const char *context,
+                             struct kube_config **out, struct tc_err *err)
+{
+    json_t *docs = NULL;
+    int rc = yamljson_parse(text, len, "kubeconfig", &docs, err);
+
+    *out = NULL;
+    if (rc != TC_OK)
+        return rc;
+    if (!json_is_object(json_array_get(docs, 0)))
+        rc = tc_err_set(err, TC_PARSE, "kubeconfig: not a YAML mapping");
+    else
+        rc = kube_config_from_json(json_array_get(docs, 0), dir, context, out, err);
+    json_decref(docs);
+    return rc;
+}
+
+/* Merges src into dst with client-go's rule: the first file to set a value
+ * (a named cluster/user/context, current-context) wins. */
+static void
+kube_merge_kubeconfig(json_t *dst, const json_t *src)
+{
+    static const char *const lists[] = {"clusters", "users", "contexts"};
+    size_t i, j;
+
+    if (!kube_jstr(dst, "current-context") && kube_jstr(src, "current-context"))
+        json_object_set(dst, "current-context", json_object_get(src, "current-context"));
+    for (i = 0; i < TC_ARRAY_LEN(lists); i++) {
+        json_t *d = json_object_get(dst, lists[i]);
+        const json_t *s = json_object_get(src, lists[i]);
+        if (!json_is_array(d)) {
+            d = json_array();
+            json_object_set_new(dst, lists[i], d);
+        }
+        for (j = 0; j < json_array_size(s); j++) {
+            const json_t *e = json_array_get(s, j);
+            const char *n = kube_jstr(e, "name");
+            size_t x;
+            int dup = 0;
+            for (x = 0; n && x < json_array_size(d); x++) {
+                const char *dn = kube_jstr(json_array_get(d, x), "name");
+                if (dn && strcmp(dn, n) == 0)
+                    dup = 1;
+            }
+            if (n && !dup)
+                json_array_append(d, (json_t *)e);
+        }
+    }
+}
+
+static int
+kube_config_files(const char *list, const char *context, struct kube_config **out,
+                  struct tc_err *err)
+{
+    char *copy = tc_strdup(list), *p = copy, *next;
+    char dir[4096] = "";
+    json_t *merged = json_object();
+    int rc = TC_NOTFOUND, any = 0;
+
+    for (; p != NULL; p = next) {
+        struct buf b;
+        json_t *docs = NULL;
+        char *slash;
+
+        next = strchr(p, ':');
+        if (next)
+            *next++ = '\0';
+        if (*p == '\0')
+            continue;
+        buf_init(&b, 16 << 20);
+        rc = kube_read_file(p, &b, err);
+        if (rc == TC_NOTFOUND) {
+            buf_cleanup(&b);
+            continue; /* missing files in $KUBECONFIG are skipped, as kubectl does */
+        }
+        if (rc == TC_OK)
+            rc = yamljson_parse(b.data ? b.data : "", b.len, p, &docs, err);
+        buf_cleanup(&b);
+        if (rc != TC_OK)
+            break;
+        if (json_is_object(json_array_get(docs, 0))) {
+            if (!any) {
+                snprintf(dir, sizeof(dir), "%s", p);
+                slash = strrchr(dir, '/');
+                if (slash)
+                    *slash = '\0';
+                else
+                    snprintf(dir, sizeof(dir), ".");
+            }
+            kube_merge_kubeconfig(merged, json_array_get(docs, 0));
+            any = 1;
+        }
+        json_decref(docs);
+    }
+    if (rc == TC_OK || (rc == TC_NOTFOUND && any))
+        rc = any ? kube_config_from_json(merged, dir, context, out, err)
+                 : tc_err_set(err, TC_NOTFOUND, "kubeconfig: %s: no usable file", list);
+    else if (rc == TC_NOTFOUND)
+        rc = tc_err_set(err, TC_NOTFOUND, "kubeconfig: %s: no such file", list);
+    json_decref(merged);
+    tc_free(copy);
+    return rc;
+}
+
+int
+kube_config_load(const char *kubeconfig, const char *context, struct kube_config **out,
+                 struct tc_err *err)
+{
+    const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
+    char path[4096];
+
+    if (kubeconfig && *kubeconfig)
+        return kube_config_files(kubeconfig, context, out, err);
+    if (env && *env)
+        return kube_config_files(env, context, out, err);
+    if (getenv("KUBERNETES_SERVICE_HOST"))
+        return kube_config_in_cluster(KUBE_SA_DIR, out, err);
+    snprintf(path, sizeof(path), "%s/.kube/config", home ? home : "");
+    return kube_config_files(path, context, out, err);
+}
+
+/* ---- credentials ---- */
+
+/* Runs the exec plugin; fills cur_token or exec_cert/exec_key. Under mu. */
+static int
+kube_exec_plugin(struct kube_config *c, struct tc_err *err)
+{
+    int out[2];
+    pid_t pid;
+    struct buf b;
+    json_t *cred = NULL, *st;
+    char info[512];
+    int rc = TC_OK, status = 0, waited = 0;
+    const char *v;
+
+    snprintf(info, sizeof(info),
+             "{\"apiVersion\":\"%s\",\"kind\":\"ExecCredential\",\"spec\":{\"interactive\":false}}",
+             c->exec_api_version);
+    if (pipe2(out, O_CLOEXEC) != 0)
+        return tc_err_set(err, TC_IO, "exec plugin: pipe: %s", strerror(errno));
+    pid = fork();
+    if (pid < 0) {
+        close(out[0]);
+        close(out[1]);
+        return tc_err_set(err, TC_IO, "exec plugin: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        size_t i;
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(out[1], 1);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        for (i = 0; c->exec_env && c->exec_env[i]; i++)
+            putenv(c->exec_env[i]);
+        setenv("KUBERNETES_EXEC_INFO", info, 1);
+        execvp(c->exec_argv[0], c->exec_argv);
+        _exit(127);
+    }
+    close(out[1]);
+    buf_init(&b, 1 << 20);
+    for (;;) {
+        struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+        char tmp[4096];
+        ssize_t n;
+        int pr = poll(&pfd, 1, KUBE_EXEC_TIMEOUT_MS);
+        if (pr <= 0) {
+            if (pr < 0 && errno == EINTR)
+                continue;
+            kill(pid, SIGKILL);
+            rc = tc_err_set(err, TC_TIMEOUT, "exec plugin %s: no answer within %d ms",
+                            c->exec_argv[0], KUBE_EXEC_TIMEOUT_MS);
+            break;
+        }
+        n = read(out[0], tmp, sizeof(tmp));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (buf_append(&b, tmp, (size_t)n) != TC_OK) {
+            kill(pid, SIGKILL);
+            rc = tc_err_set(err, TC_TOOBIG, "exec plugin: output too large");
+            break;
+        }
+    }
+    close(out[0]);
+    while (!waited) {
+        if (waitpid(pid, &status, 0) >= 0 || errno != EINTR)
+            waited = 1;
+    }
+    if (rc == TC_OK && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+        rc = tc_err_set(err, TC_DENIED, "exec plugin %s failed (status %d)", c->exec_argv[0],
+                        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (rc == TC_OK) {
+        cred = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+        st = json_object_get(cred, "status");
+        if (!json_is_object(st))
+            rc = tc_err_set(err, TC_PARSE, "exec plugin %s: output has no ExecCredential status",
+                            c->exec_argv[0]);
+    }
+    if (rc == TC_OK) {
+        struct tm tm;
+        tc_free(c->cur_token);
+        c->cur_token = NULL;
+        buf_reset(&c->exec_cert);
+        buf_reset(&c->exec_key);
+        if ((v = kube_jstr(st, "token")) != NULL)
+            c->cur_token = tc_strdup(v);
+        if ((v = kube_jstr(st, "clientCertificateData")) != NULL)
+            buf_puts(&c->exec_cert, v);
+        if ((v = kube_jstr(st, "clientKeyData")) != NULL)
+            buf_puts(&c->exec_key, v);
+        c->exec_expiry = 0; /* no expiry: cache until a 401 */
+        memset(&tm, 0, sizeof(tm));
+        if ((v = kube_jstr(st, "expirationTimestamp")) != NULL &&
+            strptime(v, "%Y-%m-%dT%H:%M:%S", &tm) != NULL)
+            c->exec_expiry = timegm(&tm);
+        if (c->cur_token == NULL && c->exec_cert.len == 0)
+            rc = tc_err_set(err, TC_PARSE, "exec plugin: status has neither token nor certificate");
+        c->auth_gen++;
+    }
+    json_decref(cred);
+    buf_cleanup(&b);
+    return rc;
+}
+
+/* Refreshes credentials if stale and copies the bearer token to tok. */
+static int
+kube_auth(struct kube_config *c, char **tok, unsigned long *gen, struct tc_err *err)
+{
+    time_t now = time(NULL);
+    int rc = TC_OK;
+
+    *tok = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->exec_argv) {
+        if ((c->cur_token == NULL && c->exec_cert.len == 0) ||
+            (c->exec_expiry != 0 && now >= c->exec_expiry - 10))
+            rc = kube_exec_plugin(c, err);
+    } else if (c->token_file) {
+        struct stat st;
+        int changed = stat(c->token_file, &st) == 0 && st.st_mtime != c->token_mtime;
+        /* Bound service-account tokens rotate: re-read on change, at least
+         * every minute, and right after a 401 (token_checked reset). */
+        if (c->cur_token == NULL || changed || now - c->token_checked >= KUBE_TOKEN_MAX_AGE) {
+            struct buf b;
+            buf_init(&b, 1 << 20);
+            rc = kube_read_file(c->token_file, &b, err);
+            if (rc == TC_OK) {
+                char *t = kube_trim_dup(b.data ? b.data : "", b.len);
+                if (c->cur_token == NULL || strcmp(t, c->cur_token) != 0)
+                    c->auth_gen++;
+                tc_free(c->cur_token);
+                c->cur_token = t;
+                c->token_checked = now;
+                c->token_mtime = changed ? st.st_mtime : c->token_mtime;
+            }
+            buf_cleanup(&b);
+        }
+    } else if (c->token && c->cur_token == NULL) {
+        c->cur_token = tc_strdup(c->token);
+    }
+    if (rc == TC_OK && c->cur_token)
+        *tok = tc_strdup(c->cur_token);
+    *gen = c->auth_gen;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* ---- connections ---- */
+
+struct kube *
+kube_new(struct kube_config *cfg, struct tc_err *err)
+{
+    struct kube *k = tc_calloc(1, sizeof(*k));
+
+    if (k == NULL) {
+        tc_err_set(err, TC_NOMEM, "out of memory");
+        return NULL;
+    }
+    k->cfg = cfg;
+    k->curl = curl_easy_init();
+    if (k->curl == NULL) {
+        tc_free(k);
+        tc_err_set(err, TC_NOMEM, "curl_easy_init failed");
+        return NULL;
+    }
+    return k;
+}
+
+void
+kube_free(struct kube *k)
+{
+    if (k == NULL)
+        return;
+    curl_easy_cleanup(k->curl);
+    tc_free(k);
+}
+
+void
+kube_resp_init(struct kube_resp *r)
+{
+    r->status = 0;
+    buf_init(&r->body, KUBE_BODY_CAP);
+}
+
+void
+kube_resp_cleanup(struct kube_resp *r)
+{
+    buf_cleanup(&r->body);
+}
+
+struct kube_wctx {
+    CURL *curl;
+    struct buf *body; /* non-2xx or plain requests */
+    kube_sink_fn sink;
+    void *ud;
+    volatile int *stop;
+    int failed;
+};
+
+static size_t
+kube_write_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct kube_wctx *w = ud;
+    size_t n = size * nmemb;
+    long code = 0;
+
+    if (w->sink) {
+        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
+        if (code >= 200 && code < 300)
+            return w->sink(p, n, w->ud) == 0 ? n : 0;
+    }
+    if (buf_append(w->body, p, n) != TC_OK) {
+        w->failed = 1;
+        return 0;
+    }
+    return n;
+}
+
+static int
+kube_progress_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct kube_wctx *w = ud;
+    return w->stop && *w->stop ? 1 : 0;
+}
+
+static void
+kube_blob(CURL *c, CURLoption opt, const struct buf *b)
+{
+    struct curl_blob blob = {.data = b->data, .len = b->len, .flags = CURL_BLOB_COPY};
+    if (b->len > 0)
+        curl_easy_setopt(c, opt, &blob);
+}
+
+static int
+kube_perform(struct kube *k, const char *method, const char *path, const char *ctype,
+             const char *body, size_t len, long timeout_ms, struct kube_wctx *w, long *status,
+             struct tc_err *err)
+{
+    struct kube_config *c = k->cfg;
+    struct curl_slist *hdrs = NULL;
+    char url[8192], auth[8192];
+    char *tok = NULL;
+    unsigned long gen;
+    CURLcode cc;
+    int rc;
+
+    if ((rc = kube_auth(c, &tok, &gen, err)) != TC_OK)
+        return rc;
+    snprintf(url, sizeof(url), "%s%s", c->server, path);
+    curl_easy_reset(k->curl);
+    curl_easy_setopt(k->curl, CURLOPT_URL, url);
+    curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(k->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(k->curl, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(k->curl, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(k->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(k->curl, CURLOPT_ERRORBUFFER, k->errbuf);
+    curl_easy_setopt(k->curl, CURLOPT_USERAGENT, "tempo-compactor-operator");
+    curl_easy_setopt(k->curl, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, kube_write_cb);
+    curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, kube_progress_cb);
+    curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, w);
+    if (c->insecure) {
+        curl_easy_setopt(k->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(k->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    pthread_mutex_lock(&c->mu);
+    kube_blob(k->curl, CURLOPT_CAINFO_BLOB, &c->ca_pem);
+    if (c->exec_cert.len > 0) {
+        kube_blob(k->curl, CURLOPT_SSLCERT_BLOB, &c->exec_cert);
+        kube_blob(k->curl, CURLOPT_SSLKEY_BLOB, &c->exec_key);
+    } else if (c->cert_pem.len > 0) {
+        kube_blob(k->curl, CURLOPT_SSLCERT_BLOB, &c->cert_pem);
+        kube_blob(k->curl, CURLOPT_SSLKEY_BLOB, &c->key_pem);
+    }
+    pthread_mutex_unlock(&c->mu);
+    curl_easy_setopt(k->curl, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(k->curl, CURLOPT_SSLKEYTYPE, "PEM");
+    if (tok) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+        hdrs = curl_slist_append(hdrs, auth);
+    } else if (c->username) {
+        curl_easy_setopt(k->curl, CURLOPT_USERNAME, c->username);
+        curl_easy_setopt(k->curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+    }
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    if (ctype) {
+        snprintf(auth, sizeof(auth), "Content-Type: %s", ctype);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, hdrs);
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(k->curl, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(k->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+               strcmp(method, "PATCH") == 0) {
+        curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, "");
+    }
+    k->errbuf[0] = '\0';
+    cc = curl_easy_perform(k->curl);
+    curl_slist_free_all(hdrs);
+    tc_free(tok);
+    *status = 0;
+    curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, status);
+    if (cc == CURLE_OK)
+        return TC_OK;
+    if (w->stop && *w->stop)
+        return tc_err_set(err, TC_CANCELED, "%s %s: canceled", method, path);
+    if (cc == CURLE_WRITE_ERROR && w->sink && !w->failed)
+        return TC_OK; /* the sink chose to stop */
+    if (cc == CURLE_OPERATION_TIMEDOUT)
+        return tc_err_set(err, TC_TIMEOUT, "%s %s: %s", method, path,
+                          k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+    if (w->failed)
+        return tc_err_set(err, TC_TOOBIG, "%s %s: response too large", method, path);
+    return tc_err_set(err, TC_NET, "%s %s: %s", method, path,
+                      k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+}
+
+int
+kube_do(struct kube *k, const char *method, const char *path, const char *ctype, const char *body,
+        size_t len, struct kube_resp *resp, struct tc_err *err)
+{
+    struct kube_wctx w = {.curl = k->curl, .body = &resp->body};
+    int rc, attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        buf_reset(&resp->body);
+        rc = kube_perform(k, method, path, ctype, body, len, 30000, &w, &resp->status, err);
+        if (rc != TC_OK || resp->status != 401 || attempt == 1)
+            break;
+        kube_config_invalidate(k->cfg); /* rotated token or expired exec credential */
+    }
+    return rc;
+}
+
+int
+kube_json(struct kube *k, const char *method, const char *path, const char *ctype,
+          const json_t *body, long *status, json_t **out, struct tc_err *err)
+{
+    struct kube_resp r;
+    char *b = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (body && (b = json_dumps(body, JSON_COMPACT)) == NULL)
+        return tc_err_set(err, TC_NOMEM, "out of memory");
+    kube_resp_init(&r);
+    rc = kube_do(k, method, path, ctype ? ctype : (body ? "application/json" : NULL), b,
+                 b ? strlen(b) : 0, &r, err);
+    free(b); /* lint-ok: from jansson */
+    *status = r.status;
+    if (rc == TC_OK && out && r.body.len > 0)
+        *out = json_loadb(r.body.data, r.body.len, 0, NULL);
+    kube_resp_cleanup(&r);
+    return rc;
+}
+
+int
+kube_stream(struct kube *k, const char *path, long timeout_ms, kube_sink_fn sink, void *ud,
+            volatile int *stop, long *status, struct buf *errbody, struct tc_err *err)
+{
+    struct kube_wctx w = {.curl = k->curl, .body = errbody, .sink = sink, .ud = ud, .stop = stop};
+    int rc = kube_perform(k, "GET", path, NULL, NULL, 0, timeout_ms, &w, status, err);
+
+    if (rc == TC_OK && *status == 401)
+        kube_config_invalidate(k->cfg);
+    return rc;
+}
+
+const char *
+kube_status_message(const json_t *st)
+{
+    const char *m = json_string_value(json_object_get(st, "message"));
+    return m ? m : "";
+}

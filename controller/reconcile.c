@@ -1,0 +1,670 @@
+/* reconcile.c - reconcile one TempoCompactor (see reconcile.h). */
+#include "reconcile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lease.h"
+#include "log.h"
+#include "mem.h"
+#include "render.h"
+
+#define RECONCILE_APPLY_CT "application/apply-patch+yaml"
+#define RECONCILE_MERGE_CT "application/merge-patch+json"
+#define RECONCILE_CONTROLLER "compactor.tempo.dev/tempo-compactor-operator"
+#define RECONCILE_MAX_ATTEMPTS 4
+
+void
+reconcile_shared_init(struct reconcile_shared *s, const char *field_manager, const char *identity)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->mu, NULL);
+    s->field_manager = field_manager;
+    s->identity = identity;
+    s->keda_present = -1;
+    s->keda_ttl_ms = 30000;
+    strmap_init(&s->children);
+    strmap_init(&s->autoscale);
+}
+
+void
+reconcile_shared_cleanup(struct reconcile_shared *s)
+{
+    strmap_cleanup(&s->children);
+    strmap_cleanup(&s->autoscale);
+    pthread_mutex_destroy(&s->mu);
+}
+
+void
+reconcile_child_seen(struct reconcile_shared *s, const char *kind, const char *ns, const char *name,
+                     int exists)
+{
+    char key[512];
+
+    snprintf(key, sizeof(key), "%s/%s/%s", kind, ns, name);
+    pthread_mutex_lock(&s->mu);
+    if (exists)
+        strmap_put(&s->children, key, (void *)1, NULL);
+    else
+        strmap_del(&s->children, key);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int
+reconcile_child_present(struct reconcile_shared *s, const char *kind, const char *ns,
+                        const char *name)
+{
+    char key[512];
+    int p;
+
+    snprintf(key, sizeof(key), "%s/%s/%s", kind, ns, name);
+    pthread_mutex_lock(&s->mu);
+    p = strmap_get(&s->children, key) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return p;
+}
+
+int
+reconcile_keda_present(struct reconcile_shared *s, struct kube *k)
+{
+    uint64_t now = lease_now_ms();
+    struct tc_err err = {0};
+    json_t *res = NULL;
+    long status = 0;
+    int present;
+
+    pthread_mutex_lock(&s->mu);
+    present = s->keda_present;
+    if (present >= 0 && now - s->keda_checked_ms < (uint64_t)s->keda_ttl_ms) {
+        pthread_mutex_unlock(&s->mu);
+        return present;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (kube_json(k, "GET", "/apis/keda.sh/v1alpha1", NULL, NULL, &status, &res, &err) != TC_OK)
+        return present > 0; /* keep the last answer on transport errors */
+    present = 0;
+    if (status == 200) {
+        const json_t *rs = json_object_get(res, "resources");
+        size_t i;
+        for (i = 0; i < json_array_size(rs); i++) {
+            const char *n = json_string_value(json_object_get(json_array_get(rs, i), "name"));
+            if (n && strcmp(n, "scaledobjects") == 0)
+                present = 1;
+        }
+    }
+    json_decref(res);
+    pthread_mutex_lock(&s->mu);
+    if (s->keda_present != present)
+        LOG_INFO("KEDA API", KV_S("state", present ? "present" : "absent"));
+    s->keda_present = present;
+    s->keda_checked_ms = now;
+    pthread_mutex_unlock(&s->mu);
+    return present;
+}
+
+int
+reconcile_owns_replicas(const json_t *obj, const char *manager)
+{
+    const json_t *mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
+    size_t i;
+
+    for (i = 0; i < json_array_size(mf); i++) {
+        const json_t *e = json_array_get(mf, i);
+        const char *m = json_string_value(json_object_get(e, "manager"));
+        const char *op = json_string_value(json_object_get(e, "operation"));
+        const json_t *f = json_object_get(json_object_get(e, "fieldsV1"), "f:spec");
+        if (m && strcmp(m, manager) == 0 && op && strcmp(op, "Apply") == 0 &&
+            json_object_get(f, "f:replicas") != NULL)
+            return 1;
+    }
+    return 0;
+}
+
+static const char *
+rc_str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static json_int_t
+rc_int(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static void
+rc_child_path(enum render_kind kind, const char *ns, const char *name, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/namespaces/%s/%s/%s", render_kinds[kind].group_path, ns,
+             render_kinds[kind].plural, name);
+}
+
+/* ---- events ---- */
+
+static void
+rc_event(struct reconcile_shared *s, struct kube *k, const json_t *cr, const char *type,
+         const char *reason, const char *note)
+{
+    static unsigned long seq;
+    const json_t *md = json_object_get(cr, "metadata");
+    char path[512], name[300], now[64], tnote[1024];
+    struct timespec ts;
+    json_t *ev, *res = NULL;
+    struct tc_err err = {0};
+    unsigned long n;
+    long status = 0;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    pthread_mutex_lock(&s->mu);
+    n = ++seq;
+    s->events++;
+    pthread_mutex_unlock(&s->mu);
+    snprintf(name, sizeof(name), "%s.%llx%04lx", rc_str(md, "name"),
+             (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec,
+             n & 0xffff);
+    snprintf(tnote, sizeof(tnote), "%s", note); /* events.k8s.io caps note at 1 KiB */
+    lease_microtime(now, sizeof(now));
+    ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+                   " s:{s:s, s:s, s:s, s:s, s:s, s:s}}",
+                   "apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name", name,
+                   "namespace", rc_str(md, "namespace"), "eventTime", now, "reportingController",
+                   RECONCILE_CONTROLLER, "reportingInstance", s->identity, "action", "Reconcile",
+                   "reason", reason, "type", type, "note", tnote, "regarding", "apiVersion",
+                   RENDER_API_VERSION, "kind", RENDER_KIND, "namespace", rc_str(md, "namespace"),
+                   "name", rc_str(md, "name"), "uid", rc_str(md, "uid"), "resourceVersion",
+                   rc_str(md, "resourceVersion"));
+    snprintf(path, sizeof(path), "/apis/events.k8s.io/v1/namespaces/%s/events",
+             rc_str(md, "namespace"));
+    if (ev && (kube_json(k, "POST", path, NULL, ev, &status, &res, &err) != TC_OK || status < 200 ||
+               status > 299))
+        LOG_WARN("event not recorded", KV_S("reason", reason), KV_I("status", status),
+                 KV_S("err", err.msg));
+    json_decref(ev);
+    json_decref(res);
+}
+
+/* ---- status ---- */
+
+struct rc_status_in {
+    const char *invalid;     /* invalid spec message, or NULL */
+    const char *apply_error; /* apply failure message, or NULL */
+    int autoscaling, keda;
+    const json_t *dep; /* Deployment as returned by apply */
+    const json_t *so;  /* ScaledObject as returned by apply */
+    const struct render_result *rr;
+};
+
+static const json_t *
+rc_find_cond(const json_t *conds, const char *type)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(conds); i++)
+        if (strcmp(rc_str(json_array_get(conds, i), "type"), type) == 0)
+            return json_array_get(conds, i);
+    return NULL;
+}
+
+static void
+rc_cond(json_t *conds, const json_t *old, const char *type, const char *status, const char *reason,
+        const char *msg, json_int_t gen, const char *now)
+{
+    const json_t *o = rc_find_cond(old, type);
+    const char *ltt = o && strcmp(rc_str(o, "status"), status) == 0 &&
+                              json_is_string(json_object_get(o, "lastTransitionTime"))
+                          ? rc_str(o, "lastTransitionTime")
+                          : now;
+
+    json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type, "status",
+                                           status, "reason", reason, "message", msg,
+                                           "observedGeneration", gen, "lastTransitionTime", ltt));
+}
+
+static json_t *
+rc_build_status(const json_t *cr, const struct rc_status_in *in)
+{
+    const json_t *md = json_object_get(cr, "metadata");
+    const json_t *old = json_object_get(json_object_get(cr, "status"), "conditions");
+    json_int_t gen = rc_int(md, "generation");
+    json_t *st = json_object(), *conds = json_array();
+    char now[64], msg[512];
+
+    /* Conditions use second precision like metav1.Time. */
+    {
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    json_object_set_new(st, "observedGeneration", json_integer(gen));
+    if (in->invalid) {
+        rc_cond(conds, old, "Ready", "False", "InvalidSpec", "the spec is invalid; see Degraded",
+                gen, now);
+        rc_cond(conds, old, "Progressing", "False", "InvalidSpec", "nothing applied", gen, now);
+        rc_cond(conds, old, "Degraded", "True", "InvalidSpec", in->invalid, gen, now);
+        rc_cond(conds, old, "AutoscalingReady", "Unknown", "InvalidSpec", "nothing applied", gen,
+                now);
+        json_object_set_new(st, "conditions", conds);
+        return st;
+    }
+    {
+        const json_t *ds = json_object_get(in->dep, "status");
+        const json_t *dm = json_object_get(in->dep, "metadata");
+        json_int_t want =
+            json_is_integer(json_object_get(json_object_get(in->dep, "spec"), "replicas"))
+                ? rc_int(json_object_get(in->dep, "spec"), "replicas")
+                : 1;
+        json_int_t ready = rc_int(ds, "readyReplicas"), upd = rc_int(ds, "updatedReplicas");
+        json_int_t avail = rc_int(ds, "availableReplicas");
+        int observed = in->dep && rc_int(ds, "observedGeneration") >= rc_int(dm, "generation");
+        int done = observed && upd >= want && ready >= want && avail >= want;
+
+        json_object_set_new(st, "replicas", json_integer(rc_int(ds, "replicas")));
+        json_object_set_new(st, "readyReplicas", json_integer(ready));
+        json_object_set_new(st, "updatedReplicas", json_integer(upd));
+        json_object_set_new(st, "selector", json_string(in->rr->selector));
+        json_object_set_new(st, "configHash", json_string(in->rr->config_hash));
+        snprintf(msg, sizeof(msg), "%lld/%lld replicas ready", (long long)ready, (long long)want);
+        if (done)
+            rc_cond(conds, old, "Ready", "True", want == 0 ? "ScaledToZero" : "Available", msg, gen,
+                    now);
+        else
+            rc_cond(conds, old, "Ready", "False", "RolloutInProgress", msg, gen, now);
+        if (done)
+            rc_cond(conds, old, "Progressing", "False", "RolloutComplete", msg, gen, now);
+        else
+            rc_cond(conds, old, "Progressing", "True", "RollingOut", msg, gen, now);
+    }
+    if (in->apply_error)
+        rc_cond(conds, old, "Degraded", "True", "ApplyFailed", in->apply_error, gen, now);
+    else if (in->autoscaling && !in->keda)
+        rc_cond(conds, old, "Degraded", "True", "KEDANotInstalled",
+                "spec.autoscaling.enabled is true but the keda.sh/v1alpha1 API is not served; "
+                "running spec.replicas until KEDA is installed",
+                gen, now);
+    else
+        rc_cond(conds, old, "Degraded", "False", "AsExpected", "", gen, now);
+    if (!in->autoscaling) {
+        rc_cond(conds, old, "AutoscalingReady", "False", "AutoscalingDisabled",
+                "spec.autoscaling.enabled is false", gen, now);
+    } else if (!in->keda) {
+        rc_cond(conds, old, "AutoscalingReady", "False", "KEDANotInstalled",
+                "the keda.sh/v1alpha1 API is not served", gen, now);
+    } else {
+        const json_t *sc = json_object_get(json_object_get(in->so, "status"), "conditions");
+        const json_t *r = rc_find_cond(sc, "Ready"), *f = rc_find_cond(sc, "Fallback");
+        char sname[128];
+        render_child_name(RENDER_SCALEDOBJECT, rc_str(json_object_get(cr, "metadata"), "name"),
+                          sname, sizeof(sname));
+        json_object_set_new(st, "scaledObjectName", json_string(sname));
+        if (f && strcmp(rc_str(f, "status"), "True") == 0)
+            rc_cond(conds, old, "AutoscalingReady", "False", "Fallback", rc_str(f, "message"), gen,
+                    now);
+        else if (r && (strcmp(rc_str(r, "status"), "True") == 0 ||
+                       strcmp(rc_str(r, "status"), "False") == 0))
+            rc_cond(conds, old, "AutoscalingReady", rc_str(r, "status"),
+                    strcmp(rc_str(r, "status"), "True") == 0 ? "ScaledObjectReady"
+                                                             : "ScaledObjectNotReady",
+                    rc_str(r, "message"), gen, now);
+        else
+            rc_cond(conds, old, "AutoscalingReady", "Unknown", "Pending",
+                    "waiting for KEDA to report the ScaledObject", gen, now);
+    }
+    json_object_set_new(st, "conditions", conds);
+    return st;
+}
+
+/* Writes status when it changed; emits Events for condition transitions. */
+static int
+rc_write_status(struct reconcile_shared *s, struct kube *k, const json_t *cr, json_t *st,
+                struct tc_err *err)
+{
+    const json_t *md = json_object_get(cr, "metadata");
+    const json_t *old = json_object_get(cr, "status");
+    const json_t *oldc = json_object_get(old, "conditions");
+    json_t *patch, *pst, *res = NULL;
+    const char *key;
+    json_t *v;
+    char path[512];
+    long status = 0;
+    size_t i;
+    int rc;
+
+    if (json_is_object(old) && json_equal(old, st))
+        return TC_OK;
+    pst = json_deep_copy(st);
+    json_object_foreach((json_t *)old, key, v) if (json_object_get(pst, key) == NULL)
+        json_object_set_new(pst, key, json_null()); /* merge patch: remove */
+    patch = json_pack("{s:o}", "status", pst);
+    snprintf(path, sizeof(path), "%s/namespaces/%s/%s/%s/status", RECONCILE_CR_PATH,
+             rc_str(md, "namespace"), RECONCILE_CR_PLURAL, rc_str(md, "name"));
+    rc = kube_json(k, "PATCH", path, RECONCILE_MERGE_CT, patch, &status, &res, err);
+    json_decref(patch);
+    if (rc == TC_OK && status == 409)
+        rc = tc_err_set(err, TC_CONFLICT, "status: 409 conflict");
+    else if (rc == TC_OK && status == 404)
+        rc = TC_OK; /* deleted meanwhile */
+    else if (rc == TC_OK && (status < 200 || status > 299))
+        rc = tc_err_set(err, TC_HTTP, "status: HTTP %ld: %s", status, kube_status_message(res));
+    json_decref(res);
+    if (rc != TC_OK || status == 404)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    s->status_writes++;
+    pthread_mutex_unlock(&s->mu);
+    for (i = 0; i < json_array_size(json_object_get(st, "conditions")); i++) {
+        const json_t *c = json_array_get(json_object_get(st, "conditions"), i);
+        const json_t *o = rc_find_cond(oldc, rc_str(c, "type"));
+        const char *t = rc_str(c, "type"), *cs = rc_str(c, "status");
+        char reason[128], note[1024];
+        if (o && strcmp(rc_str(o, "status"), cs) == 0 &&
+            strcmp(rc_str(o, "reason"), rc_str(c, "reason")) == 0)
+            continue;
+        if (strcmp(t, "Progressing") == 0 || (o == NULL && strcmp(cs, "True") != 0))
+            continue; /* keep events for what matters */
+        snprintf(reason, sizeof(reason), "%s", rc_str(c, "reason"));
+        snprintf(note, sizeof(note), "%s=%s: %s", t, cs, rc_str(c, "message"));
+        rc_event(s, k, cr,
+                 (strcmp(t, "Degraded") == 0 && strcmp(cs, "True") == 0) ||
+                         (strcmp(t, "Degraded") != 0 && strcmp(cs, "False") == 0 && o != NULL &&
+                          strcmp(t, "AutoscalingReady") != 0)
+                     ? "Warning"
+                     : "Normal",
+                 reason, note);
+    }
+    return TC_OK;
+}
+
+/* ---- apply ---- */
+
+static int
+rc_http_result(long status, const json_t *res, const char *what, struct tc_err *err)
+{
+    if (status >= 200 && status < 300)
+        return TC_OK;
+    if (status == 409)
+        return tc_err_set(err, TC_CONFLICT, "%s: 409 conflict: %s", what, kube_status_message(res));
+    if (status == 400 || status == 422)
+        return tc_err_set(err, TC_INVAL, "%s: HTTP %ld: %s", what, status,
+                          kube_status_message(res));
+    return tc_err_set(err, TC_HTTP, "%s: HTTP %ld: %s", what, status, kube_status_message(res));
+}
+
+static int
+rc_apply(struct reconcile_shared *s, struct kube *k, const json_t *m, const char *manager,
+         json_t **out, struct tc_err *err)
+{
+    const json_t *md = json_object_get(m, "metadata");
+    enum render_kind kind = RENDER__NKINDS;
+    char path[1024], what[256];
+    long status = 0;
+    json_t *res = NULL;
+    int i, rc;
+
+    for (i = 0; i < RENDER__NKINDS; i++)
+        if (strcmp(render_kinds[i].kind, rc_str(m, "kind")) == 0)
+            kind = (enum render_kind)i;
+    if (kind == RENDER__NKINDS)
+        return tc_err_set(err, TC_INVAL, "apply: unknown kind %s", rc_str(m, "kind"));
+    rc_child_path(kind, rc_str(md, "namespace"), rc_str(md, "name"), path, sizeof(path));
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "?fieldManager=%s&force=true",
+             manager);
+    snprintf(what, sizeof(what), "apply %s %s", render_kinds[kind].kind, rc_str(md, "name"));
+    rc = kube_json(k, "PATCH", path, RECONCILE_APPLY_CT, m, &status, &res, err);
+    if (rc == TC_OK)
+        rc = rc_http_result(status, res, what, err);
+    if (rc == TC_OK) {
+        pthread_mutex_lock(&s->mu);
+        s->applies++;
+        pthread_mutex_unlock(&s->mu);
+        reconcile_child_seen(s, render_kinds[kind].kind, rc_str(md, "namespace"),
+                             rc_str(md, "name"), 1);
+    }
+    if (rc == TC_OK && out)
+        *out = res;
+    else
+        json_decref(res);
+    return rc;
+}
+
+static int
+rc_delete(struct reconcile_shared *s, struct kube *k, enum render_kind kind, const char *ns,
+          const char *name, struct tc_err *err)
+{
+    char path[1024], what[256];
+    long status = 0;
+    json_t *res = NULL;
+    int rc;
+
+    rc_child_path(kind, ns, name, path, sizeof(path));
+    snprintf(what, sizeof(what), "delete %s %s", render_kinds[kind].kind, name);
+    rc = kube_json(k, "DELETE", path, NULL, NULL, &status, &res, err);
+    if (rc == TC_OK && status != 404)
+        rc = rc_http_result(status, res, what, err);
+    json_decref(res);
+    if (rc == TC_OK) {
+        reconcile_child_seen(s, render_kinds[kind].kind, ns, name, 0);
+        pthread_mutex_lock(&s->mu);
+        s->deletes++;
+        pthread_mutex_unlock(&s->mu);
+        LOG_INFO("deleted unwanted child", KV_S("kind", render_kinds[kind].kind),
+                 KV_S("namespace", ns), KV_S("name", name));
+    }
+    return rc;
+}
+
+/* With autoscaling requested but KEDA absent, keep running spec.replicas
+ * (clamped to the autoscaling range) instead of leaving it unowned. */
+static void
+rc_fallback_replicas(const json_t *cr, json_t *dep)
+{
+    const json_t *spec = json_object_get(cr, "spec"), *as = json_object_get(spec, "autoscaling");
+    json_int_t r =
+        json_is_integer(json_object_get(spec, "replicas")) ? rc_int(spec, "replicas") : 1;
+    json_int_t mn =
+        json_is_integer(json_object_get(as, "minReplicas")) ? rc_int(as, "minReplicas") : 1;
+    json_int_t mx =
+        json_is_integer(json_object_get(as, "maxReplicas")) ? rc_int(as, "maxReplicas") : 3;
+    if (r < mn)
+        r = mn;
+    if (r > mx)
+        r = mx;
+    json_object_set_new(json_object_get(dep, "spec"), "replicas", json_integer(r));
+}
+
+static int
+rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const char *name,
+           struct reconcile_result *res, struct tc_err *err)
+{
+    char path[1024], key[512], depname[128];
+    struct render_result rr;
+    struct tc_err rerr = {0};
+    struct rc_status_in in;
+    json_t *cr = NULL, *dep = NULL, *so = NULL, *st;
+    long status = 0;
+    size_t i;
+    int rc, keda = 0, eff_as, prev_mode;
+
+    memset(&in, 0, sizeof(in));
+    memset(&rr, 0, sizeof(rr));
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    snprintf(path, sizeof(path), "%s/namespaces/%s/%s/%s", RECONCILE_CR_PATH, ns,
+             RECONCILE_CR_PLURAL, name);
+    rc = kube_json(k, "GET", path, NULL, NULL, &status, &cr, err);
+    if (rc != TC_OK)
+        return rc;
+    if (status == 404) {
+        json_decref(cr);
+        pthread_mutex_lock(&s->mu);
+        strmap_del(&s->autoscale, key);
+        pthread_mutex_unlock(&s->mu);
+        return TC_OK; /* deleted: ownerReferences let the GC remove children */
+    }
+    if (status != 200 || !json_is_object(cr)) {
+        rc = tc_err_set(err, TC_HTTP, "get %s: HTTP %ld: %s", key, status, kube_status_message(cr));
+        json_decref(cr);
+        return rc;
+    }
+    if (json_object_get(json_object_get(cr, "metadata"), "deletionTimestamp") != NULL) {
+        json_decref(cr);
+        return TC_OK;
+    }
+    if (render_manifests(cr, &rr, &rerr) != TC_OK) {
+        /* Invalid spec: apply nothing, say which field in Degraded. */
+        LOG_WARN("invalid spec", KV_S("key", key), KV_S("err", rerr.msg));
+        in.invalid = rerr.msg;
+        st = rc_build_status(cr, &in);
+        rc = rc_write_status(s, k, cr, st, err);
+        json_decref(st);
+        json_decref(cr);
+        return rc;
+    }
+    if (rr.autoscaling)
+        keda = reconcile_keda_present(s, k);
+    eff_as = rr.autoscaling && keda;
+    if (rr.autoscaling && !keda) {
+        for (i = 0; i < json_array_size(rr.manifests); i++) {
+            json_t *m = json_array_get(rr.manifests, i);
+            if (strcmp(rc_str(m, "kind"), "Deployment") == 0)
+                rc_fallback_replicas(cr, m);
+            if (strcmp(rc_str(m, "kind"), "ScaledObject") == 0 ||
+                strcmp(rc_str(m, "kind"), "TriggerAuthentication") == 0) {
+                json_array_remove(rr.manifests, i);
+                i--;
+            }
+        }
+        rr.want[RENDER_SCALEDOBJECT] = rr.want[RENDER_TRIGGERAUTH] = 0;
+        res->requeue_after_ms = 30000; /* notice KEDA being installed */
+    }
+    /* Prune first: the ScaledObject must be gone before replicas are taken
+     * back, or KEDA and this apply would fight (operator.md 4.6). */
+    {
+        static const enum render_kind optional[] = {RENDER_SCALEDOBJECT, RENDER_TRIGGERAUTH,
+                                                    RENDER_PDB};
+        for (i = 0; i < TC_ARRAY_LEN(optional); i++) {
+            char cname[128];
+            render_child_name(optional[i], name, cname, sizeof(cname));
+            if (rr.want[optional[i]] ||
+                !reconcile_child_present(s, render_kinds[optional[i]].kind, ns, cname))
+                continue;
+            if ((rc = rc_delete(s, k, optional[i], ns, cname, err)) != TC_OK)
+                goto out;
+            if (optional[i] == RENDER_SCALEDOBJECT)
+                rc_event(s, k, cr, "Normal", "ScaledObjectDeleted",
+                         "autoscaling is off: deleted the ScaledObject; spec.replicas applies");
+        }
+    }
+    /* Replicas handover: before the first apply without spec.replicas, give
+     * the field to a throw-away manager holding the live value, so the API
+     * server never resets it to 1 while KEDA's HPA takes over. */
+    render_child_name(RENDER_DEPLOYMENT, name, depname, sizeof(depname));
+    pthread_mutex_lock(&s->mu);
+    prev_mode = (int)(intptr_t)strmap_get(&s->autoscale, key);
+    pthread_mutex_unlock(&s->mu);
+    if (eff_as && prev_mode != 1) {
+        json_t *live = NULL;
+        rc_child_path(RENDER_DEPLOYMENT, ns, depname, path, sizeof(path));
+        rc = kube_json(k, "GET", path, NULL, NULL, &status, &live, err);
+        if (rc == TC_OK && status == 200 && reconcile_owns_replicas(live, s->field_manager) &&
+            json_is_integer(json_object_get(json_object_get(live, "spec"), "replicas"))) {
+            char mgr[256];
+            json_t *h =
+                json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:O}}", "apiVersion", "apps/v1", "kind",
+                          "Deployment", "metadata", "name", depname, "namespace", ns, "spec",
+                          "replicas", json_object_get(json_object_get(live, "spec"), "replicas"));
+            snprintf(mgr, sizeof(mgr), "%s-handover", s->field_manager);
+            rc = rc_apply(s, k, h, mgr, NULL, err);
+            json_decref(h);
+            if (rc == TC_OK)
+                LOG_INFO("replicas handed over", KV_S("key", key),
+                         KV_I("replicas", rc_int(json_object_get(live, "spec"), "replicas")));
+        } else if (rc == TC_OK && status != 200 && status != 404) {
+            rc = tc_err_set(err, TC_HTTP, "get deployment %s: HTTP %ld", depname, status);
+        }
+        json_decref(live);
+        if (rc != TC_OK)
+            goto out;
+    }
+    for (i = 0; i < json_array_size(rr.manifests); i++) {
+        const json_t *m = json_array_get(rr.manifests, i);
+        json_t *out = NULL;
+        rc = rc_apply(s, k, m, s->field_manager, &out, err);
+        if (rc == TC_INVAL) {
+            /* 400/422: surface it; the worker backs off (no hot loop). */
+            in.apply_error = err->msg;
+            break;
+        }
+        if (rc != TC_OK)
+            goto out;
+        if (strcmp(rc_str(m, "kind"), "Deployment") == 0)
+            dep = out;
+        else if (strcmp(rc_str(m, "kind"), "ScaledObject") == 0)
+            so = out;
+        else
+            json_decref(out);
+    }
+    if (in.apply_error == NULL) {
+        pthread_mutex_lock(&s->mu);
+        strmap_put(&s->autoscale, key, (void *)(intptr_t)(eff_as ? 1 : 2), NULL);
+        pthread_mutex_unlock(&s->mu);
+    }
+    in.autoscaling = rr.autoscaling;
+    in.keda = keda;
+    in.dep = dep;
+    in.so = so;
+    in.rr = &rr;
+    {
+        char saved[TC_ERR_LEN];
+        snprintf(saved, sizeof(saved), "%s", in.apply_error ? in.apply_error : "");
+        in.apply_error = in.apply_error ? saved : NULL;
+        st = rc_build_status(cr, &in);
+        rc = rc_write_status(s, k, cr, st, err);
+        json_decref(st);
+        if (rc == TC_OK && in.apply_error)
+            rc = tc_err_set(err, TC_INVAL, "%s", saved);
+    }
+out:
+    json_decref(dep);
+    json_decref(so);
+    json_decref(cr);
+    render_result_cleanup(&rr);
+    return rc;
+}
+
+int
+reconcile_one(struct reconcile_shared *s, struct kube *k, const char *key,
+              struct reconcile_result *res, struct tc_err *err)
+{
+    char ns[256], name[256];
+    const char *slash = strchr(key, '/');
+    int attempt, rc = TC_OK;
+
+    res->requeue_after_ms = 0;
+    if (slash == NULL || (size_t)(slash - key) >= sizeof(ns))
+        return tc_err_set(err, TC_INVAL, "bad key %s", key);
+    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+    snprintf(name, sizeof(name), "%s", slash + 1);
+    pthread_mutex_lock(&s->mu);
+    s->reconciles++;
+    pthread_mutex_unlock(&s->mu);
+    for (attempt = 0; attempt < RECONCILE_MAX_ATTEMPTS; attempt++) {
+        rc = rc_attempt(s, k, ns, name, res, err);
+        if (rc != TC_CONFLICT)
+            break;
+        /* 409: someone else wrote first; refetch the CR and try again. */
+        pthread_mutex_lock(&s->mu);
+        s->conflicts++;
+        pthread_mutex_unlock(&s->mu);
+        LOG_INFO("conflict, refetching", KV_S("key", key), KV_I("attempt", attempt + 1),
+                 KV_ERR(err));
+    }
+    if (rc != TC_OK) {
+        pthread_mutex_lock(&s->mu);
+        s->errors++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}

@@ -1,0 +1,60 @@
+/*
+ * reconcile.h - one TempoCompactor key -> desired children + status.
+ *
+ * reconcile_one() reads the CR, renders it, deletes children that are no
+ * longer wanted (for example the ScaledObject once autoscaling is off),
+ * hands spec.replicas over to KEDA when autoscaling turns on, applies the
+ * rest with server-side apply (one fieldManager, force, ownerReferences),
+ * then writes status (observedGeneration, conditions, replicas) and emits
+ * Events on condition transitions. An invalid spec applies nothing and
+ * reports Degraded with the field named. A 409 refetches and retries.
+ */
+#ifndef CTRL_RECONCILE_H
+#define CTRL_RECONCILE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "kube.h"
+#include "strmap.h"
+#include "tc.h"
+
+#define RECONCILE_CR_PATH "/apis/compactor.tempo.dev/v1alpha1"
+#define RECONCILE_CR_PLURAL "tempocompactors"
+
+/* State shared by all workers. */
+struct reconcile_shared {
+    pthread_mutex_t mu;
+    const char *field_manager;
+    const char *identity;
+    int keda_present; /* -1 unknown */
+    uint64_t keda_checked_ms;
+    long keda_ttl_ms;
+    struct strmap children;  /* "Kind/ns/name" -> (void *)1 while it exists */
+    struct strmap autoscale; /* "ns/name" -> (void *)1 on, (void *)2 off: last applied mode */
+    unsigned long reconciles, errors, conflicts, applies, deletes, events, status_writes;
+};
+
+void reconcile_shared_init(struct reconcile_shared *s, const char *field_manager,
+                           const char *identity);
+void reconcile_shared_cleanup(struct reconcile_shared *s);
+
+/* Child informers report existence here ("Kind/ns/name"). */
+void reconcile_child_seen(struct reconcile_shared *s, const char *kind, const char *ns,
+                          const char *name, int exists);
+/* reconcile_keda_present() probes /apis/keda.sh/v1alpha1 (cached). */
+int reconcile_keda_present(struct reconcile_shared *s, struct kube *k);
+
+struct reconcile_result {
+    long requeue_after_ms; /* > 0: check again later even on success */
+};
+
+/* key is "namespace/name". TC_OK, or an error worth a backoff requeue. */
+int reconcile_one(struct reconcile_shared *s, struct kube *k, const char *key,
+                  struct reconcile_result *res, struct tc_err *err);
+
+/* Exposed for tests: does managedFields give `manager` ownership of
+ * spec.replicas through an Apply? */
+int reconcile_owns_replicas(const json_t *obj, const char *manager);
+
+#endif
