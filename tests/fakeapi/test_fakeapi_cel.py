@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Unit tests of the fake API server's CEL subset (kcel) and schema validator (kschema)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kcel  # noqa: E402
+import kschema  # noqa: E402
+from fakeapi_util import Tap  # noqa: E402
+
+SPEC = {'minReplicas': 1, 'maxReplicas': 3, 'enabled': True,
+        'prometheus': {'serverAddress': 'http://prom:9090', 'threshold': '10'},
+        'retention': '48h', 'tags': ['a', 'bb'], 'labels': {'x': 'y'}}
+
+# (rule, self, expected value or the EvalError class)
+CASES = [
+    ('self.minReplicas <= self.maxReplicas', SPEC, True),
+    ('self.minReplicas > self.maxReplicas', SPEC, False),
+    ('has(self.prometheus)', SPEC, True),
+    ('has(self.keda)', SPEC, False),
+    ('!self.enabled || has(self.prometheus)', SPEC, True),
+    ('!self.enabled || has(self.prometheus)', {'enabled': True}, False),
+    ('!has(self.enabled) || !self.enabled || has(self.prometheus)', {}, True),
+    ("self.prometheus.serverAddress.matches('^https?://')", SPEC, True),
+    ("self.retention.matches('^[0-9]+h$')", {'retention': '2d'}, False),
+    ("self.prometheus.serverAddress.startsWith('http://') && "
+     "self.prometheus.serverAddress.endsWith(':9090')", SPEC, True),
+    ("duration(self.retention) >= duration('24h')", SPEC, True),
+    ("duration(self.retention) < duration('1h30m')", SPEC, False),
+    ('size(self.tags) == 2 && self.tags.all(t, size(t) <= 2)', SPEC, True),
+    ("self.tags.exists(t, t == 'bb') && !self.tags.exists_one(t, t == 'zz')", SPEC, True),
+    ("'x' in self.labels && 'a' in self.tags", SPEC, True),
+    ('self.maxReplicas - self.minReplicas == 2 && self.maxReplicas / 2 == 1', SPEC, True),
+    ('-7 / 2 == -3 && -7 % 2 == -1', {}, True),
+    ('self.enabled ? self.minReplicas >= 1 : true', SPEC, True),
+    ("int(self.prometheus.threshold) > 5", SPEC, True),
+    ("self.tags.map(t, t + '!') == ['a!', 'bb!']", SPEC, True),
+    ("self.tags.filter(t, size(t) > 1) == ['bb']", SPEC, True),
+    ('self.missing == 1', SPEC, kcel.EvalError),
+    # CEL's commutative error absorption
+    ('self.missing == 1 || true', SPEC, True),
+    ('false && self.missing == 1', SPEC, False),
+    ('self.minReplicas == 1.0', SPEC, True),
+    ("self.retention == 48", SPEC, False),
+    ("self.retention < 48", SPEC, kcel.EvalError),
+    ("string(self.minReplicas) + 'x' == '1x' && self.retention.size() == 3", SPEC, True),
+    ("r'\\d+h'.size() == 4 && '\\u0041' == 'A'", {}, True),
+]
+
+UNSUPPORTED = [
+    "quantity(self.size).isGreaterThan(quantity('1Gi'))",
+    'self.x.optMap(v, v)',
+    'self.a ==',
+    'self.a = 1',
+    '',
+]
+
+
+def main():
+    t = Tap()
+    for rule, val, want in CASES:
+        try:
+            ast = kcel.compile_rule(rule)
+            got = kcel.evaluate(ast, val)
+        except kcel.EvalError:
+            got = kcel.EvalError
+        except kcel.Unsupported as e:
+            got = 'unsupported: %s' % e
+        t.ok(got == want and type(got) is type(want), 'cel: %s' % rule, 'got %r' % (got,))
+    for rule in UNSUPPORTED:
+        try:
+            kcel.compile_rule(rule)
+            t.ok(False, 'cel unsupported: %r' % rule, 'compiled')
+        except kcel.Unsupported:
+            t.ok(True, 'cel unsupported: %r' % rule)
+    ast = kcel.compile_rule('self == oldSelf')
+    t.ok(kcel.uses_old_self(ast) and kcel.evaluate(ast, 'a', 'a', True) and
+         not kcel.evaluate(ast, 'a', 'b', True), 'cel: transition rule with oldSelf')
+
+    schema = {'type': 'object', 'properties': {'spec': {
+        'type': 'object', 'required': ['size'],
+        'x-kubernetes-validations': [{'rule': 'self.size <= 10', 'message': 'too big'}],
+        'properties': {'size': {'type': 'integer', 'maximum': 20},
+                       'mode': {'type': 'string', 'enum': ['a', 'b'], 'default': 'a'},
+                       'port': {'x-kubernetes-int-or-string': True},
+                       'ratio': {'type': 'number', 'exclusiveMinimum': True, 'minimum': 0},
+                       'name': {'type': 'string', 'pattern': '^[a-z]+$', 'minLength': 2}}}}}
+    obj = {'apiVersion': 'x/v1', 'kind': 'X', 'metadata': {'name': 'n'},
+           'spec': {'size': 3, 'port': 'http', 'ratio': 0.5, 'name': 'ab', 'junk': 1}}
+    errs, unknown = kschema.validate(schema, obj)
+    t.ok(errs == [] and unknown == ['spec.junk'] and obj['spec']['mode'] == 'a' and
+         'junk' not in obj['spec'], 'schema: valid object defaulted and pruned', [errs, obj])
+    obj = {'metadata': {}, 'spec': {'size': 15, 'port': 1.5, 'ratio': 0, 'name': 'A',
+                                    'mode': 'c'}}
+    errs, _ = kschema.validate(schema, obj)
+    fields = sorted(f for f, _, _ in errs)
+    t.ok(fields == ['spec', 'spec.mode', 'spec.name', 'spec.name', 'spec.port', 'spec.ratio'],
+         'schema: rule, enum, pattern, minLength, int-or-string, exclusiveMinimum', errs)
+    errs, _ = kschema.validate(schema, {'metadata': {}, 'spec': {}})
+    t.ok([(f, r) for f, r, _ in errs][:1] == [('spec.size', 'FieldValueRequired')],
+         'schema: required field', errs)
+    errs, _ = kschema.validate(schema, {'metadata': {}, 'spec': 'nope'})
+    t.ok(len(errs) == 1 and errs[0][0] == 'spec' and 'must be of type object' in errs[0][2],
+         'schema: wrong type stops descent with one clear error', errs)
+    t.done()
+
+
+if __name__ == '__main__':
+    main()
