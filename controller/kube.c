@@ -467,8 +467,11 @@ kube_config_load(const char *kubeconfig, const char *context, struct kube_config
         return kube_config_files(kubeconfig, context, out, err);
     if (env && *env)
         return kube_config_files(env, context, out, err);
-    if (getenv("KUBERNETES_SERVICE_HOST"))
-        return kube_config_in_cluster(KUBE_SA_DIR, out, err);
+    if (getenv("KUBERNETES_SERVICE_HOST")) {
+        /* TC_SERVICEACCOUNT_DIR exists for tests of the in-cluster path. */
+        const char *sa = getenv("TC_SERVICEACCOUNT_DIR");
+        return kube_config_in_cluster(sa && *sa ? sa : KUBE_SA_DIR, out, err);
+    }
     snprintf(path, sizeof(path), "%s/.kube/config", home ? home : "");
     return kube_config_files(path, context, out, err);
 }

@@ -1,10 +1,14 @@
 /* main.c - tempo-compactor-controller: `render -f cr.yaml` and `run`. */
+#include <curl/curl.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
 #include "ctrl.h"
+#include "kube.h"
 #include "log.h"
 #include "mem.h"
 #include "render.h"
@@ -16,6 +20,7 @@ usage(FILE *f)
 {
     fprintf(f, "usage: tempo-compactor-controller render -f CR.yaml [-o yaml|json]\n"
                "       tempo-compactor-controller run [options]   (run --help for options)\n"
+               "       tempo-compactor-controller get [--kubeconfig F] [--sleep-ms N] PATH...\n"
                "       tempo-compactor-controller version\n");
 }
 
@@ -115,6 +120,59 @@ cmd_render(int argc, char **argv)
     return rc == TC_OK ? 0 : 1;
 }
 
+/* get: GET one or more API paths with the controller's client (for
+ * debugging credentials; the auth tests use it). */
+static int
+cmd_get(int argc, char **argv)
+{
+    const char *kubeconfig = NULL, *context = NULL;
+    struct kube_config *cfg = NULL;
+    struct kube *k = NULL;
+    struct tc_err err = {0};
+    long sleep_ms = 0;
+    int a, rc = 0, npaths = 0;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    for (a = 0; a < argc; a++) {
+        if (strcmp(argv[a], "--kubeconfig") == 0 && a + 1 < argc)
+            kubeconfig = argv[++a];
+        else if (strcmp(argv[a], "--context") == 0 && a + 1 < argc)
+            context = argv[++a];
+        else if (strcmp(argv[a], "--sleep-ms") == 0 && a + 1 < argc)
+            sleep_ms = strtol(argv[++a], NULL, 10);
+    }
+    if (kube_config_load(kubeconfig, context, &cfg, &err) != TC_OK ||
+        (k = kube_new(cfg, &err)) == NULL) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        kube_config_free(cfg);
+        return 1;
+    }
+    for (a = 0; a < argc && rc == 0; a++) {
+        struct kube_resp r;
+        if (strcmp(argv[a], "--kubeconfig") == 0 || strcmp(argv[a], "--context") == 0 ||
+            strcmp(argv[a], "--sleep-ms") == 0) {
+            a++;
+            continue;
+        }
+        if (npaths++ > 0 && sleep_ms > 0)
+            usleep((useconds_t)sleep_ms * 1000);
+        kube_resp_init(&r);
+        if (kube_do(k, "GET", argv[a], NULL, NULL, 0, &r, &err) != TC_OK) {
+            fprintf(stderr, "error: %s\n", err.msg);
+            rc = 1;
+        } else {
+            printf("HTTP %ld %s\n%s\n", r.status, argv[a], r.body.data ? r.body.data : "");
+            if (r.status < 200 || r.status > 299)
+                rc = 1;
+        }
+        kube_resp_cleanup(&r);
+    }
+    kube_free(k);
+    kube_config_free(cfg);
+    curl_global_cleanup();
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -126,6 +184,8 @@ main(int argc, char **argv)
         return cmd_render(argc - 2, argv + 2);
     if (strcmp(argv[1], "run") == 0)
         return ctrl_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "get") == 0)
+        return cmd_get(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0) {
         printf("tempo-compactor-controller %s (%s)\n", tc_version, tc_revision);
         return 0;
