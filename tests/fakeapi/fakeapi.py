@@ -787,7 +787,8 @@ class FakeAPI:
         self.history_max = max(1, history)
         self.bookmark_interval = bookmark_interval
         self.deploy_delay = deploy_delay_ms / 1000.0
-        self.ctl = {'deployments': controllers, 'services': controllers}
+        self.ctl = {'deployments': controllers, 'services': controllers, 'keda': controllers}
+        self.keda_replicas = {}  # (ns, scaledobject) -> replicas the fake "metrics" want
         self.gone_mode = gone_mode
         self.token = token
         self.tls = (tls_cert, tls_key) if tls_cert else None
@@ -1479,6 +1480,7 @@ class FakeAPI:
             new['metadata']['resourceVersion'] = str(self.rv)
             store[(ns, name)] = new
             self._emit(rt, 'MODIFIED', new, obj)
+            self._after_write(rt, new, obj)
             return new
         return self._finish_delete(rt, ns, name, obj, policy)
 
@@ -1610,6 +1612,10 @@ class FakeAPI:
     # -- fake controllers (asynchronous parts)
 
     def _after_write(self, rt, obj, old):
+        if rt.key == ('keda.sh', 'scaledobjects') and self.ctl['keda']:
+            self._schedule(self.deploy_delay, self._reconcile_keda,
+                           obj['metadata']['namespace'], obj['metadata']['name'])
+            return
         if rt.key == ('apps', 'deployments') and self.ctl['deployments']:
             self._schedule(self.deploy_delay, self._reconcile_deployment,
                            obj['metadata']['namespace'], obj['metadata']['name'])
@@ -1704,6 +1710,91 @@ class FakeAPI:
         new = dcopy(dep)
         new['status'] = st
         self.update(drt, 'v1', ns, name, new, 'kube-controller-manager', {}, sub='status')
+
+    def _reconcile_keda(self, ns, name):
+        """Fake KEDA operator + HPA: finalizer, HPA keda-hpa-<name>, target replicas through
+        /scale as kube-controller-manager (what the real HPA does), Ready/Active conditions."""
+        sort = self.types.get(('keda.sh', 'scaledobjects'))
+        if sort is None or not self.ctl['keda']:
+            return
+        so = self.objs[sort.key].get((ns, name))
+        if so is None:
+            self.keda_replicas.pop((ns, name), None)
+            return
+        fin = 'finalizer.keda.sh'
+        if so['metadata'].get('deletionTimestamp'):
+            if fin in (so['metadata'].get('finalizers') or []):
+                new = dcopy(so)
+                new['metadata']['finalizers'] = [f for f in new['metadata']['finalizers']
+                                                 if f != fin]
+                self.update(sort, None, ns, name, new, 'keda-operator', {})
+            return
+        if fin not in (so['metadata'].get('finalizers') or []):
+            new = dcopy(so)
+            new['metadata'].setdefault('finalizers', []).append(fin)
+            so = self.update(sort, None, ns, name, new, 'keda-operator', {})
+        spec = so.get('spec') or {}
+        ref = spec.get('scaleTargetRef') or {}
+        trt = self.kind_type(ref.get('apiVersion') or 'apps/v1', ref.get('kind') or 'Deployment')
+        target = self.objs[trt.key].get((ns, ref.get('name'))) if trt and trt.scale else None
+        t = now_ts()
+        if target is None:
+            conds = [{'type': 'Ready', 'status': 'False', 'reason': 'ScaledObjectCheckFailed',
+                      'message': 'ScaledObject doesn\'t have correct scaleTargetRef '
+                      'specification', 'lastTransitionTime': t}]
+        else:
+            lo = spec.get('minReplicaCount', 0)
+            hi = spec.get('maxReplicaCount', 100)
+            cur = self.scale_get(trt, target)['spec']['replicas']
+            want = self.keda_replicas.get((ns, name), cur)
+            want = max(lo, min(hi, want))
+            if want != cur:
+                self.scale_set(trt, None, ns, ref['name'], {'spec': {'replicas': want}},
+                               'kube-controller-manager', {})
+            hrt = self.types[('autoscaling', 'horizontalpodautoscalers')]
+            hname = 'keda-hpa-' + name
+            hpa = {'apiVersion': 'autoscaling/v2', 'kind': 'HorizontalPodAutoscaler',
+                   'metadata': {'name': hname, 'namespace': ns,
+                                'labels': {'scaledobject.keda.sh/name': name},
+                                'ownerReferences': [{
+                                    'apiVersion': 'keda.sh/v1alpha1', 'kind': 'ScaledObject',
+                                    'name': name, 'uid': so['metadata']['uid'],
+                                    'controller': True, 'blockOwnerDeletion': True}]},
+                   'spec': {'minReplicas': max(lo, 1), 'maxReplicas': hi,
+                            'scaleTargetRef': {'apiVersion': ref.get('apiVersion', 'apps/v1'),
+                                               'kind': ref.get('kind', 'Deployment'),
+                                               'name': ref['name']}}}
+            old_h = self.objs[hrt.key].get((ns, hname))
+            if old_h is None:
+                self.create(hrt, 'v2', ns, hpa, 'keda-operator', {})
+            elif old_h.get('spec') != hpa['spec']:
+                upd = dcopy(old_h)
+                upd['spec'] = hpa['spec']
+                self.update(hrt, 'v2', ns, hname, upd, 'keda-operator', {})
+            oldc = {c.get('type'): c for c in (so.get('status') or {}).get('conditions') or []}
+
+            def cond(ctype, status, reason, msg):
+                prev = oldc.get(ctype) or {}
+                return {'type': ctype, 'status': status, 'reason': reason, 'message': msg,
+                        'lastTransitionTime': prev.get('lastTransitionTime', t)
+                        if prev.get('status') == status else t}
+            conds = [cond('Ready', 'True', 'ScaledObjectReady',
+                          'ScaledObject is defined correctly and is ready for scaling'),
+                     cond('Active', 'True' if want > 0 else 'False',
+                          'ScalerActive' if want > 0 else 'ScalerNotActive',
+                          'Scaling is performed because triggers are active' if want > 0
+                          else 'Scaling is not performed because triggers are not active'),
+                     cond('Fallback', 'False', 'NoFallbackFound',
+                          'No fallbacks are active on this scaled object')]
+        st = {'conditions': conds, 'scaleTargetKind': '%s.%s' % (
+            (ref.get('apiVersion') or 'apps/v1'), ref.get('kind') or 'Deployment')}
+        if target is not None:
+            st['hpaName'] = 'keda-hpa-' + name
+            st['originalReplicaCount'] = (so.get('status') or {}).get(
+                'originalReplicaCount', cur)
+        new = dcopy(so)
+        new['status'] = st
+        self.update(sort, None, ns, name, new, 'keda-operator', {}, sub='status')
 
     def _reconcile_simple(self, key, ns, name):
         rt = self.types[key]
@@ -1963,13 +2054,22 @@ class Handler(BaseHTTPRequestHandler):
                                                     for w in api.watches.values()]})
         if path == '/fake/controllers' and m == 'POST':
             with api.cond:
-                for k in ('deployments', 'services'):
+                for k in ('deployments', 'services', 'keda'):
                     if k in data:
                         api.ctl[k] = bool(data[k])
                 if api.ctl['deployments']:
                     for (ns, name) in list(api.objs[('apps', 'deployments')]):
                         api._schedule(0, api._reconcile_deployment, ns, name)
                 return self._send(200, dict(api.ctl))
+        if path == '/fake/keda' and m == 'POST':
+            if not isinstance(data, dict) or not data.get('name') or \
+                    not isinstance(data.get('replicas'), int):
+                raise ApiError(400, 'BadRequest', 'keda: need {"namespace","name","replicas"}')
+            with api.cond:
+                key = (data.get('namespace') or 'default', data['name'])
+                api.keda_replicas[key] = data['replicas']
+                api._schedule(0, api._reconcile_keda, *key)
+            return self._send(200, {'ok': True})
         if path == '/fake/cel':
             with api.lock:
                 return self._send(200, {'skipped': list(api.rules.skipped)})

@@ -99,6 +99,7 @@ def main():
         protobuf(t, s)
         faults(t, s)
         controllers(t, s)
+        keda(t, s)
     finally:
         s.stop()
     small_history(t)
@@ -585,6 +586,67 @@ def controllers(t, s):
         time.sleep(0.05)
     t.ok(ok and o['status']['observedGeneration'] == o['metadata']['generation'],
          'switched back on: Deployment becomes ready', o.get('status'))
+
+
+def poll(fn, timeout=5.0):
+    end = time.time() + timeout
+    while True:
+        v = fn()
+        if v or time.time() > end:
+            return v
+        time.sleep(0.05)
+
+
+def keda(t, s):
+    ap = 'application/apply-patch+yaml'
+    SO = '/apis/keda.sh/v1alpha1/namespaces/default/scaledobjects'
+    HPA = '/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers'
+    d = deploy('kt', 1)
+    s.req('PATCH', DEP + '/kt?fieldManager=op&force=true', d, ctype=ap)
+    so = {'apiVersion': 'keda.sh/v1alpha1', 'kind': 'ScaledObject', 'metadata': {'name': 'kt'},
+          'spec': {'scaleTargetRef': {'name': 'kt'}, 'minReplicaCount': 2,
+                   'maxReplicaCount': 6, 'triggers': [{'type': 'prometheus'}]}}
+    s.req('PATCH', SO + '/kt?fieldManager=op&force=true', so, ctype=ap)
+
+    def replicas_owner():
+        o = s.req('GET', DEP + '/kt')[1]
+        owners = [(m['manager'], m.get('subresource')) for m in o['metadata']['managedFields']
+                  if 'f:replicas' in m['fieldsV1'].get('f:spec', {})]
+        return (o['spec']['replicas'], owners) if o['spec']['replicas'] == 2 else None
+    got = poll(replicas_owner)
+    t.ok(got and ('kube-controller-manager', 'scale') in got[1],
+         'fake KEDA/HPA raises replicas to minReplicaCount through /scale', got)
+    o = poll(lambda: (lambda x: x if x.get('status', {}).get('hpaName') else None)(
+        s.req('GET', SO + '/kt')[1]))
+    conds = {c['type']: c['status'] for c in (o or {}).get('status', {}).get('conditions', [])}
+    t.ok(o and conds.get('Ready') == 'True' and 'finalizer.keda.sh' in
+         o['metadata'].get('finalizers', []) and s.req('GET', HPA + '/keda-hpa-kt')[0] == 200,
+         'ScaledObject gets finalizer, Ready condition and its HPA', o)
+    s.admin('POST', 'keda', {'namespace': 'default', 'name': 'kt', 'replicas': 9})
+    got = poll(lambda: s.req('GET', DEP + '/kt')[1]['spec']['replicas'] == 6)
+    t.ok(got, '/fake/keda metric-driven replicas are clamped to maxReplicaCount',
+         s.req('GET', DEP + '/kt')[1]['spec'])
+    code, e, _ = s.req('PATCH', DEP + '/kt?fieldManager=op', d, ctype=ap)
+    t.ok(code == 409 and '.spec.replicas' in e['message'],
+         'operator apply of replicas now conflicts with the HPA', e)
+    s.req('DELETE', SO + '/kt')
+    gone = poll(lambda: s.req('GET', SO + '/kt')[0] == 404 and
+                s.req('GET', HPA + '/keda-hpa-kt')[0] == 404)
+    t.ok(gone, 'ScaledObject delete: finalizer removed, HPA garbage-collected')
+    code, o, _ = s.req('PATCH', DEP + '/kt?fieldManager=op&force=true', d, ctype=ap)
+    t.ok(code == 200 and o['spec']['replicas'] == 1, 'force apply takes replicas back', o)
+    st = {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': 'kt'},
+          'status': {'observedGeneration': 99}}
+    s.admin('POST', 'controllers', {'deployments': False})
+    code, o, _ = s.req('PATCH', DEP + '/kt/status?fieldManager=op&force=true', st, ctype=ap)
+    t.ok(code == 200 and o['status']['observedGeneration'] == 99 and
+         any(m.get('subresource') == 'status' and m['manager'] == 'op'
+             for m in o['metadata']['managedFields']), 'SSA to the status subresource', o)
+    s.admin('POST', 'controllers', {'deployments': True})
+    resp = s.watch(DEP + '?watch=1&resourceVersion=0&fieldSelector=metadata.name%3Dkt')
+    evs = read_events(resp, 1)
+    resp.close()
+    t.ok(evs and evs[0]['type'] == 'ADDED', 'watch=1 accepted', evs)
 
 
 def wait_watches(s, n):
