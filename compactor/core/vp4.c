@@ -1,0 +1,735 @@
+/* vp4.c - the vParquet4 schema, trace model conversions and a synthetic
+ * block generator (see vp4.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mem.h"
+#include "parquet_int.h"
+#include "vp4.h"
+
+/* ---- schema ---- */
+
+#define REQ PQ_REQUIRED
+#define OPT PQ_OPTIONAL
+#define RPT PQ_REPEATED
+
+static void
+leaf_list(struct pq_schema_builder *sb, const char *name, int type, int conv, int enc, int codec)
+{
+    pq_sb_group(sb, name, REQ, PQ_CT_LIST);
+    pq_sb_group(sb, "list", RPT, PQ_CT_NONE);
+    pq_sb_leaf(sb, "element", REQ, type, conv, enc, codec);
+    pq_sb_end(sb);
+    pq_sb_end(sb);
+}
+
+static void
+list_begin(struct pq_schema_builder *sb, const char *name)
+{
+    pq_sb_group(sb, name, REQ, PQ_CT_LIST);
+    pq_sb_group(sb, "list", RPT, PQ_CT_NONE);
+    pq_sb_group(sb, "element", REQ, PQ_CT_NONE);
+}
+
+static void
+list_end(struct pq_schema_builder *sb)
+{
+    pq_sb_end(sb);
+    pq_sb_end(sb);
+    pq_sb_end(sb);
+}
+
+static void
+str_col(struct pq_schema_builder *sb, const char *name, int rep, int enc, int codec)
+{
+    pq_sb_leaf(sb, name, rep, PQ_BYTE_ARRAY, PQ_CT_UTF8, enc, codec);
+}
+
+static void
+attrs(struct pq_schema_builder *sb)
+{
+    list_begin(sb, "Attrs");
+    str_col(sb, "Key", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    pq_sb_leaf(sb, "IsArray", REQ, PQ_BOOLEAN, PQ_CT_NONE, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    leaf_list(sb, "Value", PQ_BYTE_ARRAY, PQ_CT_UTF8, PQ_COLENC_DICT, PQ_SNAPPY);
+    leaf_list(sb, "ValueInt", PQ_INT64, PQ_CT_INT_64, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    leaf_list(sb, "ValueDouble", PQ_DOUBLE, PQ_CT_NONE, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    leaf_list(sb, "ValueBool", PQ_BOOLEAN, PQ_CT_NONE, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    str_col(sb, "ValueUnsupported", OPT, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    list_end(sb);
+}
+
+static void
+dedicated(struct pq_schema_builder *sb)
+{
+    char name[16];
+
+    pq_sb_group(sb, "DedicatedAttributes", REQ, PQ_CT_NONE);
+    for (int i = 1; i <= 10; i++) {
+        snprintf(name, sizeof(name), "String%02d", i);
+        str_col(sb, name, OPT, PQ_COLENC_DICT, PQ_SNAPPY);
+    }
+    pq_sb_end(sb);
+}
+
+static void
+i32_col(struct pq_schema_builder *sb, const char *name, int conv, int enc, int codec)
+{
+    pq_sb_leaf(sb, name, REQ, PQ_INT32, conv, enc, codec);
+}
+
+static const char *const res_wellknown[VP4_RES_WELLKNOWN] = {
+    "Cluster",        "Namespace",        "Pod",        "Container",
+    "K8sClusterName", "K8sNamespaceName", "K8sPodName", "K8sContainerName"};
+
+int
+vp4_schema_new(struct pq_schema **out, struct tc_err *err)
+{
+    struct pq_schema_builder *sb = pq_sb_new("Trace");
+
+    pq_sb_leaf(sb, "TraceID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
+    str_col(sb, "TraceIDText", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    pq_sb_leaf(sb, "StartTimeUnixNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
+               PQ_UNCOMPRESSED);
+    pq_sb_leaf(sb, "EndTimeUnixNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
+               PQ_UNCOMPRESSED);
+    pq_sb_leaf(sb, "DurationNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    str_col(sb, "RootServiceName", REQ, PQ_COLENC_DICT, PQ_UNCOMPRESSED);
+    str_col(sb, "RootSpanName", REQ, PQ_COLENC_DICT, PQ_UNCOMPRESSED);
+    pq_sb_group(sb, "ServiceStats", REQ, PQ_CT_MAP);
+    pq_sb_group(sb, "key_value", RPT, PQ_CT_NONE);
+    str_col(sb, "key", REQ, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
+    pq_sb_group(sb, "value", REQ, PQ_CT_NONE);
+    i32_col(sb, "SpanCount", PQ_CT_UINT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    i32_col(sb, "ErrorCount", PQ_CT_UINT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    pq_sb_end(sb);
+    pq_sb_end(sb);
+    pq_sb_end(sb);
+    list_begin(sb, "rs");
+    pq_sb_group(sb, "Resource", REQ, PQ_CT_NONE);
+    attrs(sb);
+    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    str_col(sb, "ServiceName", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    for (int i = 0; i < VP4_RES_WELLKNOWN; i++)
+        str_col(sb, res_wellknown[i], OPT, PQ_COLENC_DICT, PQ_SNAPPY);
+    dedicated(sb);
+    pq_sb_end(sb); /* Resource */
+    list_begin(sb, "ss");
+    pq_sb_group(sb, "Scope", REQ, PQ_CT_NONE);
+    str_col(sb, "Name", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    str_col(sb, "Version", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    attrs(sb);
+    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    pq_sb_end(sb); /* Scope */
+    list_begin(sb, "Spans");
+    pq_sb_leaf(sb, "SpanID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
+    pq_sb_leaf(sb, "ParentSpanID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT,
+               PQ_UNCOMPRESSED);
+    i32_col(sb, "ParentID", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    i32_col(sb, "NestedSetLeft", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    i32_col(sb, "NestedSetRight", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    str_col(sb, "Name", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    pq_sb_leaf(sb, "Kind", REQ, PQ_INT64, PQ_CT_INT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    str_col(sb, "TraceState", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    pq_sb_leaf(sb, "StartTimeUnixNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
+               PQ_UNCOMPRESSED);
+    pq_sb_leaf(sb, "DurationNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    pq_sb_leaf(sb, "StatusCode", REQ, PQ_INT64, PQ_CT_INT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
+    str_col(sb, "StatusMessage", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    attrs(sb);
+    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    list_begin(sb, "Events");
+    pq_sb_leaf(sb, "TimeSinceStartNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
+               PQ_UNCOMPRESSED);
+    str_col(sb, "Name", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    attrs(sb);
+    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    list_end(sb);
+    i32_col(sb, "DroppedEventsCount", PQ_CT_INT_32, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    list_begin(sb, "Links");
+    pq_sb_leaf(sb, "TraceID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
+    pq_sb_leaf(sb, "SpanID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
+    str_col(sb, "TraceState", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    attrs(sb);
+    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    list_end(sb);
+    i32_col(sb, "DroppedLinksCount", PQ_CT_INT_32, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    str_col(sb, "HttpMethod", OPT, PQ_COLENC_DICT, PQ_SNAPPY);
+    str_col(sb, "HttpUrl", OPT, PQ_COLENC_DICT, PQ_SNAPPY);
+    pq_sb_leaf(sb, "HttpStatusCode", OPT, PQ_INT64, PQ_CT_INT_64, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    dedicated(sb);
+    list_end(sb); /* Spans */
+    list_end(sb); /* ss */
+    list_end(sb); /* rs */
+    return pq_sb_build(sb, out, err);
+}
+
+/* ---- tree navigation ---- */
+
+struct nv {
+    const struct pq_schema *s;
+    int node;
+    const struct pq_val *v;
+};
+
+static int
+child_index(const struct pq_schema *s, int node, const char *name)
+{
+    const struct pq_node *nd = &s->nodes[node];
+
+    for (int k = 0; k < nd->num_children; k++)
+        if (strcmp(s->nodes[nd->children[k]].name, name) == 0)
+            return k;
+    return -1;
+}
+
+static struct nv
+get(struct nv p, const char *name)
+{
+    struct nv r = {p.s, -1, NULL};
+    int k = child_index(p.s, p.node, name);
+
+    if (k < 0)
+        return r;
+    r.node = p.s->nodes[p.node].children[k];
+    if (p.v && p.v->kind == PQ_V_GROUP && (uint32_t)k < p.v->n)
+        r.v = &p.v->items[k];
+    return r;
+}
+
+/* Items of a 3-level LIST (or MAP) group: count and the i-th element. */
+static uint32_t
+list_len(struct nv l)
+{
+    if (l.v == NULL || l.v->kind != PQ_V_GROUP || l.v->n < 1 || l.v->items[0].kind != PQ_V_LIST)
+        return 0;
+    return l.v->items[0].n;
+}
+
+static struct nv
+list_at(struct nv l, uint32_t i, int element)
+{
+    struct nv r = {l.s, -1, NULL};
+    int rnode = l.s->nodes[l.node].children[0];
+    const struct pq_val *it = &l.v->items[0].items[i];
+
+    if (!element) {
+        r.node = rnode;
+        r.v = it;
+        return r;
+    }
+    r.node = l.s->nodes[rnode].children[0];
+    r.v = it->kind == PQ_V_GROUP ? &it->items[0] : NULL;
+    return r;
+}
+
+static struct vp4_bytes
+get_bytes(struct nv p, const char *name)
+{
+    struct nv c = get(p, name);
+    struct vp4_bytes b = {(const uint8_t *)"", 0};
+
+    if (c.v && c.v->kind == PQ_V_SCALAR) {
+        b.p = c.v->b;
+        b.len = c.v->len;
+    }
+    return b;
+}
+
+static struct vp4_ostr
+get_ostr(struct nv p, const char *name)
+{
+    struct nv c = get(p, name);
+    struct vp4_ostr o = {0, {(const uint8_t *)"", 0}};
+
+    if (c.v && c.v->kind == PQ_V_SCALAR) {
+        o.set = 1;
+        o.v.p = c.v->b;
+        o.v.len = c.v->len;
+    }
+    return o;
+}
+
+static int64_t
+get_i64(struct nv p, const char *name)
+{
+    struct nv c = get(p, name);
+
+    return c.v && c.v->kind == PQ_V_SCALAR ? c.v->i : 0;
+}
+
+#define ALLOC(a, n, T) ((T *)pq_arena_alloc((a), sizeof(T) * ((n) ? (n) : 1)))
+
+static int
+read_attrs(struct nv p, struct pq_arena *a, struct vp4_attrs *out)
+{
+    struct nv l = get(p, "Attrs");
+    uint32_t n = list_len(l);
+
+    out->n = n;
+    out->a = ALLOC(a, n, struct vp4_attr);
+    if (out->a == NULL)
+        return TC_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        struct nv e = list_at(l, i, 1);
+        struct vp4_attr *at = &out->a[i];
+        struct nv vl;
+        at->key = get_bytes(e, "Key");
+        at->is_array = get_i64(e, "IsArray") != 0;
+        vl = get(e, "Value");
+        at->nstr = list_len(vl);
+        at->str = ALLOC(a, at->nstr, struct vp4_bytes);
+        for (uint32_t k = 0; at->str && k < at->nstr; k++) {
+            struct nv x = list_at(vl, k, 1);
+            at->str[k].p = x.v && x.v->kind == PQ_V_SCALAR ? x.v->b : (const uint8_t *)"";
+            at->str[k].len = x.v && x.v->kind == PQ_V_SCALAR ? x.v->len : 0;
+        }
+        vl = get(e, "ValueInt");
+        at->nint = list_len(vl);
+        at->ints = ALLOC(a, at->nint, int64_t);
+        for (uint32_t k = 0; at->ints && k < at->nint; k++) {
+            struct nv x = list_at(vl, k, 1);
+            at->ints[k] = x.v ? x.v->i : 0;
+        }
+        vl = get(e, "ValueDouble");
+        at->ndbl = list_len(vl);
+        at->dbls = ALLOC(a, at->ndbl, double);
+        for (uint32_t k = 0; at->dbls && k < at->ndbl; k++) {
+            struct nv x = list_at(vl, k, 1);
+            at->dbls[k] = x.v ? x.v->d : 0;
+        }
+        vl = get(e, "ValueBool");
+        at->nbool = list_len(vl);
+        at->bools = ALLOC(a, at->nbool, uint8_t);
+        for (uint32_t k = 0; at->bools && k < at->nbool; k++) {
+            struct nv x = list_at(vl, k, 1);
+            at->bools[k] = x.v ? x.v->i != 0 : 0;
+        }
+        if (!at->str || !at->ints || !at->dbls || !at->bools)
+            return TC_NOMEM;
+        at->unsupported = get_ostr(e, "ValueUnsupported");
+    }
+    return TC_OK;
+}
+
+static void
+read_dedicated(struct nv p, struct vp4_ostr *out)
+{
+    struct nv d = get(p, "DedicatedAttributes");
+    char name[16];
+
+    for (int i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "String%02d", i + 1);
+        out[i] = get_ostr(d, name);
+    }
+}
+
+int
+vp4_trace_from_row(const struct pq_row *row, const struct pq_schema *schema, struct pq_arena *a,
+                   struct vp4_trace **out, struct tc_err *err)
+{
+    struct pq_val *root;
+    struct vp4_trace *t;
+    struct nv top, l;
+    int rc;
+
+    if ((rc = pq_row_assemble(row, schema, a, &root, err)) != TC_OK)
+        return rc;
+    t = ALLOC(a, 1, struct vp4_trace);
+    if (t == NULL)
+        goto nomem;
+    top.s = schema;
+    top.node = 0;
+    top.v = root;
+    t->trace_id = get_bytes(top, "TraceID");
+    t->trace_id_text = get_bytes(top, "TraceIDText");
+    t->start = (uint64_t)get_i64(top, "StartTimeUnixNano");
+    t->end = (uint64_t)get_i64(top, "EndTimeUnixNano");
+    t->duration = (uint64_t)get_i64(top, "DurationNano");
+    t->root_service = get_bytes(top, "RootServiceName");
+    t->root_span = get_bytes(top, "RootSpanName");
+    l = get(top, "ServiceStats");
+    t->nstats = list_len(l);
+    t->stats = ALLOC(a, t->nstats, struct vp4_service_stats);
+    if (t->stats == NULL)
+        goto nomem;
+    for (uint32_t i = 0; i < t->nstats; i++) {
+        struct nv kv = list_at(l, i, 0), v;
+        t->stats[i].service = get_bytes(kv, "key");
+        v = get(kv, "value");
+        t->stats[i].span_count = (uint32_t)get_i64(v, "SpanCount");
+        t->stats[i].error_count = (uint32_t)get_i64(v, "ErrorCount");
+    }
+    l = get(top, "rs");
+    t->nrs = list_len(l);
+    t->rs = ALLOC(a, t->nrs, struct vp4_resource_spans);
+    if (t->rs == NULL)
+        goto nomem;
+    for (uint32_t i = 0; i < t->nrs; i++) {
+        struct nv e = list_at(l, i, 1), res = get(e, "Resource"), ssl = get(e, "ss");
+        struct vp4_resource_spans *rs = &t->rs[i];
+        if (read_attrs(res, a, &rs->attrs) != TC_OK)
+            goto nomem;
+        rs->dropped_attrs = (int32_t)get_i64(res, "DroppedAttributesCount");
+        rs->service_name = get_bytes(res, "ServiceName");
+        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
+            rs->wellknown[k] = get_ostr(res, res_wellknown[k]);
+        read_dedicated(res, rs->dedicated);
+        rs->nss = list_len(ssl);
+        rs->ss = ALLOC(a, rs->nss, struct vp4_scope_spans);
+        if (rs->ss == NULL)
+            goto nomem;
+        for (uint32_t j = 0; j < rs->nss; j++) {
+            struct nv se = list_at(ssl, j, 1), sc = get(se, "Scope"), spl = get(se, "Spans");
+            struct vp4_scope_spans *ss = &rs->ss[j];
+            ss->scope_name = get_bytes(sc, "Name");
+            ss->scope_version = get_bytes(sc, "Version");
+            if (read_attrs(sc, a, &ss->scope_attrs) != TC_OK)
+                goto nomem;
+            ss->scope_dropped_attrs = (int32_t)get_i64(sc, "DroppedAttributesCount");
+            ss->nspans = list_len(spl);
+            ss->spans = ALLOC(a, ss->nspans, struct vp4_span);
+            if (ss->spans == NULL)
+                goto nomem;
+            for (uint32_t k = 0; k < ss->nspans; k++) {
+                struct nv sp = list_at(spl, k, 1), evl, lkl;
+                struct vp4_span *s = &ss->spans[k];
+                struct nv hs;
+                s->span_id = get_bytes(sp, "SpanID");
+                s->parent_span_id = get_bytes(sp, "ParentSpanID");
+                s->parent_id = (int32_t)get_i64(sp, "ParentID");
+                s->nested_left = (int32_t)get_i64(sp, "NestedSetLeft");
+                s->nested_right = (int32_t)get_i64(sp, "NestedSetRight");
+                s->name = get_bytes(sp, "Name");
+                s->kind = get_i64(sp, "Kind");
+                s->trace_state = get_bytes(sp, "TraceState");
+                s->start = (uint64_t)get_i64(sp, "StartTimeUnixNano");
+                s->duration = (uint64_t)get_i64(sp, "DurationNano");
+                s->status_code = get_i64(sp, "StatusCode");
+                s->status_message = get_bytes(sp, "StatusMessage");
+                if (read_attrs(sp, a, &s->attrs) != TC_OK)
+                    goto nomem;
+                s->dropped_attrs = (int32_t)get_i64(sp, "DroppedAttributesCount");
+                evl = get(sp, "Events");
+                s->nevents = list_len(evl);
+                s->events = ALLOC(a, s->nevents, struct vp4_event);
+                if (s->events == NULL)
+                    goto nomem;
+                for (uint32_t q = 0; q < s->nevents; q++) {
+                    struct nv ev = list_at(evl, q, 1);
+                    s->events[q].time_since_start = (uint64_t)get_i64(ev, "TimeSinceStartNano");
+                    s->events[q].name = get_bytes(ev, "Name");
+                    if (read_attrs(ev, a, &s->events[q].attrs) != TC_OK)
+                        goto nomem;
+                    s->events[q].dropped_attrs = (int32_t)get_i64(ev, "DroppedAttributesCount");
+                }
+                s->dropped_events = (int32_t)get_i64(sp, "DroppedEventsCount");
+                lkl = get(sp, "Links");
+                s->nlinks = list_len(lkl);
+                s->links = ALLOC(a, s->nlinks, struct vp4_link);
+                if (s->links == NULL)
+                    goto nomem;
+                for (uint32_t q = 0; q < s->nlinks; q++) {
+                    struct nv lk = list_at(lkl, q, 1);
+                    s->links[q].trace_id = get_bytes(lk, "TraceID");
+                    s->links[q].span_id = get_bytes(lk, "SpanID");
+                    s->links[q].trace_state = get_bytes(lk, "TraceState");
+                    if (read_attrs(lk, a, &s->links[q].attrs) != TC_OK)
+                        goto nomem;
+                    s->links[q].dropped_attrs = (int32_t)get_i64(lk, "DroppedAttributesCount");
+                }
+                s->dropped_links = (int32_t)get_i64(sp, "DroppedLinksCount");
+                s->http_method = get_ostr(sp, "HttpMethod");
+                s->http_url = get_ostr(sp, "HttpUrl");
+                hs = get(sp, "HttpStatusCode");
+                s->has_http_status = hs.v && hs.v->kind == PQ_V_SCALAR;
+                s->http_status = s->has_http_status ? hs.v->i : 0;
+                read_dedicated(sp, s->dedicated);
+            }
+        }
+    }
+    *out = t;
+    return TC_OK;
+nomem:
+    return tc_err_set(err, TC_NOMEM, "vp4: out of memory converting a row");
+}
+
+size_t
+vp4_trace_span_count(const struct vp4_trace *t)
+{
+    size_t n = 0;
+
+    for (uint32_t i = 0; i < t->nrs; i++)
+        for (uint32_t j = 0; j < t->rs[i].nss; j++)
+            n += t->rs[i].ss[j].nspans;
+    return n;
+}
+
+/* ---- building trees ---- */
+
+struct bld {
+    const struct pq_schema *s;
+    struct pq_arena *a;
+    int nomem;
+};
+
+/* Makes v a GROUP for node and returns it. */
+static struct pq_val *
+mk_group(struct bld *b, struct pq_val *v, int node)
+{
+    const struct pq_node *nd = &b->s->nodes[node];
+
+    v->kind = PQ_V_GROUP;
+    v->n = (uint32_t)nd->num_children;
+    v->items = ALLOC(b->a, nd->num_children, struct pq_val);
+    if (v->items == NULL)
+        b->nomem = 1;
+    return v;
+}
+
+struct slot {
+    int node;
+    struct pq_val *v;
+};
+
+static struct slot
+fslot(struct bld *b, struct slot p, const char *name)
+{
+    struct slot r = {-1, NULL};
+    int k = child_index(b->s, p.node, name);
+
+    if (k < 0 || p.v == NULL || p.v->items == NULL) {
+        b->nomem |= k < 0 ? 2 : 1;
+        return r;
+    }
+    r.node = b->s->nodes[p.node].children[k];
+    r.v = &p.v->items[k];
+    return r;
+}
+
+static struct slot
+fgroup(struct bld *b, struct slot p, const char *name)
+{
+    struct slot r = fslot(b, p, name);
+
+    if (r.v)
+        mk_group(b, r.v, r.node);
+    return r;
+}
+
+static void
+set_bytes(struct bld *b, struct slot p, const char *name, struct vp4_bytes v)
+{
+    struct slot r = fslot(b, p, name);
+
+    if (r.v) {
+        r.v->kind = PQ_V_SCALAR;
+        r.v->b = v.p;
+        r.v->len = v.len;
+    }
+}
+
+static void
+set_ostr(struct bld *b, struct slot p, const char *name, struct vp4_ostr v)
+{
+    if (v.set)
+        set_bytes(b, p, name, v.v);
+}
+
+static void
+set_i64(struct bld *b, struct slot p, const char *name, int64_t v)
+{
+    struct slot r = fslot(b, p, name);
+
+    if (r.v) {
+        r.v->kind = PQ_V_SCALAR;
+        r.v->i = v;
+    }
+}
+
+/* Makes a LIST group with n items; *elem[i] are the element slots (groups
+ * when the element node is a group). For MAP (element=0) the slots are the
+ * repeated key_value groups. */
+static struct slot *
+mk_list(struct bld *b, struct slot p, const char *name, uint32_t n, int element)
+{
+    struct slot l = fgroup(b, p, name), *out;
+    int rnode, enode;
+    struct pq_val *lst;
+
+    out = ALLOC(b->a, n, struct slot);
+    if (l.v == NULL || out == NULL || l.v->items == NULL) {
+        b->nomem = 1;
+        return NULL;
+    }
+    rnode = b->s->nodes[l.node].children[0];
+    enode = b->s->nodes[rnode].num_children > 0 ? b->s->nodes[rnode].children[0] : -1;
+    lst = &l.v->items[0];
+    lst->kind = PQ_V_LIST;
+    lst->n = n;
+    lst->items = ALLOC(b->a, n, struct pq_val);
+    if (lst->items == NULL) {
+        b->nomem = 1;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        mk_group(b, &lst->items[i], rnode);
+        if (element) {
+            out[i].node = enode;
+            out[i].v = lst->items[i].items ? &lst->items[i].items[0] : NULL;
+            if (out[i].v && !b->s->nodes[enode].leaf)
+                mk_group(b, out[i].v, enode);
+        } else {
+            out[i].node = rnode;
+            out[i].v = &lst->items[i];
+        }
+    }
+    return out;
+}
+
+static void
+put_attrs(struct bld *b, struct slot p, const struct vp4_attrs *at)
+{
+    struct slot *el = mk_list(b, p, "Attrs", at->n, 1);
+
+    for (uint32_t i = 0; el && i < at->n; i++) {
+        const struct vp4_attr *x = &at->a[i];
+        struct slot *v;
+        set_bytes(b, el[i], "Key", x->key);
+        set_i64(b, el[i], "IsArray", x->is_array);
+        v = mk_list(b, el[i], "Value", x->nstr, 1);
+        for (uint32_t k = 0; v && k < x->nstr; k++) {
+            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->b = x->str[k].p;
+            v[k].v->len = x->str[k].len;
+        }
+        v = mk_list(b, el[i], "ValueInt", x->nint, 1);
+        for (uint32_t k = 0; v && k < x->nint; k++) {
+            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->i = x->ints[k];
+        }
+        v = mk_list(b, el[i], "ValueDouble", x->ndbl, 1);
+        for (uint32_t k = 0; v && k < x->ndbl; k++) {
+            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->d = x->dbls[k];
+        }
+        v = mk_list(b, el[i], "ValueBool", x->nbool, 1);
+        for (uint32_t k = 0; v && k < x->nbool; k++) {
+            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->i = x->bools[k];
+        }
+        set_ostr(b, el[i], "ValueUnsupported", x->unsupported);
+    }
+}
+
+static void
+put_dedicated(struct bld *b, struct slot p, const struct vp4_ostr *d)
+{
+    struct slot g = fgroup(b, p, "DedicatedAttributes");
+    char name[16];
+
+    for (int i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "String%02d", i + 1);
+        set_ostr(b, g, name, d[i]);
+    }
+}
+
+int
+vp4_trace_to_rowset(const struct vp4_trace *t, const struct pq_schema *schema, struct pq_arena *a,
+                    struct pq_rowset *rs, struct tc_err *err)
+{
+    struct bld b = {schema, a, 0};
+    struct pq_val *root = ALLOC(a, 1, struct pq_val);
+    struct slot top, *st, *rsl;
+
+    if (root == NULL)
+        return tc_err_set(err, TC_NOMEM, "vp4: out of memory");
+    mk_group(&b, root, 0);
+    top.node = 0;
+    top.v = root;
+    set_bytes(&b, top, "TraceID", t->trace_id);
+    set_bytes(&b, top, "TraceIDText", t->trace_id_text);
+    set_i64(&b, top, "StartTimeUnixNano", (int64_t)t->start);
+    set_i64(&b, top, "EndTimeUnixNano", (int64_t)t->end);
+    set_i64(&b, top, "DurationNano", (int64_t)t->duration);
+    set_bytes(&b, top, "RootServiceName", t->root_service);
+    set_bytes(&b, top, "RootSpanName", t->root_span);
+    st = mk_list(&b, top, "ServiceStats", t->nstats, 0);
+    for (uint32_t i = 0; st && i < t->nstats; i++) {
+        struct slot v;
+        set_bytes(&b, st[i], "key", t->stats[i].service);
+        v = fgroup(&b, st[i], "value");
+        set_i64(&b, v, "SpanCount", t->stats[i].span_count);
+        set_i64(&b, v, "ErrorCount", t->stats[i].error_count);
+    }
+    rsl = mk_list(&b, top, "rs", t->nrs, 1);
+    for (uint32_t i = 0; rsl && i < t->nrs; i++) {
+        const struct vp4_resource_spans *r = &t->rs[i];
+        struct slot res = fgroup(&b, rsl[i], "Resource"), *ssl;
+        put_attrs(&b, res, &r->attrs);
+        set_i64(&b, res, "DroppedAttributesCount", r->dropped_attrs);
+        set_bytes(&b, res, "ServiceName", r->service_name);
+        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
+            set_ostr(&b, res, res_wellknown[k], r->wellknown[k]);
+        put_dedicated(&b, res, r->dedicated);
+        ssl = mk_list(&b, rsl[i], "ss", r->nss, 1);
+        for (uint32_t j = 0; ssl && j < r->nss; j++) {
+            const struct vp4_scope_spans *ss = &r->ss[j];
+            struct slot sc = fgroup(&b, ssl[j], "Scope"), *spl;
+            set_bytes(&b, sc, "Name", ss->scope_name);
+            set_bytes(&b, sc, "Version", ss->scope_version);
+            put_attrs(&b, sc, &ss->scope_attrs);
+            set_i64(&b, sc, "DroppedAttributesCount", ss->scope_dropped_attrs);
+            spl = mk_list(&b, ssl[j], "Spans", ss->nspans, 1);
+            for (uint32_t k = 0; spl && k < ss->nspans; k++) {
+                const struct vp4_span *s = &ss->spans[k];
+                struct slot sp = spl[k], *ev, *lk;
+                set_bytes(&b, sp, "SpanID", s->span_id);
+                set_bytes(&b, sp, "ParentSpanID", s->parent_span_id);
+                set_i64(&b, sp, "ParentID", s->parent_id);
+                set_i64(&b, sp, "NestedSetLeft", s->nested_left);
+                set_i64(&b, sp, "NestedSetRight", s->nested_right);
+                set_bytes(&b, sp, "Name", s->name);
+                set_i64(&b, sp, "Kind", s->kind);
+                set_bytes(&b, sp, "TraceState", s->trace_state);
+                set_i64(&b, sp, "StartTimeUnixNano", (int64_t)s->start);
+                set_i64(&b, sp, "DurationNano", (int64_t)s->duration);
+                set_i64(&b, sp, "StatusCode", s->status_code);
+                set_bytes(&b, sp, "StatusMessage", s->status_message);
+                put_attrs(&b, sp, &s->attrs);
+                set_i64(&b, sp, "DroppedAttributesCount", s->dropped_attrs);
+                ev = mk_list(&b, sp, "Events", s->nevents, 1);
+                for (uint32_t q = 0; ev && q < s->nevents; q++) {
+                    set_i64(&b, ev[q], "TimeSinceStartNano",
+                            (int64_t)s->events[q].time_since_start);
+                    set_bytes(&b, ev[q], "Name", s->events[q].name);
+                    put_attrs(&b, ev[q], &s->events[q].attrs);
+                    set_i64(&b, ev[q], "DroppedAttributesCount", s->events[q].dropped_attrs);
+                }
+                set_i64(&b, sp, "DroppedEventsCount", s->dropped_events);
+                lk = mk_list(&b, sp, "Links", s->nlinks, 1);
+                for (uint32_t q = 0; lk && q < s->nlinks; q++) {
+                    set_bytes(&b, lk[q], "TraceID", s->links[q].trace_id);
+                    set_bytes(&b, lk[q], "SpanID", s->links[q].span_id);
+                    set_bytes(&b, lk[q], "TraceState", s->links[q].trace_state);
+                    put_attrs(&b, lk[q], &s->links[q].attrs);
+                    set_i64(&b, lk[q], "DroppedAttributesCount", s->links[q].dropped_attrs);
+                }
+                set_i64(&b, sp, "DroppedLinksCount", s->dropped_links);
+                set_ostr(&b, sp, "HttpMethod", s->http_method);
+                set_ostr(&b, sp, "HttpUrl", s->http_url);
+                if (s->has_http_status)
+                    set_i64(&b, sp, "HttpStatusCode", s->http_status);
+                put_dedicated(&b, sp, s->dedicated);
+            }
+        }
+    }
+    if (b.nomem & 2)
+        return tc_err_set(err, TC_INVAL, "vp4: schema lacks a vParquet4 field");
+    if (b.nomem)
+        return tc_err_set(err, TC_NOMEM, "vp4: out of memory");
+    return pq_shred(root, schema, rs, err);
+}

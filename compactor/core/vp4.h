@@ -1,0 +1,166 @@
+/*
+ * vp4.h - Tempo's vParquet4 block model: the released schema with Tempo's
+ * per-column encodings and codecs, a typed trace model with conversion
+ * to and from Parquet rows, and a synthetic block generator.
+ *
+ * Ownership: vp4_schema_new() gives the caller a schema (pq_schema_free).
+ * A struct vp4_trace and everything under it lives in the struct pq_arena
+ * passed to the conversion functions; strings and byte fields borrow from
+ * the row they came from, so keep the row (cursor position) alive or copy.
+ */
+#ifndef TC_VP4_H
+#define TC_VP4_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parquet.h"
+#include "tc.h"
+
+/* The released vParquet4 schema (tempo.md §6.3): 103 columns. */
+int vp4_schema_new(struct pq_schema **out, struct tc_err *err);
+/* The column of the TraceID (0 in every Tempo version). */
+#define VP4_COL_TRACEID 0
+
+/* A file's own schema with writer settings (encoding, codec) taken from the
+ * chunk metadata of its first row group: used to rewrite vParquet3 and
+ * other layouts as they are. Caller owns *out. */
+int pq_schema_from_file(const struct pq_reader *r, struct pq_schema **out, struct tc_err *err);
+
+/* Copies every row of r (projected onto schema) into a new file. */
+int pq_copy_rows(struct pq_reader *r, const struct pq_schema *schema, const char *out_path,
+                 size_t row_group_bytes, struct pq_write_info *info, struct tc_err *err);
+
+/* ---- trace model ---- */
+
+struct vp4_bytes {
+    const uint8_t *p;
+    uint32_t len;
+};
+
+/* An optional string: set == 0 means null. */
+struct vp4_ostr {
+    int set;
+    struct vp4_bytes v;
+};
+
+struct vp4_attr {
+    struct vp4_bytes key;
+    int is_array;
+    uint32_t nstr, nint, ndbl, nbool;
+    struct vp4_bytes *str;
+    int64_t *ints;
+    double *dbls;
+    uint8_t *bools;
+    struct vp4_ostr unsupported;
+};
+
+struct vp4_attrs {
+    uint32_t n;
+    struct vp4_attr *a;
+};
+
+struct vp4_event {
+    uint64_t time_since_start;
+    struct vp4_bytes name;
+    struct vp4_attrs attrs;
+    int32_t dropped_attrs;
+};
+
+struct vp4_link {
+    struct vp4_bytes trace_id, span_id, trace_state;
+    struct vp4_attrs attrs;
+    int32_t dropped_attrs;
+};
+
+struct vp4_span {
+    struct vp4_bytes span_id, parent_span_id;
+    int32_t parent_id, nested_left, nested_right;
+    struct vp4_bytes name;
+    int64_t kind;
+    struct vp4_bytes trace_state;
+    uint64_t start, duration;
+    int64_t status_code;
+    struct vp4_bytes status_message;
+    struct vp4_attrs attrs;
+    int32_t dropped_attrs;
+    uint32_t nevents;
+    struct vp4_event *events;
+    int32_t dropped_events;
+    uint32_t nlinks;
+    struct vp4_link *links;
+    int32_t dropped_links;
+    struct vp4_ostr http_method, http_url;
+    int has_http_status;
+    int64_t http_status;
+    struct vp4_ostr dedicated[10];
+};
+
+struct vp4_scope_spans {
+    struct vp4_bytes scope_name, scope_version;
+    struct vp4_attrs scope_attrs;
+    int32_t scope_dropped_attrs;
+    uint32_t nspans;
+    struct vp4_span *spans;
+};
+
+#define VP4_RES_WELLKNOWN 8 /* Cluster..K8sContainerName */
+
+struct vp4_resource_spans {
+    struct vp4_attrs attrs;
+    int32_t dropped_attrs;
+    struct vp4_bytes service_name;
+    struct vp4_ostr wellknown[VP4_RES_WELLKNOWN];
+    struct vp4_ostr dedicated[10];
+    uint32_t nss;
+    struct vp4_scope_spans *ss;
+};
+
+struct vp4_service_stats {
+    struct vp4_bytes service;
+    uint32_t span_count, error_count;
+};
+
+struct vp4_trace {
+    struct vp4_bytes trace_id, trace_id_text;
+    uint64_t start, end, duration;
+    struct vp4_bytes root_service, root_span;
+    uint32_t nstats;
+    struct vp4_service_stats *stats;
+    uint32_t nrs;
+    struct vp4_resource_spans *rs;
+};
+
+/* Converts a row of the vParquet4 schema (schema from vp4_schema_new, or a
+ * reader projected onto it) into a trace. Everything goes into a. */
+int vp4_trace_from_row(const struct pq_row *row, const struct pq_schema *schema, struct pq_arena *a,
+                       struct vp4_trace **out, struct tc_err *err);
+/* Appends the trace as one row to rs (initialised for the vp4 schema). */
+int vp4_trace_to_rowset(const struct vp4_trace *t, const struct pq_schema *schema,
+                        struct pq_arena *a, struct pq_rowset *rs, struct tc_err *err);
+/* Total spans in a trace. */
+size_t vp4_trace_span_count(const struct vp4_trace *t);
+
+/* ---- synthetic blocks ---- */
+
+struct vp4_gen_opts {
+    const char *dir;    /* block directory to create (data.parquet, meta.json) */
+    const char *tenant; /* meta.json tenantID */
+    uint64_t traces;    /* number of traces */
+    uint64_t seed;      /* PRNG seed: same seed, same block */
+    size_t row_group_bytes;
+    int max_spans; /* spans per trace are 1..max_spans */
+};
+
+struct vp4_gen_result {
+    char block_id[37];
+    uint64_t traces;
+    int row_groups;
+    uint64_t size;
+    uint32_t footer_size;
+};
+
+void vp4_gen_opts_default(struct vp4_gen_opts *o);
+int vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct tc_err *err);
+
+#endif

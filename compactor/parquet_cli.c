@@ -1,0 +1,440 @@
+/*
+ * parquet_cli.c - `tempo-compactor parquet ...`: inspect, copy and generate
+ * Parquet files and Tempo blocks.
+ *
+ *   parquet schema FILE          the schema tree with levels
+ *   parquet dump FILE            footer: row groups, chunks, encodings, stats
+ *   parquet cat FILE [-n N] [--vp4]   rows as JSON lines (--vp4: read through
+ *                                the released vParquet4 schema)
+ *   parquet ids FILE             TraceID column (hex), one per row
+ *   parquet check FILE           decode everything, print rows and row groups
+ *   parquet copy IN OUT [--vp4] [--rg-bytes N]   rewrite with our writer
+ *   parquet gen DIR ...          synthetic vParquet4 block (see usage)
+ *
+ * This is the only file of the parquet module that prints: it is the CLI.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "parquet.h"
+#include "tc.h"
+#include "vp4.h"
+
+int parquet_cli_main(int argc, char **argv);
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: tempo-compactor parquet schema FILE\n"
+               "       tempo-compactor parquet dump FILE\n"
+               "       tempo-compactor parquet cat FILE [-n N] [--vp4]\n"
+               "       tempo-compactor parquet ids FILE\n"
+               "       tempo-compactor parquet check FILE\n"
+               "       tempo-compactor parquet copy IN OUT [--vp4] [--rg-bytes N]\n"
+               "       tempo-compactor parquet gen DIR [--traces N] [--seed S] "
+               "[--rg-bytes N] [--tenant T]\n");
+}
+
+static int
+fail(const char *what, const struct tc_err *err)
+{
+    fprintf(stderr, "parquet %s: %s\n", what, err->msg[0] ? err->msg : tc_strerror(err->code));
+    return 1;
+}
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void
+print_hex(FILE *f, const uint8_t *p, size_t n, size_t max)
+{
+    for (size_t i = 0; i < n && i < max; i++)
+        fprintf(f, "%02x", p[i]);
+    if (n > max)
+        fprintf(f, "...");
+}
+
+static void
+print_stat(const struct pq_node *leaf, const uint8_t *p, uint32_t n)
+{
+    if (leaf->type == PQ_INT32 && n == 4) {
+        int32_t v;
+        memcpy(&v, p, 4);
+        printf("%" PRId32, v);
+    } else if (leaf->type == PQ_INT64 && n == 8) {
+        int64_t v;
+        memcpy(&v, p, 8);
+        if (leaf->converted == PQ_CT_UINT_64)
+            printf("%" PRIu64, (uint64_t)v);
+        else
+            printf("%" PRId64, v);
+    } else if (leaf->type == PQ_BOOLEAN && n == 1) {
+        printf("%s", p[0] ? "true" : "false");
+    } else if (leaf->type == PQ_DOUBLE && n == 8) {
+        double d;
+        memcpy(&d, p, 8);
+        printf("%g", d);
+    } else if (leaf->converted == PQ_CT_UTF8) {
+        printf("\"%.*s\"", n > 40 ? 40 : (int)n, (const char *)p);
+    } else {
+        printf("0x");
+        print_hex(stdout, p, n, 20);
+    }
+}
+
+static int
+cmd_schema(struct pq_reader *r)
+{
+    struct buf b;
+
+    buf_init(&b, 0);
+    if (pq_schema_print(pq_reader_schema(r), &b) != TC_OK) {
+        buf_cleanup(&b);
+        return 1;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    buf_cleanup(&b);
+    return 0;
+}
+
+static int
+cmd_dump(struct pq_reader *r)
+{
+    const struct pq_filemeta *m = pq_reader_meta(r);
+    const struct pq_schema *s = pq_reader_schema(r);
+
+    printf("file_size: %" PRIu64 "\n", pq_reader_file_size(r));
+    printf("footer_size: %u\n", m->footer_len);
+    printf("version: %d\n", m->version);
+    printf("created_by: %s\n", m->created_by ? m->created_by : "");
+    printf("num_rows: %" PRId64 "\n", m->num_rows);
+    printf("columns: %d\n", s->ncolumns);
+    printf("row_groups: %d\n", m->nrowgroups);
+    for (int i = 0; i < m->nkv; i++)
+        printf("kv: %s=%.60s\n", m->kv[i].key, m->kv[i].value ? m->kv[i].value : "");
+    for (int g = 0; g < m->nrowgroups; g++) {
+        const struct pq_rowgroup_meta *rg = &m->rowgroups[g];
+        printf("row_group %d: rows=%" PRId64 " bytes=%" PRId64 "\n", g, rg->num_rows,
+               rg->total_byte_size);
+        for (int c = 0; c < rg->ncols; c++) {
+            const struct pq_chunk_meta *cm = &rg->cols[c];
+            const struct pq_node *leaf = &s->nodes[s->columns[c]];
+            printf("  %3d %s %s %s values=%" PRId64 " comp=%" PRId64 " uncomp=%" PRId64 " enc=", c,
+                   s->paths[c], pq_type_name(cm->type), pq_codec_name(cm->codec), cm->num_values,
+                   cm->total_compressed, cm->total_uncompressed);
+            for (int e = 0; e < cm->nencodings; e++)
+                printf("%s%s", e ? "," : "", pq_encoding_name(cm->encodings[e]));
+            if (cm->stats.has_min) {
+                printf(" min=");
+                print_stat(leaf, cm->stats.min, cm->stats.min_len);
+            }
+            if (cm->stats.has_max) {
+                printf(" max=");
+                print_stat(leaf, cm->stats.max, cm->stats.max_len);
+            }
+            if (cm->stats.null_count >= 0)
+                printf(" nulls=%" PRId64, cm->stats.null_count);
+            if (cm->offset_index_offset >= 0) {
+                struct pq_page_index pi;
+                struct tc_err err;
+                tc_err_clear(&err);
+                if (pq_reader_page_index(r, g, c, &pi, &err) == TC_OK) {
+                    printf(" pages=%d%s", pi.npages, pi.has_column_index ? " colidx" : "");
+                    pq_page_index_cleanup(&pi);
+                } else {
+                    printf(" pageindex_error=\"%s\"", err.msg);
+                }
+            }
+            printf("\n");
+        }
+    }
+    return 0;
+}
+
+static int
+cmd_cat(struct pq_reader *r, int64_t limit, int vp4)
+{
+    struct pq_cursor *cur = NULL;
+    struct pq_schema *proj = NULL;
+    struct tc_err err;
+    struct pq_arena a;
+    struct pq_row row;
+    struct buf b;
+    int eof = 0, rc = 0;
+    int64_t n = 0;
+
+    tc_err_clear(&err);
+    if (vp4) {
+        if (vp4_schema_new(&proj, &err) != TC_OK || pq_reader_project(r, proj, &err) != TC_OK) {
+            pq_schema_free(proj);
+            return fail("cat", &err);
+        }
+    }
+    if (pq_cursor_new(&cur, r, &err) != TC_OK) {
+        pq_schema_free(proj);
+        return fail("cat", &err);
+    }
+    pq_arena_init(&a);
+    buf_init(&b, (size_t)1 << 30);
+    while (limit < 0 || n < limit) {
+        struct pq_val *v;
+        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK) {
+            rc = fail("cat", &err);
+            break;
+        }
+        if (eof)
+            break;
+        pq_arena_reset(&a);
+        buf_reset(&b);
+        if (pq_row_assemble(&row, pq_reader_row_schema(r), &a, &v, &err) != TC_OK) {
+            rc = fail("cat", &err);
+            break;
+        }
+        if (pq_val_json(v, pq_reader_row_schema(r), 0, &b) != TC_OK || buf_putc(&b, '\n')) {
+            fprintf(stderr, "parquet cat: row %" PRId64 " does not fit the output buffer\n", n);
+            rc = 1;
+            break;
+        }
+        fwrite(b.data, 1, b.len, stdout);
+        n++;
+    }
+    buf_cleanup(&b);
+    pq_arena_cleanup(&a);
+    pq_cursor_free(cur);
+    pq_reader_project(r, NULL, &err);
+    pq_schema_free(proj);
+    return rc;
+}
+
+static int
+cmd_ids(struct pq_reader *r)
+{
+    struct pq_cursor *cur = NULL;
+    struct tc_err err;
+    struct pq_row row;
+    int eof = 0, col = pq_schema_find(pq_reader_schema(r), "TraceID");
+
+    tc_err_clear(&err);
+    if (col < 0) {
+        fprintf(stderr, "parquet ids: no TraceID column\n");
+        return 1;
+    }
+    if (pq_cursor_new(&cur, r, &err) != TC_OK)
+        return fail("ids", &err);
+    for (;;) {
+        const uint8_t *p;
+        uint32_t n = 0;
+        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK) {
+            pq_cursor_free(cur);
+            return fail("ids", &err);
+        }
+        if (eof)
+            break;
+        p = pq_row_bytes(&row, col, &n);
+        if (p)
+            print_hex(stdout, p, n, n);
+        printf("\n");
+    }
+    pq_cursor_free(cur);
+    return 0;
+}
+
+static int
+cmd_check(struct pq_reader *r)
+{
+    struct pq_cursor *cur = NULL;
+    struct tc_err err;
+    struct pq_row row;
+    struct pq_arena a;
+    int eof = 0;
+    int64_t n = 0;
+    size_t peak = 0;
+
+    tc_err_clear(&err);
+    if (pq_cursor_new(&cur, r, &err) != TC_OK)
+        return fail("check", &err);
+    pq_arena_init(&a);
+    for (;;) {
+        struct pq_val *v;
+        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK ||
+            (!eof && (pq_arena_reset(&a),
+                      pq_row_assemble(&row, pq_reader_row_schema(r), &a, &v, &err)) != TC_OK)) {
+            pq_arena_cleanup(&a);
+            pq_cursor_free(cur);
+            return fail("check", &err);
+        }
+        if (eof)
+            break;
+        if (pq_cursor_mem(cur) > peak)
+            peak = pq_cursor_mem(cur);
+        n++;
+    }
+    for (int g = 0; g < pq_reader_meta(r)->nrowgroups; g++)
+        for (int c = 0; c < pq_reader_schema(r)->ncolumns; c++) {
+            struct pq_page_index pi;
+            if (pq_reader_meta(r)->rowgroups[g].cols[c].offset_index_offset < 0)
+                continue;
+            if (pq_reader_page_index(r, g, c, &pi, &err) != TC_OK) {
+                pq_arena_cleanup(&a);
+                pq_cursor_free(cur);
+                return fail("check", &err);
+            }
+            pq_page_index_cleanup(&pi);
+        }
+    printf("rows=%" PRId64 " row_groups=%d columns=%d peak_rowgroup_bytes=%zu\n", n,
+           pq_reader_meta(r)->nrowgroups, pq_reader_schema(r)->ncolumns, peak);
+    pq_arena_cleanup(&a);
+    pq_cursor_free(cur);
+    return 0;
+}
+
+static int
+cmd_copy(struct pq_reader *r, const char *out, int vp4, uint64_t rg_bytes)
+{
+    struct pq_schema *schema = NULL;
+    struct tc_err err;
+    struct pq_write_info info;
+    int rc;
+
+    tc_err_clear(&err);
+    if (vp4)
+        rc = vp4_schema_new(&schema, &err);
+    else
+        rc = pq_schema_from_file(r, &schema, &err);
+    if (rc == TC_OK)
+        rc = pq_copy_rows(r, schema, out, (size_t)rg_bytes, &info, &err);
+    pq_schema_free(schema);
+    if (rc != TC_OK)
+        return fail("copy", &err);
+    printf("rows=%" PRId64 " row_groups=%d file_size=%" PRIu64 " footer_size=%u\n", info.rows,
+           info.row_groups, info.file_size, info.footer_size);
+    return 0;
+}
+
+static int
+cmd_gen(int argc, char **argv)
+{
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct tc_err err;
+
+    vp4_gen_opts_default(&o);
+    if (argc < 1) {
+        usage(stderr);
+        return 2;
+    }
+    o.dir = argv[0];
+    for (int i = 1; i < argc; i++) {
+        uint64_t v;
+        if (i + 1 >= argc) {
+            usage(stderr);
+            return 2;
+        }
+        if (strcmp(argv[i], "--tenant") == 0) {
+            o.tenant = argv[++i];
+            continue;
+        }
+        if (parse_u64(argv[i + 1], &v) != 0) {
+            fprintf(stderr, "parquet gen: %s: bad number %s\n", argv[i], argv[i + 1]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--traces") == 0)
+            o.traces = v;
+        else if (strcmp(argv[i], "--seed") == 0)
+            o.seed = v;
+        else if (strcmp(argv[i], "--rg-bytes") == 0)
+            o.row_group_bytes = (size_t)v;
+        else if (strcmp(argv[i], "--spans") == 0)
+            o.max_spans = (int)v;
+        else {
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    tc_err_clear(&err);
+    if (vp4_gen_block(&o, &res, &err) != TC_OK)
+        return fail("gen", &err);
+    printf("block=%s traces=%" PRIu64 " row_groups=%d size=%" PRIu64 " footer_size=%u\n",
+           res.block_id, res.traces, res.row_groups, res.size, res.footer_size);
+    return 0;
+}
+
+int
+parquet_cli_main(int argc, char **argv)
+{
+    struct pq_reader *r = NULL;
+    struct tc_err err;
+    const char *cmd;
+    int rc, vp4 = 0;
+    int64_t limit = -1;
+    uint64_t rg_bytes = 0;
+
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "gen") == 0)
+        return cmd_gen(argc - 2, argv + 2);
+    if (argc < 3) {
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 3; i < argc; i++) {
+        uint64_t v;
+        if (strcmp(argv[i], "--vp4") == 0) {
+            vp4 = 1;
+        } else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc && parse_u64(argv[i + 1], &v) == 0) {
+            limit = (int64_t)v;
+            i++;
+        } else if (strcmp(argv[i], "--rg-bytes") == 0 && i + 1 < argc &&
+                   parse_u64(argv[i + 1], &v) == 0) {
+            rg_bytes = v;
+            i++;
+        } else if (strcmp(cmd, "copy") == 0 && i == 3) {
+            continue; /* the output path */
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    tc_err_clear(&err);
+    if (pq_reader_open(&r, argv[2], &err) != TC_OK)
+        return fail(cmd, &err);
+    if (strcmp(cmd, "schema") == 0)
+        rc = cmd_schema(r);
+    else if (strcmp(cmd, "dump") == 0)
+        rc = cmd_dump(r);
+    else if (strcmp(cmd, "cat") == 0)
+        rc = cmd_cat(r, limit, vp4);
+    else if (strcmp(cmd, "ids") == 0)
+        rc = cmd_ids(r);
+    else if (strcmp(cmd, "check") == 0)
+        rc = cmd_check(r);
+    else if (strcmp(cmd, "copy") == 0 && argc >= 4)
+        rc = cmd_copy(r, argv[3], vp4, rg_bytes);
+    else {
+        usage(stderr);
+        rc = 2;
+    }
+    pq_reader_free(r);
+    fflush(stdout);
+    return rc;
+}
