@@ -1039,6 +1039,47 @@ class FakeAPI:
             cond('Established', 'InitialNamesAccepted', 'the initial names have been accepted')],
             'acceptedNames': names, 'storedVersions': stored}
 
+    _NAME_RE = re.compile(r'[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$')
+
+    def _validate_meta(self, rt, md):
+        """ObjectMeta shape checks, so bad input gets a 422 naming the field."""
+        name = md.get('name', '')
+        errs = []
+        if not isinstance(name, str) or not self._NAME_RE.match(name):
+            errs.append(('metadata.name', 'FieldValueInvalid', 'metadata.name: Invalid value: '
+                         '%s: a lowercase RFC 1123 subdomain must consist of lower case '
+                         'alphanumeric characters, \'-\' or \'.\', and must start and end with an '
+                         'alphanumeric character' % json.dumps(name)))
+        for k in ('labels', 'annotations'):
+            v = md.get(k)
+            if v is not None and not (isinstance(v, dict) and all(
+                    isinstance(a, str) and isinstance(b, str) for a, b in v.items())):
+                errs.append(('metadata.' + k, 'FieldValueTypeInvalid', 'metadata.%s: Invalid '
+                             'value: must be a map of strings to strings' % k))
+        fin = md.get('finalizers')
+        if fin is not None and not (isinstance(fin, list) and
+                                    all(isinstance(f, str) for f in fin)):
+            errs.append(('metadata.finalizers', 'FieldValueTypeInvalid',
+                         'metadata.finalizers: Invalid value: must be a list of strings'))
+        refs = md.get('ownerReferences')
+        if refs is not None:
+            if not isinstance(refs, list):
+                refs = [None]
+            for i, r in enumerate(refs):
+                if not isinstance(r, dict) or not all(
+                        isinstance(r.get(k), str) and r.get(k)
+                        for k in ('apiVersion', 'kind', 'name', 'uid')):
+                    errs.append(('metadata.ownerReferences[%d]' % i, 'FieldValueRequired',
+                                 'metadata.ownerReferences[%d]: Required value: apiVersion, '
+                                 'kind, name and uid must be set' % i))
+        for k in ('generateName', 'namespace'):
+            if k in md and not isinstance(md[k], str):
+                errs.append(('metadata.' + k, 'FieldValueTypeInvalid',
+                             'metadata.%s: Invalid value: must be a string' % k))
+        if errs:
+            raise self._invalid_error(rt.kind, rt.group, name if isinstance(name, str) else '',
+                                      errs)
+
     def _validate_crd(self, obj):
         spec = obj.get('spec')
         name = obj['metadata'].get('name', '')
@@ -1155,11 +1196,12 @@ class FakeAPI:
         md.pop('generation', None)
         mfin = md.pop('managedFields', None)
         if not md.get('name'):
-            if md.get('generateName'):
+            if md.get('generateName') and isinstance(md['generateName'], str):
                 md['name'] = md['generateName'] + uuid.uuid4().hex[:5]
             else:
                 raise ApiError(422, 'Invalid', '%s "" is invalid: metadata.name: Required value: '
                                'name or generateName is required' % rt.kind)
+        self._validate_meta(rt, md)
         name = md['name']
         if rt.namespaced:
             bns = md.get('namespace') or ''
@@ -1238,7 +1280,7 @@ class FakeAPI:
             raise ApiError(400, 'BadRequest', 'the name of the object (%s) does not match the '
                            'name on the URL (%s)' % (md['name'], name))
         rv = md.get('resourceVersion')
-        if rv not in (None, '') and rv != old['metadata']['resourceVersion']:
+        if rv not in (None, '') and str(rv) != old['metadata']['resourceVersion']:
             raise ApiError(409, 'Conflict', 'Operation cannot be fulfilled on %s "%s": the object '
                            'has been modified; please apply your changes to the latest version '
                            'and try again' % (rt.res_name(), name),
@@ -1277,6 +1319,7 @@ class FakeAPI:
             md['namespace'] = ns
         else:
             md.pop('namespace', None)
+        self._validate_meta(rt, md)
         md['resourceVersion'] = omd['resourceVersion']
         if rt.key == ('apiextensions.k8s.io', 'customresourcedefinitions'):
             self._validate_crd(new)
@@ -1327,6 +1370,8 @@ class FakeAPI:
         if not isinstance(cfg, dict):
             raise ApiError(400, 'BadRequest', 'apply patch body must be an object')
         cmd = cfg.get('metadata') or {}
+        if not isinstance(cmd, dict):
+            raise ApiError(400, 'BadRequest', 'metadata must be an object')
         if cmd.get('name') and cmd['name'] != name:
             raise ApiError(400, 'BadRequest', 'the name of the object (%s) does not match the '
                            'name on the URL (%s)' % (cmd['name'], name))
@@ -1456,6 +1501,8 @@ class FakeAPI:
         if obj is None:
             raise self._not_found(rt, name)
         pre = (opts or {}).get('preconditions') or {}
+        if not isinstance(pre, dict):
+            raise ApiError(400, 'BadRequest', 'DeleteOptions.preconditions must be an object')
         if pre.get('uid') and pre['uid'] != obj['metadata']['uid']:
             raise ApiError(409, 'Conflict', 'Precondition failed: UID in precondition: %s, UID '
                            'in object meta: %s' % (pre['uid'], obj['metadata']['uid']))
@@ -2249,7 +2296,10 @@ class Handler(BaseHTTPRequestHandler):
             list_rv = str(crv)
             keys = [(o['metadata'].get('namespace', ''), o['metadata']['name']) for o in items]
             start = next((i for i, k in enumerate(keys) if k > last), len(keys))
-        limit = int(q.get('limit') or 0)
+        try:
+            limit = int(q.get('limit') or 0)
+        except ValueError:
+            raise ApiError(400, 'BadRequest', 'invalid limit %r' % q.get('limit'))
         meta = {'resourceVersion': list_rv}
         page = items[start:]
         if limit > 0 and len(page) > limit:
@@ -2517,6 +2567,8 @@ class Handler(BaseHTTPRequestHandler):
                     opts = json.loads(body) or {}
                 except ValueError:
                     raise ApiError(400, 'BadRequest', 'invalid DeleteOptions body')
+                if not isinstance(opts, dict):
+                    raise ApiError(400, 'BadRequest', 'DeleteOptions must be a JSON object')
             elif body:
                 try:
                     opts = kproto.decode(body)[2]
