@@ -154,6 +154,27 @@ def run(t, s):
     rc, out, err = s.kubectl('get', 'widget', 'a')
     t.ok(rc != 0 and 'NotFound' in err, 'deleted object is gone', out + err)
 
+    # built-in kinds: RBAC, PDB, Lease, events.k8s.io Event, Deployment rollout
+    rc, out, err = s.kubectl('apply', '-f', os.path.join(TD, 'builtins.yaml'))
+    kinds = ['serviceaccount/op', 'role.rbac.authorization.k8s.io/op',
+             'rolebinding.rbac.authorization.k8s.io/op', 'clusterrole.rbac.authorization.k8s.io/op',
+             'clusterrolebinding.rbac.authorization.k8s.io/op', 'poddisruptionbudget.policy/op',
+             'lease.coordination.k8s.io/op-leader', 'event.events.k8s.io/op.1',
+             'deployment.apps/op']
+    t.ok(rc == 0 and all(k + ' created' in out for k in kinds),
+         'kubectl apply of RBAC, PDB, Lease, Event, Deployment', out + err)
+    rc, out, err = s.kubectl('rollout', 'status', 'deployment/op', '--timeout=20s')
+    t.ok(rc == 0 and 'successfully rolled out' in out, 'kubectl rollout status', out + err)
+    rc, out, err = s.kubectl('wait', '--for=condition=Available', 'deployment/op',
+                             '--timeout=10s')
+    t.ok(rc == 0 and 'condition met' in out, 'kubectl wait --for=condition=Available', out + err)
+    rc, out, err = s.kubectl('get', 'deploy', 'op', '--no-headers')
+    t.ok(rc == 0 and out.split()[1:2] == ['2/2'], 'Deployment table READY 2/2', out + err)
+    rc, out, err = s.kubectl('delete', '-f', os.path.join(TD, 'builtins.yaml'))
+    rc2, out2, err2 = s.kubectl('get', 'replicasets', '-o', 'name')
+    t.ok(rc == 0 and rc2 == 0 and out2.strip() == '',
+         'kubectl delete -f; the ReplicaSet goes by owner cascade', out + err + out2 + err2)
+
     rc, out, err = s.kubectl('delete', '-f', CRD)
     t.ok(rc == 0, 'delete the CRD', out + err)
     code, body, _ = s.req('GET', '/apis/fake.test.dev/v1alpha1')
