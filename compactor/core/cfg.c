@@ -620,6 +620,36 @@ cfg_load_yaml(const struct cfg_table *t, void *target, const char *yaml, size_t 
     return rc;
 }
 
+int
+cfg_yaml_to_json(const char *yaml, size_t len, const char *name, json_t **out, struct tc_err *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_node_t *root;
+    int rc = TC_OK;
+
+    *out = NULL;
+    if (!yaml_parser_initialize(&parser))
+        return tc_err_set(err, TC_NOMEM, "%s: cannot start YAML parser", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = tc_err_set(err, TC_PARSE, "%s:%lu:%lu: %s", name,
+                        (unsigned long)parser.problem_mark.line + 1,
+                        (unsigned long)parser.problem_mark.column + 1,
+                        parser.problem ? parser.problem : "invalid YAML");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    root = yaml_document_get_root_node(&doc);
+    *out = root ? node_to_json(&doc, root, 0) : json_null();
+    if (*out == NULL)
+        rc = tc_err_set(err, TC_PARSE, "%s: cannot convert YAML (non-string keys or too deep)",
+                        name);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 static int
 read_file(const char *path, struct buf *out, struct tc_err *err)
 {

@@ -66,6 +66,13 @@ int cfg_load(const struct cfg_table *t, void *target, int argc, char **argv, str
 int cfg_load_yaml(const struct cfg_table *t, void *target, const char *yaml, size_t len,
                   const char *name, struct tc_err *err);
 
+/* cfg_yaml_to_json() parses one YAML document into a JSON value (caller owns,
+ * json_decref). Plain scalars become numbers, booleans or null as YAML 1.1
+ * reads them; quoted scalars stay strings. name is used in error messages. */
+struct json_t;
+int cfg_yaml_to_json(const char *yaml, size_t len, const char *name, struct json_t **out,
+                     struct tc_err *err);
+
 /* cfg_set() sets one key from its text form. */
 int cfg_set(const struct cfg_table *t, void *target, const char *path, const char *value,
             struct tc_err *err);
