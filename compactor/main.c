@@ -2,6 +2,7 @@
  * main.c - tempo-compactor: the daemon, plus tool subcommands.
  *
  *   tempo-compactor -config.file=tempo.yaml [-config.expand-env] [-key=value ...]
+ *   tempo-compactor parquet schema|dump|cat|ids|check|copy|gen ...
  *   tempo-compactor version
  */
 #include <stdio.h>
@@ -10,6 +11,9 @@
 #include "daemon.h"
 #include "tc.h"
 
+/* compactor/parquet_cli.c; argv[0] is "parquet". */
+int parquet_cli_main(int argc, char **argv);
+
 int
 main(int argc, char **argv)
 {
@@ -17,5 +21,7 @@ main(int argc, char **argv)
         printf("tempo-compactor, version %s (revision: %s)\n", tc_version, tc_revision);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "parquet") == 0)
+        return parquet_cli_main(argc - 1, argv + 1);
     return daemon_main(argc, argv);
 }
