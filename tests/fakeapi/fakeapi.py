@@ -857,16 +857,17 @@ class FakeAPI:
         return '%s://127.0.0.1:%d' % ('https' if self.tls else 'http', self.port)
 
     def kubeconfig(self):
-        cluster = {'server': self.url}
+        """Kubeconfig text (block-style YAML) for this server."""
+        lines = ['apiVersion: v1', 'kind: Config', 'clusters:', '- name: fake', '  cluster:',
+                 '    server: %s' % self.url]
         if self.tls:
-            cluster['insecure-skip-tls-verify'] = True
-        user = {'token': self.token} if self.token else {}
-        return json.dumps({'apiVersion': 'v1', 'kind': 'Config',
-                           'clusters': [{'name': 'fake', 'cluster': cluster}],
-                           'users': [{'name': 'fake', 'user': user}],
-                           'contexts': [{'name': 'fake', 'context': {
-                               'cluster': 'fake', 'user': 'fake', 'namespace': 'default'}}],
-                           'current-context': 'fake'}, indent=1)
+            lines.append('    insecure-skip-tls-verify: true')
+        lines += ['users:', '- name: fake']
+        lines += ['  user:', '    token: %s' % json.dumps(self.token)] if self.token else \
+            ['  user: {}']
+        lines += ['contexts:', '- name: fake', '  context:', '    cluster: fake',
+                  '    user: fake', '    namespace: default', 'current-context: fake', '']
+        return '\n'.join(lines)
 
     # -- type lookup
 
