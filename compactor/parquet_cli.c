@@ -8,7 +8,8 @@
  *                                the released vParquet4 schema)
  *   parquet ids FILE             TraceID column (hex), one per row
  *   parquet check FILE           decode everything, print rows and row groups
- *   parquet copy IN OUT [--vp4] [--rg-bytes N]   rewrite with our writer
+ *   parquet copy IN OUT [--vp4] [--rg-bytes N] [--enc E] [--codec C]
+ *                                rewrite with our writer
  *   parquet gen DIR ...          synthetic vParquet4 block (see usage)
  *
  * This is the only file of the parquet module that prints: it is the CLI.
@@ -36,6 +37,7 @@ usage(FILE *f)
                "       tempo-compactor parquet ids FILE\n"
                "       tempo-compactor parquet check FILE\n"
                "       tempo-compactor parquet copy IN OUT [--vp4] [--rg-bytes N]\n"
+               "              [--enc plain|dict|delta|dlba|dba] [--codec none|snappy|gzip|zstd]\n"
                "       tempo-compactor parquet gen DIR [--traces N] [--seed S] "
                "[--rg-bytes N] [--tenant T]\n");
 }
@@ -305,7 +307,8 @@ cmd_check(struct pq_reader *r)
 }
 
 static int
-cmd_copy(struct pq_reader *r, const char *out, int vp4, uint64_t rg_bytes)
+cmd_copy(struct pq_reader *r, const char *out, int vp4, uint64_t rg_bytes, int force_enc,
+         int force_codec)
 {
     struct pq_schema *schema = NULL;
     struct tc_err err;
@@ -317,6 +320,14 @@ cmd_copy(struct pq_reader *r, const char *out, int vp4, uint64_t rg_bytes)
         rc = vp4_schema_new(&schema, &err);
     else
         rc = pq_schema_from_file(r, &schema, &err);
+    /* --enc/--codec: one setting for every column (encoding coverage tests) */
+    for (int c = 0; rc == TC_OK && c < schema->ncolumns; c++) {
+        struct pq_node *leaf = &schema->nodes[schema->columns[c]];
+        if (force_enc >= 0)
+            leaf->colenc = force_enc;
+        if (force_codec >= 0)
+            leaf->codec = force_codec;
+    }
     if (rc == TC_OK)
         rc = pq_copy_rows(r, schema, out, (size_t)rg_bytes, &info, &err);
     pq_schema_free(schema);
@@ -382,7 +393,7 @@ parquet_cli_main(int argc, char **argv)
     struct pq_reader *r = NULL;
     struct tc_err err;
     const char *cmd;
-    int rc, vp4 = 0;
+    int rc, vp4 = 0, force_enc = -1, force_codec = -1;
     int64_t limit = -1;
     uint64_t rg_bytes = 0;
 
@@ -408,6 +419,26 @@ parquet_cli_main(int argc, char **argv)
                    parse_u64(argv[i + 1], &v) == 0) {
             rg_bytes = v;
             i++;
+        } else if (strcmp(argv[i], "--enc") == 0 && i + 1 < argc) {
+            static const char *const encs[] = {"default", "plain", "dict", "delta", "dlba", "dba"};
+            for (int k = 0; k < (int)TC_ARRAY_LEN(encs); k++)
+                if (strcmp(argv[i + 1], encs[k]) == 0)
+                    force_enc = k;
+            if (force_enc < 0) {
+                usage(stderr);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(argv[i], "--codec") == 0 && i + 1 < argc) {
+            static const char *const codecs[] = {"none", "snappy", "gzip", "", "", "", "zstd"};
+            for (int k = 0; k < (int)TC_ARRAY_LEN(codecs); k++)
+                if (codecs[k][0] && strcmp(argv[i + 1], codecs[k]) == 0)
+                    force_codec = k;
+            if (force_codec < 0) {
+                usage(stderr);
+                return 2;
+            }
+            i++;
         } else if (strcmp(cmd, "copy") == 0 && i == 3) {
             continue; /* the output path */
         } else {
@@ -429,7 +460,7 @@ parquet_cli_main(int argc, char **argv)
     else if (strcmp(cmd, "check") == 0)
         rc = cmd_check(r);
     else if (strcmp(cmd, "copy") == 0 && argc >= 4)
-        rc = cmd_copy(r, argv[3], vp4, rg_bytes);
+        rc = cmd_copy(r, argv[3], vp4, rg_bytes, force_enc, force_codec);
     else {
         usage(stderr);
         rc = 2;

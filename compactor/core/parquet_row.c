@@ -826,7 +826,7 @@ json_scalar(const struct pq_node *nd, const struct pq_val *v, struct buf *b)
                               isnan(v->d) ? "NaN"
                               : v->d > 0  ? "Infinity"
                                           : "-Infinity");
-        return buf_printf(b, nd->type == PQ_FLOAT ? "%.9g" : "%.17g", v->d);
+        return buf_printf(b, "%.17g", v->d);
     case PQ_BYTE_ARRAY:
         if (is_stringy(nd))
             return json_str(b, v->b, v->len);
