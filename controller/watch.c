@@ -478,6 +478,15 @@ informer_start(struct informer *inf, struct tc_err *err)
 }
 
 void
+informer_signal_stop(struct informer *inf)
+{
+    pthread_mutex_lock(&inf->mu);
+    inf->stop = 1;
+    pthread_cond_broadcast(&inf->cv);
+    pthread_mutex_unlock(&inf->mu);
+}
+
+void
 informer_stop(struct informer *inf)
 {
     if (!inf->started)

@@ -79,6 +79,8 @@ struct informer {
 int informer_init(struct informer *inf, struct kube_config *cfg, const struct informer_opts *o,
                   struct tc_err *err);
 int informer_start(struct informer *inf, struct tc_err *err);
+/* informer_signal_stop() asks the thread to end without waiting. */
+void informer_signal_stop(struct informer *inf);
 /* informer_stop() asks the thread to end and joins it. */
 void informer_stop(struct informer *inf);
 void informer_cleanup(struct informer *inf);
