@@ -8,11 +8,13 @@ endpoints and the fault JSON. Importable: FakeAPI(...).start() / .stop().
 
 import argparse
 import base64
+import calendar
 import copy
 import hashlib
 import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -655,7 +657,7 @@ def jsonpath_eval(obj, expr):
 
 def human_age(ts):
     try:
-        t = time.mktime(time.strptime(ts, '%Y-%m-%dT%H:%M:%SZ')) - time.timezone
+        t = calendar.timegm(time.strptime(ts, '%Y-%m-%dT%H:%M:%SZ'))
     except (TypeError, ValueError):
         return '<unknown>'
     s = int(time.time() - t)
@@ -2447,6 +2449,8 @@ class Handler(BaseHTTPRequestHandler):
                             break
                         if bookmarks and now >= next_bm:
                             break
+                        if self._client_gone():
+                            raise _Dropped()
                         until = min(x for x in (deadline, next_bm if bookmarks else None,
                                                 now + 1.0) if x)
                         api.cond.wait(max(0.01, until - now))
@@ -2500,6 +2504,18 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             with api.lock:
                 api.watches.pop(w.id, None)
+
+    def _client_gone(self):
+        """True when the watch client closed its end (so idle watches do not linger)."""
+        if isinstance(self.connection, ssl.SSLSocket):
+            return False
+        try:
+            r, _, _ = select.select([self.connection], [], [], 0)
+            if not r:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b''
+        except (OSError, ValueError):
+            return True
 
     def _abort(self):
         try:

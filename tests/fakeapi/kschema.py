@@ -172,6 +172,21 @@ def _node(ctx, s, v, old, has_old, path, root=False):
         if isinstance(it, dict):
             for i, x in enumerate(v):
                 _node(ctx, it, x, None, False, '%s[%d]' % (path, i))
+        lt = s.get('x-kubernetes-list-type')
+        if lt in ('set', 'map'):
+            keys = s.get('x-kubernetes-list-map-keys') or []
+            seen = set()
+            for i, x in enumerate(v):
+                if lt == 'map' and isinstance(x, dict):
+                    k = json.dumps([x.get(n) for n in keys])
+                else:
+                    k = json.dumps(x, sort_keys=True)
+                if k in seen:
+                    _err(ctx, '%s[%d]' % (path, i), 'FieldValueDuplicate',
+                         '%s[%d]: Duplicate value: %s' % (path, i, json.dumps(
+                             {n: x.get(n) for n in keys} if lt == 'map' and
+                             isinstance(x, dict) else x)))
+                seen.add(k)
         if 'maxItems' in s and len(v) > s['maxItems']:
             _err(ctx, path, 'FieldValueTooMany',
                  '%s: Too many: %d: must have at most %d items' % (path, len(v), s['maxItems']))
@@ -228,10 +243,8 @@ def _rule(ctx, r, v, old, has_old, path):
     ast = ctx.rules.get(text, (ctx.crd, path or '<root>'))
     if ast is None:
         return  # unsupported: listed by RuleCache
-    transition = kcel.uses_old_self(ast)
-    if transition and (not has_old or r.get('optionalOldSelf')):
-        if not has_old:
-            return  # transition rules apply to updates only
+    if kcel.uses_old_self(ast) and not has_old:
+        return  # transition rules apply to updates only
     field = path
     if r.get('fieldPath'):
         fp = r['fieldPath']

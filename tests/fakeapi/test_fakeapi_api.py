@@ -243,6 +243,11 @@ def watches(t, s):
     evs = read_events(resp)
     dt = time.time() - t0
     t.ok(evs == [] and 0.9 <= dt < 3, 'timeoutSeconds ends the stream (%.2fs)' % dt, evs)
+    resp = s.watch(CM + '?watch=true&resourceVersion=' + b['metadata']['resourceVersion'])
+    wait_watches(s, 1)
+    resp.close()
+    gone = poll(lambda: s.admin('GET', 'watches')['watches'] == [], 4)
+    t.ok(gone, 'a watch closed by the client is dropped by the server (/fake/watches)')
     # compaction: an old resourceVersion is gone
     old_rv = b['metadata']['resourceVersion']
     s.req('POST', CM, cm('after-compact'))

@@ -103,6 +103,18 @@ def main():
     errs, _ = kschema.validate(schema, {'metadata': {}, 'spec': 'nope'})
     t.ok(len(errs) == 1 and errs[0][0] == 'spec' and 'must be of type object' in errs[0][2],
          'schema: wrong type stops descent with one clear error', errs)
+    lists = {'type': 'object', 'properties': {
+        'ids': {'type': 'array', 'x-kubernetes-list-type': 'set', 'items': {'type': 'string'}},
+        'ports': {'type': 'array', 'x-kubernetes-list-type': 'map',
+                  'x-kubernetes-list-map-keys': ['name'],
+                  'items': {'type': 'object', 'properties': {'name': {'type': 'string'},
+                                                             'port': {'type': 'integer'}}}}}}
+    errs, _ = kschema.validate(lists, {'ids': ['a', 'b', 'a'],
+                                       'ports': [{'name': 'x', 'port': 1},
+                                                 {'name': 'x', 'port': 2}]})
+    t.ok(sorted((f, r) for f, r, _ in errs) == [('ids[2]', 'FieldValueDuplicate'),
+                                                 ('ports[1]', 'FieldValueDuplicate')],
+         'schema: list-type set/map duplicates', errs)
     t.done()
 
 
