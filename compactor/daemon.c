@@ -93,13 +93,7 @@ daemon_sleep(struct daemon *d, long ms)
 {
     struct timespec until;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    tc_deadline(&until, ms);
     pthread_mutex_lock(&d->mu);
     while (!atomic_load(&d->stopping) &&
            pthread_cond_timedwait(&d->cv, &d->mu, &until) != ETIMEDOUT)
@@ -685,8 +679,7 @@ stop_loops(struct daemon *d)
         poller_stop(d->poller);
     if (!d->threads_started)
         return;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(d->cfg.graceful_shutdown_ms / 1000) + 1;
+    tc_deadline(&until, (long)d->cfg.graceful_shutdown_ms + 1000);
     if (pthread_timedjoin_np(d->poll_thread, NULL, &until) != 0 ||
         pthread_timedjoin_np(d->plan_thread, NULL, &until) != 0 ||
         pthread_timedjoin_np(d->retention_thread, NULL, &until) != 0)

@@ -587,27 +587,37 @@ walk_mapping(struct walk *w, yaml_node_t *map, const char *prefix, int depth)
     return TC_OK;
 }
 
-int
-cfg_load_yaml(const struct cfg_table *t, void *target, const char *yaml, size_t len,
-              const char *name, struct tc_err *err)
+/* Loads one YAML document; on failure err names file, line and column. */
+static int
+load_document(const char *yaml, size_t len, const char *name, yaml_document_t *doc,
+              struct tc_err *err)
 {
     yaml_parser_t parser;
-    yaml_document_t doc;
-    yaml_node_t *root;
-    struct walk w = {t, target, &doc, name, err};
     int rc = TC_OK;
 
     if (!yaml_parser_initialize(&parser))
         return tc_err_set(err, TC_NOMEM, "%s: cannot start YAML parser", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
-    if (!yaml_parser_load(&parser, &doc)) {
+    if (!yaml_parser_load(&parser, doc))
         rc = tc_err_set(err, TC_PARSE, "%s:%lu:%lu: %s", name,
                         (unsigned long)parser.problem_mark.line + 1,
                         (unsigned long)parser.problem_mark.column + 1,
                         parser.problem ? parser.problem : "invalid YAML");
-        yaml_parser_delete(&parser);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int
+cfg_load_yaml(const struct cfg_table *t, void *target, const char *yaml, size_t len,
+              const char *name, struct tc_err *err)
+{
+    yaml_document_t doc;
+    yaml_node_t *root;
+    struct walk w = {t, target, &doc, name, err};
+    int rc = load_document(yaml, len, name, &doc, err);
+
+    if (rc != TC_OK)
         return rc;
-    }
     root = yaml_document_get_root_node(&doc);
     if (root == NULL || (root->type == YAML_SCALAR_NODE && scalar_is_null(root)))
         rc = TC_OK; /* empty file: defaults only */
@@ -616,37 +626,25 @@ cfg_load_yaml(const struct cfg_table *t, void *target, const char *yaml, size_t 
     else
         rc = walk_mapping(&w, root, "", 0);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     return rc;
 }
 
 int
 cfg_yaml_to_json(const char *yaml, size_t len, const char *name, json_t **out, struct tc_err *err)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
     yaml_node_t *root;
-    int rc = TC_OK;
+    int rc = load_document(yaml, len, name, &doc, err);
 
     *out = NULL;
-    if (!yaml_parser_initialize(&parser))
-        return tc_err_set(err, TC_NOMEM, "%s: cannot start YAML parser", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = tc_err_set(err, TC_PARSE, "%s:%lu:%lu: %s", name,
-                        (unsigned long)parser.problem_mark.line + 1,
-                        (unsigned long)parser.problem_mark.column + 1,
-                        parser.problem ? parser.problem : "invalid YAML");
-        yaml_parser_delete(&parser);
+    if (rc != TC_OK)
         return rc;
-    }
     root = yaml_document_get_root_node(&doc);
     *out = root ? node_to_json(&doc, root, 0) : json_null();
     if (*out == NULL)
         rc = tc_err_set(err, TC_PARSE, "%s: cannot convert YAML (non-string keys or too deep)",
                         name);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
     return rc;
 }
 

@@ -339,13 +339,7 @@ ring_loop(void *arg)
         pthread_mutex_unlock(&r->mu);
         ring_refresh(r);
         pthread_mutex_lock(&r->mu);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += r->refresh_ms / 1000;
-        until.tv_nsec += (r->refresh_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        tc_deadline(&until, r->refresh_ms);
         while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &until) == 0)
             ;
     }

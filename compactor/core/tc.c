@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef TC_VERSION
 #define TC_VERSION "0.1.0-dev"
@@ -90,4 +91,16 @@ tc_assert_fail(const char *expr, const char *file, int line)
     fprintf(stderr, "level=error msg=\"assertion failed\" expr=\"%s\" caller=%s:%d\n", expr, file,
             line);
     abort();
+}
+
+void
+tc_deadline(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }

@@ -58,6 +58,10 @@ void tc_err_clear(struct tc_err *err);
 #define tc_assert(e) ((e) ? (void)0 : tc_assert_fail(#e, __FILE__, __LINE__))
 void tc_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 
+struct timespec;
+/* tc_deadline() sets *ts to CLOCK_REALTIME now + ms (for timed waits). */
+void tc_deadline(struct timespec *ts, long ms);
+
 #define TC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 extern const char tc_version[];
