@@ -87,7 +87,9 @@ ctrl_usage(FILE *f)
         "  --workers N              (default 2)\n"
         "  --resync SECONDS         periodic resync (default 600)\n"
         "  --watch-timeout MIN:MAX  watch timeoutSeconds range (default 300:600)\n"
-        "  --health-addr ADDR       (default 0.0.0.0)  --health-port PORT (default 8081; 0 = any)\n"
+        "  --listen [ADDR]:PORT     /healthz /readyz /metrics (default :8081; port 0 = any)\n"
+        "  --health-addr ADDR, --health-port PORT   the same, separately\n"
+        "  (every option also takes the form --option=value)\n"
         "  --port-file PATH         write the health port here once listening\n"
         "  --log-level LEVEL        debug|info|warn|error\n",
         RENDER_MANAGED_BY);
@@ -113,8 +115,17 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
     o->watch_max_s = 600;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
+        char *end = NULL, flag[64];
+        const char *eq = strchr(a, '=');
         long n = 0;
+
+        /* Both "--flag value" and "--flag=value" (the chart uses the latter). */
+        if (strncmp(a, "--", 2) == 0 && eq != NULL && (size_t)(eq - a) < sizeof(flag)) {
+            snprintf(flag, sizeof(flag), "%.*s", (int)(eq - a), a);
+            a = flag;
+            v = eq + 1;
+            i--; /* the value is not a separate argument */
+        }
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             ctrl_usage(stdout);
@@ -143,7 +154,20 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
             o->manager = v;
         else if (strcmp(a, "--health-addr") == 0)
             o->health_addr = v;
-        else if (strcmp(a, "--port-file") == 0)
+        else if (strcmp(a, "--listen") == 0) {
+            /* [ADDR]:PORT for /healthz, /readyz and /metrics */
+            const char *colon = strrchr(v, ':');
+            static char addr[128];
+            long port = colon ? strtol(colon + 1, &end, 10) : -1;
+            if (colon == NULL || end == colon + 1 || *end != '\0' || port < 0 || port > 65535 ||
+                (size_t)(colon - v) >= sizeof(addr)) {
+                fprintf(stderr, "run: --listen: want [ADDR]:PORT, got %s\n", v);
+                return -1;
+            }
+            snprintf(addr, sizeof(addr), "%.*s", (int)(colon - v), v);
+            o->health_addr = addr[0] ? addr : "0.0.0.0";
+            o->health_port = (int)port;
+        } else if (strcmp(a, "--port-file") == 0)
             o->port_file = v;
         else if (strcmp(a, "--log-level") == 0)
             o->log_level = v;
