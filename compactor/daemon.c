@@ -576,15 +576,18 @@ retention_worker(void *arg)
 {
     struct retention_work *w = arg;
     struct daemon *d = w->d;
-    size_t i;
-
-    while (!atomic_load(&d->stopping) && (i = atomic_fetch_add(&w->next, 1)) < w->tenants->n) {
-        const char *tenant = w->tenants->v[i];
+    for (;;) {
+        size_t i = atomic_fetch_add(&w->next, 1);
+        const char *tenant;
         struct overrides_tenant ot;
         struct retention_cfg rc;
         struct retention_result res;
         struct tc_err err;
         double t0 = now_seconds();
+
+        if (atomic_load(&d->stopping) || i >= w->tenants->n)
+            break;
+        tenant = w->tenants->v[i];
 
         overrides_get(d->ovr, tenant, &ot);
         if (ot.compaction_disabled)
