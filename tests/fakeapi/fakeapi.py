@@ -1586,13 +1586,8 @@ class FakeAPI:
 
     # -- scale subresource
 
-    def _scale_paths(self, rt):
-        if not rt.scale:
-            return None
-        return rt.scale
-
     def scale_get(self, rt, obj):
-        sp = self._scale_paths(rt)
+        sp = rt.scale
         spec_r = jsonpath_eval(obj, sp.get('specReplicasPath', '.spec.replicas'))
         stat_r = jsonpath_eval(obj, sp.get('statusReplicasPath', '.status.replicas'))
         sel = jsonpath_eval(obj, sp['labelSelectorPath']) if sp.get('labelSelectorPath') else []
@@ -1622,7 +1617,7 @@ class FakeAPI:
             raise ApiError(409, 'Conflict', 'Operation cannot be fulfilled on %s "%s": the object '
                            'has been modified; please apply your changes to the latest version '
                            'and try again' % (rt.res_name(), name))
-        path = self._scale_paths(rt).get('specReplicasPath', '.spec.replicas')
+        path = rt.scale.get('specReplicasPath', '.spec.replicas')
         parts = [p for p in path.split('.') if p]
         new = dcopy(obj)
         cur = new
@@ -1632,17 +1627,25 @@ class FakeAPI:
         gv = rt.gv(version)
         key = self._mfkey(rt, ns, name)
         entries = self.mf.setdefault(key, {})
+        # a /scale writer (HPA, kubectl scale) owns the replicas field from now on
         tp = tuple(parts)
-        if obj_val(obj, parts) != scale['spec']['replicas'] or True:
-            for e in entries.values():
-                e['paths'] = {x for x in e['paths'] if not overlaps(x, tp)}
-            e = entries.setdefault((manager or 'unknown', 'Update', 'scale'),
-                                   {'paths': set(), 'gv': gv, 'time': now_ts()})
-            e['paths'].add(tp)
-            for k in [k for k, e in entries.items() if not e['paths']]:
-                del entries[k]
+        saved = dcopy(entries)
+        for e in entries.values():
+            e['paths'] = {x for x in e['paths'] if not overlaps(x, tp)}
+        e = entries.setdefault((manager or 'unknown', 'Update', 'scale'),
+                               {'paths': set(), 'gv': gv, 'time': now_ts()})
+        e['paths'].add(tp)
+        e['time'] = now_ts()
+        for k in [k for k, e in entries.items() if not e['paths']]:
+            del entries[k]
         new['metadata'].pop('managedFields', None)
-        res = self.update(rt, version, ns, name, new, None, q, track=False)
+        try:
+            res = self.update(rt, version, ns, name, new, None, q, track=False)
+        except ApiError:
+            self.mf[key] = saved
+            raise
+        if q.get('dryRun') == 'All':
+            self.mf[key] = saved
         return self.scale_get(rt, res)
 
     # -- list
@@ -1904,15 +1907,6 @@ class FakeAPI:
                         self.faults.remove(f)
                     return spec
         return None
-
-
-def obj_val(obj, parts):
-    cur = obj
-    for p in parts:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(p)
-    return cur
 
 
 def _load_body_yaml(text):

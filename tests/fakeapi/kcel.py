@@ -397,11 +397,6 @@ def _arith(op, a, b):
     raise EvalError('no such overload: %s %s %s' % (_tname(a), op, _tname(b)))
 
 
-class _Env:
-    def __init__(self, vars_):
-        self.vars = vars_
-
-
 def evaluate(ast, self_value, old_value=None, has_old=False):
     env = {'self': self_value}
     if has_old:
