@@ -105,6 +105,11 @@ def run(t, s):
     t.ok(rc == 0 and 'superseded' in out and 'Upgrade complete' in out, 'helm history',
          out + err)
 
+    rc, out, err = s.helm('upgrade', 'demo', CHART, '-n', 'apps', '--set', 'gadgetSize=0')
+    t.ok(rc != 0 and 'spec.size in body should be greater than or equal to 1' in err,
+         'helm upgrade with a CR that breaks the CRD schema fails with the field error',
+         out + err)
+
     rc, out, err = s.helm('uninstall', 'demo', '-n', 'apps', '--wait', '--timeout', '60s')
     t.ok(rc == 0 and 'uninstalled' in out, 'helm uninstall --wait', out + err)
     left = {p: objs(s, p) for p in ('/apis/apps/v1/namespaces/apps/deployments',
