@@ -46,6 +46,7 @@ def lua_value(v):
 
 
 def run_health(obj, tmp):
+    """Run health.lua on obj with lua5.1; returns (status, message)."""
     harness = os.path.join(tmp, "run.lua")
     with open(harness, "w") as f:
         f.write("obj = %s\n" % lua_value(obj))
@@ -85,4 +86,5 @@ def main():
     t.done()
 
 
-main()
+if __name__ == "__main__":
+    main()

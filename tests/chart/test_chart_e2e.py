@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
@@ -25,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 from tap import Tap  # noqa: E402
+from test_argocd_health import LUA, run_health  # noqa: E402
 
 t = Tap()
 FAKE = os.path.join(TOP, "tests", "fakeapi")
@@ -82,6 +84,20 @@ CHILD_PATHS = {
     "ConfigMap": "/api/v1/namespaces/%s/configmaps/%s-config" % (NS, CHILD),
     "ScaledObject": SO_PATH,
 }
+
+
+def table_row(out):
+    """First row of kubectl table output as {HEADER: cell}, cut at the header columns."""
+    lines = out.splitlines()
+    if len(lines) < 2:
+        return {}
+    head = lines[0]
+    starts = [i for i, c in enumerate(head) if c != " " and (i == 0 or head[i - 1] == " ")]
+    row = {}
+    for n, st in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else None
+        row[head[st:end].strip()] = lines[1][st:end].strip()
+    return row
 
 
 def trigger_md(srv):
@@ -157,6 +173,7 @@ try:
         port = free_port()
         cmd = controller_cmd(srv, port)
         env = dict(srv.env, POD_NAME="e2e-controller", POD_NAMESPACE=NS)
+        t0 = time.time()
         with open(ctrl_log, "w") as log:
             ctrl = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         md = wait_for(lambda: trigger_md(srv), timeout=30)
@@ -165,14 +182,42 @@ try:
              "controller creates the ScaledObject: customHeaders X-Scope-OrgID=tenant-123, "
              "threshold \"250\"",
              "metadata: %r\ncommand: %s\nlog:\n%s" % (md, " ".join(cmd), open(ctrl_log).read()[-3000:]))
+        print("# ScaledObject created %.2f s after the controller started" % (time.time() - t0))
         so = get(srv, SO_PATH) or {}
         owners = so.get("metadata", {}).get("ownerReferences", [])
         t.ok(any(o.get("kind") == "TempoCompactor" and o.get("name") == CR for o in owners),
              "ScaledObject is owned by the TempoCompactor", json.dumps(owners))
+
+        def ready():
+            o = get(srv, CR_PATH) or {}
+            st = o.get("status") or {}
+            conds = {c["type"]: c["status"] for c in st.get("conditions", [])}
+            ok = (st.get("observedGeneration") == o["metadata"].get("generation") and
+                  conds.get("Ready") == "True")
+            return o if ok else None
+        live = wait_for(ready, timeout=30)
+        t.ok(live is not None, "TempoCompactor status: Ready=True for the current generation",
+             json.dumps((get(srv, CR_PATH) or {}).get("status"))[:2000])
+        if live is not None and LUA:
+            with tempfile.TemporaryDirectory() as tmp:
+                hs = run_health(live, tmp)
+            t.ok(hs[0] == "Healthy", "Argo CD health.lua on the live TempoCompactor: Healthy",
+                 repr(hs))
+        else:
+            t.skip("Argo CD health.lua on the live TempoCompactor: Healthy",
+                   "no Ready status" if LUA else "no lua5.1")
+        rc, out, err = srv.kubectl("-n", NS, "get", "tcomp", CR)
+        row = table_row(out)
+        t.ok(rc == 0 and row.get("AUTOSCALING") == "true" and row.get("STATUS") == "True"
+             and row.get("READY") == "1",
+             "kubectl get tcomp: READY 1, AUTOSCALING true, STATUS True", out + err)
     else:
         for name in ("controller creates the ScaledObject: customHeaders "
                      "X-Scope-OrgID=tenant-123, threshold \"250\"",
-                     "ScaledObject is owned by the TempoCompactor"):
+                     "ScaledObject is owned by the TempoCompactor",
+                     "TempoCompactor status: Ready=True for the current generation",
+                     "Argo CD health.lua on the live TempoCompactor: Healthy",
+                     "kubectl get tcomp: READY 1, AUTOSCALING true, STATUS True"):
             t.skip(name, why)
 
     rc, out, err = srv.helm("upgrade", REL, CHART, "-n", NS, "-f", SEED, "--set-string",
@@ -181,8 +226,11 @@ try:
     t.ok(rc == 0 and cr and cr["spec"]["autoscaling"]["prometheus"]["threshold"] == "300",
          "helm upgrade changes the TempoCompactor's threshold to \"300\"", err)
     if ctrl is not None:
+        t1 = time.time()
         md = wait_for(lambda: (trigger_md(srv) or {}).get("threshold") == "300" and
                       trigger_md(srv), timeout=30)
+        print("# ScaledObject threshold changed %.2f s after helm upgrade returned"
+              % (time.time() - t1))
         t.ok(bool(md) and md.get("customHeaders") == "X-Scope-OrgID=tenant-123",
              "the controller updates the ScaledObject threshold to \"300\"",
              "metadata: %r\nlog:\n%s" % (md, open(ctrl_log).read()[-3000:]))
