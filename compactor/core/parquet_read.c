@@ -515,7 +515,8 @@ decode_plain(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, const u
         for (size_t i = 0; i < n; i++) {
             uint32_t l;
             memcpy(&l, p, 4);
-            memcpy(c->data + c->dlen, p + 4, l);
+            if (l)
+                memcpy(c->data + c->dlen, p + 4, l);
             c->dlen += l;
             c->offs[c->nv + 1] = (uint32_t)c->dlen;
             c->nv++;
@@ -657,7 +658,8 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
             return tc_err_set(x->err, rc, "column %s: value buffer", x->path);
         for (size_t i = 0; i < n; i++) {
             size_t l = (size_t)x->i64[i];
-            memcpy(c->data + c->dlen, p, l);
+            if (l)
+                memcpy(c->data + c->dlen, p, l);
             c->dlen += l;
             c->offs[c->nv + 1] = (uint32_t)c->dlen;
             c->nv++;
@@ -699,7 +701,8 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
             }
             if (pl)
                 memcpy(nt, prev, pl);
-            memcpy(nt + pl, p, sl);
+            if (sl)
+                memcpy(nt + pl, p, sl);
             p += sl;
             rc = append_bytes(x, c, nt, pl + sl);
             tc_free(tmp);

@@ -1,0 +1,416 @@
+/* test_vp4.c - vParquet4 schema, projection of the pre-release test block,
+ * trace model round trips, writer features and the block generator. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mem.h"
+#include "parquet.h"
+#include "tc.h"
+#include "test.h"
+#include "thrift.h"
+#include "vp4.h"
+
+static const char *blk = "b27b0e53-66a0-4505-afd6-434ae3cd4a10";
+
+static const char *
+v4_path(const char *shared)
+{
+    static char p[1024];
+    snprintf(p, sizeof(p), "%s/testdata/tempo-blocks/vParquet4/single-tenant/%s/data.parquet",
+             shared, blk);
+    return p;
+}
+
+#define SPANS "rs.list.element.ss.list.element.Spans.list.element."
+
+TEST(schema_matches_tempo_layout)
+{
+    struct pq_schema *s;
+    struct tc_err err;
+    struct {
+        const char *path;
+        int d, r;
+    } want[] = {
+        {"TraceID", 0, 0},
+        {"ServiceStats.key_value.key", 1, 1},
+        {"ServiceStats.key_value.value.ErrorCount", 1, 1},
+        {"rs.list.element.Resource.Attrs.list.element.Key", 2, 2},
+        {"rs.list.element.Resource.Attrs.list.element.Value.list.element", 3, 3},
+        {"rs.list.element.Resource.Attrs.list.element.ValueUnsupported", 3, 2},
+        {"rs.list.element.Resource.Cluster", 2, 1},
+        {"rs.list.element.Resource.DedicatedAttributes.String10", 2, 1},
+        {"rs.list.element.ss.list.element.Scope.Attrs.list.element.ValueBool.list.element", 4, 4},
+        {SPANS "SpanID", 3, 3},
+        {SPANS "Attrs.list.element.ValueUnsupported", 5, 4},
+        {SPANS "Events.list.element.Attrs.list.element.ValueInt.list.element", 6, 6},
+        {SPANS "Links.list.element.DroppedAttributesCount", 4, 4},
+        {SPANS "HttpStatusCode", 4, 3},
+        {SPANS "DedicatedAttributes.String01", 4, 3},
+    };
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_EQ(s->ncolumns, 103);
+    ASSERT_STR_EQ(s->paths[VP4_COL_TRACEID], "TraceID");
+    for (size_t i = 0; i < TC_ARRAY_LEN(want); i++) {
+        int c = pq_schema_find(s, want[i].path);
+        if (c < 0)
+            TEST_FAIL_("missing column %s", want[i].path);
+        ASSERT_EQ(pq_schema_max_def(s, c), want[i].d);
+        ASSERT_EQ(pq_schema_max_rep(s, c), want[i].r);
+    }
+    /* Tempo's tags: snappy+dict on Name, delta on times, DLBA default */
+    ASSERT_EQ(s->nodes[s->columns[pq_schema_find(s, SPANS "Name")]].colenc, PQ_COLENC_DICT);
+    ASSERT_EQ(s->nodes[s->columns[pq_schema_find(s, SPANS "Name")]].codec, PQ_SNAPPY);
+    ASSERT_EQ(s->nodes[s->columns[pq_schema_find(s, "StartTimeUnixNano")]].colenc, PQ_COLENC_DELTA);
+    ASSERT_EQ(s->nodes[s->columns[0]].codec, PQ_UNCOMPRESSED);
+    pq_schema_free(s);
+}
+
+TEST(schema_equals_test_block_except_prerelease_columns)
+{
+    TEST_NEED_SHARED(shared);
+    struct pq_schema *s;
+    struct pq_reader *r;
+    struct tc_err err;
+    int missing = 0;
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(pq_reader_open(&r, v4_path(shared), &err));
+    for (int c = 0; c < s->ncolumns; c++) {
+        int fc = pq_schema_find(pq_reader_schema(r), s->paths[c]);
+        if (fc < 0) {
+            /* only the released Attribute fields differ (tempo.md §6.6) */
+            ASSERT(strstr(s->paths[c], "IsArray") || strstr(s->paths[c], "ValueUnsupported"));
+            missing++;
+            continue;
+        }
+        ASSERT_EQ(pq_reader_schema(r)->nodes[pq_reader_schema(r)->columns[fc]].type,
+                  s->nodes[s->columns[c]].type);
+    }
+    ASSERT_EQ(missing, 10);
+    pq_reader_free(r);
+    pq_schema_free(s);
+}
+
+TEST(projected_test_block_first_trace)
+{
+    TEST_NEED_SHARED(shared);
+    struct pq_schema *s;
+    struct pq_reader *r;
+    struct pq_cursor *cur;
+    struct tc_err err;
+    struct pq_row row;
+    struct pq_arena a;
+    struct vp4_trace *t;
+    int eof;
+    size_t spanids;
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(pq_reader_open(&r, v4_path(shared), &err));
+    ASSERT_OK(pq_reader_project(r, s, &err));
+    ASSERT_OK(pq_cursor_new(&cur, r, &err));
+    ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+    ASSERT_EQ(eof, 0);
+    pq_arena_init(&a);
+    ASSERT_OK(vp4_trace_from_row(&row, s, &a, &t, &err));
+    ASSERT_EQ(t->trace_id.len, 16);
+    ASSERT_MEM_EQ(t->trace_id.p, "\0\0\0\0\0\0\0\0\0\x47\x4b\xe8\xb4\x34\x49\xfb", 16);
+    ASSERT_EQ(t->trace_id_text.len, 14);
+    ASSERT_MEM_EQ(t->trace_id_text.p, "474be8b43449fb", 14);
+    ASSERT_U64_EQ(t->start, 1656933075179000000ULL);
+    ASSERT_U64_EQ(t->end, 1656933075599000000ULL);
+    ASSERT_U64_EQ(t->duration, 420000000ULL);
+    ASSERT_MEM_EQ(t->root_service.p, "frontend", 8);
+    ASSERT_MEM_EQ(t->root_span.p, "/cart", 5);
+    ASSERT_GT(t->nrs, 0);
+    ASSERT_MEM_EQ(t->rs[0].service_name.p, "productcatalogservice", 21);
+    ASSERT_MEM_EQ(t->rs[0].attrs.a[0].key.p, "host.name", 9);
+    ASSERT_EQ(t->rs[0].attrs.a[0].nstr, 1);
+    /* released columns missing from the pre-release file get defaults */
+    ASSERT_EQ(t->rs[0].attrs.a[0].is_array, 0);
+    ASSERT_EQ(t->rs[0].attrs.a[0].unsupported.set, 0);
+    ASSERT(t->rs[0].dedicated[0].set);
+    ASSERT_MEM_EQ(t->rs[0].dedicated[0].v.p, "172.26.0.5", 10);
+    /* spans in the model == SpanID values in the row */
+    {
+        int c = pq_schema_find(s, SPANS "SpanID");
+        spanids = row.v1[c] - row.v0[c];
+    }
+    ASSERT_EQ(vp4_trace_span_count(t), spanids);
+    ASSERT_MEM_EQ(t->rs[0].ss[0].spans[0].name.p, "/GetProducts", 12);
+    ASSERT(t->rs[0].ss[0].spans[0].http_method.set);
+    pq_arena_cleanup(&a);
+    pq_cursor_free(cur);
+    pq_reader_free(r);
+    pq_schema_free(s);
+}
+
+/* row -> trace -> row is the identity for every row of a file */
+static void
+model_roundtrip_file(const char *path, const struct pq_schema *s, long *rows_out)
+{
+    struct pq_reader *r;
+    struct pq_cursor *cur;
+    struct tc_err err;
+    struct pq_row row, back;
+    struct pq_arena a;
+    struct pq_rowset rs;
+    struct pq_rowiter it;
+    int eof = 0;
+    long rows = 0;
+
+    ASSERT_OK(pq_reader_open(&r, path, &err));
+    ASSERT_OK(pq_reader_project(r, s, &err));
+    ASSERT_OK(pq_cursor_new(&cur, r, &err));
+    ASSERT_OK(pq_rowset_init(&rs, s));
+    pq_arena_init(&a);
+    for (;;) {
+        struct vp4_trace *t;
+        ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+        if (eof)
+            break;
+        pq_arena_reset(&a);
+        pq_rowset_reset(&rs);
+        ASSERT_OK(vp4_trace_from_row(&row, s, &a, &t, &err));
+        ASSERT_OK(vp4_trace_to_rowset(t, s, &a, &rs, &err));
+        ASSERT_OK(pq_rowiter_init(&it, &rs));
+        ASSERT(pq_rowiter_next(&it, &back));
+        if (!pq_row_equal(&row, &back))
+            TEST_FAIL_("row %ld of %s changes through the trace model", rows, path);
+        pq_rowiter_cleanup(&it);
+        rows++;
+    }
+    *rows_out = rows;
+    pq_arena_cleanup(&a);
+    pq_rowset_cleanup(&rs);
+    pq_cursor_free(cur);
+    pq_reader_free(r);
+}
+
+TEST(model_roundtrip_real_block)
+{
+    TEST_NEED_SHARED(shared);
+    struct pq_schema *s;
+    struct tc_err err;
+    long rows;
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    model_roundtrip_file(v4_path(shared), s, &rows);
+    ASSERT_EQ(rows, 134);
+    pq_schema_free(s);
+}
+
+TEST(generated_block_roundtrip_and_writer_features)
+{
+    const char *tmp = test_tmpdir();
+    char dir[600], path[700];
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct pq_schema *s;
+    struct pq_reader *r;
+    struct tc_err err;
+    const struct pq_filemeta *m;
+    long rows;
+    int c_name, c_start;
+
+    snprintf(dir, sizeof(dir), "%s/blk", tmp);
+    vp4_gen_opts_default(&o);
+    o.dir = dir;
+    o.traces = 400;
+    o.seed = 42;
+    o.row_group_bytes = 40000;
+    ASSERT_OK(vp4_gen_block(&o, &res, &err));
+    ASSERT_GT(res.row_groups, 2);
+    snprintf(path, sizeof(path), "%s/data.parquet", dir);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    model_roundtrip_file(path, s, &rows);
+    ASSERT_EQ(rows, 400);
+
+    ASSERT_OK(pq_reader_open(&r, path, &err));
+    m = pq_reader_meta(r);
+    ASSERT_EQ(m->nrowgroups, res.row_groups);
+    ASSERT_EQ(m->footer_len, res.footer_size);
+    ASSERT_U64_EQ(pq_reader_file_size(r), res.size);
+    c_name = pq_schema_find(s, SPANS "Name");
+    c_start = pq_schema_find(s, "StartTimeUnixNano");
+    for (int g = 0; g < m->nrowgroups; g++) {
+        const struct pq_rowgroup_meta *rg = &m->rowgroups[g];
+        struct pq_page_index pi;
+        uint8_t hdr[64];
+        struct thrift_r tr;
+        int t, id;
+        int32_t ptype = -1;
+        FILE *f;
+        /* TraceID statistics bound the row group; row groups ascend */
+        ASSERT(rg->cols[0].stats.has_min && rg->cols[0].stats.has_max);
+        ASSERT_LE(memcmp(rg->cols[0].stats.min, rg->cols[0].stats.max, 16), 0);
+        if (g > 0)
+            ASSERT_LT(memcmp(m->rowgroups[g - 1].cols[0].stats.max, rg->cols[0].stats.min, 16), 0);
+        /* Tempo's encodings and codecs */
+        ASSERT_EQ(rg->cols[c_name].codec, PQ_SNAPPY);
+        ASSERT_EQ(rg->cols[c_name].encodings[rg->cols[c_name].nencodings - 1], PQ_RLE_DICTIONARY);
+        ASSERT(rg->cols[c_name].dictionary_page_offset > 0);
+        ASSERT_EQ(rg->cols[c_start].encodings[1], PQ_DELTA_BINARY_PACKED);
+        ASSERT_EQ(rg->cols[0].encodings[1], PQ_DELTA_LENGTH_BYTE_ARRAY);
+        /* column + offset index for every chunk */
+        for (int c = 0; c < pq_reader_schema(r)->ncolumns; c++) {
+            ASSERT_OK(pq_reader_page_index(r, g, c, &pi, &err));
+            ASSERT_GE(pi.npages, 1);
+            ASSERT(pi.has_column_index);
+            ASSERT_EQ(pi.locs[0].first_row, 0);
+            pq_page_index_cleanup(&pi);
+        }
+        /* the first data page is a DATA_PAGE_V2 */
+        f = fopen(path, "rb");
+        ASSERT(f != NULL);
+        ASSERT_EQ(fseek(f, (long)rg->cols[c_start].data_page_offset, SEEK_SET), 0);
+        ASSERT_EQ(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+        fclose(f);
+        thrift_r_init(&tr, hdr, sizeof(hdr));
+        ASSERT_OK(thrift_struct_begin(&tr));
+        ASSERT_OK(thrift_field_next(&tr, &t, &id));
+        ASSERT_EQ(id, 1);
+        ASSERT_OK(thrift_read_i32(&tr, &ptype));
+        ASSERT_EQ(ptype, PQ_DATA_PAGE_V2);
+    }
+    pq_reader_free(r);
+    pq_schema_free(s);
+}
+
+TEST(small_pages_make_a_usable_page_index)
+{
+    const char *tmp = test_tmpdir();
+    char dir[600], src[700], dst[700];
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct pq_schema *s;
+    struct pq_reader *r;
+    struct pq_writer *w;
+    struct pq_cursor *cur;
+    struct pq_writer_opts wo;
+    struct pq_write_info info;
+    struct pq_page_index pi;
+    struct tc_err err;
+    struct pq_row row;
+    int eof = 0;
+
+    snprintf(dir, sizeof(dir), "%s/blk", tmp);
+    vp4_gen_opts_default(&o);
+    o.dir = dir;
+    o.traces = 300;
+    ASSERT_OK(vp4_gen_block(&o, &res, &err));
+    snprintf(src, sizeof(src), "%s/data.parquet", dir);
+    snprintf(dst, sizeof(dst), "%s/small-pages.parquet", tmp);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(pq_reader_open(&r, src, &err));
+    ASSERT_OK(pq_cursor_new(&cur, r, &err));
+    memset(&wo, 0, sizeof(wo));
+    wo.page_bytes = 512;
+    ASSERT_OK(pq_writer_open(&w, dst, s, &wo, &err));
+    for (;;) {
+        ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+        if (eof)
+            break;
+        ASSERT_OK(pq_writer_write_row(w, &row, &err));
+    }
+    ASSERT_OK(pq_writer_close(w, &info, &err));
+    pq_writer_free(w);
+    pq_cursor_free(cur);
+    pq_reader_free(r);
+    ASSERT_EQ(info.rows, 300);
+
+    ASSERT_OK(pq_reader_open(&r, dst, &err));
+    ASSERT_OK(pq_reader_page_index(r, 0, 0, &pi, &err));
+    ASSERT_GT(pi.npages, 5);
+    /* TraceIDs ascend, so the pages do; each page's bounds hold its rows */
+    ASSERT_EQ(pi.boundary_order, 1);
+    for (int i = 1; i < pi.npages; i++) {
+        ASSERT_GT(pi.locs[i].first_row, pi.locs[i - 1].first_row);
+        ASSERT_GT(pi.locs[i].offset, pi.locs[i - 1].offset);
+        ASSERT_LE(memcmp(pi.bounds[i - 1].max, pi.bounds[i].min, 16), 0);
+    }
+    pq_page_index_cleanup(&pi);
+    {
+        /* rows unchanged by the rewrite */
+        struct pq_reader *a;
+        struct pq_cursor *ca, *cb;
+        struct pq_row ra, rb;
+        int ea = 0, eb = 0;
+        long n = 0;
+        ASSERT_OK(pq_reader_open(&a, src, &err));
+        ASSERT_OK(pq_cursor_new(&ca, a, &err));
+        ASSERT_OK(pq_cursor_new(&cb, r, &err));
+        for (;;) {
+            ASSERT_OK(pq_cursor_next(ca, &ra, &ea, &err));
+            ASSERT_OK(pq_cursor_next(cb, &rb, &eb, &err));
+            ASSERT_EQ(ea, eb);
+            if (ea)
+                break;
+            ASSERT(pq_row_equal(&ra, &rb));
+            n++;
+        }
+        ASSERT_EQ(n, 300);
+        pq_cursor_free(ca);
+        pq_cursor_free(cb);
+        pq_reader_free(a);
+    }
+    pq_reader_free(r);
+    pq_schema_free(s);
+}
+
+TEST(row_groups_cut_by_size_and_memory_bounded)
+{
+    const char *tmp = test_tmpdir();
+    char dir[600], src[700], dst[700];
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct pq_schema *s;
+    struct pq_reader *r;
+    struct pq_cursor *cur;
+    struct pq_write_info info;
+    struct tc_err err;
+    struct pq_row row;
+    int eof = 0;
+    size_t peak = 0;
+    uint64_t total_unc = 0;
+
+    snprintf(dir, sizeof(dir), "%s/blk", tmp);
+    vp4_gen_opts_default(&o);
+    o.dir = dir;
+    o.traces = 2000;
+    ASSERT_OK(vp4_gen_block(&o, &res, &err));
+    ASSERT_EQ(res.row_groups, 1);
+    snprintf(src, sizeof(src), "%s/data.parquet", dir);
+    snprintf(dst, sizeof(dst), "%s/cut.parquet", tmp);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(pq_reader_open(&r, src, &err));
+    ASSERT_OK(pq_copy_rows(r, s, dst, 50000, &info, &err));
+    pq_reader_free(r);
+    ASSERT_GT(info.row_groups, 10);
+    ASSERT_EQ(info.rows, 2000);
+
+    ASSERT_OK(pq_reader_open(&r, dst, &err));
+    for (int g = 0; g < pq_reader_meta(r)->nrowgroups; g++)
+        total_unc += (uint64_t)pq_reader_meta(r)->rowgroups[g].total_byte_size;
+    ASSERT_OK(pq_cursor_new(&cur, r, &err));
+    for (;;) {
+        ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+        if (eof)
+            break;
+        if (pq_cursor_mem(cur) > peak)
+            peak = pq_cursor_mem(cur);
+    }
+    /* one decoded row group at a time: far below the whole file */
+    ASSERT_LT(peak, total_unc / 3);
+    pq_cursor_free(cur);
+    pq_reader_free(r);
+    pq_schema_free(s);
+}
+
+TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout),
+          TEST_ENTRY(schema_equals_test_block_except_prerelease_columns),
+          TEST_ENTRY(projected_test_block_first_trace), TEST_ENTRY(model_roundtrip_real_block),
+          TEST_ENTRY(generated_block_roundtrip_and_writer_features),
+          TEST_ENTRY(small_pages_make_a_usable_page_index),
+          TEST_ENTRY(row_groups_cut_by_size_and_memory_bounded))
