@@ -76,7 +76,8 @@ def _tokenize(text):
 
 FUNCS = {'has', 'size', 'int', 'uint', 'double', 'string', 'bool', 'duration', 'type'}
 METHODS = {'matches', 'startsWith', 'endsWith', 'contains', 'size', 'lowerAscii', 'upperAscii',
-           'trim', 'split', 'indexOf', 'isSorted', 'sum', 'min', 'max', 'join'}
+           'trim', 'split', 'indexOf', 'lastIndexOf', 'replace', 'substring', 'charAt',
+           'isSorted', 'sum', 'min', 'max', 'join'}
 MACROS = {'all', 'exists', 'exists_one', 'map', 'filter'}
 
 
@@ -579,6 +580,8 @@ def _method(name, recv, args):
         return recv.upper()
     if name == 'trim':
         return recv.strip()
+    if name in ('charAt', 'substring'):
+        return _str_int_method(name, recv, args)
     if len(args) < 1 or not isinstance(args[0], str):
         raise EvalError('%s() needs a string argument' % name)
     a = args[0]
@@ -597,6 +600,28 @@ def _method(name, recv, args):
         return recv.split(a)
     if name == 'indexOf':
         return recv.find(a)
+    if name == 'lastIndexOf':
+        return recv.rfind(a)
+    if name == 'replace':
+        if len(args) < 2 or not isinstance(args[1], str):
+            raise EvalError('replace() needs two strings')
+        return recv.replace(a, args[1])
+    raise EvalError('unknown method %s' % name)
+
+
+def _str_int_method(name, recv, args):
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in args) or not args:
+        raise EvalError('%s() needs int arguments' % name)
+    if name == 'charAt':
+        i = args[0]
+        if i < 0 or i > len(recv):
+            raise EvalError('index out of range: %d' % i)
+        return recv[i:i + 1]
+    lo = args[0]
+    hi = args[1] if len(args) > 1 else len(recv)
+    if lo < 0 or hi > len(recv) or lo > hi:
+        raise EvalError('substring(%d, %d) out of range' % (lo, hi))
+    return recv[lo:hi]
     raise EvalError('unknown method %s' % name)
 
 

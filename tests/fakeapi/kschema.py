@@ -86,6 +86,9 @@ def precompile(schema, rules, crd_name, path=''):
     for r in schema.get('x-kubernetes-validations') or []:
         if isinstance(r, dict):
             rules.get(r.get('rule', ''), (crd_name, path or '<root>'))
+            if r.get('messageExpression'):
+                rules.get(r['messageExpression'], (crd_name, (path or '<root>') +
+                                                   ' messageExpression'))
     for k, sub in (schema.get('properties') or {}).items():
         precompile(sub, rules, crd_name, (path + '.' + k) if path else k)
     if isinstance(schema.get('items'), dict):
@@ -257,6 +260,16 @@ def _rule(ctx, r, v, old, has_old, path):
         return
     if ok is not True:
         msg = r.get('message') or ('failed rule: %s' % text)
+        mexpr = r.get('messageExpression')
+        if mexpr:
+            past = ctx.rules.get(mexpr, (ctx.crd, (path or '<root>') + ' messageExpression'))
+            if past is not None:
+                try:
+                    m = kcel.evaluate(past, v, old, has_old)
+                    if isinstance(m, str) and m.strip():
+                        msg = m
+                except kcel.EvalError:
+                    pass
         reason = r.get('reason') or 'FieldValueInvalid'
         label = {'FieldValueForbidden': 'Forbidden', 'FieldValueRequired': 'Required value',
                  'FieldValueDuplicate': 'Duplicate value'}.get(reason)

@@ -46,6 +46,9 @@ CASES = [
     ("self.retention < 48", SPEC, kcel.EvalError),
     ("string(self.minReplicas) + 'x' == '1x' && self.retention.size() == 3", SPEC, True),
     ("r'\\d+h'.size() == 4 && '\\u0041' == 'A'", {}, True),
+    ("'a.b.c'.replace('.', '-') == 'a-b-c' && 'hello'.substring(1, 3) == 'el'", {}, True),
+    ("'hello'.charAt(1) == 'e' && 'abcb'.lastIndexOf('b') == 3", {}, True),
+    ("'abc'.substring(2, 9)", {}, kcel.EvalError),
 ]
 
 UNSUPPORTED = [
@@ -115,6 +118,13 @@ def main():
     t.ok(sorted((f, r) for f, r, _ in errs) == [('ids[2]', 'FieldValueDuplicate'),
                                                  ('ports[1]', 'FieldValueDuplicate')],
          'schema: list-type set/map duplicates', errs)
+    mschema = {'type': 'object', 'x-kubernetes-validations': [{
+        'rule': 'self.n < 3', 'message': 'static',
+        'messageExpression': "'n is ' + string(self.n) + ', want < 3'"}],
+        'properties': {'n': {'type': 'integer'}}}
+    errs, _ = kschema.validate(mschema, {'n': 5})
+    t.ok(len(errs) == 1 and errs[0][2].endswith('n is 5, want < 3'),
+         'schema: messageExpression gives the message', errs)
     t.done()
 
 
