@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# hack/rgw-up.sh DIR - start a single-node Ceph (mon + memstore OSD) and RGW on
+# loopback in DIR (research/testinfra.md §3b). Takes ~14 s. Writes DIR/env with
+# RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY. Stop with hack/rgw-down.sh DIR.
+# Ports: RGW_PORT (default 7480), RGW_MON_PORT (default 6789).
+set -eu
+D=$(mkdir -p "$1" && cd "$1" && pwd)
+PORT=${RGW_PORT:-7480}
+MON=${RGW_MON_PORT:-6789}
+cd "$D"
+FSID=$(cat /proc/sys/kernel/random/uuid)
+mkdir -p run log mon.a osd.0 rgw.a
+cat > ceph.conf <<CONF
+[global]
+fsid = $FSID
+mon host = v1:127.0.0.1:$MON
+mon initial members = a
+public addr = 127.0.0.1
+keyring = $D/\$name.keyring
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+mon allow pool size one = true
+mon allow pool delete = true
+mon max pg per osd = 1000
+mon warn on pool no redundancy = false
+auth allow insecure global id reclaim = false
+osd crush chooseleaf type = 0
+run dir = $D/run
+log file = $D/log/\$name.log
+pid file = $D/run/\$name.pid
+ms bind msgr2 = false
+mon data avail warn = 1
+mon data avail crit = 0
+[mon]
+mon data = $D/mon.\$id
+admin socket = $D/run/\$name.asok
+[osd]
+osd data = $D/osd.\$id
+osd objectstore = memstore
+memstore device bytes = 2147483648
+osd max object name len = 460
+osd max object namespace len = 64
+osd class dir = /usr/lib/x86_64-linux-gnu/rados-classes
+admin socket = $D/run/\$name.asok
+[client.rgw.a]
+rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
+rgw dns name = localhost
+rgw data = $D/rgw.a
+admin socket = $D/run/\$name.asok
+CONF
+q() { "$@" >>"$D/log/setup.log" 2>&1; }
+q ceph-authtool --create-keyring mon..keyring --gen-key -n mon. --cap mon 'allow *'
+q ceph-authtool --create-keyring client.admin.keyring --gen-key -n client.admin \
+    --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *'
+q ceph-authtool mon..keyring --import-keyring client.admin.keyring
+q monmaptool --create --addv a "[v1:127.0.0.1:$MON]" --fsid "$FSID" monmap
+q ceph-mon -c ceph.conf --mkfs -i a --monmap monmap --keyring mon..keyring
+cp mon..keyring mon.a.keyring
+q ceph-mon -c ceph.conf -i a
+U=$(cat /proc/sys/kernel/random/uuid)
+q ceph-authtool --create-keyring osd.0.keyring --gen-key -n osd.0
+echo "{\"cephx_secret\": \"$(ceph-authtool -p -n osd.0 osd.0.keyring)\"}" > osd.json
+q timeout 60 ceph -c ceph.conf osd new "$U" -i osd.json
+q ceph-osd -c ceph.conf -i 0 --mkfs --osd-uuid "$U"
+q ceph-osd -c ceph.conf -i 0
+for _ in $(seq 1 120); do
+    timeout 10 ceph -c ceph.conf osd stat 2>/dev/null | grep -q "1 up" && break
+    sleep 0.5
+done
+timeout 60 ceph -c ceph.conf auth get-or-create client.rgw.a mon 'allow rw' osd 'allow rwx' \
+    > client.rgw.a.keyring 2>>"$D/log/setup.log"
+q radosgw -c ceph.conf -n client.rgw.a
+for _ in $(seq 1 240); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT" && break
+    sleep 0.25
+done
+q timeout 60 radosgw-admin -c ceph.conf user create --uid=tempo --display-name=tempo \
+    --access-key=TEMPOKEY --secret-key=TEMPOSECRET
+cat > env <<ENV
+RGW_ENDPOINT=127.0.0.1:$PORT
+RGW_HOSTNAME=localhost:$PORT
+RGW_ACCESS_KEY=TEMPOKEY
+RGW_SECRET_KEY=TEMPOSECRET
+ENV
+curl -s -o /dev/null "http://127.0.0.1:$PORT" || { echo "rgw-up: RGW did not start (see $D/log)" >&2; exit 1; }
