@@ -190,7 +190,6 @@ def check_rbac():
         ("", "configmaps"): write, ("", "services"): write,
         ("apps", "deployments"): write, ("policy", "poddisruptionbudgets"): write,
         ("keda.sh", "scaledobjects"): write, ("keda.sh", "triggerauthentications"): write,
-        ("autoscaling", "horizontalpodautoscalers"): ["get", "list", "watch"],
         ("events.k8s.io", "events"): ["create", "patch"],
     }
     assert rules == want, "ClusterRole rules differ:\n%r" % rules

@@ -100,6 +100,67 @@ def table_row(out):
     return row
 
 
+def rbac_rules(srv):
+    """(kind, namespace, rule) of the chart's Roles and ClusterRoles for the seed values."""
+    p = subprocess.run([os.path.join(fakeapi_util.TOOLS, "helm"), "template", REL, CHART,
+                        "-n", NS, "-f", SEED], capture_output=True, text=True, env=srv.env,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = []
+    for d in yaml.safe_load_all(p.stdout):
+        if d and d["kind"] in ("Role", "ClusterRole"):
+            for r in d["rules"]:
+                out.append((d["kind"], d["metadata"].get("namespace"), r))
+    return out
+
+
+def request_attrs(method, path, query):
+    """RBAC attributes (group, resource, ns, name, verb) of a request; None = non-resource."""
+    parts = [x for x in path.split("/") if x]
+    if parts[:1] == ["api"] and len(parts) >= 2:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if not rest:
+        return None  # discovery
+    ns = None
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        ns, rest = rest[1], rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) > 1 else None
+    if len(rest) > 2:
+        resource += "/" + rest[2]
+    watch = "watch=true" in query or "watch=1" in query
+    verb = {"GET": "watch" if watch else ("get" if name else "list"), "POST": "create",
+            "PUT": "update", "PATCH": "patch",
+            "DELETE": "delete" if name else "deletecollection"}[method]
+    return group, resource, ns, name, verb
+
+
+def rbac_denied(srv, reqs):
+    rules = rbac_rules(srv)
+    denied = []
+    for r in reqs:
+        a = request_attrs(r["method"], r["path"], r.get("query") or "")
+        if a is None:
+            continue
+        group, resource, ns, name, verb = a
+        ok = False
+        for kind, rns, rule in rules:
+            if kind == "Role" and ns != rns:
+                continue
+            if group in rule["apiGroups"] and resource in rule["resources"] and \
+                    verb in rule["verbs"] and \
+                    (not rule.get("resourceNames") or name in rule["resourceNames"]):
+                ok = True
+                break
+        if not ok:
+            denied.append("%s %s?%s -> %s" % (r["method"], r["path"], r.get("query"), a))
+    return denied
+
+
 def trigger_md(srv):
     so = get(srv, SO_PATH)
     if not so:
@@ -173,6 +234,7 @@ try:
         port = free_port()
         cmd = controller_cmd(srv, port)
         env = dict(srv.env, POD_NAME="e2e-controller", POD_NAMESPACE=NS)
+        srv.admin("DELETE", "requests")
         t0 = time.time()
         with open(ctrl_log, "w") as log:
             ctrl = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -206,6 +268,13 @@ try:
         else:
             t.skip("Argo CD health.lua on the live TempoCompactor: Healthy",
                    "no Ready status" if LUA else "no lua5.1")
+        reqs = srv.admin("GET", "requests")["requests"]
+        denied = rbac_denied(srv, reqs)
+        used = sorted({(a[0], a[1], a[4]) for a in (request_attrs(r["method"], r["path"], r.get("query") or "") for r in reqs) if a})
+        print("# controller used: " + ", ".join("%s/%s:%s" % u for u in used))
+        t.ok(reqs and not denied,
+             "every API request of the controller (%d) is allowed by the chart's RBAC"
+             % len(reqs), "\n".join(denied))
         rc, out, err = srv.kubectl("-n", NS, "get", "tcomp", CR)
         row = table_row(out)
         t.ok(rc == 0 and row.get("AUTOSCALING") == "true" and row.get("STATUS") == "True"
@@ -216,6 +285,7 @@ try:
                      "X-Scope-OrgID=tenant-123, threshold \"250\"",
                      "ScaledObject is owned by the TempoCompactor",
                      "TempoCompactor status: Ready=True for the current generation",
+                     "every API request of the controller is allowed by the chart's RBAC",
                      "Argo CD health.lua on the live TempoCompactor: Healthy",
                      "kubectl get tcomp: READY 1, AUTOSCALING true, STATUS True"):
             t.skip(name, why)

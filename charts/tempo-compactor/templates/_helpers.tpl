@@ -109,10 +109,6 @@ Secrets (KEDA resolves authSecretRef through the TriggerAuthentication).
 - apiGroups: [keda.sh]
   resources: [scaledobjects, triggerauthentications]
   verbs: [get, list, watch, create, patch, delete]
-# status.desiredReplicas comes from KEDA's HPA keda-hpa-<scaledobject>
-- apiGroups: [autoscaling]
-  resources: [horizontalpodautoscalers]
-  verbs: [get, list, watch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
