@@ -307,6 +307,21 @@ try:
     else:
         t.skip("the controller updates the ScaledObject threshold to \"300\"", why)
 
+    # turning autoscaling off through the chart: the ScaledObject goes, replicas come back
+    rc, out, err = srv.helm("upgrade", REL, CHART, "-n", NS, "-f", SEED, "--set",
+                            "compactor.autoscaling.enabled=false", timeout=120)
+    t.ok(rc == 0, "helm upgrade with compactor.autoscaling.enabled=false", err)
+    if ctrl is not None:
+        dep_path = CHILD_PATHS["Deployment"]
+        done = wait_for(lambda: get(srv, SO_PATH) is None and
+                        (get(srv, dep_path) or {}).get("spec", {}).get("replicas") == 2,
+                        timeout=30)
+        t.ok(done, "the controller deletes the ScaledObject and sets replicas 2 (compactor.replicas)",
+             "SO: %s, replicas: %s" % (get(srv, SO_PATH) is not None,
+                                        (get(srv, dep_path) or {}).get("spec", {}).get("replicas")))
+    else:
+        t.skip("the controller deletes the ScaledObject and sets replicas 2", why)
+
     rc, out, err = srv.helm("uninstall", REL, "-n", NS, timeout=120)
     t.ok(rc == 0, "helm uninstall", err)
     gone = wait_for(lambda: get(srv, CR_PATH) is None, timeout=15)
@@ -318,6 +333,25 @@ try:
              "still there: %s" % [k for k, p in CHILD_PATHS.items() if get(srv, p)])
     else:
         t.skip("children (Deployment, Service, ConfigMap, ScaledObject) removed", why)
+    if ctrl is not None:
+        # over the whole run, requests only the controller makes (helm never touches the
+        # children, /status, Leases or Events) must be allowed too, deletes included
+        def controller_only(r):
+            a = request_attrs(r["method"], r["path"], r.get("query") or "")
+            if a is None:
+                return False
+            return (a[3] in (CHILD, CHILD + "-config") or a[1].endswith("/status") or
+                    a[1] in ("leases", "events") or
+                    (a[3] is None and a[1] in ("configmaps", "services", "deployments",
+                                               "scaledobjects", "triggerauthentications",
+                                               "poddisruptionbudgets")))
+        reqs = [r for r in srv.admin("GET", "requests")["requests"] if controller_only(r)]
+        denied = rbac_denied(srv, reqs)
+        verbs = sorted({r["method"] for r in reqs})
+        t.ok(reqs and not denied, "controller requests over install/upgrade/uninstall (%d, %s) "
+             "are allowed by the chart's RBAC" % (len(reqs), "/".join(verbs)), "\n".join(denied))
+    else:
+        t.skip("controller requests over install/upgrade/uninstall are allowed by the RBAC", why)
     t.ok(get(srv, CRD_PATH) is not None, "the CRD stays after helm uninstall")
     rc, out, err = srv.helm("list", "-n", NS)
     t.ok(rc == 0 and REL not in out.split(), "helm list shows no release", out + err)
