@@ -102,6 +102,10 @@ def run(t, s):
             'spec.replicas in body must be of type integer']
     t.ok(rc != 0 and all(w in err for w in want),
          'invalid CR rejected with CEL rule messages and schema errors', err)
+    rc, out, err = s.kubectl('apply', '-f', '-', input=cr.replace('name: a', 'name: odd')
+                             .replace('retention: 48h', 'retention: 48h\n  colour: red'))
+    t.ok(rc != 0 and 'strict decoding error: unknown field "spec.colour"' in err,
+         'unknown field rejected (kubectl sends fieldValidation=Strict)', out + err)
     rc, out, err = s.kubectl('get', 'widget', 'bad')
     t.ok(rc != 0 and 'NotFound' in err, 'rejected CR was not stored', out + err)
     skipped = s.admin('GET', 'cel')['skipped']
