@@ -3,12 +3,15 @@
  *
  *   tempo-compactor -config.file=tempo.yaml [-config.expand-env] [-key=value ...]
  *   tempo-compactor parquet schema|dump|cat|ids|check|copy|gen ...
+ *   tempo-compactor config-reference    every config key as a Markdown table
  *   tempo-compactor version
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "daemon.h"
+#include "daemon_config.h"
 #include "tc.h"
 
 /* compactor/parquet_cli.c; argv[0] is "parquet". */
@@ -20,6 +23,17 @@ main(int argc, char **argv)
     if (argc > 1 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "-version") == 0)) {
         printf("tempo-compactor, version %s (revision: %s)\n", tc_version, tc_revision);
         return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "config-reference") == 0) {
+        struct buf b;
+        int rc;
+
+        buf_init(&b, 0);
+        rc = cfg_render_markdown(&daemon_config_table, &b);
+        if (rc == TC_OK)
+            fputs(b.data, stdout);
+        buf_cleanup(&b);
+        return rc == TC_OK ? 0 : 1;
     }
     if (argc > 1 && strcmp(argv[1], "parquet") == 0)
         return parquet_cli_main(argc - 1, argv + 1);

@@ -895,6 +895,36 @@ cfg_render_yaml(const struct cfg_table *t, const void *target, struct buf *out)
     return rc;
 }
 
+int
+cfg_render_markdown(const struct cfg_table *t, struct buf *out)
+{
+    static const char *const tnames[] = {"bool",   "int",    "bytes", "float", "duration",
+                                         "string", "secret", "list",  "json",  "ignored"};
+    const struct cfg_key **sorted;
+    size_t i, n = 0;
+    int rc, pass;
+
+    sorted = tc_calloc(t->n ? t->n : 1, sizeof(*sorted));
+    if (sorted == NULL)
+        return TC_NOMEM;
+    for (i = 0; i < t->n; i++)
+        sorted[n++] = &t->keys[i];
+    qsort(sorted, n, sizeof(*sorted), cmp_key_path);
+    rc = buf_puts(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (pass = 0; pass < 2 && rc == TC_OK; pass++) {
+        for (i = 0; i < n && rc == TC_OK; i++) {
+            const struct cfg_key *k = sorted[i];
+            if ((k->type == CFG_IGNORED) != pass)
+                continue;
+            rc = buf_printf(out, "| `%s` | %s | %s%s%s | %s |\n", k->path, tnames[k->type],
+                            k->def && *k->def ? "`" : "", k->def && *k->def ? k->def : "",
+                            k->def && *k->def ? "`" : "", k->doc ? k->doc : "");
+        }
+    }
+    tc_free(sorted);
+    return rc;
+}
+
 void
 cfg_cleanup(const struct cfg_table *t, void *target)
 {

@@ -83,6 +83,10 @@ int cfg_expand_env(const char *in, size_t len, struct buf *out, struct tc_err *e
 /* cfg_render_yaml() appends the effective config as YAML, secrets masked. */
 int cfg_render_yaml(const struct cfg_table *t, const void *target, struct buf *out);
 
+/* cfg_render_markdown() appends a Markdown table of every key: path, type,
+ * default and doc line (ignored keys listed last). For README and -help. */
+int cfg_render_markdown(const struct cfg_table *t, struct buf *out);
+
 /* cfg_parse_duration() parses Go durations ("1h30m", "250ms", "0") into ms. */
 int cfg_parse_duration(const char *s, int64_t *ms);
 /* cfg_format_duration() prints ms like Go's time.Duration.String(). */
