@@ -21,6 +21,9 @@ struct poll_tprog {
     const char *state; /* static string */
     unsigned long listed, known, fetched, remaining, errors;
     double t_start, t_fetch, t_end;
+    int write_index; /* builder: write the tenant index once the poll is applied */
+    int64_t created_s;
+    int32_t created_ns;
 };
 
 struct poller {
@@ -592,25 +595,12 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
     }
     poll_metrics(p, tenant, pt.live, pt.nlive, pt.comp, pt.ncomp);
     if (p->cfg.write_tenant_index) {
-        struct tindex ti;
-        struct tc_err e = {0};
-        const char *tl[] = {tenant};
-
-        poll_prog_set(p, prog, "writing-index");
-        qsort(pt.live, pt.nlive, sizeof(struct meta), poll_cmp_start);
-        qsort(pt.comp, pt.ncomp, sizeof(struct meta), poll_cmp_start);
-        tindex_init(&ti);
-        ti.created_s = now_s;
-        ti.created_ns = now_ns;
-        ti.live = pt.live;
-        ti.nlive = pt.nlive;
-        ti.compacted = pt.comp;
-        ti.ncompacted = pt.ncomp;
-        if (tindex_write(p->b, tenant, &ti, &e) != TC_OK) {
-            LOG_ERROR("failed to write tenant index", KV_S("tenant", tenant), KV_ERR(&e));
-            metrics_inc(p->m_ti_errors, tl);
-        }
-        metrics_set(p->m_ti_age, tl, 0);
+        /* Written after the poll is applied, so compaction never waits on it. */
+        pthread_mutex_lock(&p->mu);
+        prog->write_index = 1;
+        prog->created_s = now_s;
+        prog->created_ns = now_ns;
+        pthread_mutex_unlock(&p->mu);
     }
 out:
     backend_blocks_cleanup(&bb);
@@ -746,10 +736,78 @@ poll_worker(void *arg)
             pthread_mutex_unlock(&p->mu);
             poll_prog_set(p, prog, "failed");
         } else if (strcmp(prog->state, "index") != 0) {
-            poll_prog_set(p, prog, "done");
+            poll_prog_set(p, prog, prog->write_index ? "ready" : "done");
         }
     }
     return NULL;
+}
+
+struct poll_index_run {
+    struct poller *p;
+    struct blocklist *src;
+    size_t next;
+    pthread_mutex_t mu;
+};
+
+/* Writes the tenant index of every tenant this instance built (Tempo's
+ * WriteTenantIndex: pb then JSON, or delete both when empty). */
+static void *
+poll_index_worker(void *arg)
+{
+    struct poll_index_run *ir = arg;
+    struct poller *p = ir->p;
+
+    for (;;) {
+        struct poll_tprog *prog;
+        struct tindex ti;
+        struct tc_err e = {0};
+        const char *tl[1];
+        size_t i;
+
+        pthread_mutex_lock(&ir->mu);
+        while (ir->next < p->nprog && !p->prog[ir->next].write_index)
+            ir->next++;
+        i = ir->next++;
+        pthread_mutex_unlock(&ir->mu);
+        if (i >= p->nprog)
+            break;
+        prog = &p->prog[i];
+        tl[0] = prog->tenant;
+        tindex_init(&ti);
+        blocklist_get(ir->src, prog->tenant, &ti.live, &ti.nlive, &ti.compacted, &ti.ncompacted);
+        qsort(ti.live, ti.nlive, sizeof(struct meta), poll_cmp_start);
+        qsort(ti.compacted, ti.ncompacted, sizeof(struct meta), poll_cmp_start);
+        ti.created_s = prog->created_s;
+        ti.created_ns = prog->created_ns;
+        poll_prog_set(p, prog, "writing-index");
+        if (tindex_write(p->b, prog->tenant, &ti, &e) != TC_OK) {
+            LOG_ERROR("failed to write tenant index", KV_S("tenant", prog->tenant), KV_ERR(&e));
+            metrics_inc(p->m_ti_errors, tl);
+        }
+        metrics_set(p->m_ti_age, tl, 0);
+        tindex_cleanup(&ti);
+        poll_prog_set(p, prog, "done");
+    }
+    return NULL;
+}
+
+static void
+poll_write_indexes(struct poller *p, struct blocklist *src)
+{
+    struct poll_index_run ir = {p, src, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[64];
+    size_t i, n = (size_t)p->cfg.tenant_concurrency;
+
+    if (n > TC_ARRAY_LEN(th))
+        n = TC_ARRAY_LEN(th);
+    for (i = 0; i < n; i++)
+        if (pthread_create(&th[i], NULL, poll_index_worker, &ir) != 0)
+            break;
+    if (i == 0)
+        poll_index_worker(&ir);
+    n = i;
+    for (i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
 }
 
 int
@@ -840,16 +898,28 @@ poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
         rc = tc_err_set(err, TC_CANCELED, "poll stopped");
     } else if (run.failures_left < 0) {
         rc = tc_err_set(err, TC_ERR, "too many tenant failures; abandoning polling cycle");
+        poll_write_indexes(p, run.result);
     } else {
         rc = blocklist_apply_poll(bl, run.result);
         if (rc != TC_OK)
             tc_err_set(err, rc, "poll: applying results: %s", tc_strerror(rc));
+        pthread_mutex_lock(&p->mu);
+        p->stats.ready_seconds = backend_now() - t0;
+        pthread_mutex_unlock(&p->mu);
         if (rc == TC_OK && p->state_path) {
             struct tc_err e = {0};
 
             if (blocklist_save(bl, p->state_path, &e) != TC_OK)
                 LOG_WARN("failed to write blocklist state file", KV_ERR(&e));
         }
+        if (rc == TC_OK) {
+            /* bl is "previous" from now on; the seed copy is dead weight. */
+            blocklist_free(p->seed);
+            p->seed = NULL;
+        }
+        LOG_INFO("blocklist ready", KV_F("seconds", p->stats.ready_seconds),
+                 KV_U("blocks", blocklist_len(bl)));
+        poll_write_indexes(p, bl);
     }
 out : {
     double secs = backend_now() - t0;

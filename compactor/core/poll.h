@@ -14,7 +14,8 @@
  *   - a corrupt or oversized meta skips that block (logged, counted in
  *     tempodb_blocklist_poll_errors_total) instead of failing the tenant.
  * Progress per tenant is readable at any time (poller_status_json) and is
- * logged every 10 s while a poll runs.
+ * logged every 10 s while a poll runs. Builders write their tenant indexes
+ * after the result is applied, so compaction can start without waiting.
  */
 #ifndef TC_POLL_H
 #define TC_POLL_H
@@ -62,7 +63,8 @@ struct poll_stats {
     unsigned long bad;          /* corrupt/oversized metas */
     unsigned long seeded_state; /* tenants seeded from the state file */
     unsigned long seeded_index; /* tenants seeded from the tenant index */
-    double seconds;
+    double ready_seconds;       /* until the result was applied to the blocklist */
+    double seconds;             /* whole poll, tenant-index writes included */
 };
 
 /* poller_new() borrows b, cfg strings, reg (NULL = metrics_default()). If

@@ -515,7 +515,64 @@ TEST(state_file_roundtrip_and_corruption)
     blocklist_free(back);
 }
 
+TEST(progress_log_status_and_metric_names)
+{
+    const char *dir;
+    struct backend *b = make_bucket(&dir);
+    struct poll_cfg cfg;
+    struct metrics *reg = metrics_new();
+    struct blocklist *bl = blocklist_new();
+    struct poller *p;
+    struct tc_err err = {0};
+    struct buf out;
+    char logp[600], *log;
+    int fd = log_to_file(dir, logp, sizeof(logp));
+    static const char *const names[] = {
+        "# TYPE tempodb_blocklist_poll_duration_seconds histogram",
+        "tempodb_blocklist_poll_duration_seconds_bucket{le=\"+Inf\"} 1",
+        "tempodb_blocklist_length{tenant=\"a\"} ",
+        "tempodb_blocklist_tenant_index_builder{tenant=\"a\"} 1",
+        "tempodb_blocklist_tenant_index_age_seconds{tenant=\"b\"} 0",
+        "tempodb_backend_objects_total{tenant=\"a\",status=\"live\"} ",
+        "tempodb_backend_bytes_total{tenant=\"a\",status=\"compacted\"} ",
+    };
+    size_t i;
+
+    poll_cfg_defaults(&cfg);
+    cfg.progress_log_ms = 1; /* every callback may log; the daemon uses 10 s */
+    p = poller_new(b, &cfg, NULL, NULL, reg, &err);
+    buf_init(&out, 0);
+    ASSERT_OK(poller_status_json(p, &out));
+    ASSERT_STR_CONTAINS(out.data, "\"state\":\"idle\"");
+    ASSERT_OK(poller_poll(p, bl, &err));
+    ASSERT(poller_done(p));
+    close(fd);
+    log = slurp(logp);
+    ASSERT_STR_CONTAINS(log, "msg=\"blocklist poll progress\"");
+    ASSERT_STR_CONTAINS(log, "metas_remaining=");
+    ASSERT_STR_CONTAINS(log, "msg=\"blocklist poll complete\"");
+    tc_free(log);
+    buf_reset(&out);
+    ASSERT_OK(metrics_render(reg, &out));
+    for (i = 0; i < TC_ARRAY_LEN(names); i++)
+        ASSERT_STR_CONTAINS(out.data, names[i]);
+    ASSERT_DBL_NEAR(metrics_value(metrics_gauge(reg, "tempodb_backend_objects_total", "",
+                                                (const char *const[]){"tenant", "status", NULL}),
+                                  (const char *[]){"a", "live"}),
+                    200, 0);
+    ASSERT_DBL_NEAR(metrics_value(metrics_gauge(reg, "tempodb_backend_bytes_total", "",
+                                                (const char *const[]){"tenant", "status", NULL}),
+                                  (const char *[]){"a", "compacted"}),
+                    5000, 0);
+    buf_cleanup(&out);
+    poller_free(p);
+    blocklist_free(bl);
+    metrics_free(reg);
+    backend_free(b);
+}
+
 TEST_MAIN(TEST_ENTRY(cold_poll_then_warm_restart_needs_no_gets),
+          TEST_ENTRY(progress_log_status_and_metric_names),
           TEST_ENTRY(live_to_compacted_costs_no_get), TEST_ENTRY(bad_input_loses_nothing),
           TEST_ENTRY(hostile_tenant_is_skipped), TEST_ENTRY(non_builder_reads_index_and_falls_back),
           TEST_ENTRY(local_updates_survive_a_stale_poll),
