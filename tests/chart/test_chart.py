@@ -353,6 +353,23 @@ def check_readme():
     assert "MIGRATION.md" in readme
 
 
+def check_overrides():
+    docs = template("--set", "global.registry=reg.local", "--set", "compactor.image.tag=2.9.0",
+                    "--set", "global.commonLabels.team=tracing", "--set",
+                    "compactor.name=edge", "--set", "controller.image.tag=9.9.9")
+    cr = cr_of(docs)
+    assert cr["metadata"]["name"] == "edge"
+    assert cr["spec"]["image"] == "reg.local/grafana/tempo:2.9.0", cr["spec"]["image"]
+    ctr = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert ctr["image"] == "reg.local/tempo-compactor/tempo-compactor-controller:9.9.9"
+    assert all(d["metadata"]["labels"].get("team") == "tracing" for d in docs), \
+        [d["kind"] for d in docs if d["metadata"]["labels"].get("team") != "tracing"]
+    docs = template(release="r" * 53)
+    assert one(docs, "TempoCompactor")["metadata"]["name"] == "r" * 47
+    docs = template(release="my.tempo")
+    assert one(docs, "TempoCompactor")["metadata"]["name"] == "my-tempo"
+
+
 def check_compactor_disabled():
     docs = template("--set", "compactor.enabled=false")
     assert "TempoCompactor" not in [d["kind"] for d in docs]
@@ -362,6 +379,8 @@ t.run("rendering is deterministic", check_deterministic)
 t.run("--include-crds ships the repository CRD; templates never contain it", check_crds)
 t.run("README values table is generated from values.yaml", check_readme)
 t.run("compactor.enabled=false installs only the controller", check_compactor_disabled)
+t.run("global.registry, image tags, commonLabels, compactor.name, long release names",
+      check_overrides)
 
 # ------------------------------------------------------------------ bad values
 
@@ -414,24 +433,27 @@ BAD = [
      "storage.trace.gcs.bucket_name is required when storage.trace.backend is gcs"),
     (["--set", "tempo.image.tag=3.0.3"],
      "compactor image tag \"3.0.3\": Tempo 3.x removed the compactor"),
+    (["--set", "compactor.enabled=true"],
+     "TempoCompactor name \"1tempo\" (compactor.name, else the release name) must be a DNS label",
+     "1tempo"),
     (["--set", "compactor.name=a-very-long-compactor-name-that-does-not-fit-anymore"],
      "compactor.name: String length must be less than or equal to 47"),
 ]
 
 
-def bad_case(args, want):
+def bad_case(args, want, release="tempo"):
     def run():
         full = []
         for a in args:
             full.append(os.path.join(CI, "seed-values.yaml") if a == "seed" else a)
-        p = helm("template", "tempo", CHART, "-n", NS, *full)
+        p = helm("template", release, CHART, "-n", NS, *full)
         assert p.returncode != 0, "helm accepted %s" % args
         assert want in p.stderr, "want %r in:\n%s" % (want, p.stderr)
     return run
 
 
-for args, want in BAD:
-    t.run("bad values rejected: %s" % want[:90], bad_case(args, want))
+for case in BAD:
+    t.run("bad values rejected: %s" % case[1][:90], bad_case(*case))
 
 shutil.rmtree(TMP, ignore_errors=True)
 t.done()

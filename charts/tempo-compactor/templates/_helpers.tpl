@@ -71,9 +71,14 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- default (include "tempo-compactor.resourceName" (dict "ctx" . "component" "controller")) .Values.controller.leaderElection.leaseName }}
 {{- end }}
 
-{{/* Name of the TempoCompactor built from compactor.* values. */}}
+{{/* Name of the TempoCompactor: compactor.name (validated), else the release name cut to
+the controller's 47-character limit (children are named tempo-<name>-compactor). */}}
 {{- define "tempo-compactor.crName" -}}
-{{- default .Release.Name .Values.compactor.name | trunc 40 | trimSuffix "-" }}
+{{- if .Values.compactor.name }}
+{{- .Values.compactor.name }}
+{{- else }}
+{{- .Release.Name | replace "." "-" | trunc 47 | trimSuffix "-" }}
+{{- end }}
 {{- end }}
 
 {{/* Threshold values as strings: "250" and 250 both give "250". */}}

@@ -97,7 +97,8 @@ values.schema.json checks types and shapes first.
 {{- if regexMatch "^v?([3-9]|[1-9][0-9]+)\\." $tag }}
 {{- fail (printf "compactor image tag %q: Tempo 3.x removed the compactor; use a Tempo 2.x tag (2.10.8 or older)" $tag) }}
 {{- end }}
-{{- if gt (len (include "tempo-compactor.crName" .)) 47 }}
-{{- fail "compactor.name (or the release name) must be at most 47 characters: children are named tempo-<name>-compactor" }}
+{{- $cr := include "tempo-compactor.crName" . }}
+{{- if or (gt (len $cr) 47) (not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $cr)) }}
+{{- fail (printf "TempoCompactor name %q (compactor.name, else the release name) must be a DNS label starting with a letter, at most 47 characters: children are named tempo-<name>-compactor; set compactor.name" $cr) }}
 {{- end }}
 {{- end }}
