@@ -833,7 +833,16 @@ class FakeAPI:
 
     def start(self):
         handler = type('Handler', (Handler,), {'api': self})
-        self.server = ThreadingHTTPServer((self.host, self.req_port), handler)
+        api = self
+
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ':' in self.host else socket.AF_INET
+
+            def handle_error(self, request, client_address):
+                # e.g. a client reset during the request line: log one line, no traceback
+                api.log('connection error from %s: %r' % (client_address[0],
+                                                          sys.exc_info()[1]))
+        self.server = Server((self.host, self.req_port), handler)
         self.server.daemon_threads = True
         if self.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -856,7 +865,8 @@ class FakeAPI:
 
     @property
     def url(self):
-        return '%s://127.0.0.1:%d' % ('https' if self.tls else 'http', self.port)
+        host = '[%s]' % self.host if ':' in self.host else '127.0.0.1'
+        return '%s://%s:%d' % ('https' if self.tls else 'http', host, self.port)
 
     def kubeconfig(self):
         """Kubeconfig text (block-style YAML) for this server."""
@@ -2379,11 +2389,16 @@ class Handler(BaseHTTPRequestHandler):
             w = Watch(api.next_id, path, raw_q)
             api.next_id += 1
             api.watches[w.id] = w
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Transfer-Encoding', 'chunked')
-        self.send_header('Cache-Control', 'no-cache, private')
-        self.end_headers()
+        try:
+            self.send_response(200)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Transfer-Encoding', 'chunked')
+            self.send_header('Cache-Control', 'no-cache, private')
+            self.end_headers()
+        except OSError:
+            with api.lock:
+                api.watches.pop(w.id, None)
+            raise
         self._status = 200
         first_table = [True]
 

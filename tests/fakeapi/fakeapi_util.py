@@ -24,14 +24,20 @@ class Server:
         self.kubeconfig = os.path.join(self.dir, 'kubeconfig')
         portfile = os.path.join(self.dir, 'port')
         self.logfile = os.path.join(self.dir, 'server.log')
-        self.proc = subprocess.Popen(
-            ['/usr/bin/python3', SERVER, '--port', '0', '--port-file', portfile,
-             '--kubeconfig', self.kubeconfig, '--log', self.logfile] + list(args),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr goes to a file: a pipe nobody reads could fill up and block the server
+        self.errfile = os.path.join(self.dir, 'server.stderr')
+        with open(self.errfile, 'wb') as err:
+            self.proc = subprocess.Popen(
+                ['/usr/bin/python3', SERVER, '--port', '0', '--port-file', portfile,
+                 '--kubeconfig', self.kubeconfig, '--log', self.logfile] + list(args),
+                stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.time() + 15
         while not os.path.exists(portfile):
             if self.proc.poll() is not None:
-                raise RuntimeError('fakeapi exited: %s' % self.proc.stderr.read().decode())
+                with open(self.errfile, errors='replace') as f:
+                    msg = f.read()
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise RuntimeError('fakeapi exited: %s' % msg)
             if time.time() > deadline:
                 self.stop()
                 raise RuntimeError('fakeapi did not start')
