@@ -1270,6 +1270,26 @@ class FakeAPI:
         self._after_write(rt, obj, None)
         return obj
 
+    def load_object(self, obj):
+        """Create any object from a manifest (for --load); its kind must be served."""
+        if not isinstance(obj, dict) or not obj.get('apiVersion') or not obj.get('kind'):
+            raise ApiError(400, 'BadRequest', 'object without apiVersion/kind')
+        rt = self.kind_type(obj['apiVersion'], obj['kind'])
+        if rt is None:
+            raise ApiError(404, 'NotFound', 'no resource serves %s %s' % (obj['apiVersion'],
+                                                                          obj['kind']))
+        ns = (obj.get('metadata') or {}).get('namespace') if rt.namespaced else None
+        version = obj['apiVersion'].rpartition('/')[2]
+        created = self.create(rt, version, ns, obj, 'fakeapi', {})
+        st = obj.get('status')
+        if st is not None and rt.status and rt.key != ('apiextensions.k8s.io',
+                                                       'customresourcedefinitions'):
+            new = dcopy(created)
+            new['status'] = st
+            created = self.update(rt, version, ns, created['metadata']['name'], new,
+                                  'fakeapi', {}, sub='status')
+        return created
+
     def get(self, rt, ns, name):
         o = self.objs[rt.key].get((ns or '', name))
         if o is None:
@@ -2706,6 +2726,7 @@ def main(argv=None):
     ap.add_argument('--no-controllers', action='store_true')
     ap.add_argument('--keda', action='store_true')
     ap.add_argument('--crd', action='append', default=[])
+    ap.add_argument('--load', action='append', default=[])
     ap.add_argument('--fault', action='append', default=[])
     ap.add_argument('--gone-mode', choices=('event', 'http'), default='event')
     ap.add_argument('--token')
@@ -2730,6 +2751,12 @@ def main(argv=None):
                            'v1', None, c, 'fakeapi', {})
             except ApiError as e:
                 raise SystemExit('fakeapi: --crd: %s' % e.message)
+        for p in a.load:
+            for o in load_file_objects(p):
+                try:
+                    api.load_object(o)
+                except ApiError as e:
+                    raise SystemExit('fakeapi: --load %s: %s' % (p, e.message))
     for fj in a.fault:
         try:
             api.add_faults(json.loads(fj))

@@ -13,7 +13,7 @@ cleanup() {
 trap cleanup EXIT
 
 /usr/bin/python3 "$here/fakeapi.py" --port-file "$tmp/port" --kubeconfig "$tmp/kc" \
-    --crd "$here/testdata/widget-crd.yaml" \
+    --crd "$here/testdata/widget-crd.yaml" --load "$here/testdata/preload.yaml" \
     --fault '{"action":"error","code":503,"method":"GET","path":"/widgets$","count":1}' \
     >"$tmp/stdout" 2>"$tmp/stderr" &
 pid=$!
@@ -36,6 +36,18 @@ code=$(curl -s -o "$tmp/body" -w '%{http_code}' "$url$w")
 [ "$code" = 200 ] && grep -q '"kind": "WidgetList"' "$tmp/body" &&
     tap_ok "--crd preloaded the YAML CRD" || tap_fail "--crd preloaded the YAML CRD" "$code"
 
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' \
+    "$url/apis/fake.test.dev/v1alpha1/namespaces/preloaded/widgets/seeded/scale")
+[ "$code" = 200 ] && grep -q '"selector": "app=seeded"' "$tmp/body" &&
+    curl -sf "$url/api/v1/namespaces/preloaded/configmaps/seed" >/dev/null &&
+    tap_ok "--load created the namespace, ConfigMap and Widget with status" ||
+    tap_fail "--load created the namespace, ConfigMap and Widget with status" "$code $(cat "$tmp/body")"
+/usr/bin/python3 "$here/fakeapi.py" --load "$here/testdata/preload.yaml" >/dev/null 2>"$tmp/err3"
+rc=$?
+[ "$rc" != 0 ] && grep -q 'no resource serves fake.test.dev/v1alpha1 Widget' "$tmp/err3" &&
+    tap_ok "--load of an unknown kind fails at start naming it" ||
+    tap_fail "--load of an unknown kind fails at start naming it" "rc=$rc $(cat "$tmp/err3")"
+
 curl -s -XPOST "$url/fake/faults" -d '{"action":"error","code":409,"method":"POST","path":"/widgets$"}' \
     >"$tmp/f" && grep -q '"ids"' "$tmp/f" && tap_ok "POST /fake/faults with curl" ||
     tap_fail "POST /fake/faults with curl" "$(cat "$tmp/f")"
@@ -49,7 +61,7 @@ curl -s "$url/fake/store" | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 names = [o["metadata"]["name"] for o in d["objects"] if o["kind"] == "Widget"]
-sys.exit(0 if names == ["a"] and int(d["resourceVersion"]) > 0 else 1)' &&
+sys.exit(0 if names == ["a", "seeded"] and int(d["resourceVersion"]) > 0 else 1)' &&
     tap_ok "GET /fake/store dumps objects" || tap_fail "GET /fake/store dumps objects"
 
 kill -TERM "$pid"
