@@ -277,8 +277,11 @@ ctrl_on_child(enum watch_event ev, const json_t *obj, void *ud)
 
     if (ns == NULL || name == NULL)
         return;
-    reconcile_child_seen(&ch->c->shared, render_kinds[ch->kind].kind, ns, name,
-                         ev != WATCH_DELETED);
+    /* The echo of our own apply changes nothing: no reconcile for it. */
+    if (reconcile_child_seen(&ch->c->shared, render_kinds[ch->kind].kind, ns, name,
+                             ev != WATCH_DELETED,
+                             json_string_value(json_object_get(md, "resourceVersion"))))
+        return;
     if (owner == NULL) {
         /* Deleted children may arrive as stubs: derive the owner from the name. */
         size_t n = strlen(name);
@@ -657,7 +660,8 @@ ctrl_main(int argc, char **argv)
     }
 out:
     LOG_INFO("controller stopping", KV_I("exit", rc), KV_U("reconciles", c.shared.reconciles),
-             KV_U("applies", c.shared.applies), KV_U("conflicts", c.shared.conflicts));
+             KV_U("applies", c.shared.applies), KV_U("skipped", c.shared.skipped),
+             KV_U("conflicts", c.shared.conflicts));
     http_server_free(hs);
     if (have_lease)
         lease_cleanup(&l);

@@ -30,18 +30,29 @@ struct reconcile_shared {
     int keda_present; /* -1 unknown */
     uint64_t keda_checked_ms;
     long keda_ttl_ms;
-    struct strmap children;  /* "Kind/ns/name" -> (void *)1 while it exists */
+    struct strmap children;  /* "Kind/ns/name" -> struct reconcile_child while it exists */
     struct strmap autoscale; /* "ns/name" -> (void *)1 on, (void *)2 off: last applied mode */
-    unsigned long reconciles, errors, conflicts, applies, deletes, events, status_writes;
+    unsigned long reconciles, errors, conflicts, applies, skipped, deletes, events, status_writes;
 };
 
 void reconcile_shared_init(struct reconcile_shared *s, const char *field_manager,
                            const char *identity);
 void reconcile_shared_cleanup(struct reconcile_shared *s);
 
-/* Child informers report existence here ("Kind/ns/name"). */
-void reconcile_child_seen(struct reconcile_shared *s, const char *kind, const char *ns,
-                          const char *name, int exists);
+/* What is known about one child: the last resourceVersion seen (watch or
+ * apply), the one our last apply produced and a hash of what we applied.
+ * An unchanged child (same hash, nobody wrote since) is not re-applied. */
+struct reconcile_child {
+    char rv[32];
+    char applied_rv[32];
+    unsigned char hash[32];
+    int has_hash;
+};
+
+/* Child informers report existence here ("Kind/ns/name", rv may be NULL).
+ * Returns 1 when the event is the echo of our own last apply. */
+int reconcile_child_seen(struct reconcile_shared *s, const char *kind, const char *ns,
+                         const char *name, int exists, const char *rv);
 /* reconcile_keda_present() probes /apis/keda.sh/v1alpha1 (cached). */
 int reconcile_keda_present(struct reconcile_shared *s, struct kube *k);
 
