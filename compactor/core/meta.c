@@ -1,6 +1,7 @@
 /* meta.c - BlockMeta codecs and the string intern pool (see meta.h). */
 #include "meta.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -356,7 +357,7 @@ meta_from_json(const struct json_t *obj, struct meta *m, struct tc_err *err)
 }
 
 int
-meta_decode_json(const char *text, size_t n, struct meta *m, struct tc_err *err)
+meta_decode_json_ref(const char *text, size_t n, struct meta *m, struct tc_err *err)
 {
     json_error_t jerr;
     json_t *o = json_loadb(text, n, 0, &jerr);
@@ -368,6 +369,461 @@ meta_decode_json(const char *text, size_t n, struct meta *m, struct tc_err *err)
     rc = meta_from_json(o, m, err);
     json_decref(o);
     return rc;
+}
+
+/* ---- fast path: a scanner for the plain JSON Tempo writes ----
+ *
+ * It accepts only what it can decode exactly like the jansson path (ASCII
+ * strings without escapes, integers, null, and skips anything else it can
+ * delimit); everything else returns TC_DECLINED and the jansson path decides,
+ * with its precise error messages. The poller decodes every unknown meta,
+ * so this is where a cold poll spends its CPU. */
+
+struct meta_scan {
+    const char *p, *end;
+};
+
+/* raw dedicatedColumns text -> canonical text, both interned */
+struct meta_dc_ent {
+    const char *raw, *canon;
+};
+static struct meta_dc_ent *meta_dc_tab;
+static size_t meta_dc_cap, meta_dc_len;
+
+static const char *
+meta_dc_lookup(const char *raw)
+{
+    const char *res = NULL;
+    size_t j;
+
+    pthread_mutex_lock(&meta_pool_mu);
+    if (meta_dc_cap) {
+        for (j = ((uintptr_t)raw >> 4) & (meta_dc_cap - 1); meta_dc_tab[j].raw;
+             j = (j + 1) & (meta_dc_cap - 1))
+            if (meta_dc_tab[j].raw == raw) {
+                res = meta_dc_tab[j].canon;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&meta_pool_mu);
+    return res;
+}
+
+static void
+meta_dc_store(const char *raw, const char *canon)
+{
+    size_t j, i;
+
+    pthread_mutex_lock(&meta_pool_mu);
+    if ((meta_dc_len + 1) * 2 > meta_dc_cap) {
+        size_t ncap = meta_dc_cap ? meta_dc_cap * 2 : 64;
+        struct meta_dc_ent *nt = tc_calloc(ncap, sizeof(*nt));
+
+        if (nt == NULL)
+            goto out;
+        for (i = 0; i < meta_dc_cap; i++) {
+            if (meta_dc_tab[i].raw == NULL)
+                continue;
+            for (j = ((uintptr_t)meta_dc_tab[i].raw >> 4) & (ncap - 1); nt[j].raw;
+                 j = (j + 1) & (ncap - 1))
+                ;
+            nt[j] = meta_dc_tab[i];
+        }
+        tc_free(meta_dc_tab);
+        meta_dc_tab = nt;
+        meta_dc_cap = ncap;
+    }
+    for (j = ((uintptr_t)raw >> 4) & (meta_dc_cap - 1); meta_dc_tab[j].raw;
+         j = (j + 1) & (meta_dc_cap - 1))
+        if (meta_dc_tab[j].raw == raw)
+            goto out;
+    meta_dc_tab[j].raw = raw;
+    meta_dc_tab[j].canon = canon;
+    meta_dc_len++;
+out:
+    pthread_mutex_unlock(&meta_pool_mu);
+}
+
+static void
+meta_scan_ws(struct meta_scan *sc)
+{
+    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+        sc->p++;
+}
+
+static int
+meta_scan_lit(struct meta_scan *sc, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, lit, n) != 0)
+        return 0;
+    sc->p += n;
+    return 1;
+}
+
+/* A plain string: ASCII, no escapes, no control characters. */
+static int
+meta_scan_str(struct meta_scan *sc, const char **s, size_t *n)
+{
+    const char *q;
+
+    if (sc->p >= sc->end || *sc->p != '"')
+        return TC_DECLINED;
+    for (q = sc->p + 1; q < sc->end && *q != '"'; q++)
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x80 || *q == '\\')
+            return TC_DECLINED;
+    if (q >= sc->end)
+        return TC_DECLINED;
+    *s = sc->p + 1;
+    *n = (size_t)(q - sc->p - 1);
+    sc->p = q + 1;
+    return TC_OK;
+}
+
+static int
+meta_scan_int(struct meta_scan *sc, int64_t lo, int64_t hi, int64_t *v)
+{
+    const char *q = sc->p;
+    int neg = 0;
+    uint64_t acc = 0;
+
+    if (q < sc->end && *q == '-') {
+        neg = 1;
+        q++;
+    }
+    if (q >= sc->end || *q < '0' || *q > '9' ||
+        (*q == '0' && q + 1 < sc->end && q[1] >= '0' && q[1] <= '9'))
+        return TC_DECLINED;
+    for (; q < sc->end && *q >= '0' && *q <= '9'; q++) {
+        if (acc > (UINT64_MAX - 9) / 10)
+            return TC_DECLINED;
+        acc = acc * 10 + (uint64_t)(*q - '0');
+    }
+    if (q < sc->end && (*q == '.' || *q == 'e' || *q == 'E'))
+        return TC_DECLINED;
+    if (acc > (uint64_t)INT64_MAX + (uint64_t)neg)
+        return TC_DECLINED;
+    *v = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+    if (*v < lo || *v > hi)
+        return TC_DECLINED;
+    sc->p = q;
+    return TC_OK;
+}
+
+static int meta_scan_value(struct meta_scan *sc, int depth);
+
+/* A JSON string with escapes validated (skipped values only). */
+static int
+meta_scan_anystr(struct meta_scan *sc)
+{
+    const char *q;
+
+    if (sc->p >= sc->end || *sc->p != '"')
+        return TC_DECLINED;
+    for (q = sc->p + 1; q < sc->end && *q != '"'; q++) {
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x80)
+            return TC_DECLINED;
+        if (*q != '\\')
+            continue;
+        if (++q >= sc->end)
+            return TC_DECLINED;
+        if (*q == 'u') {
+            int k;
+
+            for (k = 1; k <= 4; k++)
+                if (q + k >= sc->end || !isxdigit((unsigned char)q[k]))
+                    return TC_DECLINED;
+            /* \u0000 and surrogates: let jansson decide. */
+            if (!memcmp(q + 1, "0000", 4) || q[1] == 'd' || q[1] == 'D')
+                return TC_DECLINED;
+            q += 4;
+        } else if (*q == 0 || !strchr("\"\\/bfnrt", *q)) {
+            return TC_DECLINED;
+        }
+    }
+    if (q >= sc->end)
+        return TC_DECLINED;
+    sc->p = q + 1;
+    return TC_OK;
+}
+
+/* A JSON number per RFC 8259. */
+static int
+meta_scan_number(struct meta_scan *sc)
+{
+    const char *q = sc->p;
+
+    if (q < sc->end && *q == '-')
+        q++;
+    if (q >= sc->end || !isdigit((unsigned char)*q))
+        return TC_DECLINED;
+    if (*q == '0')
+        q++;
+    else
+        while (q < sc->end && isdigit((unsigned char)*q))
+            q++;
+    if (q < sc->end && *q == '.') {
+        if (++q >= sc->end || !isdigit((unsigned char)*q))
+            return TC_DECLINED;
+        while (q < sc->end && isdigit((unsigned char)*q))
+            q++;
+    }
+    if (q < sc->end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < sc->end && (*q == '+' || *q == '-'))
+            q++;
+        if (q >= sc->end || !isdigit((unsigned char)*q))
+            return TC_DECLINED;
+        while (q < sc->end && isdigit((unsigned char)*q))
+            q++;
+    }
+    if (q < sc->end && (isalnum((unsigned char)*q) || *q == '.' || *q == '-' || *q == '+'))
+        return TC_DECLINED;
+    sc->p = q;
+    return TC_OK;
+}
+
+/* Validates and skips one value of any type. */
+static int
+meta_scan_value(struct meta_scan *sc, int depth)
+{
+    char open;
+
+    meta_scan_ws(sc);
+    if (sc->p >= sc->end || depth > 64)
+        return TC_DECLINED;
+    if (*sc->p == '"')
+        return meta_scan_anystr(sc);
+    if (meta_scan_lit(sc, "true") || meta_scan_lit(sc, "false") || meta_scan_lit(sc, "null"))
+        return sc->p < sc->end && isalnum((unsigned char)*sc->p) ? TC_DECLINED : TC_OK;
+    if (*sc->p != '[' && *sc->p != '{')
+        return meta_scan_number(sc);
+    open = *sc->p++;
+    meta_scan_ws(sc);
+    if (meta_scan_lit(sc, open == '[' ? "]" : "}"))
+        return TC_OK;
+    for (;;) {
+        if (open == '{') {
+            meta_scan_ws(sc);
+            if (meta_scan_anystr(sc) != TC_OK)
+                return TC_DECLINED;
+            meta_scan_ws(sc);
+            if (!meta_scan_lit(sc, ":"))
+                return TC_DECLINED;
+        }
+        if (meta_scan_value(sc, depth + 1) != TC_OK)
+            return TC_DECLINED;
+        meta_scan_ws(sc);
+        if (meta_scan_lit(sc, open == '[' ? "]" : "}"))
+            return TC_OK;
+        if (!meta_scan_lit(sc, ","))
+            return TC_DECLINED;
+    }
+}
+
+static int
+meta_scan_skip(struct meta_scan *sc)
+{
+    return meta_scan_value(sc, 0);
+}
+
+static int
+meta_scan_istr(struct meta_scan *sc, const char **out)
+{
+    const char *s;
+    size_t n;
+
+    if (meta_scan_lit(sc, "null"))
+        return TC_OK;
+    if (meta_scan_str(sc, &s, &n) != TC_OK)
+        return TC_DECLINED;
+    *out = meta_intern(s, n);
+    return *out ? TC_OK : TC_DECLINED;
+}
+
+static int
+meta_scan_time(struct meta_scan *sc, int64_t *sec, int32_t *nsec)
+{
+    const char *s;
+    size_t n;
+
+    if (meta_scan_lit(sc, "null"))
+        return TC_OK;
+    if (meta_scan_str(sc, &s, &n) != TC_OK || timefmt_parse(s, n, sec, nsec) != TC_OK)
+        return TC_DECLINED;
+    return TC_OK;
+}
+
+static int
+meta_scan_u32(struct meta_scan *sc, uint32_t *out)
+{
+    int64_t v;
+
+    if (meta_scan_lit(sc, "null"))
+        return TC_OK;
+    if (meta_scan_int(sc, 0, UINT32_MAX, &v) != TC_OK)
+        return TC_DECLINED;
+    *out = (uint32_t)v;
+    return TC_OK;
+}
+
+static int
+meta_scan_dc(struct meta_scan *sc, const char **out)
+{
+    const char *start = sc->p, *raw, *canon;
+    json_error_t jerr;
+    json_t *arr;
+    struct buf dc;
+    int rc;
+
+    if (meta_scan_lit(sc, "null"))
+        return TC_OK;
+    if (sc->p >= sc->end || *sc->p != '[' || meta_scan_skip(sc) != TC_OK)
+        return TC_DECLINED;
+    raw = meta_intern(start, (size_t)(sc->p - start));
+    if (raw == NULL)
+        return TC_DECLINED;
+    if ((canon = meta_dc_lookup(raw)) != NULL) {
+        *out = canon;
+        return TC_OK;
+    }
+    arr = json_loadb(start, (size_t)(sc->p - start), 0, &jerr);
+    if (arr == NULL)
+        return TC_DECLINED;
+    buf_init(&dc, 1 << 20);
+    rc = meta_dc_canon(arr, &dc, NULL);
+    json_decref(arr);
+    canon = rc == TC_OK ? (dc.len ? meta_intern(dc.data, dc.len) : "") : NULL;
+    buf_cleanup(&dc);
+    if (canon == NULL)
+        return TC_DECLINED;
+    meta_dc_store(raw, canon);
+    *out = canon;
+    return TC_OK;
+}
+
+static int
+meta_scan_field(struct meta_scan *sc, const char *k, size_t kn, struct meta *m)
+{
+    int64_t v;
+
+#define META_KEY(lit) (kn == sizeof(lit) - 1 && memcmp(k, lit, kn) == 0)
+    if (META_KEY("format"))
+        return meta_scan_istr(sc, &m->version);
+    if (META_KEY("tenantID"))
+        return meta_scan_istr(sc, &m->tenant);
+    if (META_KEY("dataEncoding"))
+        return meta_scan_istr(sc, &m->data_encoding);
+    if (META_KEY("blockID")) {
+        const char *s;
+        size_t n;
+
+        if (meta_scan_lit(sc, "null"))
+            return TC_OK;
+        if (meta_scan_str(sc, &s, &n) != TC_OK || uuid_parse(s, n, m->id) != TC_OK)
+            return TC_DECLINED;
+        return TC_OK;
+    }
+    if (META_KEY("startTime"))
+        return meta_scan_time(sc, &m->start_s, &m->start_ns);
+    if (META_KEY("endTime"))
+        return meta_scan_time(sc, &m->end_s, &m->end_ns);
+    if (META_KEY("compactedTime")) {
+        if (meta_scan_lit(sc, "null"))
+            return TC_OK;
+        m->compacted = 1;
+        return meta_scan_time(sc, &m->compacted_s, &m->compacted_ns);
+    }
+    if (META_KEY("totalObjects")) {
+        if (meta_scan_lit(sc, "null"))
+            return TC_OK;
+        return meta_scan_int(sc, INT64_MIN, INT64_MAX, &m->total_objects);
+    }
+    if (META_KEY("size")) {
+        if (meta_scan_lit(sc, "null"))
+            return TC_OK;
+        if (meta_scan_int(sc, 0, INT64_MAX, &v) != TC_OK)
+            return TC_DECLINED;
+        m->size = (uint64_t)v;
+        return TC_OK;
+    }
+    if (META_KEY("compactionLevel"))
+        return meta_scan_u32(sc, &m->compaction_level);
+    if (META_KEY("indexPageSize"))
+        return meta_scan_u32(sc, &m->index_page_size);
+    if (META_KEY("totalRecords"))
+        return meta_scan_u32(sc, &m->total_records);
+    if (META_KEY("bloomShards"))
+        return meta_scan_u32(sc, &m->bloom_shards);
+    if (META_KEY("footerSize"))
+        return meta_scan_u32(sc, &m->footer_size);
+    if (META_KEY("replicationFactor"))
+        return meta_scan_u32(sc, &m->replication_factor);
+    if (META_KEY("encoding")) {
+        const char *s;
+        size_t n;
+        unsigned enc;
+        char tmp[16];
+
+        if (meta_scan_lit(sc, "null"))
+            return TC_OK;
+        if (meta_scan_str(sc, &s, &n) != TC_OK || n >= sizeof(tmp))
+            return TC_DECLINED;
+        memcpy(tmp, s, n);
+        tmp[n] = '\0';
+        if (meta_encoding_parse(tmp, &enc) != TC_OK)
+            return TC_DECLINED;
+        m->encoding = (uint8_t)enc;
+        return TC_OK;
+    }
+    if (META_KEY("dedicatedColumns"))
+        return meta_scan_dc(sc, &m->dedicated);
+#undef META_KEY
+    return meta_scan_skip(sc);
+}
+
+static int
+meta_decode_fast(const char *text, size_t n, struct meta *m)
+{
+    struct meta_scan sc = {text, text + n};
+
+    meta_init(m);
+    meta_scan_ws(&sc);
+    if (!meta_scan_lit(&sc, "{"))
+        return TC_DECLINED;
+    meta_scan_ws(&sc);
+    if (!meta_scan_lit(&sc, "}")) {
+        for (;;) {
+            const char *k;
+            size_t kn;
+
+            meta_scan_ws(&sc);
+            if (meta_scan_str(&sc, &k, &kn) != TC_OK)
+                return TC_DECLINED;
+            meta_scan_ws(&sc);
+            if (!meta_scan_lit(&sc, ":"))
+                return TC_DECLINED;
+            meta_scan_ws(&sc);
+            if (meta_scan_field(&sc, k, kn, m) != TC_OK)
+                return TC_DECLINED;
+            meta_scan_ws(&sc);
+            if (meta_scan_lit(&sc, "}"))
+                break;
+            if (!meta_scan_lit(&sc, ","))
+                return TC_DECLINED;
+        }
+    }
+    meta_scan_ws(&sc);
+    return sc.p == sc.end ? TC_OK : TC_DECLINED;
+}
+
+int
+meta_decode_json(const char *text, size_t n, struct meta *m, struct tc_err *err)
+{
+    if (meta_decode_fast(text, n, m) == TC_OK)
+        return TC_OK;
+    return meta_decode_json_ref(text, n, m, err);
 }
 
 static int

@@ -72,6 +72,9 @@ int meta_encoding_parse(const char *s, unsigned *enc);
 /* meta_decode_json() parses meta.json / meta.compacted.json text (n bytes).
  * compactedTime is read when present (tenant-index entries). */
 int meta_decode_json(const char *text, size_t n, struct meta *m, struct tc_err *err);
+/* meta_decode_json_ref() is the jansson-only path meta_decode_json() falls
+ * back to for anything its fast scanner does not take (tests compare both). */
+int meta_decode_json_ref(const char *text, size_t n, struct meta *m, struct tc_err *err);
 /* meta_from_json() reads one decoded JSON object (borrowed). */
 int meta_from_json(const struct json_t *obj, struct meta *m, struct tc_err *err);
 

@@ -232,7 +232,64 @@ TEST(meta_json_escaping_like_go)
     buf_cleanup(&b);
 }
 
-TEST_MAIN(TEST_ENTRY(uuid_roundtrip), TEST_ENTRY(time_rfc3339),
-          TEST_ENTRY(meta_json_vparquet4_old_fields), TEST_ENTRY(meta_json_errors_name_field),
-          TEST_ENTRY(meta_intern_shares), TEST_ENTRY(meta_pb_matches_tempo_bytes),
-          TEST_ENTRY(meta_pb_garbage), TEST_ENTRY(meta_json_escaping_like_go))
+/* The fast scanner must agree with the jansson path wherever it accepts. */
+TEST(meta_fast_path_agrees_with_jansson)
+{
+    TEST_NEED_SHARED(shared);
+    static const char *const extra[] = {
+        "{\"format\":\"v2\",\"minID\":\"AAAA\",\"x\":[1,{\"a\":[\"]\"]}],\"size\":null}",
+        " { \"blockID\" : \"b27b0e53-66a0-4505-afd6-434ae3cd4a10\" , \"size\":0 } ",
+        "{\"tenantID\":\"t\\u00e9\",\"compactedTime\":\"2024-01-01T00:00:00+01:00\"}",
+        "{\"totalObjects\":-5,\"dedicatedColumns\":[]}",
+        "{\"dedicatedColumns\":[{\"s\":\"span\",\"n\":\"a\",\"t\":\"string\"}]}",
+    };
+    char path[1024], *gz;
+    size_t n, i;
+    struct buf raw, js;
+    struct meta a, b;
+    struct tc_err err = {0};
+    int j;
+
+    snprintf(path, sizeof(path),
+             "%s/testdata/tempo-blocks/vParquet4/single-tenant/"
+             "b27b0e53-66a0-4505-afd6-434ae3cd4a10/meta.json",
+             shared);
+    gz = read_file(path, &n);
+    buf_init(&raw, 0);
+    buf_append(&raw, gz, n);
+    tc_free(gz);
+    ASSERT_OK(meta_decode_json(raw.data, raw.len, &a, &err));
+    ASSERT_OK(meta_decode_json_ref(raw.data, raw.len, &b, &err));
+    ASSERT(meta_equal(&a, &b));
+    for (i = 0; i < TC_ARRAY_LEN(extra); i++) {
+        int ra = meta_decode_json(extra[i], strlen(extra[i]), &a, &err);
+        int rb = meta_decode_json_ref(extra[i], strlen(extra[i]), &b, &err);
+
+        ASSERT_EQ(ra, rb);
+        if (ra == TC_OK && !meta_equal(&a, &b))
+            TEST_FAIL_("extra[%zu] decodes differently", i);
+    }
+    /* Random single-byte mutations of a real meta. */
+    buf_init(&js, 0);
+    srandom(11);
+    for (j = 0; j < 20000; j++) {
+        buf_reset(&js);
+        buf_append(&js, raw.data, raw.len);
+        for (i = 0; i < 1 + (size_t)(j % 3); i++)
+            js.data[random() % js.len] = "\"{}[],:0123456789-.eE \\nulatrfsx\x80"[random() % 33];
+        if (meta_decode_json(js.data, js.len, &a, &err) == TC_OK) {
+            if (meta_decode_json_ref(js.data, js.len, &b, &err) != TC_OK)
+                TEST_FAIL_("fast path accepted what jansson rejects: %s", js.data);
+            if (!meta_equal(&a, &b))
+                TEST_FAIL_("decodes differ: %s", js.data);
+        }
+    }
+    buf_cleanup(&js);
+    buf_cleanup(&raw);
+}
+
+TEST_MAIN(TEST_ENTRY(uuid_roundtrip), TEST_ENTRY(meta_fast_path_agrees_with_jansson),
+          TEST_ENTRY(time_rfc3339), TEST_ENTRY(meta_json_vparquet4_old_fields),
+          TEST_ENTRY(meta_json_errors_name_field), TEST_ENTRY(meta_intern_shares),
+          TEST_ENTRY(meta_pb_matches_tempo_bytes), TEST_ENTRY(meta_pb_garbage),
+          TEST_ENTRY(meta_json_escaping_like_go))
