@@ -141,7 +141,14 @@ def _node(ctx, s, v, old, has_old, path, root=False):
                     v[k] = json.loads(json.dumps(ps['default']))
         for k in list(v.keys()):
             sub = path + '.' + k if path else k
-            if root and k in _ROOT_KEEP:
+            if (root or s.get('x-kubernetes-embedded-resource')) and k in _ROOT_KEEP:
+                # never pruned; of metadata only name/generateName follow the schema
+                ms = (props or {}).get('metadata')
+                if k == 'metadata' and isinstance(ms, dict) and isinstance(v[k], dict):
+                    mprops = ms.get('properties') or {}
+                    for mk in ('name', 'generateName'):
+                        if mk in mprops and mk in v[k]:
+                            _node(ctx, mprops[mk], v[k][mk], None, False, sub + '.' + mk)
                 continue
             child = v[k]
             if props and k in props:

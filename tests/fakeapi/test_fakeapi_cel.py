@@ -118,6 +118,21 @@ def main():
     t.ok(sorted((f, r) for f, r, _ in errs) == [('ids[2]', 'FieldValueDuplicate'),
                                                  ('ports[1]', 'FieldValueDuplicate')],
          'schema: list-type set/map duplicates', errs)
+    emb = {'type': 'object', 'properties': {'tmpl': {
+        'type': 'object', 'x-kubernetes-embedded-resource': True,
+        'properties': {'spec': {'type': 'object', 'properties': {'n': {'type': 'integer'}}}}}}}
+    o = {'tmpl': {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': 'p'},
+                  'spec': {'n': 1, 'junk': 2}, 'junk': 3}}
+    errs, unknown = kschema.validate(emb, o)
+    t.ok(errs == [] and sorted(unknown) == ['tmpl.junk', 'tmpl.spec.junk'] and
+         o['tmpl']['metadata'] == {'name': 'p'} and o['tmpl']['kind'] == 'Pod',
+         'schema: embedded resource keeps apiVersion/kind/metadata', [errs, unknown, o])
+    rs = {'type': 'object', 'properties': {'metadata': {'type': 'object', 'properties': {
+        'name': {'type': 'string', 'maxLength': 5}}}}}
+    o = {'metadata': {'name': 'toolong', 'labels': {'a': 'b'}}}
+    errs, unknown = kschema.validate(rs, o)
+    t.ok([f for f, _, _ in errs] == ['metadata.name'] and o['metadata']['labels'] == {'a': 'b'}
+         and unknown == [], 'schema: root metadata.name checked, metadata never pruned', errs)
     mschema = {'type': 'object', 'x-kubernetes-validations': [{
         'rule': 'self.n < 3', 'message': 'static',
         'messageExpression': "'n is ' + string(self.n) + ', want < 3'"}],
