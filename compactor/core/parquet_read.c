@@ -589,8 +589,9 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
             if (k >= x->dict.nv)
                 return CORRUPT(x, "column %s: dictionary index %u of %zu", x->path, k, x->dict.nv);
             if (c->type == PQ_BYTE_ARRAY)
-                rc = append_bytes(x, c, x->dict.data + x->dict.offs[k],
-                                  x->dict.offs[k + 1] - x->dict.offs[k]);
+                rc = append_bytes(
+                    x, c, x->dict.data ? x->dict.data + x->dict.offs[k] : (const uint8_t *)"",
+                    x->dict.offs[k + 1] - x->dict.offs[k]);
             else
                 rc = append_bytes(x, c, x->dict.fixed + (size_t)k * (size_t)c->width,
                                   (size_t)c->width);
@@ -791,6 +792,8 @@ decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
 
     if (h->num_values < 0 || h->num_values > PQ_MAX_PAGE_VALUES)
         return CORRUPT(x, "column %s: page num_values %d", x->path, h->num_values);
+    if (n == 0)
+        return TC_OK; /* an empty page adds nothing */
     if ((rc = ensure_scratch(x, n)) != TC_OK || (rc = pq_colbuf_reserve(c, n, 0, 0)) != TC_OK)
         return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
     rep = c->rep + c->n;

@@ -265,7 +265,7 @@ pq_row_bytes(const struct pq_row *row, int col, uint32_t *len)
     if (c->type != PQ_BYTE_ARRAY || row->v1[col] <= row->v0[col])
         return NULL;
     *len = c->offs[row->v0[col] + 1] - c->offs[row->v0[col]];
-    return c->data + c->offs[row->v0[col]];
+    return c->data ? c->data + c->offs[row->v0[col]] : (const uint8_t *)"";
 }
 
 int
@@ -541,7 +541,7 @@ set_scalar(struct pq_val *v, const struct pq_colbuf *c, size_t vi)
         memcpy(&v->d, c->fixed + vi * 8, 8);
         break;
     case PQ_BYTE_ARRAY:
-        v->b = c->data + c->offs[vi];
+        v->b = c->data ? c->data + c->offs[vi] : (const uint8_t *)"";
         v->len = c->offs[vi + 1] - c->offs[vi];
         break;
     default:

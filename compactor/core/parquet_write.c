@@ -331,7 +331,9 @@ encode_values(struct pq_writer *w, int enc, struct buf *b, const struct pq_colbu
             w->i64[i] = c->offs[v0 + i + 1] - c->offs[v0 + i];
         if ((rc = pq_delta_encode(b, 1, w->i64, n)) != TC_OK)
             return rc;
-        return n ? buf_append(b, c->data + c->offs[v0], c->offs[v1] - c->offs[v0]) : TC_OK;
+        return c->offs[v1] > c->offs[v0]
+                   ? buf_append(b, c->data + c->offs[v0], c->offs[v1] - c->offs[v0])
+                   : TC_OK;
     case PQ_DELTA_BYTE_ARRAY: {
         const uint8_t *prev = NULL;
         uint32_t prevlen = 0;
@@ -649,12 +651,13 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
         }
         usize = w->page.len;
         if (is_comp) {
-            if ((rc = pq_compress(codec, (uint8_t *)w->page.data + lv_len, usize - lv_len, &w->comp,
-                                  err)) != TC_OK)
+            if ((rc = pq_compress(codec, (uint8_t *)(w->page.data ? w->page.data + lv_len : ""),
+                                  usize - lv_len, &w->comp, err)) != TC_OK)
                 goto out;
         } else {
             buf_reset(&w->comp);
-            if ((rc = buf_append(&w->comp, w->page.data + lv_len, usize - lv_len)) != TC_OK)
+            if (usize > lv_len &&
+                (rc = buf_append(&w->comp, w->page.data + lv_len, usize - lv_len)) != TC_OK)
                 goto out;
         }
         if ((rc = write_page_header(w, PQ_DATA_PAGE_V2, usize, lv_len + w->comp.len, (int)(l - l0),

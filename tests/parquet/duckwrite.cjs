@@ -7,6 +7,7 @@
 // maps and nulls.
 //
 //   node duckwrite.cjs OUTDIR      prints one file name per line
+//   (DUCK_ROWS=N sets the row count, default 3000; fuzz seeds use a few)
 'use strict';
 const path = require('path');
 const { DuckDBInstance } = require('@duckdb/node-api');
@@ -29,7 +30,7 @@ SELECT
   {'name': 'n' || (i % 4)::VARCHAR, 'count': i % 100, 'inner': {'ok': i % 2 = 0, 'tags': ['t1', 't' || (i%5)::VARCHAR]}} AS st,
   CASE WHEN i % 6 = 0 THEN NULL ELSE MAP {('k' || (i % 3)::VARCHAR): i, 'z': -i} END AS mp,
   [{'a': i, 'b': CASE WHEN i % 2 = 0 THEN NULL ELSE 'b' || i::VARCHAR END}, {'a': -i, 'b': 'q'}] AS los
-FROM range(3000) t(i)`;
+FROM range(${Number(process.env.DUCK_ROWS || 3000)}) t(i)`;
 
 async function main() {
   const out = process.argv[2];
