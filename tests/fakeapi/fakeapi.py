@@ -2134,6 +2134,9 @@ class Handler(BaseHTTPRequestHandler):
                 if api.ctl['deployments']:
                     for (ns, name) in list(api.objs[('apps', 'deployments')]):
                         api._schedule(0, api._reconcile_deployment, ns, name)
+                if api.ctl['keda']:
+                    for (ns, name) in list(api.objs.get(('keda.sh', 'scaledobjects'), {})):
+                        api._schedule(0, api._reconcile_keda, ns, name)
                 return self._send(200, dict(api.ctl))
         if path == '/fake/keda' and m == 'POST':
             if not isinstance(data, dict) or not data.get('name') or \
