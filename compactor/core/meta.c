@@ -101,6 +101,9 @@ meta_intern_count(void)
     return n;
 }
 
+static const char *meta_dc_lookup(const char *raw);
+static void meta_dc_store(const char *raw, const char *canon);
+
 /* ---- basics ---- */
 
 static const char *const meta_enc_names[META_ENC__COUNT] = {
@@ -1157,11 +1160,20 @@ meta_decode_pb(const uint8_t *p, size_t n, struct meta *m, struct tc_err *err)
         case 17:
             META_WANT(2);
             if (len > 0) {
-                /* The field holds JSON text; canonicalise it like meta.json. */
+                /* The field holds JSON text; canonicalise it like meta.json,
+                 * once per distinct text (the same few texts repeat). */
+                const char *raw = meta_intern((const char *)val, len), *canon;
                 json_error_t jerr;
-                json_t *arr = json_loadb((const char *)val, len, 0, &jerr);
+                json_t *arr;
                 struct buf dc;
 
+                if (raw == NULL)
+                    return tc_err_set(err, TC_NOMEM, "dedicated_columns: out of memory");
+                if ((canon = meta_dc_lookup(raw)) != NULL) {
+                    m->dedicated = canon;
+                    break;
+                }
+                arr = json_loadb((const char *)val, len, 0, &jerr);
                 if (arr == NULL)
                     return tc_err_set(err, TC_PARSE, "dedicated_columns: bad JSON: %s", jerr.text);
                 buf_init(&dc, 1 << 20);
@@ -1171,6 +1183,8 @@ meta_decode_pb(const uint8_t *p, size_t n, struct meta *m, struct tc_err *err)
                     rc = meta_pb_str((const uint8_t *)dc.data, dc.len, &m->dedicated,
                                      "dedicated_columns", err);
                 buf_cleanup(&dc);
+                if (rc == TC_OK)
+                    meta_dc_store(raw, m->dedicated);
             }
             break;
         case 18:

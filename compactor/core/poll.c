@@ -456,6 +456,24 @@ poll_metrics(struct poller *p, const char *tenant, const struct meta *live, size
     metrics_set(p->m_bytes, cl, cb);
 }
 
+struct poll_seed {
+    struct poller *p;
+    const char *tenant;
+    struct tindex ti;
+    struct tc_err e;
+    int rc, started;
+    pthread_t th;
+};
+
+static void *
+poll_seed_run(void *arg)
+{
+    struct poll_seed *s = arg;
+
+    s->rc = tindex_read(s->p->b, s->tenant, &s->ti, NULL, &s->e);
+    return NULL;
+}
+
 /* The builder path: list, diff against prev, fetch the unknown, write the index. */
 static int
 poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *prog,
@@ -466,6 +484,7 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
     size_t npl = 0, npc = 0, i, nunk = 0;
     struct backend_blocks bb;
     struct poll_tenant pt;
+    struct poll_seed seed;
     uint8_t(*unk)[16] = NULL, *ucomp = NULL;
     int64_t now_s;
     int32_t now_ns;
@@ -473,6 +492,7 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
 
     memset(&bb, 0, sizeof(bb));
     memset(&pt, 0, sizeof(pt));
+    memset(&seed, 0, sizeof(seed));
     timefmt_now(&now_s, &now_ns);
     /* previous: the live blocklist, else the state file, else the index. */
     blocklist_get(run->prev, tenant, &pl, &npl, &pc, &npc);
@@ -482,39 +502,46 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
         p->stats.seeded_state++;
         pthread_mutex_unlock(&p->mu);
     }
-    if (npl + npc == 0) {
-        struct tindex ti;
-        struct tc_err e = {0};
-
-        tindex_init(&ti);
-        if (seed_ti == NULL) {
-            if (tindex_read(p->b, tenant, &ti, NULL, &e) == TC_OK)
-                seed_ti = &ti;
-            else if (e.code != TC_NOTFOUND)
-                LOG_WARN("tenant index unusable as poll seed", KV_S("tenant", tenant), KV_ERR(&e));
-            pthread_mutex_lock(&p->mu);
-            p->stats.index_reads++;
-            pthread_mutex_unlock(&p->mu);
+    seed.p = p;
+    seed.tenant = tenant;
+    tindex_init(&seed.ti);
+    if (npl + npc == 0 && seed_ti == NULL) {
+        /* Read the index while the listing runs: both are needed, and the
+         * listing is the long pole. */
+        seed.started = 1;
+        if (pthread_create(&seed.th, NULL, poll_seed_run, &seed) != 0) {
+            seed.started = 0;
+            poll_seed_run(&seed);
         }
-        if (seed_ti && seed_ti->nlive + seed_ti->ncompacted > 0) {
-            tc_free(pl);
-            tc_free(pc);
-            pl = seed_ti->nlive ? tc_memdup(seed_ti->live, seed_ti->nlive * sizeof(*pl)) : NULL;
-            pc = seed_ti->ncompacted
-                     ? tc_memdup(seed_ti->compacted, seed_ti->ncompacted * sizeof(*pc))
-                     : NULL;
-            npl = pl ? seed_ti->nlive : 0;
-            npc = pc ? seed_ti->ncompacted : 0;
-            blocklist_sort_ids(pl, npl);
-            blocklist_sort_ids(pc, npc);
-            pthread_mutex_lock(&p->mu);
-            p->stats.seeded_index++;
-            pthread_mutex_unlock(&p->mu);
-        }
-        tindex_cleanup(&ti);
     }
     poll_prog_set(p, prog, "listing");
     rc = backend_blocks(p->b, tenant, &bb, err);
+    if (seed.started)
+        pthread_join(seed.th, NULL);
+    if (npl + npc == 0 && seed_ti == NULL) {
+        if (seed.rc == TC_OK)
+            seed_ti = &seed.ti;
+        else if (seed.e.code != TC_NOTFOUND)
+            LOG_WARN("tenant index unusable as poll seed", KV_S("tenant", tenant), KV_ERR(&seed.e));
+        pthread_mutex_lock(&p->mu);
+        p->stats.index_reads++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (npl + npc == 0 && seed_ti && seed_ti->nlive + seed_ti->ncompacted > 0) {
+        tc_free(pl);
+        tc_free(pc);
+        pl = seed_ti->nlive ? tc_memdup(seed_ti->live, seed_ti->nlive * sizeof(*pl)) : NULL;
+        pc = seed_ti->ncompacted ? tc_memdup(seed_ti->compacted, seed_ti->ncompacted * sizeof(*pc))
+                                 : NULL;
+        npl = pl ? seed_ti->nlive : 0;
+        npc = pc ? seed_ti->ncompacted : 0;
+        blocklist_sort_ids(pl, npl);
+        blocklist_sort_ids(pc, npc);
+        pthread_mutex_lock(&p->mu);
+        p->stats.seeded_index++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    tindex_cleanup(&seed.ti);
     if (rc != TC_OK)
         goto out;
     qsort(bb.compacted, bb.ncompacted, 16, poll_cmp_id);
