@@ -29,7 +29,7 @@ struct ctrl_opts {
     const char *kubeconfig, *context, *watch_ns, *lease_ns, *lease_name, *identity, *manager;
     const char *health_addr, *port_file, *log_level;
     int health_port, workers, leader_elect;
-    long resync_s, lease_ms, renew_ms, retry_ms, watch_min_s, watch_max_s;
+    long resync_s, lease_ms, renew_ms, retry_ms, watch_min_s, watch_max_s, observe_s;
 };
 
 struct ctrl;
@@ -86,6 +86,8 @@ ctrl_usage(FILE *f)
         "  --field-manager NAME     (default %s)\n"
         "  --workers N              (default 2)\n"
         "  --resync SECONDS         periodic resync (default 600)\n"
+        "  --observe-interval S     read pods' outstanding blocks and KEDA's HPA (default 60; 0 = "
+        "off)\n"
         "  --watch-timeout MIN:MAX  watch timeoutSeconds range (default 300:600)\n"
         "  --listen [ADDR]:PORT     /healthz /readyz /metrics (default :8081; port 0 = any)\n"
         "  --health-addr ADDR, --health-port PORT   the same, separately\n"
@@ -113,6 +115,7 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
     o->retry_ms = 2000;
     o->watch_min_s = 300;
     o->watch_max_s = 600;
+    o->observe_s = 60;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL, flag[64];
@@ -194,6 +197,8 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
                 o->workers = (int)n;
             else if (strcmp(a, "--resync") == 0 && n >= 1)
                 o->resync_s = n;
+            else if (strcmp(a, "--observe-interval") == 0)
+                o->observe_s = n;
             else if (strcmp(a, "--health-port") == 0 && n <= 65535)
                 o->health_port = (int)n;
             else if (strcmp(a, "--lease-duration") == 0 && n >= 1000)
@@ -611,6 +616,7 @@ ctrl_main(int argc, char **argv)
     strmap_init(&c.gens);
     strmap_init(&c.enqueued);
     reconcile_shared_init(&c.shared, c.o.manager, c.identity);
+    c.shared.observe_interval_ms = c.o.observe_s * 1000;
     ctrl_metrics_init(&c);
     hs = http_server_new(c.o.health_addr, c.o.health_port, &err);
     if (hs == NULL || http_server_route(hs, "/healthz", ctrl_h_healthz, &c) != TC_OK ||

@@ -894,6 +894,37 @@ kube_stream(struct kube *k, const char *path, long timeout_ms, kube_sink_fn sink
     return rc;
 }
 
+int
+kube_get_url(struct kube *k, const char *url, long timeout_ms, long *status, struct buf *body,
+             struct tc_err *err)
+{
+    struct kube_wctx w = {.curl = k->curl, .fd = &k->fd, .body = body};
+    CURLcode cc;
+
+    curl_easy_reset(k->curl);
+    curl_easy_setopt(k->curl, CURLOPT_URL, url);
+    curl_easy_setopt(k->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(k->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(k->curl, CURLOPT_ERRORBUFFER, k->errbuf);
+    curl_easy_setopt(k->curl, CURLOPT_USERAGENT, "tempo-compactor-operator");
+    curl_easy_setopt(k->curl, CURLOPT_SOCKOPTFUNCTION, kube_sockopt_cb);
+    curl_easy_setopt(k->curl, CURLOPT_SOCKOPTDATA, k);
+    curl_easy_setopt(k->curl, CURLOPT_HEADERFUNCTION, kube_header_cb);
+    curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, &w);
+    curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, kube_write_cb);
+    curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, &w);
+    k->errbuf[0] = '\0';
+    cc = curl_easy_perform(k->curl);
+    *status = 0;
+    curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, status);
+    if (cc != CURLE_OK)
+        return tc_err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? TC_TIMEOUT : TC_NET, "GET %s: %s",
+                          url, k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+    return TC_OK;
+}
+
 const char *
 kube_status_message(const json_t *st)
 {

@@ -93,6 +93,11 @@ typedef int (*kube_sink_fn)(const char *p, size_t n, void *ud);
 int kube_stream(struct kube *k, const char *path, long timeout_ms, kube_sink_fn sink, void *ud,
                 volatile int *stop, long *status, struct buf *errbody, struct tc_err *err);
 
+/* kube_get_url() GETs an absolute http(s) URL that is not the API server
+ * (a pod's /metrics): no credentials are sent. TC_OK with *status set. */
+int kube_get_url(struct kube *k, const char *url, long timeout_ms, long *status, struct buf *body,
+                 struct tc_err *err);
+
 /* kube_status_message() extracts "message" from a Status body, or "". */
 const char *kube_status_message(const json_t *st);
 

@@ -1,6 +1,7 @@
 /* reconcile.c - reconcile one TempoCompactor (see reconcile.h). */
 #include "reconcile.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ reconcile_shared_init(struct reconcile_shared *s, const char *field_manager, con
     s->keda_ttl_ms = 30000;
     strmap_init(&s->children);
     strmap_init(&s->autoscale);
+    strmap_init(&s->observed);
+    s->observe_interval_ms = 60000;
 }
 
 static void
@@ -42,6 +45,8 @@ reconcile_shared_cleanup(struct reconcile_shared *s)
 {
     strmap_each(&s->children, rc_free_child, NULL);
     strmap_cleanup(&s->children);
+    strmap_each(&s->observed, rc_free_child, NULL);
+    strmap_cleanup(&s->observed);
     strmap_cleanup(&s->autoscale);
     pthread_mutex_destroy(&s->mu);
 }
@@ -217,6 +222,7 @@ struct rc_status_in {
     const json_t *dep; /* Deployment as returned by apply */
     const json_t *so;  /* ScaledObject as returned by apply */
     const struct render_result *rr;
+    struct reconcile_observed obs;
 };
 
 static const json_t *
@@ -289,6 +295,12 @@ rc_build_status(const json_t *cr, const struct rc_status_in *in)
         json_object_set_new(st, "updatedReplicas", json_integer(upd));
         json_object_set_new(st, "selector", json_string(in->rr->selector));
         json_object_set_new(st, "configHash", json_string(in->rr->config_hash));
+        if (in->obs.have_outstanding) {
+            json_object_set_new(st, "outstandingBlocks", json_integer(in->obs.outstanding));
+            json_object_set_new(st, "outstandingBlocksTime", json_string(in->obs.outstanding_time));
+        }
+        if (in->obs.have_desired && in->autoscaling && in->keda)
+            json_object_set_new(st, "desiredReplicas", json_integer(in->obs.desired));
         snprintf(msg, sizeof(msg), "%lld/%lld replicas ready", (long long)ready, (long long)want);
         if (done)
             rc_cond(conds, old, "Ready", "True", want == 0 ? "ScaledToZero" : "Available", msg, gen,
@@ -532,6 +544,155 @@ rc_fallback_replicas(const json_t *cr, json_t *dep)
     json_object_set_new(json_object_get(dep, "spec"), "replicas", json_integer(r));
 }
 
+int
+reconcile_sum_metric(const char *text, size_t len, const char *name, double *sum)
+{
+    const char *p = text, *end = text + len;
+    size_t nlen = strlen(name);
+    int n = 0;
+
+    *sum = 0;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        if ((size_t)(le - p) > nlen && strncmp(p, name, nlen) == 0 &&
+            (p[nlen] == '{' || p[nlen] == ' ')) {
+            const char *v = p + nlen;
+            char tmp[64], *e;
+            double d;
+            if (*v == '{') { /* skip labels; values may contain '}' only when quoted */
+                int q = 0;
+                for (v++; v < le && (q || *v != '}'); v++) {
+                    if (*v == '\\' && v + 1 < le)
+                        v++;
+                    else if (*v == '"')
+                        q = !q;
+                }
+                v++;
+            }
+            while (v < le && *v == ' ')
+                v++;
+            snprintf(tmp, sizeof(tmp), "%.*s", (int)(le - v < 63 ? le - v : 63), v);
+            d = strtod(tmp, &e);
+            if (e != tmp && d == d) { /* skip NaN */
+                *sum += d;
+                n++;
+            }
+        }
+        p = le + 1;
+    }
+    return n;
+}
+
+/* Reads the figures that live outside the API objects: the compactor pods'
+ * outstanding blocks (their /metrics) and KEDA's HPA desiredReplicas. At most
+ * once per observe interval per CR; failures leave the last values. */
+static void
+rc_observe(struct reconcile_shared *s, struct kube *k, const char *ns, const char *name,
+           const struct render_result *rr, int autoscaling, struct reconcile_observed *out)
+{
+    char key[512], path[1024];
+    struct reconcile_observed *o;
+    struct tc_err err = {0};
+    uint64_t now = lease_now_ms();
+    json_t *pods = NULL, *hpa = NULL;
+    long status = 0;
+    size_t i;
+    int due;
+
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    pthread_mutex_lock(&s->mu);
+    o = strmap_get(&s->observed, key);
+    if (o == NULL && (o = tc_calloc(1, sizeof(*o))) != NULL &&
+        strmap_put(&s->observed, key, o, NULL) != TC_OK) {
+        tc_free(o);
+        o = NULL;
+    }
+    due = o && s->observe_interval_ms > 0 &&
+          (o->at_ms == 0 || now - o->at_ms >= (uint64_t)s->observe_interval_ms);
+    if (due)
+        o->at_ms = now;
+    if (o)
+        *out = *o;
+    pthread_mutex_unlock(&s->mu);
+    if (!due)
+        return;
+    {
+        char *sel = curl_easy_escape(NULL, rr->selector, 0);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns,
+                 sel ? sel : "");
+        curl_free(sel);
+    }
+    if (kube_json(k, "GET", path, NULL, NULL, &status, &pods, &err) == TC_OK && status == 200) {
+        const json_t *items = json_object_get(pods, "items");
+        double total = 0;
+        int scraped = 0;
+        for (i = 0; i < json_array_size(items); i++) {
+            const json_t *pod = json_array_get(items, i), *ctrs, *ports;
+            const char *ip = rc_str(json_object_get(pod, "status"), "podIP");
+            json_int_t port = RENDER_HTTP_PORT;
+            size_t c, p;
+            struct buf body;
+            char url[256];
+            double v = 0;
+            if (!*ip || strcmp(rc_str(json_object_get(pod, "status"), "phase"), "Running") != 0)
+                continue;
+            ctrs = json_object_get(json_object_get(pod, "spec"), "containers");
+            for (c = 0; c < json_array_size(ctrs); c++) {
+                ports = json_object_get(json_array_get(ctrs, c), "ports");
+                for (p = 0; p < json_array_size(ports); p++)
+                    if (strcmp(rc_str(json_array_get(ports, p), "name"), "http-metrics") == 0)
+                        port = rc_int(json_array_get(ports, p), "containerPort");
+            }
+            snprintf(url, sizeof(url),
+                     strchr(ip, ':') ? "http://[%s]:%lld/metrics" : "http://%s:%lld/metrics", ip,
+                     (long long)port);
+            buf_init(&body, 8 << 20);
+            if (kube_get_url(k, url, 2000, &status, &body, &err) == TC_OK && status == 200 &&
+                reconcile_sum_metric(body.data ? body.data : "", body.len,
+                                     "tempodb_compaction_outstanding_blocks", &v) >= 0) {
+                total += v;
+                scraped++;
+            } else {
+                LOG_DEBUG("metrics scrape failed", KV_S("url", url), KV_ERR(&err));
+            }
+            buf_cleanup(&body);
+        }
+        if (scraped > 0) {
+            time_t t = time(NULL);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            pthread_mutex_lock(&s->mu);
+            /* The time moves only with the value, so a steady backlog does
+             * not cost a status write per scrape. */
+            if (!o->have_outstanding || o->outstanding != (long long)total)
+                strftime(o->outstanding_time, sizeof(o->outstanding_time), "%Y-%m-%dT%H:%M:%SZ",
+                         &tm);
+            o->outstanding = (long long)total;
+            o->have_outstanding = 1;
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    json_decref(pods);
+    if (autoscaling) {
+        char so[128];
+        render_child_name(RENDER_SCALEDOBJECT, name, so, sizeof(so));
+        snprintf(path, sizeof(path),
+                 "/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers/keda-hpa-%s", ns, so);
+        if (kube_json(k, "GET", path, NULL, NULL, &status, &hpa, &err) == TC_OK && status == 200 &&
+            json_is_integer(json_object_get(json_object_get(hpa, "status"), "desiredReplicas"))) {
+            pthread_mutex_lock(&s->mu);
+            o->desired = rc_int(json_object_get(hpa, "status"), "desiredReplicas");
+            o->have_desired = 1;
+            pthread_mutex_unlock(&s->mu);
+        }
+        json_decref(hpa);
+    }
+    pthread_mutex_lock(&s->mu);
+    *out = *o;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static int
 rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const char *name,
            struct reconcile_result *res, struct tc_err *err)
@@ -557,6 +718,7 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
         json_decref(cr);
         pthread_mutex_lock(&s->mu);
         strmap_del(&s->autoscale, key);
+        tc_free(strmap_del(&s->observed, key));
         pthread_mutex_unlock(&s->mu);
         return TC_OK; /* deleted: ownerReferences let the GC remove children */
     }
@@ -673,6 +835,10 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
         strmap_put(&s->autoscale, key, (void *)(intptr_t)(eff_as ? 1 : 2), NULL);
         pthread_mutex_unlock(&s->mu);
     }
+    rc_observe(s, k, ns, name, &rr, eff_as, &in.obs);
+    if (s->observe_interval_ms > 0 &&
+        (res->requeue_after_ms == 0 || res->requeue_after_ms > s->observe_interval_ms))
+        res->requeue_after_ms = s->observe_interval_ms;
     in.autoscaling = rr.autoscaling;
     in.keda = keda;
     in.dep = dep;

@@ -30,8 +30,10 @@ struct reconcile_shared {
     int keda_present; /* -1 unknown */
     uint64_t keda_checked_ms;
     long keda_ttl_ms;
-    struct strmap children;  /* "Kind/ns/name" -> struct reconcile_child while it exists */
-    struct strmap autoscale; /* "ns/name" -> (void *)1 on, (void *)2 off: last applied mode */
+    struct strmap children;   /* "Kind/ns/name" -> struct reconcile_child while it exists */
+    struct strmap autoscale;  /* "ns/name" -> (void *)1 on, (void *)2 off: last applied mode */
+    struct strmap observed;   /* "ns/name" -> struct reconcile_observed */
+    long observe_interval_ms; /* pod /metrics and HPA reads; 0 = off */
     unsigned long reconciles, errors, conflicts, applies, skipped, deletes, events, status_writes;
 };
 
@@ -48,6 +50,20 @@ struct reconcile_child {
     unsigned char hash[32];
     int has_hash;
 };
+
+/* Figures read from outside the API objects, at most every observe interval. */
+struct reconcile_observed {
+    uint64_t at_ms;
+    long long outstanding; /* sum of tempodb_compaction_outstanding_blocks over pods */
+    int have_outstanding;
+    char outstanding_time[32];
+    long long desired; /* keda-hpa-<name> status.desiredReplicas */
+    int have_desired;
+};
+
+/* reconcile_sum_metric() sums every sample of metric `name` in a Prometheus
+ * text exposition. Returns the number of samples found. */
+int reconcile_sum_metric(const char *text, size_t len, const char *name, double *sum);
 
 /* Child informers report existence here ("Kind/ns/name", rv may be NULL).
  * Returns 1 when the event is the echo of our own last apply. */
