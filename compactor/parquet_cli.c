@@ -11,11 +11,18 @@
  *   parquet copy IN OUT [--vp4] [--rg-bytes N] [--enc E] [--codec C]
  *                                rewrite with our writer
  *   parquet gen DIR ...          synthetic vParquet4 block (see usage)
+ *   parquet bench FILE [OUT]     read (and write) throughput, peak RSS,
+ *                                snappy raw speed on the same bytes
  *
  * This is the only file of the parquet module that prints: it is the CLI.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <snappy-c.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +46,8 @@ usage(FILE *f)
                "       tempo-compactor parquet copy IN OUT [--vp4] [--rg-bytes N]\n"
                "              [--enc plain|dict|delta|dlba|dba] [--codec none|snappy|gzip|zstd]\n"
                "       tempo-compactor parquet gen DIR [--traces N] [--seed S] "
-               "[--rg-bytes N] [--tenant T]\n");
+               "[--rg-bytes N] [--tenant T] [--spans N]\n"
+               "       tempo-compactor parquet bench FILE [OUT]\n");
 }
 
 static int
@@ -387,6 +395,149 @@ cmd_gen(int argc, char **argv)
     return 0;
 }
 
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long
+peak_rss_mb(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* Snappy on the file's own bytes, 1 MiB blocks like page-sized inputs. */
+static void
+bench_snappy(const char *path, uint64_t size)
+{
+    enum { BLK = 1 << 20 };
+    char *in = tc_malloc(BLK), *comp = tc_malloc(snappy_max_compressed_length(BLK)),
+         *out = tc_malloc(BLK);
+    double tc = 0, td = 0;
+    uint64_t done = 0, clen = 0;
+    int fd = open(path, O_RDONLY);
+
+    if (!in || !comp || !out || fd < 0) {
+        fprintf(stderr, "parquet bench: snappy: cannot set up\n");
+        goto out;
+    }
+    while (done < size) {
+        ssize_t n = pread(fd, in, BLK, (off_t)done);
+        size_t cl = snappy_max_compressed_length(BLK), ul = BLK;
+        double t0;
+        if (n <= 0)
+            break;
+        t0 = now_s();
+        snappy_compress(in, (size_t)n, comp, &cl);
+        tc += now_s() - t0;
+        t0 = now_s();
+        snappy_uncompress(comp, cl, out, &ul);
+        td += now_s() - t0;
+        done += (uint64_t)n;
+        clen += cl;
+    }
+    printf("snappy raw (same bytes): ratio %.3f, compress %.1f MB/s, decompress %.1f MB/s\n",
+           clen ? (double)done / (double)clen : 0.0, tc > 0 ? (double)done / 1e6 / tc : 0.0,
+           td > 0 ? (double)done / 1e6 / td : 0.0);
+out:
+    if (fd >= 0)
+        close(fd);
+    tc_free(in);
+    tc_free(comp);
+    tc_free(out);
+}
+
+static int
+cmd_bench(struct pq_reader *r, const char *path, const char *out)
+{
+    struct pq_cursor *cur = NULL;
+    struct pq_writer *w = NULL;
+    struct pq_schema *schema = NULL;
+    struct pq_write_info info;
+    struct tc_err err;
+    struct pq_row row;
+    const struct pq_filemeta *m = pq_reader_meta(r);
+    uint64_t unc = 0, values = 0;
+    int64_t rows = 0;
+    int eof = 0;
+    double t0, tr, tw = 0;
+    size_t peak_rg = 0;
+
+    tc_err_clear(&err);
+    for (int g = 0; g < m->nrowgroups; g++)
+        unc += (uint64_t)m->rowgroups[g].total_byte_size;
+    printf("file: %s %" PRIu64 " bytes, %" PRId64 " rows, %d row groups, %.1f MB uncompressed\n",
+           path, pq_reader_file_size(r), m->num_rows, m->nrowgroups, (double)unc / 1e6);
+    if (pq_cursor_new(&cur, r, &err) != TC_OK)
+        return fail("bench", &err);
+    t0 = now_s();
+    for (;;) {
+        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK) {
+            pq_cursor_free(cur);
+            return fail("bench", &err);
+        }
+        if (eof)
+            break;
+        values += pq_row_estimate_size(&row);
+        if (pq_cursor_mem(cur) > peak_rg)
+            peak_rg = pq_cursor_mem(cur);
+        rows++;
+    }
+    tr = now_s() - t0;
+    pq_cursor_free(cur);
+    cur = NULL;
+    printf("read: %.1f MB/s file bytes, %.1f MB/s uncompressed, %.0f rows/s, %" PRIu64
+           " values, largest decoded row group %.1f MB, peak RSS %ld MB\n",
+           (double)pq_reader_file_size(r) / 1e6 / tr, (double)unc / 1e6 / tr, (double)rows / tr,
+           values, (double)peak_rg / 1e6, peak_rss_mb());
+    if (out) {
+        if (pq_schema_from_file(r, &schema, &err) != TC_OK || pq_cursor_new(&cur, r, &err) != TC_OK)
+            goto fail;
+        if (pq_writer_open(&w, out, schema, NULL, &err) != TC_OK)
+            goto fail;
+        /* keep the input's row groups: flush where the input cut */
+        for (int g = 0; g < m->nrowgroups; g++) {
+            for (int64_t i = 0; i < m->rowgroups[g].num_rows; i++) {
+                if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK || eof)
+                    goto fail;
+                t0 = now_s();
+                if (pq_writer_write_row(w, &row, &err) != TC_OK)
+                    goto fail;
+                tw += now_s() - t0;
+            }
+            t0 = now_s();
+            if (pq_writer_flush(w, &err) != TC_OK)
+                goto fail;
+            tw += now_s() - t0;
+        }
+        t0 = now_s();
+        if (pq_writer_close(w, &info, &err) != TC_OK)
+            goto fail;
+        tw += now_s() - t0;
+        printf("write: %.1f MB/s file bytes, %.1f MB/s uncompressed, %d row groups, %" PRIu64
+               " bytes, footer %u, peak RSS %ld MB\n",
+               (double)info.file_size / 1e6 / tw, (double)unc / 1e6 / tw, info.row_groups,
+               info.file_size, info.footer_size, peak_rss_mb());
+        pq_writer_free(w);
+        pq_cursor_free(cur);
+        pq_schema_free(schema);
+    }
+    bench_snappy(path, pq_reader_file_size(r));
+    return 0;
+fail:
+    pq_writer_free(w);
+    pq_cursor_free(cur);
+    pq_schema_free(schema);
+    return fail("bench", &err);
+}
+
 int
 parquet_cli_main(int argc, char **argv)
 {
@@ -439,7 +590,7 @@ parquet_cli_main(int argc, char **argv)
                 return 2;
             }
             i++;
-        } else if (strcmp(cmd, "copy") == 0 && i == 3) {
+        } else if ((strcmp(cmd, "copy") == 0 || strcmp(cmd, "bench") == 0) && i == 3) {
             continue; /* the output path */
         } else {
             usage(stderr);
@@ -459,6 +610,8 @@ parquet_cli_main(int argc, char **argv)
         rc = cmd_ids(r);
     else if (strcmp(cmd, "check") == 0)
         rc = cmd_check(r);
+    else if (strcmp(cmd, "bench") == 0)
+        rc = cmd_bench(r, argv[2], argc >= 4 ? argv[3] : NULL);
     else if (strcmp(cmd, "copy") == 0 && argc >= 4)
         rc = cmd_copy(r, argv[3], vp4, rg_bytes, force_enc, force_codec);
     else {

@@ -74,8 +74,27 @@ pq_rle_decode(const uint8_t *p, const uint8_t *end, int bw, uint32_t *out, size_
                 bytes = (uint64_t)(end - p);
                 cnt = avail_vals;
             }
-            for (uint64_t j = 0; j < cnt && i < n; j++)
-                out[i++] = (uint32_t)get_bits(p, j * (uint64_t)bw, bw);
+            {
+                uint64_t j = 0;
+                /* whole groups: an accumulator instead of per-value bit walks */
+                for (; j + 8 <= cnt && i + 8 <= n && (j / 8 + 1) * (uint64_t)bw <= bytes; j += 8) {
+                    const uint8_t *q = p + (j / 8) * (uint64_t)bw;
+                    uint64_t acc = 0;
+                    int nacc = 0, qi = 0;
+                    uint32_t mask = bw == 32 ? 0xffffffffu : ((1u << bw) - 1);
+                    for (int v = 0; v < 8; v++) {
+                        while (nacc < bw) {
+                            acc |= (uint64_t)q[qi++] << nacc;
+                            nacc += 8;
+                        }
+                        out[i++] = (uint32_t)acc & mask;
+                        acc >>= bw;
+                        nacc -= bw;
+                    }
+                }
+                for (; j < cnt && i < n; j++)
+                    out[i++] = (uint32_t)get_bits(p, j * (uint64_t)bw, bw);
+            }
             p += bytes;
         } else {
             uint64_t cnt = h >> 1;
@@ -97,21 +116,53 @@ pq_rle_decode(const uint8_t *p, const uint8_t *end, int bw, uint32_t *out, size_
     return TC_OK;
 }
 
+/* Packs nv (<= 8) values LSB-first at bw bits into out; returns bytes
+ * written (bw per 8 values, the group is zero-padded). */
+static size_t
+pack_bits(uint8_t *out, int bw, const uint64_t *v, size_t nv, size_t group)
+{
+    uint64_t acc = 0;
+    int nacc = 0;
+    size_t o = 0;
+
+    for (size_t j = 0; j < group; j++) {
+        uint64_t x = j < nv ? v[j] : 0;
+        if (bw < 64)
+            x &= ((uint64_t)1 << bw) - 1;
+        /* add bw bits: split when they do not fit the accumulator */
+        if (nacc + bw <= 64) {
+            acc |= x << nacc;
+            nacc += bw;
+        } else {
+            int first = 64 - nacc;
+            acc |= x << nacc;
+            for (int k = 0; k < 8; k++)
+                out[o++] = (uint8_t)(acc >> (8 * k));
+            acc = first < 64 ? x >> first : 0;
+            nacc = bw - first;
+        }
+        while (nacc >= 8) {
+            out[o++] = (uint8_t)acc;
+            acc >>= 8;
+            nacc -= 8;
+        }
+    }
+    if (nacc > 0)
+        out[o++] = (uint8_t)acc;
+    return o;
+}
+
 static int
 put_bits_group(struct buf *b, int bw, const uint32_t *v, size_t nv)
 {
-    /* packs 8 values (padding with zeros) into bw bytes */
-    uint8_t tmp[32];
-    uint64_t bit = 0;
+    uint64_t tmp[8];
+    uint8_t packed[40];
+    size_t n;
 
-    memset(tmp, 0, sizeof(tmp));
-    for (size_t j = 0; j < 8; j++) {
-        uint64_t x = j < nv ? v[j] : 0;
-        for (int k = 0; k < bw; k++, bit++)
-            if ((x >> k) & 1)
-                tmp[bit >> 3] |= (uint8_t)(1u << (bit & 7));
-    }
-    return buf_append(b, tmp, (size_t)bw);
+    for (size_t j = 0; j < 8; j++)
+        tmp[j] = j < nv ? v[j] : 0;
+    n = pack_bits(packed, bw, tmp, 8, 8);
+    return buf_append(b, packed, n);
 }
 
 int
@@ -270,20 +321,14 @@ pq_delta_encode(struct buf *b, int is32, const int64_t *v, size_t n)
         if (rc == TC_OK)
             rc = buf_append(b, widths, NMINI);
         for (int m = 0; m < NMINI && rc == TC_OK; m++) {
-            uint8_t tmp[PER * 8];
-            int bw = widths[m];
-            uint64_t bit = 0;
-            if ((size_t)m * PER >= cnt)
+            uint8_t tmp[PER * 8 + 8];
+            size_t off = (size_t)m * PER, o = 0;
+            if (off >= cnt)
                 break; /* trailing empty miniblocks are omitted */
-            memset(tmp, 0, sizeof(tmp));
-            for (size_t j = 0; j < PER; j++) {
-                size_t idx = (size_t)m * PER + j;
-                uint64_t x = idx < cnt ? deltas[idx] : 0;
-                for (int k = 0; k < bw; k++, bit++)
-                    if ((x >> k) & 1)
-                        tmp[bit >> 3] |= (uint8_t)(1u << (bit & 7));
-            }
-            rc = buf_append(b, tmp, (size_t)PER * (size_t)bw / 8);
+            for (size_t g = 0; g < PER; g += 8)
+                o += pack_bits(tmp + o, widths[m], deltas + off + g,
+                               off + g < cnt ? (cnt - off - g < 8 ? cnt - off - g : 8) : 0, 8);
+            rc = buf_append(b, tmp, o);
         }
         i += cnt;
     }
