@@ -544,7 +544,8 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
     tindex_cleanup(&seed.ti);
     if (rc != TC_OK)
         goto out;
-    qsort(bb.compacted, bb.ncompacted, 16, poll_cmp_id);
+    if (bb.ncompacted > 1)
+        qsort(bb.compacted, bb.ncompacted, 16, poll_cmp_id);
     pt.p = p;
     pt.prog = prog;
     pt.tenant = tenant;
@@ -561,7 +562,7 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
         const struct meta *m;
 
         /* Listed with both files: mid-MarkBlockCompacted; treat as compacted. */
-        if (bsearch(bb.live[i], bb.compacted, bb.ncompacted, 16, poll_cmp_id))
+        if (bb.ncompacted && bsearch(bb.live[i], bb.compacted, bb.ncompacted, 16, poll_cmp_id))
             continue;
         if ((m = blocklist_bsearch(pl, npl, bb.live[i])) != NULL) {
             poll_push(&pt.live, &pt.nlive, m);
@@ -802,8 +803,10 @@ poll_index_worker(void *arg)
         tl[0] = prog->tenant;
         tindex_init(&ti);
         blocklist_get(ir->src, prog->tenant, &ti.live, &ti.nlive, &ti.compacted, &ti.ncompacted);
-        qsort(ti.live, ti.nlive, sizeof(struct meta), poll_cmp_start);
-        qsort(ti.compacted, ti.ncompacted, sizeof(struct meta), poll_cmp_start);
+        if (ti.nlive > 1)
+            qsort(ti.live, ti.nlive, sizeof(struct meta), poll_cmp_start);
+        if (ti.ncompacted > 1)
+            qsort(ti.compacted, ti.ncompacted, sizeof(struct meta), poll_cmp_start);
         ti.created_s = prog->created_s;
         ti.created_ns = prog->created_ns;
         poll_prog_set(p, prog, "writing-index");

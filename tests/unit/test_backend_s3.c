@@ -14,6 +14,17 @@
 #include "test.h"
 #include "uuid.h"
 
+/* One registry for the whole process; the backend borrows it. */
+static struct metrics *
+reg(void)
+{
+    static struct metrics *r;
+
+    if (r == NULL)
+        r = metrics_new();
+    return r;
+}
+
 static struct backend *
 s3(const char *endpoint, const char *bucket, const char *prefix, int pathstyle, const char *secret,
    int shards)
@@ -31,7 +42,7 @@ s3(const char *endpoint, const char *bucket, const char *prefix, int pathstyle, 
     c.insecure = 1;
     c.forcepathstyle = pathstyle;
     c.list_blocks_concurrency = shards;
-    c.metrics = metrics_new();
+    c.metrics = reg();
     b = backend_s3_new(&c, &err);
     if (b == NULL)
         TEST_FAIL_("backend_s3_new: %s", err.msg);
@@ -226,7 +237,7 @@ TEST(poll_over_s3_and_boto3_interop)
     ASSERT_OK(backend_put(b, "interop/from-c.txt", "written by C", 12, &err));
     poll_cfg_defaults(&cfg);
     cfg.tenant_concurrency = 2;
-    p = poller_new(b, &cfg, NULL, NULL, metrics_new(), &err);
+    p = poller_new(b, &cfg, NULL, NULL, reg(), &err);
     ASSERT_OK(poller_poll(p, bl, &err));
     poller_stats(p, &st);
     /* "paged" metas are "{}" (blockID mismatch): counted as bad, not fatal. */
