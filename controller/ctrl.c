@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,6 +586,9 @@ ctrl_main(int argc, char **argv)
     int rc = 0, i, have_lease = 0;
 
     memset(&c, 0, sizeof(c));
+    /* Ten threads would each get a glibc arena; two keep RSS ~1 MiB lower
+     * with 1000 CRs at no measurable cost (hack/bench/controller). */
+    mallopt(M_ARENA_MAX, 2);
     if (ctrl_parse(argc, argv, &c.o) != 0) {
         ctrl_usage(stderr);
         return 2;

@@ -608,9 +608,11 @@ rc_observe(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
         tc_free(o);
         o = NULL;
     }
-    due = o && s->observe_interval_ms > 0 &&
-          (o->at_ms == 0 || now - o->at_ms >= (uint64_t)s->observe_interval_ms);
-    if (due)
+    /* Not on a CR's first reconcile: its pods do not exist yet, and the
+     * first apply should not wait for a pod listing. */
+    due = o && s->observe_interval_ms > 0 && o->at_ms != 0 &&
+          now - o->at_ms >= (uint64_t)s->observe_interval_ms;
+    if (o && (due || o->at_ms == 0))
         o->at_ms = now;
     if (o)
         *out = *o;
