@@ -205,6 +205,65 @@ TEST(golden_cases)
     ASSERT_GE(n, 12);
 }
 
+/* Corrupt input never crashes: every golden CR truncated at every offset and
+ * with bytes flipped either parses and renders, or fails with a message. */
+static void
+mutate_case(const char *dir, const char *name, unsigned *seed)
+{
+    char path[1024];
+    struct buf in;
+    size_t cut;
+
+    buf_init(&in, 1 << 20);
+    snprintf(path, sizeof(path), "%s/%s/cr.yaml", dir, name);
+    if (slurp(path, &in) != 0 || in.len == 0)
+        TEST_FAIL_("%s: unreadable", path);
+    for (cut = 0; cut <= in.len; cut++) {
+        char *copy = tc_memdup(in.data, in.len + 1);
+        struct tc_err err = {0};
+        json_t *docs = NULL;
+        if (cut % 3 == 1) { /* and some byte flips */
+            *seed = *seed * 1103515245u + 12345u;
+            copy[(*seed >> 8) % in.len] ^= (char)(1u << ((*seed >> 4) % 8));
+        }
+        if (yamljson_parse(copy, cut, "m", &docs, &err) == TC_OK) {
+            size_t d;
+            for (d = 0; d < json_array_size(docs); d++) {
+                struct render_result res;
+                if (render_manifests(json_array_get(docs, d), &res, &err) == TC_OK) {
+                    struct buf out;
+                    buf_init(&out, 8 << 20);
+                    ASSERT_OK(yamljson_emit_stream(res.manifests, &out, &err));
+                    buf_cleanup(&out);
+                    render_result_cleanup(&res);
+                } else {
+                    ASSERT(err.msg[0] != '\0');
+                }
+            }
+            json_decref(docs);
+        } else {
+            ASSERT(err.msg[0] != '\0');
+        }
+        tc_free(copy);
+    }
+    buf_cleanup(&in);
+}
+
+TEST(corrupt_input_never_crashes)
+{
+    const char *dir = golden_dir();
+    struct dirent *de;
+    DIR *d = opendir(dir);
+    unsigned seed = 42;
+
+    if (d == NULL)
+        TEST_FAIL_("%s: %s", dir, strerror(errno));
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            mutate_case(dir, de->d_name, &seed);
+    closedir(d);
+}
+
 TEST(keda_map_sorted_and_parsable)
 {
     json_t *m = json_pack("{s:s, s:s, s:s}", "X-Scope-OrgID", "a|b", "Accept", "*/*", "b", "");
@@ -269,6 +328,6 @@ TEST(invalid_spec_renders_nothing)
     json_decref(cr);
 }
 
-TEST_MAIN(TEST_ENTRY(golden_cases), TEST_ENTRY(keda_map_sorted_and_parsable),
-          TEST_ENTRY(yaml_quotes_ambiguous_strings),
+TEST_MAIN(TEST_ENTRY(golden_cases), TEST_ENTRY(corrupt_input_never_crashes),
+          TEST_ENTRY(keda_map_sorted_and_parsable), TEST_ENTRY(yaml_quotes_ambiguous_strings),
           TEST_ENTRY(yaml_rejects_aliases_and_duplicates), TEST_ENTRY(invalid_spec_renders_nothing))
