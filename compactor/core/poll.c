@@ -521,8 +521,12 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
     if (npl + npc == 0 && seed_ti == NULL) {
         if (seed.rc == TC_OK)
             seed_ti = &seed.ti;
-        else if (seed.e.code != TC_NOTFOUND)
+        else if (seed.e.code != TC_NOTFOUND) {
+            const char *tl[] = {tenant};
+
             LOG_WARN("tenant index unusable as poll seed", KV_S("tenant", tenant), KV_ERR(&seed.e));
+            metrics_inc(p->m_ti_errors, tl);
+        }
         pthread_mutex_lock(&p->mu);
         p->stats.index_reads++;
         pthread_mutex_unlock(&p->mu);

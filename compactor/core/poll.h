@@ -79,7 +79,8 @@ void poller_free(struct poller *p);
 int poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err);
 
 /* poller_stop() asks a running poll to stop after the current requests;
- * it then fails with TC_CANCELED. Thread-safe. */
+ * it then fails with TC_CANCELED, and so does every later poll (shutdown).
+ * Thread-safe. */
 void poller_stop(struct poller *p);
 
 /* poller_status_json() appends {"state":..,"polls":..,"tenants":[{"tenant",

@@ -282,6 +282,11 @@ TEST(bad_input_loses_nothing)
     ASSERT_STR_CONTAINS(log, "11111111-1111-4111-8111-111111111111/meta.json");
     ASSERT_STR_CONTAINS(log, "exceed the cap");
     ASSERT_STR_CONTAINS(log, "tenant index unusable as poll seed");
+    ASSERT_DBL_NEAR(
+        metrics_value(metrics_counter(reg, "tempodb_blocklist_tenant_index_errors_total", "",
+                                      (const char *const[]){"tenant", NULL}),
+                      (const char *[]){"b"}),
+        1, 0);
     tc_free(log);
     poller_free(p);
     blocklist_free(bl);
