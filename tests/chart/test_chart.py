@@ -190,6 +190,8 @@ def check_rbac():
         ("", "configmaps"): write, ("", "services"): write,
         ("apps", "deployments"): write, ("policy", "poddisruptionbudgets"): write,
         ("keda.sh", "scaledobjects"): write, ("keda.sh", "triggerauthentications"): write,
+        ("", "pods"): ["list"],
+        ("autoscaling", "horizontalpodautoscalers"): ["get"],
         ("events.k8s.io", "events"): ["create", "patch"],
     }
     assert rules == want, "ClusterRole rules differ:\n%r" % rules

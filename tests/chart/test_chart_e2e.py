@@ -168,10 +168,21 @@ def trigger_md(srv):
     return so["spec"]["triggers"][0]["metadata"]
 
 
+def observe_args():
+    """Observe pods and KEDA's HPA every second, so the RBAC check covers those reads."""
+    p = subprocess.run([CONTROLLER, "run", "--help"], capture_output=True, text=True,
+                       timeout=10, env=dict(os.environ, KUBECONFIG="/dev/null"))
+    if "--observe-interval" in p.stdout + p.stderr:
+        return ["--set", "controller.extraArgs={--observe-interval=1}"]
+    print("# controller has no --observe-interval: pods/HPA reads not exercised")
+    return []
+
+
 def controller_cmd(srv, port):
     """The controller's command line as the chart's Deployment has it."""
     p = subprocess.run([os.path.join(fakeapi_util.TOOLS, "helm"), "template", REL, CHART,
                         "-n", NS, "-f", SEED, "--set", "controller.port=%d" % port,
+                        *observe_args(),
                         "--show-only", "templates/controller/deployment.yaml"],
                        capture_output=True, text=True, env=srv.env, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -341,13 +352,17 @@ try:
             if a is None:
                 return False
             return (a[3] in (CHILD, CHILD + "-config") or a[1].endswith("/status") or
-                    a[1] in ("leases", "events") or
+                    a[1] in ("leases", "events", "pods", "horizontalpodautoscalers") or
                     (a[3] is None and a[1] in ("configmaps", "services", "deployments",
                                                "scaledobjects", "triggerauthentications",
                                                "poddisruptionbudgets")))
         reqs = [r for r in srv.admin("GET", "requests")["requests"] if controller_only(r)]
         denied = rbac_denied(srv, reqs)
         verbs = sorted({r["method"] for r in reqs})
+        used = sorted({(a[0], a[1], a[4]) for a in (request_attrs(r["method"], r["path"],
+                                                                 r.get("query") or "")
+                                                   for r in reqs)})
+        print("# controller-only requests: " + ", ".join("%s/%s:%s" % u for u in used))
         t.ok(reqs and not denied, "controller requests over install/upgrade/uninstall (%d, %s) "
              "are allowed by the chart's RBAC" % (len(reqs), "/".join(verbs)), "\n".join(denied))
     else:

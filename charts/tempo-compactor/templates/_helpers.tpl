@@ -114,6 +114,14 @@ Secrets (KEDA resolves authSecretRef through the TriggerAuthentication).
 - apiGroups: [keda.sh]
   resources: [scaledobjects, triggerauthentications]
   verbs: [get, list, watch, create, patch, delete]
+# status.outstandingBlocks: list the compactor pods to scrape their /metrics
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
+# status.desiredReplicas: KEDA's HPA keda-hpa-<scaledobject>
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
