@@ -2,10 +2,14 @@
 """hack/delay-proxy.py - HTTP proxy on loopback that adds latency and faults.
 
 usage: delay-proxy.py LISTEN_PORT UPSTREAM_HOST:PORT [--delay-ms N] [--fail-every N]
+                      [--ignore-start-after]
 
 Forwards each request unchanged (Host header included, so SigV4 still
 verifies) after sleeping --delay-ms; every --fail-every'th request gets a
-503 SlowDown instead. Prints "ready" when listening.
+503 SlowDown instead. --ignore-start-after imitates stores that ignore
+ListObjectsV2 start-after (Tempo issue #4241): it drops the parameter and
+re-signs the request with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY.
+Prints "ready" when listening.
 """
 import argparse
 import http.client
@@ -19,6 +23,7 @@ ap.add_argument("port", type=int)
 ap.add_argument("upstream")
 ap.add_argument("--delay-ms", type=float, default=0)
 ap.add_argument("--fail-every", type=int, default=0)
+ap.add_argument("--ignore-start-after", action="store_true")
 args = ap.parse_args()
 uh, up = args.upstream.rsplit(":", 1)
 lock = threading.Lock()
@@ -27,6 +32,24 @@ local = threading.local()
 
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
             b'<Message>injected by delay-proxy</Message></Error>')
+
+
+def resign_without_start_after(path, host):
+    import os
+    from urllib.parse import parse_qsl, urlencode, quote
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    base, _, q = path.partition("?")
+    params = [(k, v) for k, v in parse_qsl(q, keep_blank_values=True) if k != "start-after"]
+    newq = urlencode(sorted(params), quote_via=quote, safe="-_.~")
+    req = AWSRequest(method="GET", url="http://%s%s?%s" % (host, base, newq))
+    creds = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+    hdrs = dict(req.headers.items())
+    hdrs["Host"] = host  # signed from the URL; http.client would send the upstream's
+    return base + "?" + newq, hdrs
 
 
 class H(BaseHTTPRequestHandler):
@@ -58,12 +81,14 @@ class H(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(SLOWDOWN)
             return
+        path, hdrs = self.path, {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        if args.ignore_start_after and "start-after=" in path:
+            path, hdrs = resign_without_start_after(path, self.headers["Host"])
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = http.client.HTTPConnection(uh, int(up), timeout=60)
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
         try:
-            conn.request(self.command, self.path, body=body, headers=hdrs)
+            conn.request(self.command, path, body=body, headers=hdrs)
             r = conn.getresponse()
             data = r.read()
         except Exception:

@@ -16,8 +16,10 @@ dir=$(mktemp -d /tmp/tc-s3.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 export RGW_PORT=$port RGW_MON_PORT=$((port + 1))
 proxy_pid=
+proxy2_pid=
 cleanup() {
     [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
+    [ -n "$proxy2_pid" ] && kill "$proxy2_pid" 2>/dev/null
     bash "$top/hack/rgw-down.sh" "$dir"
     rm -rf "$dir"
 }
@@ -57,14 +59,22 @@ if boto setup >/dev/null; then echo "ok 2 - boto3 creates buckets and writes"; e
 /usr/bin/python3 "$top/hack/delay-proxy.py" $((port + 2)) "$RGW_ENDPOINT" --fail-every 3 \
     >"$dir/proxy.out" 2>&1 &
 proxy_pid=$!
-for _ in $(seq 1 50); do grep -q ready "$dir/proxy.out" 2>/dev/null && break; sleep 0.1; done
+AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY \
+    /usr/bin/python3 "$top/hack/delay-proxy.py" $((port + 3)) "$RGW_ENDPOINT" --ignore-start-after \
+    >"$dir/proxy2.out" 2>&1 &
+proxy2_pid=$!
+for _ in $(seq 1 50); do
+    grep -q ready "$dir/proxy.out" 2>/dev/null && grep -q ready "$dir/proxy2.out" 2>/dev/null && break
+    sleep 0.1
+done
 out=$(TC_S3_ENDPOINT=$RGW_ENDPOINT TC_S3_HOSTNAME=$RGW_HOSTNAME \
-    TC_S3_PROXY=127.0.0.1:$((port + 2)) TC_S3_ACCESS_KEY=$RGW_ACCESS_KEY \
+    TC_S3_PROXY=127.0.0.1:$((port + 2)) TC_S3_PROXY_NOSA=127.0.0.1:$((port + 3)) \
+    TC_S3_ACCESS_KEY=$RGW_ACCESS_KEY \
     TC_S3_SECRET_KEY=$RGW_SECRET_KEY "$bin" 2>&1)
 rc=$?
 printf '%s\n' "$out" | grep -E '^(ok|not ok|#)' | sed 's/^/# /'
 if [ $rc -eq 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok'; then
-    echo "ok 3 - C S3 backend suite (signing, paging, shards, prefix, 404, retries, styles)"
+    echo "ok 3 - C S3 backend suite (signing, paging, shards, start-after fallback, prefix, 404, retries, styles)"
 else
     echo "not ok 3 - C S3 backend suite"; exit 1
 fi

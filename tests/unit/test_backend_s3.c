@@ -219,6 +219,34 @@ TEST(retries_through_fault_proxy)
     backend_free(b);
 }
 
+/* A store that ignores start-after (Tempo #4241): shards see low IDs, so
+ * the backend falls back to one shard and still lists every block. */
+TEST(start_after_ignored_falls_back_to_one_shard)
+{
+    NEED_S3(ep);
+    const char *px = getenv("TC_S3_PROXY_NOSA");
+    struct backend *b;
+    struct backend_blocks bb = {0};
+    struct tc_err err = {0};
+    unsigned long n1;
+
+    if (px == NULL)
+        TEST_SKIP("skipped: no TC_S3_PROXY_NOSA");
+    b = s3(px, "tempo", "pfx", 1, NULL, 4);
+    ASSERT_OK(backend_blocks(b, "paged", &bb, &err));
+    ASSERT_EQ(bb.nlive, 630);
+    ASSERT_EQ(bb.ncompacted, 70);
+    backend_blocks_cleanup(&bb);
+    n1 = backend_requests(b, BACKEND_OP_LIST);
+    ASSERT_GE(n1, 5); /* shards that hit a low ID, then 2 pages for one shard */
+    /* The next listing goes straight to one shard: 1400 keys = 2 pages. */
+    ASSERT_OK(backend_blocks(b, "paged", &bb, &err));
+    ASSERT_EQ(bb.nlive, 630);
+    ASSERT_EQ(backend_requests(b, BACKEND_OP_LIST) - n1, 2);
+    backend_blocks_cleanup(&bb);
+    backend_free(b);
+}
+
 TEST(poll_over_s3_and_boto3_interop)
 {
     NEED_S3(ep);
@@ -252,4 +280,6 @@ TEST(poll_over_s3_and_boto3_interop)
 
 TEST_MAIN(TEST_ENTRY(wrong_secret_is_denied), TEST_ENTRY(object_ops_path_style),
           TEST_ENTRY(object_ops_virtual_host_with_prefix), TEST_ENTRY(paging_shards_prefix_tenants),
-          TEST_ENTRY(retries_through_fault_proxy), TEST_ENTRY(poll_over_s3_and_boto3_interop))
+          TEST_ENTRY(retries_through_fault_proxy),
+          TEST_ENTRY(start_after_ignored_falls_back_to_one_shard),
+          TEST_ENTRY(poll_over_s3_and_boto3_interop))
