@@ -9,7 +9,9 @@
  *   parquet ids FILE             TraceID column (hex), one per row
  *   parquet check FILE           decode everything, print rows and row groups
  *   parquet copy IN OUT [--vp4] [--rg-bytes N] [--enc E] [--codec C]
- *                                rewrite with our writer
+ *                                rewrite with our writer (--vp4: into the
+ *                                released vParquet4 schema; vParquet3 input
+ *                                is converted through the trace model)
  *   parquet gen DIR ...          synthetic vParquet4 block (see usage)
  *   parquet bench FILE [OUT]     read (and write) throughput, peak RSS,
  *                                snappy raw speed on the same bytes
@@ -336,7 +338,9 @@ cmd_copy(struct pq_reader *r, const char *out, int vp4, uint64_t rg_bytes, int f
         if (force_codec >= 0)
             leaf->codec = force_codec;
     }
-    if (rc == TC_OK)
+    if (rc == TC_OK && vp4 && vp4_is_v3_schema(pq_reader_schema(r)))
+        rc = vp4_convert_v3(r, schema, out, (size_t)rg_bytes, &info, &err);
+    else if (rc == TC_OK)
         rc = pq_copy_rows(r, schema, out, (size_t)rg_bytes, &info, &err);
     pq_schema_free(schema);
     if (rc != TC_OK)

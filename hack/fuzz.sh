@@ -21,9 +21,11 @@ mkdir -p "$out/seeds" "$out/artifacts"
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG missing (make deps)"; exit 1; }
 
 make -s build/lib/libtccore.a || exit 1
-SRC="compactor/core/parquet_meta.c compactor/core/parquet_enc.c compactor/core/parquet_row.c
+SRC="compactor/core/parquet_meta.c compactor/core/parquet_enc.c
+     compactor/core/parquet_row.c
      compactor/core/parquet_read.c compactor/core/parquet_write.c compactor/core/thrift.c
-     compactor/core/vp4.c compactor/core/vp4_gen.c compactor/core/mem.c compactor/core/buf.c
+     compactor/core/vp4.c compactor/core/vp4_gen.c compactor/core/vp4_v3.c
+     compactor/core/mem.c compactor/core/buf.c
      compactor/core/tc.c compactor/core/log.c"
 FLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -DTC_VERSION=\"fuzz\" -DTC_REVISION=\"fuzz\"
        -Icompactor/core -Icompactor -fno-omit-frame-pointer"
@@ -42,11 +44,18 @@ if command -v node >/dev/null && [ -d "${NODE_PATH:-/nonexistent}/@duckdb/node-a
     DUCK_ROWS=12 node tests/parquet/duckwrite.cjs "$out/seeds/file" >/dev/null ||
         echo "fuzz: DuckDB seeds skipped"
 fi
+shared=${TC_SHARED:-../shared}
+# Tempo's real blocks as seeds (copied into build/, never into the repo)
+for v in vParquet3 vParquet4; do
+    for f in "$shared"/testdata/tempo-blocks/$v/single-tenant/*/data.parquet; do
+        [ -f "$f" ] && cp "$f" "$out/seeds/file/$v.parquet"
+    done
+done
 for f in "$out"/seeds/file/*.parquet; do
     flen=$(tail -c 8 "$f" | head -c 4 | od -An -tu4 | tr -d ' ')
     tail -c $((flen + 8)) "$f" | head -c "$flen" >"$out/seeds/footer/$(basename "$f").thrift"
     # encodings target: selector byte + params + a slice of page bytes
-    for sel in 0 1 2 5; do
+    for sel in 0 1 2 5 6; do
         { printf "\\x$(printf %02x $sel)\\x05\\x00\\x40"; head -c 600 "$f" | tail -c 500; } \
             >"$out/seeds/enc/$sel-$(basename "$f")"
     done

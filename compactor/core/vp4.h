@@ -135,6 +135,26 @@ struct vp4_trace {
  * reader projected onto it) into a trace. Everything goes into a. */
 int vp4_trace_from_row(const struct pq_row *row, const struct pq_schema *schema, struct pq_arena *a,
                        struct vp4_trace **out, struct tc_err *err);
+/* Converts a row of a vParquet3 file (schema = the file's own schema, no
+ * projection) into the same model, as Tempo's vParquet3->4 conversion
+ * does: scalar attributes become one-element lists, array/KV-list
+ * attributes become ValueUnsupported, event attributes and span links are
+ * decoded from their protobuf bytes, event times become offsets from the
+ * span start. ServiceStats stay empty (vParquet3 has none). */
+int vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema,
+                          struct pq_arena *a, struct vp4_trace **out, struct tc_err *err);
+/* 1 if s looks like a vParquet3 file (Spans.Links is a bytes leaf). */
+int vp4_is_v3_schema(const struct pq_schema *s);
+/* Rewrites every row of a vParquet3 file as a vParquet4 file (schema v4
+ * from vp4_schema_new). */
+int vp4_convert_v3(struct pq_reader *r, const struct pq_schema *v4, const char *out_path,
+                   size_t row_group_bytes, struct pq_write_info *info, struct tc_err *err);
+/* Protobuf helpers of the vParquet3 conversion, also usable alone: an
+ * OTLP AnyValue (bytes borrowed) into an attribute, and a tempopb.LinkSlice
+ * into s->links/s->nlinks. TC_PARSE on malformed protobuf. */
+int vp4_attr_from_pb(struct pq_arena *a, struct vp4_bytes key, const uint8_t *pbv, size_t len,
+                     struct vp4_attr *out);
+int vp4_links_from_pb(struct pq_arena *a, const uint8_t *pbv, size_t len, struct vp4_span *s);
 /* Appends the trace as one row to rs (initialised for the vp4 schema). */
 int vp4_trace_to_rowset(const struct vp4_trace *t, const struct pq_schema *schema,
                         struct pq_arena *a, struct pq_rowset *rs, struct tc_err *err);

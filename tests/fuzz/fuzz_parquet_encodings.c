@@ -1,11 +1,12 @@
 /* fuzz_parquet_encodings.c - libFuzzer target: the value and level decoders
- * and the page codecs on arbitrary bytes. Byte 0 picks the decoder, bytes
- * 1-3 its parameters. */
+ * the page codecs and the OTLP protobuf decoders on arbitrary bytes. Byte 0
+ * picks the decoder, bytes 1-3 its parameters. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "parquet_int.h"
+#include "vp4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,7 +22,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 4)
         return 0;
     n = ((size_t)data[2] << 8 | data[3]) % 4096;
-    switch (data[0] % 6) {
+    switch (data[0] % 8) {
+    case 6: {
+        /* OTLP protobuf of the vParquet3 conversion */
+        struct pq_arena a;
+        struct vp4_attr at;
+        struct vp4_span sp;
+        struct vp4_bytes key = {data, 1};
+        pq_arena_init(&a);
+        if (data[1] & 1)
+            vp4_attr_from_pb(&a, key, data + 4, size - 4, &at);
+        else
+            vp4_links_from_pb(&a, data + 4, size - 4, &sp);
+        pq_arena_cleanup(&a);
+        break;
+    }
     case 0:
         pq_rle_decode(data + 4, data + size, data[1] % 33, u32, n);
         break;
@@ -37,7 +52,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 4:
         pq_decompress(PQ_GZIP, data + 4, size - 4, out, n * 16, &err);
         break;
-    default: {
+    case 5:
+    case 7: {
         /* encoder/decoder agreement on fuzzed values */
         struct buf b;
         size_t m = (size - 4) / 8 < 4096 ? (size - 4) / 8 : 4096;

@@ -1,6 +1,7 @@
 /* fuzz_parquet_file.c - libFuzzer target: a whole Parquet file through the
  * reader (footer, page index, every page of every column, record assembly,
- * JSON rendering, projection onto vParquet4 and the trace model). */
+ * JSON rendering, projection onto vParquet4 and the trace model, the
+ * vParquet3 conversion). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pq_row row;
     struct pq_arena a;
     struct buf js;
-    int eof = 0, projected = 0;
+    int eof = 0, projected = 0, v3;
 
     if (vp4 == NULL && vp4_schema_new(&vp4, &err) != TC_OK)
         return 0;
@@ -32,8 +33,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (pq_reader_page_index(r, g, c, &pi, &err) == TC_OK)
                 pq_page_index_cleanup(&pi);
         }
+    v3 = vp4_is_v3_schema(pq_reader_schema(r));
     /* odd sizes take the vParquet4 projection path */
-    if ((size & 1) && pq_reader_project(r, vp4, &err) == TC_OK)
+    if (!v3 && (size & 1) && pq_reader_project(r, vp4, &err) == TC_OK)
         projected = 1;
     pq_arena_init(&a);
     buf_init(&js, (size_t)16 << 20);
@@ -47,6 +49,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (projected) {
                 struct vp4_trace *t;
                 vp4_trace_from_row(&row, vp4, &a, &t, &err);
+            } else if (v3) {
+                struct vp4_trace *t;
+                vp4_trace_from_v3_row(&row, pq_reader_schema(r), &a, &t, &err);
             }
         }
     }

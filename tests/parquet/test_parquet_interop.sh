@@ -7,7 +7,8 @@
 #     hyparquet's;
 #  2. each real block rewritten by our writer (own schema) reads back
 #     byte-identical through our reader, and both readers agree with it;
-#  3. vParquet4 test block rewritten into the released vParquet4 schema;
+#  3. vParquet4 test block rewritten into the released vParquet4 schema, and
+#     the vParquet3 block (same traces) converted into it through the model;
 #  4. a generated multi-row-group block: both readers agree with every value.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -91,6 +92,16 @@ else
     fi
     cross "released-schema rewrite read by DuckDB and hyparquet" "$tmp/released.parquet" \
         "$tmp/released.jsonl"
+    # the vParquet3 block holds the same traces: converted through the trace
+    # model it must equal the vParquet4 block in the released schema
+    d3=$(ls -d "$shared"/testdata/tempo-blocks/vParquet3/single-tenant/*/ | head -1)
+    if "$PQ" copy "$d3/data.parquet" "$tmp/v3to4.parquet" --vp4 >/dev/null &&
+        "$PQ" cat "$tmp/v3to4.parquet" >"$tmp/v3to4.jsonl" &&
+        cmp -s "$tmp/v3to4.jsonl" "$tmp/released.jsonl"; then
+        ok "vParquet3 block converted to vParquet4 equals the vParquet4 block"
+    else
+        notok "vParquet3 conversion differs from the vParquet4 block"
+    fi
 fi
 
 # files from an independent writer (DuckDB): data page v1 and v2, every

@@ -408,7 +408,141 @@ TEST(row_groups_cut_by_size_and_memory_bounded)
     pq_schema_free(s);
 }
 
-TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout),
+/* The vParquet3 and vParquet4 test blocks hold the same 134 traces: the
+ * vParquet3 block converted through the model must equal the vParquet4 block
+ * projected onto the released schema, row for row. */
+TEST(v3_conversion_equals_v4_block)
+{
+    TEST_NEED_SHARED(shared);
+    char p3[1024];
+    struct pq_schema *s;
+    struct pq_reader *r3, *r4;
+    struct pq_cursor *c3, *c4;
+    struct tc_err err;
+    struct pq_rowset rs;
+    struct pq_arena a;
+    long rows = 0;
+
+    snprintf(p3, sizeof(p3), "%s/testdata/tempo-blocks/vParquet3/single-tenant/%s/data.parquet",
+             shared, blk);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(pq_reader_open(&r3, p3, &err));
+    ASSERT(vp4_is_v3_schema(pq_reader_schema(r3)));
+    ASSERT_OK(pq_reader_open(&r4, v4_path(shared), &err));
+    ASSERT(!vp4_is_v3_schema(pq_reader_schema(r4)));
+    ASSERT_OK(pq_reader_project(r4, s, &err));
+    ASSERT_OK(pq_cursor_new(&c3, r3, &err));
+    ASSERT_OK(pq_cursor_new(&c4, r4, &err));
+    ASSERT_OK(pq_rowset_init(&rs, s));
+    pq_arena_init(&a);
+    for (;;) {
+        struct pq_row row3, row4, conv;
+        struct pq_rowiter it;
+        struct vp4_trace *t;
+        int e3 = 0, e4 = 0;
+        ASSERT_OK(pq_cursor_next(c3, &row3, &e3, &err));
+        ASSERT_OK(pq_cursor_next(c4, &row4, &e4, &err));
+        ASSERT_EQ(e3, e4);
+        if (e3)
+            break;
+        pq_arena_reset(&a);
+        pq_rowset_reset(&rs);
+        ASSERT_OK(vp4_trace_from_v3_row(&row3, pq_reader_schema(r3), &a, &t, &err));
+        ASSERT_OK(vp4_trace_to_rowset(t, s, &a, &rs, &err));
+        ASSERT_OK(pq_rowiter_init(&it, &rs));
+        ASSERT(pq_rowiter_next(&it, &conv));
+        if (!pq_row_equal(&conv, &row4))
+            TEST_FAIL_("row %ld: vParquet3 conversion differs from the vParquet4 block", rows);
+        pq_rowiter_cleanup(&it);
+        rows++;
+    }
+    ASSERT_EQ(rows, 134);
+    pq_arena_cleanup(&a);
+    pq_rowset_cleanup(&rs);
+    pq_cursor_free(c3);
+    pq_cursor_free(c4);
+    pq_reader_free(r3);
+    pq_reader_free(r4);
+    pq_schema_free(s);
+}
+
+/* Hand-encoded OTLP protobuf: every AnyValue kind and a LinkSlice. */
+TEST(v3_protobuf_attributes_and_links)
+{
+    struct pq_arena a;
+    struct vp4_attr at;
+    struct vp4_span sp;
+    struct vp4_bytes key = {(const uint8_t *)"k", 1};
+    const uint8_t str[] = {0x0a, 0x02, 'h', 'i'};
+    const uint8_t i64[] = {0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t dbl[] = {0x21, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f}; /* 1.5 */
+    const uint8_t bol[] = {0x10, 0x01};
+    /* array of two strings "a","b" */
+    const uint8_t arr[] = {0x2a, 0x0a, 0x0a, 0x03, 0x0a, 0x01, 'a', 0x0a, 0x03, 0x0a, 0x01, 'b'};
+    /* mixed array: "a", 7 -> unsupported jsonpb */
+    const uint8_t mix[] = {0x2a, 0x09, 0x0a, 0x03, 0x0a, 0x01, 'a', 0x0a, 0x02, 0x18, 0x07};
+    /* kvlist {x: 3} */
+    const uint8_t kvl[] = {0x32, 0x09, 0x0a, 0x07, 0x0a, 0x01, 'x', 0x12, 0x02, 0x18, 0x03};
+    /* LinkSlice{ links: [{trace_id:01, span_id:02, trace_state:"s",
+     *   attributes:[{key:"key", value:{string:"value"}}], dropped:3}] } */
+    const uint8_t links[] = {0x0a, 0x1d, 0x0a, 0x01, 0x01, 0x12, 0x01, 0x02, 0x1a, 0x01, 's',
+                             0x22, 0x10, 0x0a, 0x03, 'k',  'e',  'y',  0x12, 0x09, 0x0a, 0x07,
+                             'v',  'a',  'l',  'u',  'e',  '!',  '!',  0x28, 0x03};
+    const uint8_t bad[] = {0x0a, 0x10, 0x01};
+
+    pq_arena_init(&a);
+    ASSERT_OK(vp4_attr_from_pb(&a, key, str, sizeof(str), &at));
+    ASSERT_EQ(at.nstr, 1);
+    ASSERT_MEM_EQ(at.str[0].p, "hi", 2);
+    ASSERT_OK(vp4_attr_from_pb(&a, key, i64, sizeof(i64), &at));
+    ASSERT_EQ(at.nint, 1);
+    ASSERT_EQ(at.ints[0], -1);
+    ASSERT_OK(vp4_attr_from_pb(&a, key, dbl, sizeof(dbl), &at));
+    ASSERT_DBL_NEAR(at.dbls[0], 1.5, 0);
+    ASSERT_OK(vp4_attr_from_pb(&a, key, bol, sizeof(bol), &at));
+    ASSERT_EQ(at.nbool, 1);
+    ASSERT_EQ(at.bools[0], 1);
+    ASSERT_OK(vp4_attr_from_pb(&a, key, arr, sizeof(arr), &at));
+    ASSERT_EQ(at.is_array, 1);
+    ASSERT_EQ(at.nstr, 2);
+    ASSERT_MEM_EQ(at.str[1].p, "b", 1);
+    ASSERT_OK(vp4_attr_from_pb(&a, key, mix, sizeof(mix), &at));
+    ASSERT(at.unsupported.set);
+    ASSERT_EQ(at.unsupported.v.len, strlen("{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"},"
+                                           "{\"intValue\":\"7\"}]}}"));
+    ASSERT_MEM_EQ(at.unsupported.v.p,
+                  "{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"},{\"intValue\":\"7\"}]}}",
+                  at.unsupported.v.len);
+    ASSERT_OK(vp4_attr_from_pb(&a, key, kvl, sizeof(kvl), &at));
+    ASSERT(at.unsupported.set);
+    ASSERT_MEM_EQ(at.unsupported.v.p,
+                  "{\"kvlistValue\":{\"values\":[{\"key\":\"x\",\"value\":{\"intValue\":\"3\"}}]}}",
+                  at.unsupported.v.len);
+    ASSERT_EQ(vp4_attr_from_pb(&a, key, bad, sizeof(bad), &at), TC_PARSE);
+
+    memset(&sp, 0, sizeof(sp));
+    ASSERT_OK(vp4_links_from_pb(&a, links, sizeof(links), &sp));
+    ASSERT_EQ(sp.nlinks, 1);
+    ASSERT_EQ(sp.links[0].trace_id.len, 1);
+    ASSERT_EQ(sp.links[0].trace_id.p[0], 1);
+    ASSERT_EQ(sp.links[0].span_id.p[0], 2);
+    ASSERT_MEM_EQ(sp.links[0].trace_state.p, "s", 1);
+    ASSERT_EQ(sp.links[0].dropped_attrs, 3);
+    ASSERT_EQ(sp.links[0].attrs.n, 1);
+    ASSERT_MEM_EQ(sp.links[0].attrs.a[0].key.p, "key", 3);
+    ASSERT_EQ(sp.links[0].attrs.a[0].str[0].len, 7);
+    ASSERT_MEM_EQ(sp.links[0].attrs.a[0].str[0].p, "value!!", 7);
+    for (size_t l = 1; l < sizeof(links); l++) {
+        memset(&sp, 0, sizeof(sp));
+        /* truncated protobuf: an error, never a read past the end */
+        if (vp4_links_from_pb(&a, links, l, &sp) == TC_OK)
+            ASSERT_LE(sp.nlinks, 1);
+    }
+    pq_arena_cleanup(&a);
+}
+
+TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(v3_conversion_equals_v4_block),
+          TEST_ENTRY(v3_protobuf_attributes_and_links),
           TEST_ENTRY(schema_equals_test_block_except_prerelease_columns),
           TEST_ENTRY(projected_test_block_first_trace), TEST_ENTRY(model_roundtrip_real_block),
           TEST_ENTRY(generated_block_roundtrip_and_writer_features),
