@@ -69,37 +69,31 @@ ctrl_on_signal(int sig)
     ctrl_stop = 1;
 }
 
-static void
-ctrl_usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: tempo-compactor-controller run [options]\n"
-        "  --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
-        "  --context NAME           kubeconfig context\n"
-        "  --watch-namespace NS     watch one namespace (default: all)\n"
-        "  --leader-elect BOOL      Lease leader election (default true)\n"
-        "  --lease-namespace NS     namespace of the Lease (default: the config's namespace)\n"
-        "  --lease-name NAME        (default tempo-compactor-operator)\n"
-        "  --lease-duration MS      (default 15000)  --renew-deadline MS (10000)  --retry-period "
-        "MS (2000)\n"
-        "  --identity ID            (default $POD_NAME or host_pid)\n"
-        "  --field-manager NAME     (default %s)\n"
-        "  --workers N              (default 2)\n"
-        "  --resync SECONDS         periodic resync (default 600)\n"
-        "  --observe-interval S     read pods' outstanding blocks and KEDA's HPA (default 60; 0 = "
-        "off)\n"
-        "  --watch-timeout MIN:MAX  watch timeoutSeconds range (default 300:600)\n"
-        "  --listen [ADDR]:PORT     /healthz /readyz /metrics (default :8081; port 0 = any)\n"
-        "  --health-addr ADDR, --health-port PORT   the same, separately\n"
-        "  (every option also takes the form --option=value)\n"
-        "  --port-file PATH         write the health port here once listening\n"
-        "  --log-level LEVEL        debug|info|warn|error\n",
-        RENDER_MANAGED_BY);
-}
+const char ctrl_usage_text[] =
+    "usage: tempo-compactor-controller run [options]\n"
+    "  --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
+    "  --context NAME           kubeconfig context\n"
+    "  --watch-namespace NS     watch one namespace (default: all)\n"
+    "  --leader-elect BOOL      Lease leader election (default true)\n"
+    "  --lease-namespace NS     namespace of the Lease (default: the config's namespace)\n"
+    "  --lease-name NAME        (default tempo-compactor-operator)\n"
+    "  --lease-duration MS      (default 15000)  --renew-deadline MS (10000)  --retry-period "
+    "MS (2000)\n"
+    "  --identity ID            (default $POD_NAME or host_pid)\n"
+    "  --field-manager NAME     (default " RENDER_MANAGED_BY ")\n"
+    "  --workers N              (default 2)\n"
+    "  --resync SECONDS         periodic resync (default 600)\n"
+    "  --observe-interval S     read pods' outstanding blocks and KEDA's HPA (default 60; 0 = "
+    "off)\n"
+    "  --watch-timeout MIN:MAX  watch timeoutSeconds range (default 300:600)\n"
+    "  --listen [ADDR]:PORT     /healthz /readyz /metrics (default :8081; port 0 = any)\n"
+    "  --health-addr ADDR, --health-port PORT   the same, separately\n"
+    "  (every option also takes the form --option=value)\n"
+    "  --port-file PATH         write the health port here once listening\n"
+    "  --log-level LEVEL        debug|info|warn|error\n";
 
 static int
-ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
+ctrl_parse(int argc, char **argv, struct ctrl_opts *o, struct tc_err *err)
 {
     int i;
 
@@ -131,13 +125,8 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
             i--; /* the value is not a separate argument */
         }
 
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            ctrl_usage(stdout);
-            exit(0);
-        }
         if (v == NULL) {
-            fprintf(stderr, "run: %s needs a value\n", a);
-            return -1;
+            return tc_err_set(err, TC_INVAL, "%s needs a value", a);
         }
         i++;
         errno = 0;
@@ -165,8 +154,7 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
             long port = colon ? strtol(colon + 1, &end, 10) : -1;
             if (colon == NULL || end == colon + 1 || *end != '\0' || port < 0 || port > 65535 ||
                 (size_t)(colon - v) >= sizeof(addr)) {
-                fprintf(stderr, "run: --listen: want [ADDR]:PORT, got %s\n", v);
-                return -1;
+                return tc_err_set(err, TC_INVAL, "--listen: want [ADDR]:PORT, got %s", v);
             }
             snprintf(addr, sizeof(addr), "%.*s", (int)(colon - v), v);
             o->health_addr = addr[0] ? addr : "0.0.0.0";
@@ -177,22 +165,20 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
             o->log_level = v;
         else if (strcmp(a, "--leader-elect") == 0) {
             if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-                fprintf(stderr, "run: --leader-elect: want true or false, got %s\n", v);
-                return -1;
+                return tc_err_set(err, TC_INVAL, "--leader-elect: want true or false, got %s", v);
             }
             o->leader_elect = strcmp(v, "true") == 0;
         } else if (strcmp(a, "--watch-timeout") == 0) {
             char *e2 = NULL;
             if (end == v || *end != ':' || (o->watch_max_s = strtol(end + 1, &e2, 10)) < n ||
                 *e2 != '\0' || n < 1) {
-                fprintf(stderr, "run: --watch-timeout: want MIN:MAX seconds, got %s\n", v);
-                return -1;
+                return tc_err_set(err, TC_INVAL, "--watch-timeout: want MIN:MAX seconds, got %s",
+                                  v);
             }
             o->watch_min_s = n;
         } else {
             if (end == v || *end != '\0' || errno != 0 || n < 0) {
-                fprintf(stderr, "run: %s: not a non-negative integer: %s\n", a, v);
-                return -1;
+                return tc_err_set(err, TC_INVAL, "%s: not a non-negative integer: %s", a, v);
             }
             if (strcmp(a, "--workers") == 0 && n >= 1 && n <= CTRL_MAX_WORKERS)
                 o->workers = (int)n;
@@ -209,15 +195,14 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o)
             else if (strcmp(a, "--retry-period") == 0 && n >= 10)
                 o->retry_ms = n;
             else {
-                fprintf(stderr, "run: unknown option or bad value: %s %s\n", a, v);
-                return -1;
+                return tc_err_set(err, TC_INVAL, "unknown option or bad value: %s %s", a, v);
             }
         }
     }
     /* client-go: leaseDuration > renewDeadline > 1.2 * retryPeriod. */
     if (o->leader_elect && !(o->lease_ms > o->renew_ms && o->renew_ms * 10 > o->retry_ms * 12)) {
-        fprintf(stderr, "run: need lease-duration > renew-deadline > 1.2 * retry-period\n");
-        return -1;
+        return tc_err_set(err, TC_INVAL,
+                          "need lease-duration > renew-deadline > 1.2 * retry-period");
     }
     return 0;
 }
@@ -576,10 +561,9 @@ ctrl_lead(struct ctrl *c, struct lease *l, struct tc_err *err)
 }
 
 int
-ctrl_main(int argc, char **argv)
+ctrl_main(int argc, char **argv, struct tc_err *err)
 {
     struct ctrl c;
-    struct tc_err err = {0};
     struct http_server *hs = NULL;
     struct lease l;
     struct sigaction sa;
@@ -589,12 +573,10 @@ ctrl_main(int argc, char **argv)
     /* Ten threads would each get a glibc arena; two keep RSS ~1 MiB lower
      * with 1000 CRs at no measurable cost (hack/bench/controller). */
     mallopt(M_ARENA_MAX, 2);
-    if (ctrl_parse(argc, argv, &c.o) != 0) {
-        ctrl_usage(stderr);
+    if (ctrl_parse(argc, argv, &c.o, err) != TC_OK)
         return 2;
-    }
     if (c.o.log_level && log_set_level(c.o.log_level) != TC_OK) {
-        fprintf(stderr, "run: --log-level: bad level %s\n", c.o.log_level);
+        tc_err_set(err, TC_INVAL, "--log-level: bad level %s", c.o.log_level);
         return 2;
     }
     memset(&sa, 0, sizeof(sa));
@@ -612,8 +594,8 @@ ctrl_main(int argc, char **argv)
         snprintf(c.identity, sizeof(c.identity), "%s_%ld", pod && *pod ? pod : host,
                  (long)getpid());
     }
-    if (kube_config_load(c.o.kubeconfig, c.o.context, &c.cfg, &err) != TC_OK) {
-        LOG_ERROR("cannot load Kubernetes config", KV_ERR(&err));
+    if (kube_config_load(c.o.kubeconfig, c.o.context, &c.cfg, err) != TC_OK) {
+        LOG_ERROR("cannot load Kubernetes config", KV_ERR(err));
         return 1;
     }
     pthread_mutex_init(&c.mu, NULL);
@@ -622,12 +604,12 @@ ctrl_main(int argc, char **argv)
     reconcile_shared_init(&c.shared, c.o.manager, c.identity);
     c.shared.observe_interval_ms = c.o.observe_s * 1000;
     ctrl_metrics_init(&c);
-    hs = http_server_new(c.o.health_addr, c.o.health_port, &err);
+    hs = http_server_new(c.o.health_addr, c.o.health_port, err);
     if (hs == NULL || http_server_route(hs, "/healthz", ctrl_h_healthz, &c) != TC_OK ||
         http_server_route(hs, "/readyz", ctrl_h_readyz, &c) != TC_OK ||
         http_server_route(hs, "/metrics", ctrl_h_metrics, &c) != TC_OK ||
-        http_server_start(hs, &err) != TC_OK) {
-        LOG_ERROR("health server", KV_ERR(&err));
+        http_server_start(hs, err) != TC_OK) {
+        LOG_ERROR("health server", KV_ERR(err));
         rc = 1;
         goto out;
     }
@@ -647,7 +629,7 @@ ctrl_main(int argc, char **argv)
                                 .duration_ms = c.o.lease_ms,
                                 .renew_deadline_ms = c.o.renew_ms,
                                 .retry_ms = c.o.retry_ms};
-        if (lease_init(&l, c.cfg, &lo, &err) != TC_OK) {
+        if (lease_init(&l, c.cfg, &lo, err) != TC_OK) {
             rc = 1;
             goto out;
         }
@@ -665,7 +647,7 @@ ctrl_main(int argc, char **argv)
     }
     if (!ctrl_stop) {
         c.leader = 1;
-        rc = ctrl_lead(&c, have_lease ? &l : NULL, &err);
+        rc = ctrl_lead(&c, have_lease ? &l : NULL, err);
         c.leader = 0;
     }
 out:

@@ -182,8 +182,19 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "render") == 0)
         return cmd_render(argc - 2, argv + 2);
-    if (strcmp(argv[1], "run") == 0)
-        return ctrl_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "run") == 0) {
+        struct tc_err err = {0};
+        int a, rc;
+        for (a = 2; a < argc; a++)
+            if (strcmp(argv[a], "-h") == 0 || strcmp(argv[a], "--help") == 0) {
+                fputs(ctrl_usage_text, stdout);
+                return 0;
+            }
+        rc = ctrl_main(argc - 2, argv + 2, &err);
+        if (rc == 2)
+            fprintf(stderr, "run: %s\n%s", err.msg, ctrl_usage_text);
+        return rc;
+    }
     if (strcmp(argv[1], "get") == 0)
         return cmd_get(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0) {

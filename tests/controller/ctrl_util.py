@@ -74,6 +74,12 @@ class Controller:
                 self.proc.kill()
                 self.proc.wait()
         self.logf.close()
+        # Under `make check` the binary has ASan/UBSan: any report fails the test.
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise RuntimeError("sanitizer report in controller %s:\n%s"
+                                   % (self.identity, log[log.index(marker) - 200:][:4000]))
         return self.proc.returncode
 
 
