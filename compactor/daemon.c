@@ -12,6 +12,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -777,6 +778,10 @@ daemon_main(int argc, char **argv)
     sigset_t sigs;
     int sig = 0, rc, status = 1;
 
+    /* Per-thread malloc arenas keep freed poll buffers resident; two arenas
+     * hold the blocklist near its 128 bytes per block (hack/bench/poll.md). */
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, 2);
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.mu, NULL);
     pthread_cond_init(&d.cv, NULL);
