@@ -58,6 +58,10 @@ struct ctrl {
     volatile int leader;
     char identity[256];
     struct metric *m_reconciles, *m_errors, *m_latency, *m_leader, *m_queue, *m_crs;
+    struct metric *m_watch, *m_api;
+    /* Last values exported, so counters advance by deltas. */
+    struct informer_stats exported[RENDER__NKINDS + 1];
+    unsigned long exported_api[5];
 };
 
 static volatile sig_atomic_t ctrl_stop;
@@ -410,6 +414,52 @@ ctrl_h_readyz(const struct http_server_request *req, struct http_server_response
 }
 
 static void
+ctrl_export_informer(struct ctrl *c, struct informer *inf, const char *name,
+                     struct informer_stats *last)
+{
+    struct informer_stats now;
+    static const char *const what[] = {"lists", "watches", "relists_410", "events", "errors"};
+    unsigned long v[5], l[5];
+    int i;
+
+    informer_get_stats(inf, &now);
+    v[0] = now.lists, v[1] = now.watches, v[2] = now.relists_410, v[3] = now.events;
+    v[4] = now.errors;
+    l[0] = last->lists, l[1] = last->watches, l[2] = last->relists_410, l[3] = last->events;
+    l[4] = last->errors;
+    for (i = 0; i < 5; i++)
+        if (v[i] > l[i])
+            metrics_add(c->m_watch, (const char *[]){name, what[i]}, (double)(v[i] - l[i]));
+    *last = now;
+}
+
+/* Counters kept by the informers and workers, exported on scrape. */
+static void
+ctrl_export_counters(struct ctrl *c)
+{
+    static const char *const what[] = {"apply", "apply_skipped", "delete", "status", "conflict"};
+    unsigned long v[5];
+    int i;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->crs_inited)
+        ctrl_export_informer(c, &c->crs, RECONCILE_CR_PLURAL, &c->exported[RENDER__NKINDS]);
+    for (i = 0; i < RENDER__NKINDS; i++)
+        if (c->children[i].inited)
+            ctrl_export_informer(c, &c->children[i].inf, render_kinds[i].plural, &c->exported[i]);
+    pthread_mutex_lock(&c->shared.mu);
+    v[0] = c->shared.applies, v[1] = c->shared.skipped, v[2] = c->shared.deletes;
+    v[3] = c->shared.status_writes, v[4] = c->shared.conflicts;
+    pthread_mutex_unlock(&c->shared.mu);
+    for (i = 0; i < 5; i++) {
+        if (v[i] > c->exported_api[i])
+            metrics_add(c->m_api, (const char *[]){what[i]}, (double)(v[i] - c->exported_api[i]));
+        c->exported_api[i] = v[i];
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void
 ctrl_h_metrics(const struct http_server_request *req, struct http_server_response *resp, void *ud)
 {
     struct ctrl *c = ud;
@@ -419,6 +469,7 @@ ctrl_h_metrics(const struct http_server_request *req, struct http_server_respons
     pthread_mutex_lock(&c->mu);
     metrics_set(c->m_crs, NULL, (double)c->gens.len);
     pthread_mutex_unlock(&c->mu);
+    ctrl_export_counters(c);
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     metrics_render(metrics_default(), &resp->body);
 }
@@ -442,6 +493,17 @@ ctrl_metrics_init(struct ctrl *c)
                                "Keys ready in the work queue.", NULL);
     c->m_crs = metrics_gauge(r, "tempo_compactor_operator_tempocompactors",
                              "TempoCompactors in the informer cache.", NULL);
+    {
+        static const char *const wl[] = {"resource", "event", NULL};
+        static const char *const al[] = {"operation", NULL};
+        c->m_watch =
+            metrics_counter(r, "tempo_compactor_operator_watch_total",
+                            "Informer lists, watches, 410 relists, events and errors.", wl);
+        c->m_api = metrics_counter(r, "tempo_compactor_operator_api_writes_total",
+                                   "Server-side applies (and skipped unchanged ones), deletes, "
+                                   "status writes and 409 conflicts.",
+                                   al);
+    }
 }
 
 /* ---- main ---- */

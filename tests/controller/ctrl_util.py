@@ -52,7 +52,7 @@ class Controller:
     def metric(self, name):
         st, body = self.http("/metrics")
         for line in body.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
+            if line.startswith(name + " ") or (line.startswith(name + "{") and "{" not in name):
                 return float(line.split()[-1])
         return None
 

@@ -118,6 +118,9 @@ def main():
                    and "watch" not in r["query"]]
         t.ok(ok and relists, "HTTP 410 on re-watch leads to a relist and convergence",
              ctl.log()[-3000:])
+        n410 = ctl.metric('tempo_compactor_operator_watch_total{resource="tempocompactors",'
+                          'event="relists_410"}')
+        t.ok(n410 is not None and n410 >= 2, "/metrics counts the 410 relists (%s)" % n410)
 
         # --- 409 on the status write and on an apply: refetch the CR and retry
         seq = last_seq(srv)
