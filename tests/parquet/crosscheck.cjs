@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// crosscheck.cjs - compare our reader's rows with DuckDB's and hyparquet's.
+// crosscheck.cjs - compare our reader's rows with DuckDB's, hyparquet's and
+// parquet-wasm's (arrow-rs compiled to wasm).
 //
-//   node crosscheck.cjs FILE OURS.jsonl [--sample N] [--readers duckdb,hyparquet]
+//   node crosscheck.cjs FILE OURS.jsonl [--sample N] [--readers duckdb,hyparquet,arrow]
 //
 // OURS.jsonl is `tempo-compactor parquet cat FILE` output (one JSON row per
 // line). Every reader's rows are brought into one canonical form (scalars as
@@ -88,12 +89,29 @@ async function readHyp(file) {
   return { rows, mapNames };
 }
 
+async function readArrow(file) {
+  const fs = require('fs');
+  const pw = require('parquet-wasm/node');
+  const arrow = require('apache-arrow');
+  const table = arrow.tableFromIPC(pw.readParquet(new Uint8Array(fs.readFileSync(file))).intoIPCStream());
+  const rows = [];
+  for (let i = 0; i < table.numRows; i++) {
+    // toJSON keeps nested vectors; stringify with a replacer makes plain JS
+    rows.push(JSON.parse(JSON.stringify(table.get(i).toJSON(), (k, v) => {
+      if (typeof v === 'bigint') return v.toString();
+      if (v instanceof Uint8Array) return { __hex: hex(v) };
+      return v;
+    }), (k, v) => (v && typeof v === 'object' && '__hex' in v ? v.__hex : v)));
+  }
+  return rows;
+}
+
 async function main() {
   const args = process.argv.slice(2);
   const file = args[0];
   const oursPath = args[1];
   let sample = 10;
-  let readers = ['duckdb', 'hyparquet'];
+  let readers = ['duckdb', 'hyparquet', 'arrow'];
   for (let i = 2; i < args.length; i++) {
     if (args[i] === '--sample') sample = Number(args[++i]);
     else if (args[i] === '--readers') readers = args[++i].split(',');
@@ -106,6 +124,10 @@ async function main() {
     if (name === 'duckdb') {
       emptyIsNull = false;
       theirs = (await readDuck(file)).map((r) => canon(r, new Set()));
+    } else if (name === 'arrow') {
+      emptyIsNull = false;
+      const h = await readHyp(file); // only for the MAP field names
+      theirs = (await readArrow(file)).map((r) => canon(r, h.mapNames));
     } else {
       emptyIsNull = true;
       const h = await readHyp(file);

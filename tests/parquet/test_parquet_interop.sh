@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test_parquet_interop.sh - our Parquet reader and writer against two
-# independent readers (DuckDB via @duckdb/node-api, hyparquet).
+# test_parquet_interop.sh - our Parquet reader and writer against three
+# independent readers: DuckDB (@duckdb/node-api), hyparquet, and arrow-rs
+# (parquet-wasm). Every comparison covers every column of every row.
 #
 #  1. every real Tempo block (vParquet2..5): row count == meta totalObjects,
 #     TraceID set and all column values of every row equal DuckDB's and
@@ -68,7 +69,7 @@ else
             notok "$v: rows '$got' != totalObjects '$want'"
         fi
         "$PQ" cat "$f" >"$tmp/$v.jsonl" || notok "$v: cat"
-        cross "$v: all rows equal DuckDB and hyparquet" "$f" "$tmp/$v.jsonl"
+        cross "$v: all rows equal DuckDB, hyparquet and arrow-rs" "$f" "$tmp/$v.jsonl"
         "$PQ" copy "$f" "$tmp/$v.copy.parquet" >/dev/null || notok "$v: copy"
         "$PQ" cat "$tmp/$v.copy.parquet" >"$tmp/$v.copy.jsonl"
         if cmp -s "$tmp/$v.jsonl" "$tmp/$v.copy.jsonl"; then
@@ -76,7 +77,7 @@ else
         else
             notok "$v: rewritten file differs"
         fi
-        cross "$v: our rewrite read by DuckDB and hyparquet" "$tmp/$v.copy.parquet" \
+        cross "$v: our rewrite read by DuckDB, hyparquet and arrow-rs" "$tmp/$v.copy.parquet" \
             "$tmp/$v.copy.jsonl"
     done
     dir=$(ls -d "$shared"/testdata/tempo-blocks/vParquet4/single-tenant/*/ | head -1)
@@ -90,7 +91,7 @@ else
     else
         notok "vParquet4 conversion to the released schema"
     fi
-    cross "released-schema rewrite read by DuckDB and hyparquet" "$tmp/released.parquet" \
+    cross "released-schema rewrite read by DuckDB, hyparquet and arrow-rs" "$tmp/released.parquet" \
         "$tmp/released.jsonl"
     # the vParquet3 block holds the same traces: converted through the trace
     # model it must equal the vParquet4 block in the released schema
@@ -111,7 +112,7 @@ if [ "$have_node" -eq 1 ] && node tests/parquet/duckwrite.cjs "$tmp" >"$tmp/duck
     while IFS= read -r f; do
         b=$(basename "$f" .parquet)
         if "$PQ" cat "$f" >"$tmp/$b.jsonl"; then
-            cross "$b (DuckDB-written): all rows equal DuckDB and hyparquet" "$f" "$tmp/$b.jsonl"
+            cross "$b (DuckDB-written): all rows equal DuckDB, hyparquet and arrow-rs" "$f" "$tmp/$b.jsonl"
         else
             notok "$b: our reader failed"
         fi
@@ -125,7 +126,7 @@ if [ "$have_node" -eq 1 ] && node tests/parquet/duckwrite.cjs "$tmp" >"$tmp/duck
         out="$tmp/w_${e}_$c.parquet"
         if "$PQ" copy "$src" "$out" --enc "$e" --codec "$c" --rg-bytes 20000 >/dev/null &&
             "$PQ" cat "$out" >"$out.jsonl" && cmp -s "$out.jsonl" "$tmp/$sb.jsonl"; then
-            cross "our writer --enc $e --codec $c: round-trips, DuckDB and hyparquet agree" \
+            cross "our writer --enc $e --codec $c: round-trips, DuckDB, hyparquet and arrow-rs agree" \
                 "$out" "$out.jsonl"
         else
             notok "our writer --enc $e --codec $c: round trip"
