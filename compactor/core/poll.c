@@ -830,7 +830,9 @@ poll_write_indexes(struct poller *p, struct blocklist *src)
 {
     struct poll_index_run ir = {p, src, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t th[64];
-    size_t i, n = (size_t)p->cfg.tenant_concurrency;
+    /* Encoding is CPU work: a couple of threads keep the PUT latency hidden
+     * without a malloc arena per tenant (RSS). */
+    size_t i, n = p->cfg.tenant_concurrency < 2 ? 1 : 2;
 
     if (n > TC_ARRAY_LEN(th))
         n = TC_ARRAY_LEN(th);

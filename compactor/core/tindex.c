@@ -107,38 +107,62 @@ tindex_decode_json(const char *p, size_t n, struct tindex *ti, struct tc_err *er
     return rc;
 }
 
-int
-tindex_encode_json(const struct tindex *ti, struct buf *out)
+/* Encoders write through a sink, so the compressed variants never hold the
+ * whole raw index (about 1 KB per block as JSON) in memory. */
+typedef int (*tindex_sink_fn)(void *ud, const void *p, size_t n);
+
+static int
+tindex_buf_sink(void *ud, const void *p, size_t n)
+{
+    return buf_append(ud, p, n);
+}
+
+static int
+tindex_json_to(const struct tindex *ti, tindex_sink_fn sink, void *ud)
 {
     char t[TIMEFMT_MAX_LEN];
+    struct buf one;
     size_t i;
     int rc;
 
+    buf_init(&one, 1 << 20);
     timefmt_format(ti->created_s, ti->created_ns, t, sizeof(t));
-    rc = buf_printf(out, "{\"created_at\":\"%s\",\"meta\":", t);
-    if (rc == TC_OK)
-        rc = buf_puts(out, ti->nlive ? "[" : "null");
+    rc = buf_printf(&one, "{\"created_at\":\"%s\",\"meta\":%s", t, ti->nlive ? "[" : "null");
     for (i = 0; rc == TC_OK && i < ti->nlive; i++) {
         if (i > 0)
-            rc = buf_putc(out, ',');
+            rc = buf_putc(&one, ',');
         if (rc == TC_OK)
-            rc = meta_encode_json(&ti->live[i], 0, out);
+            rc = meta_encode_json(&ti->live[i], 0, &one);
+        if (rc == TC_OK && one.len >= 1 << 16) {
+            rc = sink(ud, one.data, one.len);
+            buf_reset(&one);
+        }
     }
-    if (rc == TC_OK && ti->nlive)
-        rc = buf_putc(out, ']');
     if (rc == TC_OK)
-        rc = buf_puts(out, ",\"compacted\":");
-    if (rc == TC_OK)
-        rc = buf_puts(out, ti->ncompacted ? "[" : "null");
+        rc = buf_printf(&one, "%s,\"compacted\":%s", ti->nlive ? "]" : "",
+                        ti->ncompacted ? "[" : "null");
     for (i = 0; rc == TC_OK && i < ti->ncompacted; i++) {
         if (i > 0)
-            rc = buf_putc(out, ',');
+            rc = buf_putc(&one, ',');
         if (rc == TC_OK)
-            rc = meta_encode_json(&ti->compacted[i], 1, out);
+            rc = meta_encode_json(&ti->compacted[i], 1, &one);
+        if (rc == TC_OK && one.len >= 1 << 16) {
+            rc = sink(ud, one.data, one.len);
+            buf_reset(&one);
+        }
     }
-    if (rc == TC_OK && ti->ncompacted)
-        rc = buf_putc(out, ']');
-    return rc == TC_OK ? buf_putc(out, '}') : rc;
+    if (rc == TC_OK)
+        rc = buf_printf(&one, "%s}", ti->ncompacted ? "]" : "");
+    if (rc == TC_OK)
+        rc = sink(ud, one.data, one.len);
+    buf_cleanup(&one);
+    return rc;
+}
+
+int
+tindex_encode_json(const struct tindex *ti, struct buf *out)
+{
+    return tindex_json_to(ti, tindex_buf_sink, out);
 }
 
 static int
@@ -193,51 +217,73 @@ tindex_decode_json_gz(const void *p, size_t n, struct tindex *ti, struct tc_err 
     return rc;
 }
 
+struct tindex_gz {
+    z_stream zs;
+    struct buf *out;
+};
+
+static int
+tindex_gz_run(struct tindex_gz *g, int flush)
+{
+    int zrc;
+
+    do {
+        if (buf_reserve(g->out, 1 << 16) != TC_OK)
+            return TC_TOOBIG;
+        g->zs.next_out = (Bytef *)g->out->data + g->out->len;
+        g->zs.avail_out = 1 << 16;
+        zrc = deflate(&g->zs, flush);
+        g->out->len += (1 << 16) - g->zs.avail_out;
+        if (zrc == Z_STREAM_ERROR)
+            return TC_ERR;
+    } while (g->zs.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+    return TC_OK;
+}
+
+static int
+tindex_gz_sink(void *ud, const void *p, size_t n)
+{
+    struct tindex_gz *g = ud;
+
+    g->zs.next_in = (Bytef *)(uintptr_t)p;
+    g->zs.avail_in = (uInt)n;
+    return tindex_gz_run(g, Z_NO_FLUSH);
+}
+
 int
 tindex_encode_json_gz(const struct tindex *ti, struct buf *out)
 {
     static char name[] = "index.json";
-    struct buf raw;
+    struct tindex_gz g;
     gz_header hdr;
-    z_stream zs;
-    int rc, zrc;
+    size_t start = out->len;
+    int rc;
 
-    buf_init(&raw, TINDEX_MAX_RAW);
-    if ((rc = tindex_encode_json(ti, &raw)) != TC_OK)
-        return rc;
-    memset(&zs, 0, sizeof(zs));
+    memset(&g, 0, sizeof(g));
+    g.out = out;
     /* Level 1: the index is rewritten every poll and JSON compresses well at
      * any level; the poll's CPU matters more than a few percent of size. */
-    if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
-        Z_OK) {
-        buf_cleanup(&raw);
+    if (deflateInit2(&g.zs, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
         return TC_NOMEM;
-    }
     /* Go's gzip.Writer with Name set and ModTime = time.Time{}: the mtime
      * field is uint32(-62135596800) and OS is 255 (unknown). */
     memset(&hdr, 0, sizeof(hdr));
     hdr.time = (uLong)(uint32_t)(int64_t)TIMEFMT_GO_ZERO_SEC;
     hdr.os = 255;
     hdr.name = (Bytef *)name;
-    deflateSetHeader(&zs, &hdr);
-    zs.next_in = (Bytef *)raw.data;
-    zs.avail_in = (uInt)raw.len;
-    do {
-        if ((rc = buf_reserve(out, 1 << 16)) != TC_OK)
-            break;
-        zs.next_out = (Bytef *)out->data + out->len;
-        zs.avail_out = 1 << 16;
-        zrc = deflate(&zs, Z_FINISH);
-        out->len += (1 << 16) - zs.avail_out;
-    } while (zrc == Z_OK || zrc == Z_BUF_ERROR);
-    if (rc == TC_OK && zrc != Z_STREAM_END)
-        rc = TC_ERR;
+    deflateSetHeader(&g.zs, &hdr);
+    rc = tindex_json_to(ti, tindex_gz_sink, &g);
+    if (rc == TC_OK) {
+        g.zs.next_in = NULL;
+        g.zs.avail_in = 0;
+        rc = tindex_gz_run(&g, Z_FINISH);
+    }
     /* zlib marks level 1 in XFL (4); Go's writer at its default level writes
      * 0. XFL is informational only, so keep Tempo's exact header bytes. */
-    if (rc == TC_OK && out->len >= 10)
-        out->data[8] = 0;
-    deflateEnd(&zs);
-    buf_cleanup(&raw);
+    if (rc == TC_OK && out->len >= start + 10)
+        out->data[start + 8] = 0;
+    deflateEnd(&g.zs);
     return rc;
 }
 
@@ -348,38 +394,49 @@ tindex_pb_nested(struct buf *out, unsigned field, const struct buf *body)
     return rc == TC_OK ? buf_append(out, body->data ? body->data : "", body->len) : rc;
 }
 
-int
-tindex_encode_pb(const struct tindex *ti, struct buf *out)
+static int
+tindex_pb_to(const struct tindex *ti, tindex_sink_fn sink, void *ud)
 {
-    struct buf one, cm;
+    struct buf one, cm, chunk;
     size_t i;
     int rc;
 
     buf_init(&one, 1 << 20);
     buf_init(&cm, 1 << 20);
-    rc = meta_pb_put_time(out, 1, ti->created_s, ti->created_ns);
-    for (i = 0; rc == TC_OK && i < ti->nlive; i++) {
-        buf_reset(&one);
-        rc = meta_encode_pb(&ti->live[i], &one);
-        if (rc == TC_OK)
-            rc = tindex_pb_nested(out, 2, &one);
-    }
-    for (i = 0; rc == TC_OK && i < ti->ncompacted; i++) {
-        const struct meta *m = &ti->compacted[i];
+    buf_init(&chunk, 1 << 20);
+    rc = meta_pb_put_time(&chunk, 1, ti->created_s, ti->created_ns);
+    for (i = 0; rc == TC_OK && i < ti->nlive + ti->ncompacted; i++) {
+        const struct meta *m = i < ti->nlive ? &ti->live[i] : &ti->compacted[i - ti->nlive];
 
         buf_reset(&one);
-        buf_reset(&cm);
         rc = meta_encode_pb(m, &one);
-        if (rc == TC_OK)
+        if (rc == TC_OK && i < ti->nlive) {
+            rc = tindex_pb_nested(&chunk, 2, &one);
+        } else if (rc == TC_OK) {
+            buf_reset(&cm);
             rc = tindex_pb_nested(&cm, 1, &one);
-        if (rc == TC_OK)
-            rc = meta_pb_put_time(&cm, 2, m->compacted_s, m->compacted_ns);
-        if (rc == TC_OK)
-            rc = tindex_pb_nested(out, 3, &cm);
+            if (rc == TC_OK)
+                rc = meta_pb_put_time(&cm, 2, m->compacted_s, m->compacted_ns);
+            if (rc == TC_OK)
+                rc = tindex_pb_nested(&chunk, 3, &cm);
+        }
+        if (rc == TC_OK && chunk.len >= 1 << 16) {
+            rc = sink(ud, chunk.data, chunk.len);
+            buf_reset(&chunk);
+        }
     }
+    if (rc == TC_OK && chunk.len)
+        rc = sink(ud, chunk.data, chunk.len);
     buf_cleanup(&one);
     buf_cleanup(&cm);
+    buf_cleanup(&chunk);
     return rc;
+}
+
+int
+tindex_encode_pb(const struct tindex *ti, struct buf *out)
+{
+    return tindex_pb_to(ti, tindex_buf_sink, out);
 }
 
 int
@@ -426,27 +483,53 @@ tindex_decode_pb_zst(const void *p, size_t n, struct tindex *ti, struct tc_err *
     return rc;
 }
 
+struct tindex_zst {
+    ZSTD_CCtx *cc;
+    struct buf *out;
+};
+
+static int
+tindex_zst_run(struct tindex_zst *z, const void *p, size_t n, ZSTD_EndDirective end)
+{
+    ZSTD_inBuffer in = {p, n, 0};
+    size_t left;
+
+    do {
+        ZSTD_outBuffer o;
+
+        if (buf_reserve(z->out, 1 << 17) != TC_OK)
+            return TC_TOOBIG;
+        o.dst = z->out->data + z->out->len;
+        o.size = 1 << 17;
+        o.pos = 0;
+        left = ZSTD_compressStream2(z->cc, &o, &in, end);
+        if (ZSTD_isError(left))
+            return TC_ERR;
+        z->out->len += o.pos;
+    } while (in.pos < in.size || (end == ZSTD_e_end && left != 0));
+    return TC_OK;
+}
+
+static int
+tindex_zst_sink(void *ud, const void *p, size_t n)
+{
+    return tindex_zst_run(ud, p, n, ZSTD_e_continue);
+}
+
 int
 tindex_encode_pb_zst(const struct tindex *ti, struct buf *out)
 {
-    struct buf raw;
-    size_t bound, zr;
+    struct tindex_zst z = {ZSTD_createCCtx(), out};
     int rc;
 
-    buf_init(&raw, TINDEX_MAX_RAW);
-    if ((rc = tindex_encode_pb(ti, &raw)) != TC_OK)
-        return rc;
-    bound = ZSTD_compressBound(raw.len);
-    if ((rc = buf_reserve(out, bound)) != TC_OK) {
-        buf_cleanup(&raw);
-        return rc;
-    }
-    zr = ZSTD_compress(out->data + out->len, bound, raw.data ? raw.data : "", raw.len, 3);
-    buf_cleanup(&raw);
-    if (ZSTD_isError(zr))
-        return TC_ERR;
-    out->len += zr;
-    return TC_OK;
+    if (z.cc == NULL)
+        return TC_NOMEM;
+    ZSTD_CCtx_setParameter(z.cc, ZSTD_c_compressionLevel, 3);
+    rc = tindex_pb_to(ti, tindex_zst_sink, &z);
+    if (rc == TC_OK)
+        rc = tindex_zst_run(&z, "", 0, ZSTD_e_end);
+    ZSTD_freeCCtx(z.cc);
+    return rc;
 }
 
 /* ---- backend I/O ---- */
@@ -500,6 +583,10 @@ tindex_write(struct backend *b, const char *tenant, const struct tindex *ti, str
         return rc == TC_NOTFOUND ? TC_OK : rc;
     }
     buf_init(&obj, TINDEX_MAX_RAW);
+    /* One allocation sized for both objects (~75 B/block as json.gz, ~40 as
+     * pb.zst): growing by doubling leaves freed holes in malloc arenas. */
+    if (buf_reserve(&obj, (ti->nlive + ti->ncompacted) * 96 + 65536) != TC_OK)
+        return tc_err_set(err, TC_NOMEM, "tenant %s: out of memory for the index", tenant);
     rc = tindex_encode_pb_zst(ti, &obj);
     snprintf(key, sizeof(key), "%s/%s", tenant, TINDEX_PB);
     if (rc != TC_OK)
