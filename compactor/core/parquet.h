@@ -15,6 +15,28 @@
  * the file is checked against the file size; corrupt input returns
  * TC_CORRUPT/TC_PARSE with the column path in the message, never a crash.
  *
+ * A k-way merge of blocks (the compactor) uses it like this:
+ *
+ *   vp4_schema_new(&s, &err);                    output schema (vp4.h)
+ *   for each input i:
+ *       pq_reader_open(&r[i], "in/data.parquet", &err);
+ *       pq_reader_project(r[i], s, &err);        missing columns -> defaults
+ *       pq_cursor_new(&c[i], r[i], &err);        one row group in memory
+ *       pq_cursor_next(c[i], &row[i], &eof[i], &err);
+ *   pq_writer_open(&w, "out/data.parquet", s, &opts, &err);
+ *   loop: id = pq_row_bytes(&row[i], VP4_COL_TRACEID, &len) for each
+ *         input, memcmp-smallest wins; equal IDs: pq_row_equal() keeps
+ *         one, else vp4_trace_from_row() each, combine, and
+ *         vp4_trace_to_rowset() + pq_rowiter to get the merged row;
+ *         pq_writer_write_row(w, &row, &err) cuts row groups at
+ *         opts.row_group_bytes like Tempo; advance the consumed cursors.
+ *   pq_writer_close(w, &info, &err);            info.footer_size,
+ *                                                info.row_groups, file_size
+ *   pq_writer_rowgroup_last_key(w, g, &len)      -> the `index` file
+ *
+ * Rows of different cursors stay valid side by side: each cursor owns its
+ * decoded row group; a row view dies when its own cursor moves.
+ *
  * Ownership: objects from *_new/_open are freed by the matching *_free.
  * Views (pq_row, byte pointers into colbufs) are borrowed and valid until the
  * cursor moves or the owning object is freed.
@@ -361,8 +383,14 @@ int pq_writer_flush(struct pq_writer *w, struct tc_err *err);
 int pq_writer_close(struct pq_writer *w, struct pq_write_info *info, struct tc_err *err);
 /* Frees; an unclosed writer leaves a partial file behind (the caller unlinks). */
 void pq_writer_free(struct pq_writer *w);
-/* Estimated bytes buffered for the current row group. */
+/* Tempo's size estimate of the rows buffered for the current row group. */
 size_t pq_writer_buffered(const struct pq_writer *w);
+/* Row groups flushed so far. */
+int pq_writer_row_groups(const struct pq_writer *w);
+/* Column 0's first value in the last row of row group g (the max TraceID
+ * for Tempo schemas: the entries of the block's `index` file). Borrowed,
+ * valid until pq_writer_free; NULL if g is not flushed or the value is null. */
+const uint8_t *pq_writer_rowgroup_last_key(const struct pq_writer *w, int g, uint32_t *len);
 
 /* ---- record assembly ---- */
 

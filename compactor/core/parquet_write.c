@@ -25,6 +25,9 @@ struct pq_writer {
     size_t est;
     struct pq_filemeta meta; /* row groups accumulate here */
     int rg_cap;
+    /* column 0's first value in the last row of each row group */
+    uint8_t **last_key;
+    uint32_t *last_key_len;
     /* serialized page indexes per (row group, column), written at close */
     struct buf *colidx, *offidx;
     int nidx, idxcap;
@@ -128,6 +131,10 @@ pq_writer_free(struct pq_writer *w)
     }
     tc_free(w->colidx);
     tc_free(w->offidx);
+    for (int g = 0; w->last_key && g < w->meta.nrowgroups; g++)
+        tc_free(w->last_key[g]);
+    tc_free(w->last_key);
+    tc_free(w->last_key_len);
     buf_cleanup(&w->page);
     buf_cleanup(&w->comp);
     buf_cleanup(&w->hdr);
@@ -142,6 +149,21 @@ size_t
 pq_writer_buffered(const struct pq_writer *w)
 {
     return w->est;
+}
+
+int
+pq_writer_row_groups(const struct pq_writer *w)
+{
+    return w->meta.nrowgroups;
+}
+
+const uint8_t *
+pq_writer_rowgroup_last_key(const struct pq_writer *w, int g, uint32_t *len)
+{
+    if (g < 0 || g >= w->meta.nrowgroups || w->last_key[g] == NULL)
+        return NULL;
+    *len = w->last_key_len[g];
+    return w->last_key[g];
 }
 
 int
@@ -801,6 +823,17 @@ pq_writer_flush(struct pq_writer *w, struct tc_err *err)
         if (oi == NULL)
             return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
         w->offidx = oi;
+        {
+            uint8_t **lk = tc_reallocarray(w->last_key, (size_t)ncap, sizeof(*lk));
+            uint32_t *ll;
+            if (lk == NULL)
+                return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
+            w->last_key = lk;
+            ll = tc_reallocarray(w->last_key_len, (size_t)ncap, sizeof(*ll));
+            if (ll == NULL)
+                return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
+            w->last_key_len = ll;
+        }
     }
     rg = &w->meta.rowgroups[w->meta.nrowgroups];
     memset(rg, 0, sizeof(*rg));
@@ -808,8 +841,31 @@ pq_writer_flush(struct pq_writer *w, struct tc_err *err)
         tc_calloc((size_t)(w->schema->ncolumns ? w->schema->ncolumns : 1), sizeof(*rg->cols));
     if (rg->cols == NULL)
         return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
+    w->last_key[w->meta.nrowgroups] = NULL;
+    w->last_key_len[w->meta.nrowgroups] = 0;
     w->meta.nrowgroups++;
     rg->num_rows = w->rs.nrows;
+    if (w->schema->ncolumns > 0) {
+        /* remember the last row's key (Tempo's `index` file wants it) */
+        const struct pq_colbuf *c0 = &w->rs.cols[0];
+        size_t last = 0, v = 0, vlast = 0;
+        for (size_t i = 0; i < c0->n; i++) {
+            if (c0->rep[i] == 0) {
+                last = i;
+                vlast = v;
+            }
+            v += c0->def[i] == c0->max_def;
+        }
+        if (c0->n > 0 && c0->def[last] == c0->max_def) {
+            const uint8_t *p;
+            uint32_t n;
+            value_at(c0, vlast, &p, &n);
+            w->last_key[w->meta.nrowgroups - 1] = tc_memdup(p, n ? n : 1);
+            if (w->last_key[w->meta.nrowgroups - 1] == NULL)
+                return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
+            w->last_key_len[w->meta.nrowgroups - 1] = n;
+        }
+    }
     for (int c = 0; c < w->schema->ncolumns; c++) {
         struct buf *ci = &w->colidx[w->nidx], *oi = &w->offidx[w->nidx];
         buf_init(ci, (size_t)1 << 30);

@@ -364,7 +364,7 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     struct rng r = {o->seed};
     uint8_t *ids = NULL, *last_ids = NULL;
     uint64_t tmin = UINT64_MAX, tmax = 0;
-    size_t buffered = 0, nlast = 0;
+    size_t nlast = 0;
     char path[4096];
     struct buf js;
     int rc;
@@ -403,7 +403,7 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         goto out;
     }
     memset(&wo, 0, sizeof(wo));
-    wo.row_group_bytes = SIZE_MAX; /* we cut row groups ourselves, as Tempo does */
+    wo.row_group_bytes = o->row_group_bytes; /* the writer cuts as Tempo does */
     snprintf(path, sizeof(path), "%s/data.parquet", o->dir);
     if ((rc = pq_writer_open(&w, path, schema, &wo, err)) != TC_OK)
         goto out;
@@ -411,7 +411,6 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         struct vp4_trace t;
         struct pq_rowiter it;
         struct pq_row row;
-        size_t est;
         pq_arena_reset(&a);
         pq_rowset_reset(&rs);
         if (gen_trace(&a, &r, ids + i * 16, o, &t) != TC_OK) {
@@ -425,26 +424,26 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
             rc = tc_err_set(err, TC_NOMEM, "gen: out of memory");
             goto out;
         }
-        est = pq_row_estimate_size(&row);
-        if (buffered > 0 && buffered + est > o->row_group_bytes) {
-            memcpy(last_ids + nlast++ * 16, ids + (i - 1) * 16, 16);
-            rc = pq_writer_flush(w, err);
-            buffered = 0;
-        }
-        if (rc == TC_OK)
-            rc = pq_writer_write_row(w, &row, err);
+        rc = pq_writer_write_row(w, &row, err);
         pq_rowiter_cleanup(&it);
         if (rc != TC_OK)
             goto out;
-        buffered += est;
         if (t.start < tmin)
             tmin = t.start;
         if (t.end > tmax)
             tmax = t.end;
     }
-    memcpy(last_ids + nlast++ * 16, ids + (o->traces - 1) * 16, 16);
     if ((rc = pq_writer_close(w, &info, err)) != TC_OK)
         goto out;
+    for (int g = 0; g < info.row_groups; g++) {
+        uint32_t kl = 0;
+        const uint8_t *k = pq_writer_rowgroup_last_key(w, g, &kl);
+        if (k == NULL || kl != 16) {
+            rc = tc_err_set(err, TC_ERR, "gen: row group %d has no last TraceID", g);
+            goto out;
+        }
+        memcpy(last_ids + nlast++ * 16, k, 16);
+    }
     /* index, then meta.json last: a block is visible only when complete */
     {
         char b[32], ts0[40], ts1[40], mn[32], mx[32];
