@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -471,6 +472,47 @@ w_bound(struct thrift_w *tw, const struct pq_node *leaf, const uint8_t *p, uint3
     thrift_w_binary(tw, p, n); /* all 0xff: keep the full value */
 }
 
+/* rank[i] = position of dictionary value i in sort order, so page bounds
+ * of dictionary columns are found with integer compares. */
+struct rank_ctx {
+    const struct pq_colbuf *vals;
+    const struct pq_node *leaf;
+};
+
+static int
+rank_cmp(const void *a, const void *b, void *arg)
+{
+    const struct rank_ctx *x = arg;
+    const uint8_t *p, *q;
+    uint32_t n, m;
+
+    value_at(x->vals, *(const uint32_t *)a, &p, &n);
+    value_at(x->vals, *(const uint32_t *)b, &q, &m);
+    return pq_value_cmp(x->leaf, p, n, q, m);
+}
+
+static int
+dict_ranks(const struct pq_colbuf *vals, const struct pq_node *leaf, uint32_t **out)
+{
+    struct rank_ctx x = {vals, leaf};
+    uint32_t *order = tc_calloc(vals->nv + 1, sizeof(uint32_t));
+    uint32_t *rank = tc_calloc(vals->nv + 1, sizeof(uint32_t));
+
+    if (!order || !rank) {
+        tc_free(order);
+        tc_free(rank);
+        return TC_NOMEM;
+    }
+    for (size_t i = 0; i < vals->nv; i++)
+        order[i] = (uint32_t)i;
+    qsort_r(order, vals->nv, sizeof(uint32_t), rank_cmp, &x);
+    for (size_t i = 0; i < vals->nv; i++)
+        rank[order[i]] = (uint32_t)i;
+    tc_free(order);
+    *out = rank;
+    return TC_OK;
+}
+
 /* ---- chunk writing ---- */
 
 struct page_info {
@@ -547,7 +589,7 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
     int enc = column_encoding(leaf), codec = leaf->codec, rc = TC_OK;
     int max_def = leaf->def_level, max_rep = leaf->rep_level;
     struct dict d;
-    uint32_t *idx = NULL;
+    uint32_t *idx = NULL, *rank = NULL;
     struct page_info *pages = NULL;
     int npages = 0, pcap = 0;
     struct minmax chunk_mm;
@@ -590,6 +632,8 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
                                     0, 0, PQ_PLAIN, 0, 0, 0)) != TC_OK)
             goto out;
         cm->dictionary_page_offset = start_off;
+        if ((rc = dict_ranks(&d.vals, leaf, &rank)) != TC_OK)
+            goto out;
         if ((rc = buf_append(&w->chunk, w->hdr.data, w->hdr.len)) != TC_OK ||
             (rc = buf_append(&w->chunk, w->comp.data, w->comp.len)) != TC_OK)
             goto out;
@@ -630,13 +674,40 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
         pi = &pages[npages++];
         memset(pi, 0, sizeof(*pi));
         pi->first_row = rows0;
+        if (rank != NULL && v > v0) {
+            /* dictionary columns: compare precomputed ranks, not values */
+            uint32_t lo = idx[v0], hi = idx[v0];
+            for (size_t i = v0 + 1; i < v; i++) {
+                if (rank[idx[i]] < rank[lo])
+                    lo = idx[i];
+                if (rank[idx[i]] > rank[hi])
+                    hi = idx[i];
+            }
+            value_at(&d.vals, lo, &pi->mm.min, &pi->mm.minl);
+            value_at(&d.vals, hi, &pi->mm.max, &pi->mm.maxl);
+            pi->mm.any = 1;
+            if (leaf->type == PQ_FLOAT || leaf->type == PQ_DOUBLE) {
+                /* NaN handling lives in mm_add: recompute the slow way */
+                memset(&pi->mm, 0, sizeof(pi->mm));
+                for (size_t i = v0; i < v; i++) {
+                    const uint8_t *p;
+                    uint32_t n;
+                    value_at(c, i, &p, &n);
+                    mm_add(&pi->mm, leaf, p, n);
+                }
+            }
+        } else {
+            for (size_t i = v0; i < v; i++) {
+                const uint8_t *p;
+                uint32_t n;
+                value_at(c, i, &p, &n);
+                mm_add(&pi->mm, leaf, p, n);
+            }
+        }
         pi->mm.nulls = (int64_t)nulls;
-        for (size_t i = v0; i < v; i++) {
-            const uint8_t *p;
-            uint32_t n;
-            value_at(c, i, &p, &n);
-            mm_add(&pi->mm, leaf, p, n);
-            mm_add(&chunk_mm, leaf, p, n);
+        if (pi->mm.any) {
+            mm_add(&chunk_mm, leaf, pi->mm.min, pi->mm.minl);
+            mm_add(&chunk_mm, leaf, pi->mm.max, pi->mm.maxl);
         }
         chunk_mm.nulls += (int64_t)nulls;
         pi->null_page = v == v0;
@@ -791,6 +862,7 @@ out:
         pq_colbuf_cleanup(&d.vals);
     tc_free(d.slots);
     tc_free(idx);
+    tc_free(rank);
     tc_free(pages);
     if (rc != TC_OK && err && err->msg[0] == '\0')
         tc_err_set(err, rc, "%s: column %s: %s", w->path, s->paths[col], tc_strerror(rc));

@@ -150,7 +150,7 @@ if "$PQ" gen "$tmp/gen" --traces 1500 --seed 7 --rg-bytes 150000 >"$tmp/gen.out"
         notok "gen: meta/footer mismatch ($(cat "$tmp/gen.out"))"
     fi
     "$PQ" cat "$tmp/gen/data.parquet" >"$tmp/gen.jsonl"
-    cross "gen: every value of every row equals DuckDB and hyparquet" "$tmp/gen/data.parquet" \
+    cross "gen: every value of every row equals DuckDB, hyparquet and arrow-rs" "$tmp/gen/data.parquet" \
         "$tmp/gen.jsonl"
     "$PQ" ids "$tmp/gen/data.parquet" >"$tmp/ids"
     if sort -c "$tmp/ids" 2>/dev/null && [ "$(sort -u "$tmp/ids" | wc -l)" -eq 1500 ]; then
