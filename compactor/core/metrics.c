@@ -404,11 +404,14 @@ metrics_value(struct metric *m, const char *const *values)
     return v;
 }
 
-/* Shortest decimal that round-trips, as Go's strconv 'g' -1 does. */
+/* Formats like Go's strconv.FormatFloat(v, 'g', -1, 64), which client_golang
+ * uses: the shortest digits that round-trip, in %e form only when the
+ * decimal exponent is below -4 or at least 6 (20 -> "20", 1e6 -> "1e+06"). */
 static void
 fmt_float(char *out, size_t n, double v)
 {
-    int prec;
+    char e[40];
+    int prec, exp;
 
     if (isnan(v)) {
         snprintf(out, n, "NaN");
@@ -418,11 +421,21 @@ fmt_float(char *out, size_t n, double v)
         snprintf(out, n, v > 0 ? "+Inf" : "-Inf");
         return;
     }
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(out, n, "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            return;
+    if (v == 0) {
+        snprintf(out, n, "0");
+        return;
     }
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+    exp = (int)strtol(strchr(e, 'e') + 1, NULL, 10);
+    if (exp < -4 || exp >= 6)
+        snprintf(out, n, "%s", e);
+    else
+        snprintf(out, n, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
 }
 
 static int

@@ -113,5 +113,41 @@ TEST(many_series_and_unlabeled_zero)
     metrics_free(r);
 }
 
-TEST_MAIN(TEST_ENTRY(counter_gauge_exposition), TEST_ENTRY(histogram_exposition),
-          TEST_ENTRY(invalid_names_refused), TEST_ENTRY(many_series_and_unlabeled_zero))
+TEST(float_format_like_go)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {{20, "20"},
+                 {0.1, "0.1"},
+                 {103.25, "103.25"},
+                 {0.005, "0.005"},
+                 {22435, "22435"},
+                 {1e6, "1e+06"},
+                 {123456789, "1.23456789e+08"},
+                 {0.00001, "1e-05"},
+                 {-2.5, "-2.5"},
+                 {0, "0"},
+                 {999999, "999999"},
+                 {1.0 / 3, "0.3333333333333333"}};
+    struct metrics *r = metrics_new();
+    struct metric *g = metrics_gauge(r, "g", "h", NULL);
+    struct buf b;
+    char want[128];
+    size_t i;
+
+    buf_init(&b, 0);
+    for (i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        metrics_set(g, NULL, cases[i].v);
+        buf_reset(&b);
+        ASSERT_OK(metrics_render(r, &b));
+        snprintf(want, sizeof(want), "\ng %s\n", cases[i].want);
+        ASSERT_STR_CONTAINS(b.data, want);
+    }
+    buf_cleanup(&b);
+    metrics_free(r);
+}
+
+TEST_MAIN(TEST_ENTRY(counter_gauge_exposition), TEST_ENTRY(float_format_like_go),
+          TEST_ENTRY(histogram_exposition), TEST_ENTRY(invalid_names_refused),
+          TEST_ENTRY(many_series_and_unlabeled_zero))
