@@ -313,8 +313,10 @@ queue_done(struct queue *q, const char *key)
     if ((it = strmap_get(&q->items, key)) != NULL) {
         it->processing = 0;
         if (it->dirty) {
+            /* Added while processing: run again now, even if a later
+             * re-check was scheduled meanwhile (queue_push_ready unlinks it). */
             it->dirty = 0;
-            if (it->where == Q_IDLE)
+            if (it->where != Q_READY)
                 queue_push_ready(q, it);
         } else {
             queue_maybe_release(q, it);

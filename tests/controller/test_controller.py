@@ -202,7 +202,7 @@ def main():
         # --- a child deleted by hand comes back (children are watched)
         srv.req("DELETE", "/api/v1/namespaces/%s/services/tempo-a-compactor" % NS)
         t.ok(wait_for(lambda: child(srv, SVC, NS, "tempo-a-compactor"), 10),
-             "a deleted child is re-created")
+             "a deleted child is re-created", ctl.log()[-4000:])
 
         # --- many CRs at once converge; delete converges
         for i in range(20):

@@ -56,6 +56,25 @@ TEST(readd_while_processing)
     queue_cleanup(&q);
 }
 
+/* A worker schedules a periodic re-check (add_after) before done(); an
+ * event that arrived while it worked must still run right away. */
+TEST(dirty_wins_over_scheduled_recheck)
+{
+    struct queue q;
+    char k[64];
+
+    queue_init(&q, 10, 1000);
+    queue_add(&q, "x");
+    ASSERT_EQ(queue_get(&q, k, sizeof(k)), 0);
+    queue_add(&q, "x");              /* event during processing */
+    queue_add_after(&q, "x", 60000); /* the worker's periodic re-check */
+    queue_done(&q, "x");
+    ASSERT_EQ(queue_get_timeout(&q, k, sizeof(k), 200), 0);
+    ASSERT_STR_EQ(k, "x");
+    queue_done(&q, "x");
+    queue_cleanup(&q);
+}
+
 TEST(per_key_backoff_grows_and_forget_resets)
 {
     struct queue q;
@@ -151,6 +170,7 @@ TEST(many_keys)
 }
 
 TEST_MAIN(TEST_ENTRY(dedupe_and_fifo), TEST_ENTRY(readd_while_processing),
+          TEST_ENTRY(dirty_wins_over_scheduled_recheck),
           TEST_ENTRY(per_key_backoff_grows_and_forget_resets),
           TEST_ENTRY(delayed_order_and_immediate_wins), TEST_ENTRY(shutdown_wakes_waiters),
           TEST_ENTRY(many_keys))
