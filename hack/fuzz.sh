@@ -24,7 +24,8 @@ make -s build/lib/libtccore.a || exit 1
 SRC="compactor/core/parquet_meta.c compactor/core/parquet_enc.c
      compactor/core/parquet_row.c
      compactor/core/parquet_read.c compactor/core/parquet_write.c compactor/core/thrift.c
-     compactor/core/vp4.c compactor/core/vp4_gen.c compactor/core/vp4_v3.c
+     compactor/core/vp4.c compactor/core/vp4_gen.c compactor/core/vp4_v3.c compactor/core/vp4_bloom.c
+     compactor/core/hash.c
      compactor/core/mem.c compactor/core/buf.c
      compactor/core/tc.c compactor/core/log.c"
 FLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -DTC_VERSION=\"fuzz\" -DTC_REVISION=\"fuzz\"

@@ -1,6 +1,7 @@
 /* vp4_gen.c - synthetic vParquet4 blocks: many services, every attribute
  * kind, events, links, dedicated columns; rows sorted by TraceID and cut
- * into row groups by Tempo's size estimate. Deterministic for a seed. */
+ * into row groups by Tempo's size estimate; bloom shards, index and
+ * meta.json as Tempo writes them. Deterministic for a seed. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "mem.h"
 #include "vp4.h"
+#include "vp4_bloom.h"
 
 struct rng {
     uint64_t s;
@@ -367,9 +369,11 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     size_t nlast = 0;
     char path[4096];
     struct buf js;
+    struct vp4_bloom bloom;
     int rc;
 
     memset(res, 0, sizeof(*res));
+    memset(&bloom, 0, sizeof(bloom));
     if (o->traces == 0 || o->traces > ((uint64_t)1 << 32))
         return tc_err_set(err, TC_INVAL, "gen: --traces must be 1..2^32");
     if (mkdir(o->dir, 0755) != 0 && errno != EEXIST)
@@ -444,7 +448,26 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         }
         memcpy(last_ids + nlast++ * 16, k, 16);
     }
-    /* index, then meta.json last: a block is visible only when complete */
+    /* blooms, index, then meta.json last (Tempo's order): a block is
+     * visible only when complete */
+    if ((rc = vp4_bloom_init(&bloom, 0.01, 102400, o->traces)) != TC_OK) {
+        rc = tc_err_set(err, rc, "gen: bloom filter");
+        goto out;
+    }
+    for (uint64_t i = 0; i < o->traces; i++)
+        vp4_bloom_add(&bloom, ids + i * 16, 16);
+    for (uint32_t sh = 0; sh < bloom.shards; sh++) {
+        char name[32];
+        buf_reset(&js);
+        if ((rc = vp4_bloom_marshal(&bloom, sh, &js)) != TC_OK) {
+            rc = tc_err_set(err, rc, "gen: bloom shard %u", sh);
+            goto out;
+        }
+        snprintf(name, sizeof(name), "bloom-%u", sh);
+        if ((rc = write_small(o->dir, name, js.data, js.len, err)) != TC_OK)
+            goto out;
+    }
+    buf_reset(&js);
     {
         char b[32], ts0[40], ts1[40], mn[32], mx[32];
         buf_puts(&js, "{\"rowGroups\":[");
@@ -469,11 +492,11 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
             "\"tenantID\":\"%s\",\"startTime\":\"%s\",\"endTime\":\"%s\","
             "\"totalObjects\":%llu,\"size\":%llu,\"compactionLevel\":0,\"encoding\":\"none\","
             "\"indexPageSize\":0,\"totalRecords\":%d,\"dataEncoding\":\"\","
-            "\"bloomShards\":0,\"footerSize\":%u,\"dedicatedColumns\":["
+            "\"bloomShards\":%u,\"footerSize\":%u,\"dedicatedColumns\":["
             "{\"s\":\"resource\",\"n\":\"ip\"},{\"s\":\"resource\",\"n\":\"region\"},"
             "{\"n\":\"instance\"},{\"n\":\"sampler.type\"},{\"n\":\"version\"}]}",
             res->block_id, mn, mx, o->tenant, ts0, ts1, (unsigned long long)o->traces,
-            (unsigned long long)info.file_size, info.row_groups, info.footer_size);
+            (unsigned long long)info.file_size, info.row_groups, bloom.shards, info.footer_size);
         if (js.data == NULL) {
             rc = tc_err_set(err, TC_NOMEM, "gen: meta.json");
             goto out;
@@ -486,6 +509,7 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     res->size = info.file_size;
     res->footer_size = info.footer_size;
 out:
+    vp4_bloom_cleanup(&bloom);
     buf_cleanup(&js);
     pq_writer_free(w);
     pq_rowset_cleanup(&rs);
