@@ -143,6 +143,7 @@ TEST(common_test_shards_roundtrip)
         /* every truncation is rejected */
         for (size_t l = 0; l < len; l++)
             ASSERT_NE(vp4_bloom_unmarshal(&b, file, l, &err), TC_OK);
+        vp4_bloom_cleanup(&b);
         buf_cleanup(&out);
         tc_free(file);
     }
