@@ -140,10 +140,10 @@ TEST(common_test_shards_roundtrip)
         ASSERT_OK(vp4_bloom_marshal(&b, 0, &out));
         ASSERT_EQ(out.len, len);
         ASSERT_MEM_EQ(out.data, file, len);
+        vp4_bloom_cleanup(&b);
         /* every truncation is rejected */
         for (size_t l = 0; l < len; l++)
             ASSERT_NE(vp4_bloom_unmarshal(&b, file, l, &err), TC_OK);
-        vp4_bloom_cleanup(&b);
         buf_cleanup(&out);
         tc_free(file);
     }
