@@ -482,7 +482,9 @@ kube_config_load(const char *kubeconfig, const char *context, struct kube_config
 
 /* ---- credentials ---- */
 
-/* Runs the exec plugin; fills cur_token or exec_cert/exec_key. Under mu. */
+/* Runs the exec plugin; fills cur_token or exec_cert/exec_key. Under mu:
+ * other threads wait for the one credential run (at most 30 s) instead of
+ * starting plugins of their own. */
 static int
 kube_exec_plugin(struct kube_config *c, struct tc_err *err)
 {

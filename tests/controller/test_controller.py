@@ -137,6 +137,21 @@ def main():
              "409s lead to refetch and retry (409s=%d, CR GETs=%d)" % (len(c409), len(gets)),
              dump(get(srv, CR_BASE % NS + "/a")) + ctl.log()[-2000:])
 
+        # --- 500 and 429 on applies: per-key backoff, then convergence
+        seq = last_seq(srv)
+        srv.admin("POST", "faults", {"action": "error", "code": 500, "method": "PATCH",
+                                     "path": "/deployments/tempo-a-compactor$", "count": 2})
+        srv.admin("POST", "faults", {"action": "error", "code": 429, "retryAfter": 1,
+                                     "method": "PATCH", "path": "/deployments/tempo-a-compactor$",
+                                     "count": 1})
+        merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 2}})
+        ok = wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                      .get("spec", {}).get("replicas") == 2, 15)
+        fails = [r for r in requests_since(srv, seq) if r["status"] in (429, 500)]
+        t.ok(ok and len(fails) == 3 and "reconcile failed" in ctl.log(),
+             "500/429 on apply: retried with per-key backoff until it converges",
+             str(fails) + ctl.log()[-1500:])
+
         # --- autoscaling on: replicas handed over, never reset
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 4}})
         wait_for(lambda: child(srv, DEPLOY, NS, "tempo-a-compactor")["spec"]["replicas"] == 4, 10)
