@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "backend_latency.h"
 #include "backend_s3.h"
 #include "blocklist.h"
 #include "daemon_config.h"
@@ -305,7 +306,15 @@ make_backend(struct daemon *d, struct tc_err *err)
     const struct daemon_config *c = &d->cfg;
 
     if (strcmp(c->backend, "local") == 0) {
+        const char *lat = getenv("TC_TEST_BACKEND_LATENCY_MS");
         d->backend = backend_local_new(c->local_path, err);
+        if (d->backend && lat && *lat) {
+            /* test hook: model an S3 store's latency over the local bucket */
+            LOG_WARN("TEST ONLY: injecting backend latency", KV_S("latency_ms", lat),
+                     KV_I("shards", c->s3_list_blocks_concurrency));
+            d->backend = backend_latency_new(d->backend, strtod(lat, NULL),
+                                             (int)c->s3_list_blocks_concurrency, err);
+        }
     } else {
         struct backend_s3_cfg s = {
             .endpoint = c->s3_endpoint,

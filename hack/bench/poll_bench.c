@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend_latency.h"
 #include "blocklist.h"
 #include "log.h"
 #include "mem.h"
@@ -30,178 +31,6 @@
 #include "tc.h"
 #include "tindex.h"
 #include "uuid.h"
-
-/* The store's own listing, taken once before timing: an S3 server answers a
- * LIST page from its index, so the local directory walk must not count. */
-struct lat_tenant {
-    char *name;
-    struct backend_blocks bb;
-};
-
-struct lat {
-    struct backend base;
-    struct backend *in;
-    double lat;
-    int shards;
-    struct lat_tenant *t;
-    size_t nt;
-};
-
-static void
-lat_sleep(double s)
-{
-    if (s > 0)
-        backend_sleep_ms((long)(s * 1000 + 0.5));
-}
-
-static int
-lat_tenants(struct backend *b, struct backend_strlist *out, struct tc_err *err)
-{
-    struct lat *l = (struct lat *)b;
-
-    size_t i;
-
-    backend_count(b, BACKEND_OP_LIST, 1);
-    lat_sleep(l->lat);
-    for (i = 0; i < l->nt; i++)
-        if (backend_strlist_add(out, l->t[i].name, strlen(l->t[i].name)) != TC_OK)
-            return tc_err_set(err, TC_NOMEM, "out of memory");
-    return TC_OK;
-}
-
-static int
-lat_copy_blocks(struct lat *l, const char *tenant, struct backend_blocks *out)
-{
-    size_t i, j;
-
-    for (i = 0; i < l->nt; i++) {
-        if (strcmp(l->t[i].name, tenant) != 0)
-            continue;
-        for (j = 0; j < l->t[i].bb.nlive; j++)
-            backend_blocks_add(out, l->t[i].bb.live[j], 0);
-        for (j = 0; j < l->t[i].bb.ncompacted; j++)
-            backend_blocks_add(out, l->t[i].bb.compacted[j], 1);
-        out->objects = l->t[i].bb.objects;
-    }
-    return TC_OK;
-}
-
-static int
-lat_blocks(struct backend *b, const char *tenant, struct backend_blocks *out, struct tc_err *err)
-{
-    struct lat *l = (struct lat *)b;
-    double t0 = backend_now();
-    uint8_t(*bounds)[16] = tc_calloc((size_t)l->shards + 1, 16);
-    size_t *per = tc_calloc((size_t)l->shards, sizeof(size_t)), i, ids, pages = 0, maxp = 0;
-    int rc = lat_copy_blocks(l, tenant, out), s;
-
-    (void)err;
-
-    backend_shard_bounds(l->shards, bounds);
-    ids = out->nlive + out->ncompacted;
-    for (i = 0; i < ids; i++) {
-        const uint8_t *id = i < out->nlive ? out->live[i] : out->compacted[i - out->nlive];
-
-        for (s = l->shards - 1; s > 0 && memcmp(id, bounds[s], 16) < 0; s--)
-            ;
-        per[s]++;
-    }
-    for (s = 0; s < l->shards; s++) {
-        /* This shard's share of all keys, in pages of 1000 (at least one). */
-        size_t keys = ids ? out->objects * per[s] / ids : 0, p = keys / 1000 + 1;
-
-        pages += p;
-        if (p > maxp)
-            maxp = p;
-    }
-    backend_count(b, BACKEND_OP_LIST, pages);
-    lat_sleep(l->lat * (double)maxp - (backend_now() - t0));
-    tc_free(bounds);
-    tc_free(per);
-    return rc;
-}
-
-static int
-lat_get(struct backend *b, const char *key, uint64_t off, uint64_t len, size_t max, struct buf *out,
-        int64_t *mtime, struct tc_err *err)
-{
-    struct lat *l = (struct lat *)b;
-
-    backend_count(b, BACKEND_OP_GET, 1);
-    lat_sleep(l->lat);
-    return backend_get(l->in, key, off, len, max, out, mtime, err);
-}
-
-/* Up to concurrency requests in flight; each completes lat after its start. */
-static void
-lat_get_many(struct backend *b, struct backend_get *reqs, size_t n, int concurrency, int jitter_ms,
-             backend_get_done_fn done, void *ud)
-{
-    struct lat *l = (struct lat *)b;
-    double *deadline = tc_calloc((size_t)concurrency + 1, sizeof(double));
-    size_t *idx = tc_calloc((size_t)concurrency + 1, sizeof(size_t));
-    size_t head = 0, count = 0, next = 0, cap = (size_t)concurrency;
-
-    while (next < n || count > 0) {
-        double now = backend_now();
-
-        while (count < cap && next < n) {
-            size_t slot = (head + count) % cap;
-
-            deadline[slot] = now + l->lat + (jitter_ms > 0 ? (random() % jitter_ms) / 1e3 : 0);
-            idx[slot] = next++;
-            count++;
-            backend_count(b, BACKEND_OP_GET, 1);
-        }
-        lat_sleep(deadline[head] - backend_now());
-        while (count > 0 && deadline[head] <= backend_now() + 0.0005) {
-            struct backend_get *g = &reqs[idx[head]];
-            struct tc_err e = {0};
-
-            if (g->code == TC_OK) {
-                g->code =
-                    backend_get(l->in, g->key, 0, 0, g->body.cap, &g->body, &g->last_modified, &e);
-                if (g->code != TC_OK)
-                    snprintf(g->errmsg, sizeof(g->errmsg), "%s", e.msg);
-            }
-            done(g, ud);
-            head = (head + 1) % cap;
-            count--;
-        }
-    }
-    tc_free(deadline);
-    tc_free(idx);
-}
-
-static int
-lat_put(struct backend *b, const char *key, const void *p, size_t n, struct tc_err *err)
-{
-    struct lat *l = (struct lat *)b;
-
-    backend_count(b, BACKEND_OP_PUT, 1);
-    lat_sleep(l->lat);
-    return backend_put(l->in, key, p, n, err);
-}
-
-static int
-lat_del(struct backend *b, const char *key, struct tc_err *err)
-{
-    struct lat *l = (struct lat *)b;
-
-    backend_count(b, BACKEND_OP_DELETE, 1);
-    lat_sleep(l->lat);
-    return backend_delete(l->in, key, err);
-}
-
-static const struct backend_ops lat_ops = {
-    .name = "latency-wrapper",
-    .tenants = lat_tenants,
-    .blocks = lat_blocks,
-    .get = lat_get,
-    .get_many = lat_get_many,
-    .put = lat_put,
-    .del = lat_del,
-};
 
 static double
 rss_bytes(void)
@@ -300,34 +129,20 @@ cmd_gen(const char *dir, const char *idx, int tenants, int per)
     return 0;
 }
 
+/* The store's own listing is taken once before timing: an S3 server answers
+ * a LIST page from its index, so the local directory walk must not count. */
 static struct backend *
-open_lat(const char *dir, double lat_ms, int shards, struct lat *l)
+open_lat(const char *dir, double lat_ms, int shards)
 {
     struct tc_err err = {0};
+    struct backend *in = backend_local_new(dir, &err), *b;
 
-    memset(l, 0, sizeof(*l));
-    l->base.ops = &lat_ops;
-    l->in = backend_local_new(dir, &err);
-    l->lat = lat_ms / 1000.0;
-    l->shards = shards;
-    if (l->in == NULL) {
+    b = in ? backend_latency_new(in, lat_ms, shards, &err) : NULL;
+    if (b == NULL || backend_latency_prefetch(b, &err) != TC_OK) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
-    {
-        struct backend_strlist t = {0};
-        size_t i;
-
-        backend_tenants(l->in, &t, &err);
-        l->t = tc_calloc(t.n + 1, sizeof(*l->t));
-        for (i = 0; i < t.n; i++) {
-            l->t[i].name = tc_strdup(t.v[i]);
-            backend_blocks(l->in, t.v[i], &l->t[i].bb, &err);
-        }
-        l->nt = t.n;
-        backend_strlist_cleanup(&t);
-    }
-    return &l->base;
+    return b;
 }
 
 struct list_run {
@@ -367,8 +182,7 @@ list_worker(void *arg)
 static int
 cmd_list(const char *dir, double lat_ms, int tconc, int shards)
 {
-    struct lat l;
-    struct backend *b = open_lat(dir, lat_ms, shards, &l);
+    struct backend *b = open_lat(dir, lat_ms, shards);
     struct backend_strlist t = {0};
     struct list_run lr = {b, &t, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     struct tc_err err = {0};
@@ -384,15 +198,14 @@ cmd_list(const char *dir, double lat_ms, int tconc, int shards)
     printf("list_seconds=%.3f\nlist_requests=%lu\nlist_blocks=%zu\nlist_objects=%zu\n",
            backend_now() - t0, backend_requests(b, BACKEND_OP_LIST), lr.blocks, lr.objects);
     backend_strlist_cleanup(&t);
-    backend_free(l.in);
+    backend_free(b);
     return 0;
 }
 
 static int
 cmd_run(const char *dir, const char *state, double lat_ms, int tconc, int pconc, int shards)
 {
-    struct lat l;
-    struct backend *b = open_lat(dir, lat_ms, shards, &l);
+    struct backend *b = open_lat(dir, lat_ms, shards);
     struct poll_cfg cfg;
     struct poll_stats st;
     struct blocklist *bl;
@@ -435,7 +248,7 @@ cmd_run(const char *dir, const char *state, double lat_ms, int tconc, int pconc,
            st.seeded_index, blocks, st.listed_live, st.listed_compacted, rss1 - rss0,
            blocklist_bytes(bl));
     blocklist_free(bl);
-    backend_free(l.in);
+    backend_free(b);
     return 0;
 }
 
