@@ -171,8 +171,6 @@ pq_rle_encode(struct buf *b, int bw, const uint32_t *v, size_t n)
     size_t i = 0;
     int rc = TC_OK;
 
-    if (bw == 0)
-        bw = 0;
     while (i < n && rc == TC_OK) {
         size_t run = 1;
         while (i + run < n && v[i + run] == v[i])

@@ -1056,18 +1056,17 @@ write_schema(struct thrift_w *w, const struct pq_schema *s)
     }
 }
 
+/* path_in_schema from the node chain (names may contain dots). */
 static void
-write_path_list(struct thrift_w *w, const char *path, int n)
+write_path_list(struct thrift_w *w, const struct pq_schema *s, int col)
 {
-    const char *p = path;
+    int chain[PQ_MAX_LEVEL * 4], n = 0;
 
+    for (int j = s->columns[col]; j > 0 && n < (int)TC_ARRAY_LEN(chain); j = s->nodes[j].parent)
+        chain[n++] = j;
     thrift_w_list(w, THRIFT_BINARY, (uint32_t)n);
-    for (int k = 0; k < n; k++) {
-        const char *dot = strchr(p, '.');
-        size_t l = dot ? (size_t)(dot - p) : strlen(p);
-        thrift_w_binary(w, p, l);
-        p += l + (dot ? 1 : 0);
-    }
+    for (int k = n - 1; k >= 0; k--)
+        thrift_w_binary(w, s->nodes[chain[k]].name, strlen(s->nodes[chain[k]].name));
 }
 
 int
@@ -1092,11 +1091,6 @@ pq_footer_write(struct buf *b, const struct pq_schema *s, const struct pq_fileme
             const struct pq_chunk_meta *cm = &rg->cols[c];
             int64_t start =
                 cm->dictionary_page_offset >= 0 ? cm->dictionary_page_offset : cm->data_page_offset;
-            int depth = s->nodes[s->columns[c]].rep_level; /* unused; path depth below */
-            int ncomp = 1;
-            (void)depth;
-            for (const char *q = s->paths[c]; *q; q++)
-                ncomp += *q == '.';
             if (file_off < 0)
                 file_off = start;
             total_comp += cm->total_compressed;
@@ -1110,7 +1104,7 @@ pq_footer_write(struct buf *b, const struct pq_schema *s, const struct pq_fileme
             for (int e = 0; e < cm->nencodings; e++)
                 thrift_w_i32(&w, cm->encodings[e]);
             thrift_w_field(&w, THRIFT_LIST, 3);
-            write_path_list(&w, s->paths[c], ncomp);
+            write_path_list(&w, s, c);
             thrift_w_field_i32(&w, 4, cm->codec);
             thrift_w_field_i64(&w, 5, cm->num_values);
             thrift_w_field_i64(&w, 6, cm->total_uncompressed);

@@ -743,6 +743,12 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
             is_comp = codec != PQ_UNCOMPRESSED;
         }
         usize = w->page.len;
+        if (usize > INT32_MAX / 2 || l - l0 > INT32_MAX) {
+            /* page sizes are i32 in the header: one row this large cannot be stored */
+            rc = tc_err_set(err, TC_TOOBIG, "%s: column %s: page of %zu bytes is too large",
+                            w->path, s->paths[col], usize);
+            goto out;
+        }
         if (is_comp) {
             if ((rc = pq_compress(codec, (uint8_t *)(w->page.data ? w->page.data + lv_len : ""),
                                   usize - lv_len, &w->comp, err)) != TC_OK)

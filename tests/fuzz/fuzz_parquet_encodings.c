@@ -1,12 +1,13 @@
-/* fuzz_parquet_encodings.c - libFuzzer target: the value and level decoders
- * the page codecs and the OTLP protobuf decoders on arbitrary bytes. Byte 0
- * picks the decoder, bytes 1-3 its parameters. */
+/* fuzz_parquet_encodings.c - libFuzzer target: the value and level decoders,
+ * the page codecs, the OTLP protobuf decoders and bloom shard files on
+ * arbitrary bytes. Byte 0 picks the decoder, bytes 1-3 its parameters. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "parquet_int.h"
 #include "vp4.h"
+#include "vp4_bloom.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,7 +31,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct vp4_span sp;
         struct vp4_bytes key = {data, 1};
         pq_arena_init(&a);
-        if (data[1] & 1)
+        if (data[1] & 2) {
+            struct vp4_bloom b;
+            if (vp4_bloom_unmarshal(&b, data + 4, size - 4, &err) == TC_OK) {
+                vp4_bloom_test_shard(&b, data, 4);
+                vp4_bloom_cleanup(&b);
+            }
+        } else if (data[1] & 1)
             vp4_attr_from_pb(&a, key, data + 4, size - 4, &at);
         else
             vp4_links_from_pb(&a, data + 4, size - 4, &sp);
