@@ -5,7 +5,8 @@
  *   parquet schema FILE          the schema tree with levels
  *   parquet dump FILE            footer: row groups, chunks, encodings, stats
  *   parquet cat FILE [-n N] [--vp4]   rows as JSON lines (--vp4: read through
- *                                the released vParquet4 schema)
+ *                                the released vParquet4 schema; vParquet3
+ *                                is converted through the trace model)
  *   parquet ids FILE             TraceID column (hex), one per row
  *   parquet check FILE           decode everything, print rows and row groups
  *   parquet copy IN OUT [--vp4] [--rg-bytes N] [--enc E] [--codec C]
@@ -184,21 +185,29 @@ cmd_cat(struct pq_reader *r, int64_t limit, int vp4)
 {
     struct pq_cursor *cur = NULL;
     struct pq_schema *proj = NULL;
+    struct pq_rowset conv;
     struct tc_err err;
     struct pq_arena a;
     struct pq_row row;
     struct buf b;
-    int eof = 0, rc = 0;
+    int eof = 0, rc = 0, v3 = vp4 && vp4_is_v3_schema(pq_reader_schema(r));
     int64_t n = 0;
+    const struct pq_schema *out_schema;
 
     tc_err_clear(&err);
+    memset(&conv, 0, sizeof(conv));
     if (vp4) {
-        if (vp4_schema_new(&proj, &err) != TC_OK || pq_reader_project(r, proj, &err) != TC_OK) {
+        /* vParquet3 goes through the trace model; others are projected */
+        if (vp4_schema_new(&proj, &err) != TC_OK ||
+            (!v3 && pq_reader_project(r, proj, &err) != TC_OK) ||
+            (v3 && pq_rowset_init(&conv, proj) != TC_OK)) {
             pq_schema_free(proj);
             return fail("cat", &err);
         }
     }
+    out_schema = vp4 ? proj : pq_reader_schema(r);
     if (pq_cursor_new(&cur, r, &err) != TC_OK) {
+        pq_rowset_cleanup(&conv);
         pq_schema_free(proj);
         return fail("cat", &err);
     }
@@ -206,6 +215,9 @@ cmd_cat(struct pq_reader *r, int64_t limit, int vp4)
     buf_init(&b, (size_t)1 << 30);
     while (limit < 0 || n < limit) {
         struct pq_val *v;
+        struct pq_row *src = &row, crow;
+        struct pq_rowiter it;
+        memset(&it, 0, sizeof(it));
         if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK) {
             rc = fail("cat", &err);
             break;
@@ -214,11 +226,25 @@ cmd_cat(struct pq_reader *r, int64_t limit, int vp4)
             break;
         pq_arena_reset(&a);
         buf_reset(&b);
-        if (pq_row_assemble(&row, pq_reader_row_schema(r), &a, &v, &err) != TC_OK) {
+        if (v3) {
+            struct vp4_trace *t;
+            pq_rowset_reset(&conv);
+            if (vp4_trace_from_v3_row(&row, pq_reader_schema(r), &a, &t, &err) != TC_OK ||
+                vp4_trace_to_rowset(t, proj, &a, &conv, &err) != TC_OK ||
+                pq_rowiter_init(&it, &conv) != TC_OK || !pq_rowiter_next(&it, &crow)) {
+                pq_rowiter_cleanup(&it);
+                rc = fail("cat", &err);
+                break;
+            }
+            src = &crow;
+        }
+        rc = pq_row_assemble(src, out_schema, &a, &v, &err);
+        pq_rowiter_cleanup(&it);
+        if (rc != TC_OK) {
             rc = fail("cat", &err);
             break;
         }
-        if (pq_val_json(v, pq_reader_row_schema(r), 0, &b) != TC_OK || buf_putc(&b, '\n')) {
+        if (pq_val_json(v, out_schema, 0, &b) != TC_OK || buf_putc(&b, '\n')) {
             fprintf(stderr, "parquet cat: row %" PRId64 " does not fit the output buffer\n", n);
             rc = 1;
             break;
@@ -229,6 +255,7 @@ cmd_cat(struct pq_reader *r, int64_t limit, int vp4)
     buf_cleanup(&b);
     pq_arena_cleanup(&a);
     pq_cursor_free(cur);
+    pq_rowset_cleanup(&conv);
     pq_reader_project(r, NULL, &err);
     pq_schema_free(proj);
     return rc;

@@ -143,7 +143,10 @@ int vp4_trace_from_row(const struct pq_row *row, const struct pq_schema *schema,
  * span start. ServiceStats stay empty (vParquet3 has none). */
 int vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema,
                           struct pq_arena *a, struct vp4_trace **out, struct tc_err *err);
-/* 1 if s looks like a vParquet3 file (Spans.Links is a bytes leaf). */
+/* 1 if s looks like a vParquet3 file (Spans.Links is a bytes leaf). Such a
+ * file must go through vp4_trace_from_v3_row/vp4_convert_v3: projecting it
+ * onto the vParquet4 schema would read its scalar attribute columns as
+ * missing list columns (empty), since the paths differ. */
 int vp4_is_v3_schema(const struct pq_schema *s);
 /* Rewrites every row of a vParquet3 file as a vParquet4 file (schema v4
  * from vp4_schema_new). */

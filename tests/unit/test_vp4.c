@@ -558,7 +558,72 @@ TEST(v3_protobuf_attributes_and_links)
     pq_arena_cleanup(&a);
 }
 
-TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(v3_conversion_equals_v4_block),
+TEST(empty_file_has_no_row_groups)
+{
+    const char *tmp = test_tmpdir();
+    char path[700];
+    struct pq_schema *s;
+    struct pq_writer *w;
+    struct pq_reader *r;
+    struct pq_cursor *c;
+    struct pq_write_info info;
+    struct tc_err err;
+    struct pq_row row;
+    int eof = 0;
+
+    snprintf(path, sizeof(path), "%s/empty.parquet", tmp);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(pq_writer_open(&w, path, s, NULL, &err));
+    ASSERT_OK(pq_writer_close(w, &info, &err));
+    ASSERT_EQ(pq_writer_close(w, &info, &err), TC_INVAL); /* closed twice */
+    pq_writer_free(w);
+    ASSERT_EQ(info.row_groups, 0);
+    ASSERT_EQ(info.rows, 0);
+    ASSERT_OK(pq_reader_open(&r, path, &err));
+    ASSERT_EQ(pq_reader_meta(r)->nrowgroups, 0);
+    ASSERT_EQ(pq_reader_schema(r)->ncolumns, 103);
+    ASSERT_OK(pq_cursor_new(&c, r, &err));
+    ASSERT_OK(pq_cursor_next(c, &row, &eof, &err));
+    ASSERT_EQ(eof, 1);
+    pq_cursor_free(c);
+    pq_reader_free(r);
+    pq_schema_free(s);
+}
+
+/* A row from another schema is refused with an error, not written. */
+TEST(writer_rejects_foreign_rows)
+{
+    TEST_NEED_SHARED(shared);
+    char p3[1024], out[700];
+    const char *tmp = test_tmpdir();
+    struct pq_schema *s;
+    struct pq_writer *w;
+    struct pq_reader *r;
+    struct pq_cursor *c;
+    struct tc_err err;
+    struct pq_row row;
+    int eof = 0;
+
+    snprintf(p3, sizeof(p3), "%s/testdata/tempo-blocks/vParquet3/single-tenant/%s/data.parquet",
+             shared, blk);
+    snprintf(out, sizeof(out), "%s/x.parquet", tmp);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(pq_reader_open(&r, p3, &err));
+    ASSERT_OK(pq_cursor_new(&c, r, &err));
+    ASSERT_OK(pq_cursor_next(c, &row, &eof, &err));
+    ASSERT_OK(pq_writer_open(&w, out, s, NULL, &err));
+    ASSERT_EQ(pq_writer_write_row(w, &row, &err), TC_INVAL);
+    ASSERT_STR_CONTAINS(err.msg, "does not match the schema");
+    /* vParquet3 is recognised, so callers convert instead of projecting */
+    ASSERT(vp4_is_v3_schema(pq_reader_schema(r)));
+    pq_writer_free(w);
+    pq_cursor_free(c);
+    pq_reader_free(r);
+    pq_schema_free(s);
+}
+
+TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(empty_file_has_no_row_groups),
+          TEST_ENTRY(writer_rejects_foreign_rows), TEST_ENTRY(v3_conversion_equals_v4_block),
           TEST_ENTRY(v3_protobuf_attributes_and_links),
           TEST_ENTRY(schema_equals_test_block_except_prerelease_columns),
           TEST_ENTRY(projected_test_block_first_trace), TEST_ENTRY(model_roundtrip_real_block),
