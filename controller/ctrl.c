@@ -323,6 +323,8 @@ ctrl_worker(void *arg)
             queue_forget(&c->q, key);
             if (res.requeue_after_ms > 0)
                 queue_add_after(&c->q, key, res.requeue_after_ms);
+            if (res.requeue_now)
+                queue_add(&c->q, key); /* runs again right after done() */
         } else {
             LOG_WARN("reconcile failed", KV_S("key", key), KV_ERR(&err),
                      KV_I("failures", queue_failures(&c->q, key) + 1));

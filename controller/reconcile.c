@@ -73,6 +73,11 @@ reconcile_child_seen(struct reconcile_shared *s, const char *kind, const char *n
         if (c && rv) {
             snprintf(c->rv, sizeof(c->rv), "%s", rv);
             own = c->applied_rv[0] && strcmp(c->applied_rv, rv) == 0;
+            if (c->applying) {
+                c->window_seen = 1;
+                snprintf(c->window_rv, sizeof(c->window_rv), "%s", rv);
+                own = 1;
+            }
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -429,7 +434,7 @@ rc_http_result(long status, const json_t *res, const char *what, struct tc_err *
 
 static int
 rc_apply(struct reconcile_shared *s, struct kube *k, const json_t *m, const char *manager,
-         int may_skip, json_t **out, struct tc_err *err)
+         int may_skip, int *foreign, json_t **out, struct tc_err *err)
 {
     const json_t *md = json_object_get(m, "metadata");
     enum render_kind kind = RENDER__NKINDS;
@@ -440,7 +445,7 @@ rc_apply(struct reconcile_shared *s, struct kube *k, const json_t *m, const char
     long status = 0;
     json_t *res = NULL;
     char *body;
-    int i, rc;
+    int i, rc, existed;
 
     if (out)
         *out = NULL;
@@ -469,6 +474,17 @@ rc_apply(struct reconcile_shared *s, struct kube *k, const json_t *m, const char
         if (skip)
             return TC_OK;
     }
+    pthread_mutex_lock(&s->mu);
+    existed = strmap_get(&s->children, ckey) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    reconcile_child_seen(s, render_kinds[kind].kind, rc_str(md, "namespace"), rc_str(md, "name"), 1,
+                         NULL);
+    pthread_mutex_lock(&s->mu);
+    if ((c = strmap_get(&s->children, ckey)) != NULL) {
+        c->applying = 1;
+        c->window_seen = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
     rc_child_path(kind, rc_str(md, "namespace"), rc_str(md, "name"), path, sizeof(path));
     snprintf(path + strlen(path), sizeof(path) - strlen(path), "?fieldManager=%s&force=true",
              manager);
@@ -476,6 +492,20 @@ rc_apply(struct reconcile_shared *s, struct kube *k, const json_t *m, const char
     rc = kube_json(k, "PATCH", path, RECONCILE_APPLY_CT, m, &status, &res, err);
     if (rc == TC_OK)
         rc = rc_http_result(status, res, what, err);
+    pthread_mutex_lock(&s->mu);
+    if ((c = strmap_get(&s->children, ckey)) != NULL) {
+        const char *rv =
+            rc == TC_OK ? rc_str(json_object_get(res, "metadata"), "resourceVersion") : "";
+        /* An event held during the apply that is not our answer's version
+         * was someone else's write: the caller reconciles again. */
+        if (c->window_seen && strcmp(c->window_rv, rv) != 0 && foreign)
+            *foreign = 1;
+        c->applying = 0;
+        c->window_seen = 0;
+        if (rc != TC_OK && !existed)
+            tc_free(strmap_del(&s->children, ckey)); /* never created */
+    }
+    pthread_mutex_unlock(&s->mu);
     if (rc == TC_OK) {
         const char *rv = rc_str(json_object_get(res, "metadata"), "resourceVersion");
         reconcile_child_seen(s, render_kinds[kind].kind, rc_str(md, "namespace"),
@@ -798,7 +828,7 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
                           "Deployment", "metadata", "name", depname, "namespace", ns, "spec",
                           "replicas", json_object_get(json_object_get(live, "spec"), "replicas"));
             snprintf(mgr, sizeof(mgr), "%s-handover", s->field_manager);
-            rc = rc_apply(s, k, h, mgr, 0, NULL, err);
+            rc = rc_apply(s, k, h, mgr, 0, &res->requeue_now, NULL, err);
             json_decref(h);
             if (rc == TC_OK)
                 LOG_INFO("replicas handed over", KV_S("key", key),
@@ -817,7 +847,7 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
          * carry the status this reconcile reports. */
         int need = strcmp(rc_str(m, "kind"), "Deployment") == 0 ||
                    strcmp(rc_str(m, "kind"), "ScaledObject") == 0;
-        rc = rc_apply(s, k, m, s->field_manager, !need, &out, err);
+        rc = rc_apply(s, k, m, s->field_manager, !need, &res->requeue_now, &out, err);
         if (rc == TC_INVAL) {
             /* 400/422: surface it; the worker backs off (no hot loop). */
             in.apply_error = err->msg;
@@ -873,6 +903,7 @@ reconcile_one(struct reconcile_shared *s, struct kube *k, const char *key,
     int attempt, rc = TC_OK;
 
     res->requeue_after_ms = 0;
+    res->requeue_now = 0;
     if (slash == NULL || (size_t)(slash - key) >= sizeof(ns))
         return tc_err_set(err, TC_INVAL, "bad key %s", key);
     snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);

@@ -49,6 +49,11 @@ struct reconcile_child {
     char applied_rv[32];
     unsigned char hash[32];
     int has_hash;
+    /* While our apply is in flight its echo may arrive before the answer:
+     * events then are held here and judged when the answer is in. */
+    int applying;
+    int window_seen;
+    char window_rv[32];
 };
 
 /* Figures read from outside the API objects, at most every observe interval. */
@@ -66,7 +71,8 @@ struct reconcile_observed {
 int reconcile_sum_metric(const char *text, size_t len, const char *name, double *sum);
 
 /* Child informers report existence here ("Kind/ns/name", rv may be NULL).
- * Returns 1 when the event is the echo of our own last apply. */
+ * Returns 1 when the event needs no reconcile: the echo of our own last
+ * apply, or an event during our apply of that child (judged afterwards). */
 int reconcile_child_seen(struct reconcile_shared *s, const char *kind, const char *ns,
                          const char *name, int exists, const char *rv);
 /* reconcile_keda_present() probes /apis/keda.sh/v1alpha1 (cached). */
@@ -74,6 +80,7 @@ int reconcile_keda_present(struct reconcile_shared *s, struct kube *k);
 
 struct reconcile_result {
     long requeue_after_ms; /* > 0: check again later even on success */
+    int requeue_now;       /* a foreign write raced with our apply: run again */
 };
 
 /* key is "namespace/name". TC_OK, or an error worth a backoff requeue. */
