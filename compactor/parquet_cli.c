@@ -84,26 +84,26 @@ print_hex(FILE *f, const uint8_t *p, size_t n, size_t max)
 }
 
 static void
-print_stat(const struct pq_node *leaf, const uint8_t *p, uint32_t n)
+print_stat(const struct parquet_node *leaf, const uint8_t *p, uint32_t n)
 {
-    if (leaf->type == PQ_INT32 && n == 4) {
+    if (leaf->type == PARQUET_INT32 && n == 4) {
         int32_t v;
         memcpy(&v, p, 4);
         printf("%" PRId32, v);
-    } else if (leaf->type == PQ_INT64 && n == 8) {
+    } else if (leaf->type == PARQUET_INT64 && n == 8) {
         int64_t v;
         memcpy(&v, p, 8);
-        if (leaf->converted == PQ_CT_UINT_64)
+        if (leaf->converted == PARQUET_CT_UINT_64)
             printf("%" PRIu64, (uint64_t)v);
         else
             printf("%" PRId64, v);
-    } else if (leaf->type == PQ_BOOLEAN && n == 1) {
+    } else if (leaf->type == PARQUET_BOOLEAN && n == 1) {
         printf("%s", p[0] ? "true" : "false");
-    } else if (leaf->type == PQ_DOUBLE && n == 8) {
+    } else if (leaf->type == PARQUET_DOUBLE && n == 8) {
         double d;
         memcpy(&d, p, 8);
         printf("%g", d);
-    } else if (leaf->converted == PQ_CT_UTF8) {
+    } else if (leaf->converted == PARQUET_CT_UTF8) {
         printf("\"%.*s\"", n > 40 ? 40 : (int)n, (const char *)p);
     } else {
         printf("0x");
@@ -112,12 +112,12 @@ print_stat(const struct pq_node *leaf, const uint8_t *p, uint32_t n)
 }
 
 static int
-cmd_schema(struct pq_reader *r)
+cmd_schema(struct parquet_reader *r)
 {
     struct buf b;
 
     buf_init(&b, 0);
-    if (pq_schema_print(pq_reader_schema(r), &b) != TC_OK) {
+    if (parquet_schema_print(parquet_reader_schema(r), &b) != TC_OK) {
         buf_cleanup(&b);
         return 1;
     }
@@ -127,12 +127,12 @@ cmd_schema(struct pq_reader *r)
 }
 
 static int
-cmd_dump(struct pq_reader *r)
+cmd_dump(struct parquet_reader *r)
 {
-    const struct pq_filemeta *m = pq_reader_meta(r);
-    const struct pq_schema *s = pq_reader_schema(r);
+    const struct parquet_filemeta *m = parquet_reader_meta(r);
+    const struct parquet_schema *s = parquet_reader_schema(r);
 
-    printf("file_size: %" PRIu64 "\n", pq_reader_file_size(r));
+    printf("file_size: %" PRIu64 "\n", parquet_reader_file_size(r));
     printf("footer_size: %u\n", m->footer_len);
     printf("version: %d\n", m->version);
     printf("created_by: %s\n", m->created_by ? m->created_by : "");
@@ -142,17 +142,17 @@ cmd_dump(struct pq_reader *r)
     for (int i = 0; i < m->nkv; i++)
         printf("kv: %s=%.60s\n", m->kv[i].key, m->kv[i].value ? m->kv[i].value : "");
     for (int g = 0; g < m->nrowgroups; g++) {
-        const struct pq_rowgroup_meta *rg = &m->rowgroups[g];
+        const struct parquet_rowgroup_meta *rg = &m->rowgroups[g];
         printf("row_group %d: rows=%" PRId64 " bytes=%" PRId64 "\n", g, rg->num_rows,
                rg->total_byte_size);
         for (int c = 0; c < rg->ncols; c++) {
-            const struct pq_chunk_meta *cm = &rg->cols[c];
-            const struct pq_node *leaf = &s->nodes[s->columns[c]];
+            const struct parquet_chunk_meta *cm = &rg->cols[c];
+            const struct parquet_node *leaf = &s->nodes[s->columns[c]];
             printf("  %3d %s %s %s values=%" PRId64 " comp=%" PRId64 " uncomp=%" PRId64 " enc=", c,
-                   s->paths[c], pq_type_name(cm->type), pq_codec_name(cm->codec), cm->num_values,
-                   cm->total_compressed, cm->total_uncompressed);
+                   s->paths[c], parquet_type_name(cm->type), parquet_codec_name(cm->codec),
+                   cm->num_values, cm->total_compressed, cm->total_uncompressed);
             for (int e = 0; e < cm->nencodings; e++)
-                printf("%s%s", e ? "," : "", pq_encoding_name(cm->encodings[e]));
+                printf("%s%s", e ? "," : "", parquet_encoding_name(cm->encodings[e]));
             if (cm->stats.has_min) {
                 printf(" min=");
                 print_stat(leaf, cm->stats.min, cm->stats.min_len);
@@ -164,12 +164,12 @@ cmd_dump(struct pq_reader *r)
             if (cm->stats.null_count >= 0)
                 printf(" nulls=%" PRId64, cm->stats.null_count);
             if (cm->offset_index_offset >= 0) {
-                struct pq_page_index pi;
+                struct parquet_page_index pi;
                 struct tc_err err;
                 tc_err_clear(&err);
-                if (pq_reader_page_index(r, g, c, &pi, &err) == TC_OK) {
+                if (parquet_reader_page_index(r, g, c, &pi, &err) == TC_OK) {
                     printf(" pages=%d%s", pi.npages, pi.has_column_index ? " colidx" : "");
-                    pq_page_index_cleanup(&pi);
+                    parquet_page_index_cleanup(&pi);
                 } else {
                     printf(" pageindex_error=\"%s\"", err.msg);
                 }
@@ -181,70 +181,70 @@ cmd_dump(struct pq_reader *r)
 }
 
 static int
-cmd_cat(struct pq_reader *r, int64_t limit, int vp4)
+cmd_cat(struct parquet_reader *r, int64_t limit, int vp4)
 {
-    struct pq_cursor *cur = NULL;
-    struct pq_schema *proj = NULL;
-    struct pq_rowset conv;
+    struct parquet_cursor *cur = NULL;
+    struct parquet_schema *proj = NULL;
+    struct parquet_rowset conv;
     struct tc_err err;
-    struct pq_arena a;
-    struct pq_row row;
+    struct parquet_arena a;
+    struct parquet_row row;
     struct buf b;
-    int eof = 0, rc = 0, v3 = vp4 && vp4_is_v3_schema(pq_reader_schema(r));
+    int eof = 0, rc = 0, v3 = vp4 && vp4_is_v3_schema(parquet_reader_schema(r));
     int64_t n = 0;
-    const struct pq_schema *out_schema;
+    const struct parquet_schema *out_schema;
 
     tc_err_clear(&err);
     memset(&conv, 0, sizeof(conv));
     if (vp4) {
         /* vParquet3 goes through the trace model; others are projected */
         if (vp4_schema_new(&proj, &err) != TC_OK ||
-            (!v3 && pq_reader_project(r, proj, &err) != TC_OK) ||
-            (v3 && pq_rowset_init(&conv, proj) != TC_OK)) {
-            pq_schema_free(proj);
+            (!v3 && parquet_reader_project(r, proj, &err) != TC_OK) ||
+            (v3 && parquet_rowset_init(&conv, proj) != TC_OK)) {
+            parquet_schema_free(proj);
             return fail("cat", &err);
         }
     }
-    out_schema = vp4 ? proj : pq_reader_schema(r);
-    if (pq_cursor_new(&cur, r, &err) != TC_OK) {
-        pq_rowset_cleanup(&conv);
-        pq_schema_free(proj);
+    out_schema = vp4 ? proj : parquet_reader_schema(r);
+    if (parquet_cursor_new(&cur, r, &err) != TC_OK) {
+        parquet_rowset_cleanup(&conv);
+        parquet_schema_free(proj);
         return fail("cat", &err);
     }
-    pq_arena_init(&a);
+    parquet_arena_init(&a);
     buf_init(&b, (size_t)1 << 30);
     while (limit < 0 || n < limit) {
-        struct pq_val *v;
-        struct pq_row *src = &row, crow;
-        struct pq_rowiter it;
+        struct parquet_val *v;
+        struct parquet_row *src = &row, crow;
+        struct parquet_rowiter it;
         memset(&it, 0, sizeof(it));
-        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK) {
+        if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK) {
             rc = fail("cat", &err);
             break;
         }
         if (eof)
             break;
-        pq_arena_reset(&a);
+        parquet_arena_reset(&a);
         buf_reset(&b);
         if (v3) {
             struct vp4_trace *t;
-            pq_rowset_reset(&conv);
-            if (vp4_trace_from_v3_row(&row, pq_reader_schema(r), &a, &t, &err) != TC_OK ||
+            parquet_rowset_reset(&conv);
+            if (vp4_trace_from_v3_row(&row, parquet_reader_schema(r), &a, &t, &err) != TC_OK ||
                 vp4_trace_to_rowset(t, proj, &a, &conv, &err) != TC_OK ||
-                pq_rowiter_init(&it, &conv) != TC_OK || !pq_rowiter_next(&it, &crow)) {
-                pq_rowiter_cleanup(&it);
+                parquet_rowiter_init(&it, &conv) != TC_OK || !parquet_rowiter_next(&it, &crow)) {
+                parquet_rowiter_cleanup(&it);
                 rc = fail("cat", &err);
                 break;
             }
             src = &crow;
         }
-        rc = pq_row_assemble(src, out_schema, &a, &v, &err);
-        pq_rowiter_cleanup(&it);
+        rc = parquet_row_assemble(src, out_schema, &a, &v, &err);
+        parquet_rowiter_cleanup(&it);
         if (rc != TC_OK) {
             rc = fail("cat", &err);
             break;
         }
-        if (pq_val_json(v, out_schema, 0, &b) != TC_OK || buf_putc(&b, '\n')) {
+        if (parquet_val_json(v, out_schema, 0, &b) != TC_OK || buf_putc(&b, '\n')) {
             fprintf(stderr, "parquet cat: row %" PRId64 " does not fit the output buffer\n", n);
             rc = 1;
             break;
@@ -253,123 +253,124 @@ cmd_cat(struct pq_reader *r, int64_t limit, int vp4)
         n++;
     }
     buf_cleanup(&b);
-    pq_arena_cleanup(&a);
-    pq_cursor_free(cur);
-    pq_rowset_cleanup(&conv);
-    pq_reader_project(r, NULL, &err);
-    pq_schema_free(proj);
+    parquet_arena_cleanup(&a);
+    parquet_cursor_free(cur);
+    parquet_rowset_cleanup(&conv);
+    parquet_reader_project(r, NULL, &err);
+    parquet_schema_free(proj);
     return rc;
 }
 
 static int
-cmd_ids(struct pq_reader *r)
+cmd_ids(struct parquet_reader *r)
 {
-    struct pq_cursor *cur = NULL;
+    struct parquet_cursor *cur = NULL;
     struct tc_err err;
-    struct pq_row row;
-    int eof = 0, col = pq_schema_find(pq_reader_schema(r), "TraceID");
+    struct parquet_row row;
+    int eof = 0, col = parquet_schema_find(parquet_reader_schema(r), "TraceID");
 
     tc_err_clear(&err);
     if (col < 0) {
         fprintf(stderr, "parquet ids: no TraceID column\n");
         return 1;
     }
-    if (pq_cursor_new(&cur, r, &err) != TC_OK)
+    if (parquet_cursor_new(&cur, r, &err) != TC_OK)
         return fail("ids", &err);
     for (;;) {
         const uint8_t *p;
         uint32_t n = 0;
-        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK) {
-            pq_cursor_free(cur);
+        if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK) {
+            parquet_cursor_free(cur);
             return fail("ids", &err);
         }
         if (eof)
             break;
-        p = pq_row_bytes(&row, col, &n);
+        p = parquet_row_bytes(&row, col, &n);
         if (p)
             print_hex(stdout, p, n, n);
         printf("\n");
     }
-    pq_cursor_free(cur);
+    parquet_cursor_free(cur);
     return 0;
 }
 
 static int
-cmd_check(struct pq_reader *r)
+cmd_check(struct parquet_reader *r)
 {
-    struct pq_cursor *cur = NULL;
+    struct parquet_cursor *cur = NULL;
     struct tc_err err;
-    struct pq_row row;
-    struct pq_arena a;
+    struct parquet_row row;
+    struct parquet_arena a;
     int eof = 0;
     int64_t n = 0;
     size_t peak = 0;
 
     tc_err_clear(&err);
-    if (pq_cursor_new(&cur, r, &err) != TC_OK)
+    if (parquet_cursor_new(&cur, r, &err) != TC_OK)
         return fail("check", &err);
-    pq_arena_init(&a);
+    parquet_arena_init(&a);
     for (;;) {
-        struct pq_val *v;
-        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK ||
-            (!eof && (pq_arena_reset(&a),
-                      pq_row_assemble(&row, pq_reader_row_schema(r), &a, &v, &err)) != TC_OK)) {
-            pq_arena_cleanup(&a);
-            pq_cursor_free(cur);
+        struct parquet_val *v;
+        if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK ||
+            (!eof &&
+             (parquet_arena_reset(&a),
+              parquet_row_assemble(&row, parquet_reader_row_schema(r), &a, &v, &err)) != TC_OK)) {
+            parquet_arena_cleanup(&a);
+            parquet_cursor_free(cur);
             return fail("check", &err);
         }
         if (eof)
             break;
-        if (pq_cursor_mem(cur) > peak)
-            peak = pq_cursor_mem(cur);
+        if (parquet_cursor_mem(cur) > peak)
+            peak = parquet_cursor_mem(cur);
         n++;
     }
-    for (int g = 0; g < pq_reader_meta(r)->nrowgroups; g++)
-        for (int c = 0; c < pq_reader_schema(r)->ncolumns; c++) {
-            struct pq_page_index pi;
-            if (pq_reader_meta(r)->rowgroups[g].cols[c].offset_index_offset < 0)
+    for (int g = 0; g < parquet_reader_meta(r)->nrowgroups; g++)
+        for (int c = 0; c < parquet_reader_schema(r)->ncolumns; c++) {
+            struct parquet_page_index pi;
+            if (parquet_reader_meta(r)->rowgroups[g].cols[c].offset_index_offset < 0)
                 continue;
-            if (pq_reader_page_index(r, g, c, &pi, &err) != TC_OK) {
-                pq_arena_cleanup(&a);
-                pq_cursor_free(cur);
+            if (parquet_reader_page_index(r, g, c, &pi, &err) != TC_OK) {
+                parquet_arena_cleanup(&a);
+                parquet_cursor_free(cur);
                 return fail("check", &err);
             }
-            pq_page_index_cleanup(&pi);
+            parquet_page_index_cleanup(&pi);
         }
     printf("rows=%" PRId64 " row_groups=%d columns=%d peak_rowgroup_bytes=%zu\n", n,
-           pq_reader_meta(r)->nrowgroups, pq_reader_schema(r)->ncolumns, peak);
-    pq_arena_cleanup(&a);
-    pq_cursor_free(cur);
+           parquet_reader_meta(r)->nrowgroups, parquet_reader_schema(r)->ncolumns, peak);
+    parquet_arena_cleanup(&a);
+    parquet_cursor_free(cur);
     return 0;
 }
 
 static int
-cmd_copy(struct pq_reader *r, const char *out, int vp4, uint64_t rg_bytes, int force_enc,
+cmd_copy(struct parquet_reader *r, const char *out, int vp4, uint64_t rg_bytes, int force_enc,
          int force_codec)
 {
-    struct pq_schema *schema = NULL;
+    struct parquet_schema *schema = NULL;
     struct tc_err err;
-    struct pq_write_info info;
+    struct parquet_write_info info;
     int rc;
 
     tc_err_clear(&err);
     if (vp4)
         rc = vp4_schema_new(&schema, &err);
     else
-        rc = pq_schema_from_file(r, &schema, &err);
+        rc = parquet_schema_from_file(r, &schema, &err);
     /* --enc/--codec: one setting for every column (encoding coverage tests) */
     for (int c = 0; rc == TC_OK && c < schema->ncolumns; c++) {
-        struct pq_node *leaf = &schema->nodes[schema->columns[c]];
+        struct parquet_node *leaf = &schema->nodes[schema->columns[c]];
         if (force_enc >= 0)
             leaf->colenc = force_enc;
         if (force_codec >= 0)
             leaf->codec = force_codec;
     }
-    if (rc == TC_OK && vp4 && vp4_is_v3_schema(pq_reader_schema(r)))
+    if (rc == TC_OK && vp4 && vp4_is_v3_schema(parquet_reader_schema(r)))
         rc = vp4_convert_v3(r, schema, out, (size_t)rg_bytes, &info, &err);
     else if (rc == TC_OK)
-        rc = pq_copy_rows(r, schema, out, (size_t)rg_bytes, &info, &err);
-    pq_schema_free(schema);
+        rc = parquet_copy_rows(r, schema, out, (size_t)rg_bytes, &info, &err);
+    parquet_schema_free(schema);
     if (rc != TC_OK)
         return fail("copy", &err);
     printf("rows=%" PRId64 " row_groups=%d file_size=%" PRIu64 " footer_size=%u\n", info.rows,
@@ -486,15 +487,15 @@ out:
 }
 
 static int
-cmd_bench(struct pq_reader *r, const char *path, const char *out)
+cmd_bench(struct parquet_reader *r, const char *path, const char *out)
 {
-    struct pq_cursor *cur = NULL;
-    struct pq_writer *w = NULL;
-    struct pq_schema *schema = NULL;
-    struct pq_write_info info;
+    struct parquet_cursor *cur = NULL;
+    struct parquet_writer *w = NULL;
+    struct parquet_schema *schema = NULL;
+    struct parquet_write_info info;
     struct tc_err err;
-    struct pq_row row;
-    const struct pq_filemeta *m = pq_reader_meta(r);
+    struct parquet_row row;
+    const struct parquet_filemeta *m = parquet_reader_meta(r);
     uint64_t unc = 0, values = 0;
     int64_t rows = 0;
     int eof = 0;
@@ -505,74 +506,75 @@ cmd_bench(struct pq_reader *r, const char *path, const char *out)
     for (int g = 0; g < m->nrowgroups; g++)
         unc += (uint64_t)m->rowgroups[g].total_byte_size;
     printf("file: %s %" PRIu64 " bytes, %" PRId64 " rows, %d row groups, %.1f MB uncompressed\n",
-           path, pq_reader_file_size(r), m->num_rows, m->nrowgroups, (double)unc / 1e6);
-    if (pq_cursor_new(&cur, r, &err) != TC_OK)
+           path, parquet_reader_file_size(r), m->num_rows, m->nrowgroups, (double)unc / 1e6);
+    if (parquet_cursor_new(&cur, r, &err) != TC_OK)
         return fail("bench", &err);
     t0 = now_s();
     for (;;) {
-        if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK) {
-            pq_cursor_free(cur);
+        if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK) {
+            parquet_cursor_free(cur);
             return fail("bench", &err);
         }
         if (eof)
             break;
-        values += pq_row_estimate_size(&row);
-        if (pq_cursor_mem(cur) > peak_rg)
-            peak_rg = pq_cursor_mem(cur);
+        values += parquet_row_estimate_size(&row);
+        if (parquet_cursor_mem(cur) > peak_rg)
+            peak_rg = parquet_cursor_mem(cur);
         rows++;
     }
     tr = now_s() - t0;
-    pq_cursor_free(cur);
+    parquet_cursor_free(cur);
     cur = NULL;
     printf("read: %.1f MB/s file bytes, %.1f MB/s uncompressed, %.0f rows/s, %" PRIu64
            " values, largest decoded row group %.1f MB, peak RSS %ld MB\n",
-           (double)pq_reader_file_size(r) / 1e6 / tr, (double)unc / 1e6 / tr, (double)rows / tr,
-           values, (double)peak_rg / 1e6, peak_rss_mb());
+           (double)parquet_reader_file_size(r) / 1e6 / tr, (double)unc / 1e6 / tr,
+           (double)rows / tr, values, (double)peak_rg / 1e6, peak_rss_mb());
     if (out) {
-        if (pq_schema_from_file(r, &schema, &err) != TC_OK || pq_cursor_new(&cur, r, &err) != TC_OK)
+        if (parquet_schema_from_file(r, &schema, &err) != TC_OK ||
+            parquet_cursor_new(&cur, r, &err) != TC_OK)
             goto fail;
-        if (pq_writer_open(&w, out, schema, NULL, &err) != TC_OK)
+        if (parquet_writer_open(&w, out, schema, NULL, &err) != TC_OK)
             goto fail;
         /* keep the input's row groups: flush where the input cut */
         for (int g = 0; g < m->nrowgroups; g++) {
             for (int64_t i = 0; i < m->rowgroups[g].num_rows; i++) {
-                if (pq_cursor_next(cur, &row, &eof, &err) != TC_OK || eof)
+                if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK || eof)
                     goto fail;
                 t0 = now_s();
-                if (pq_writer_write_row(w, &row, &err) != TC_OK)
+                if (parquet_writer_write_row(w, &row, &err) != TC_OK)
                     goto fail;
                 tw += now_s() - t0;
             }
             t0 = now_s();
-            if (pq_writer_flush(w, &err) != TC_OK)
+            if (parquet_writer_flush(w, &err) != TC_OK)
                 goto fail;
             tw += now_s() - t0;
         }
         t0 = now_s();
-        if (pq_writer_close(w, &info, &err) != TC_OK)
+        if (parquet_writer_close(w, &info, &err) != TC_OK)
             goto fail;
         tw += now_s() - t0;
         printf("write: %.1f MB/s file bytes, %.1f MB/s uncompressed, %d row groups, %" PRIu64
                " bytes, footer %u, peak RSS %ld MB\n",
                (double)info.file_size / 1e6 / tw, (double)unc / 1e6 / tw, info.row_groups,
                info.file_size, info.footer_size, peak_rss_mb());
-        pq_writer_free(w);
-        pq_cursor_free(cur);
-        pq_schema_free(schema);
+        parquet_writer_free(w);
+        parquet_cursor_free(cur);
+        parquet_schema_free(schema);
     }
-    bench_snappy(path, pq_reader_file_size(r));
+    bench_snappy(path, parquet_reader_file_size(r));
     return 0;
 fail:
-    pq_writer_free(w);
-    pq_cursor_free(cur);
-    pq_schema_free(schema);
+    parquet_writer_free(w);
+    parquet_cursor_free(cur);
+    parquet_schema_free(schema);
     return fail("bench", &err);
 }
 
 int
 parquet_cli_main(int argc, char **argv)
 {
-    struct pq_reader *r = NULL;
+    struct parquet_reader *r = NULL;
     struct tc_err err;
     const char *cmd;
     int rc, vp4 = 0, force_enc = -1, force_codec = -1;
@@ -629,7 +631,7 @@ parquet_cli_main(int argc, char **argv)
         }
     }
     tc_err_clear(&err);
-    if (pq_reader_open(&r, argv[2], &err) != TC_OK)
+    if (parquet_reader_open(&r, argv[2], &err) != TC_OK)
         return fail(cmd, &err);
     if (strcmp(cmd, "schema") == 0)
         rc = cmd_schema(r);
@@ -649,7 +651,7 @@ parquet_cli_main(int argc, char **argv)
         usage(stderr);
         rc = 2;
     }
-    pq_reader_free(r);
+    parquet_reader_free(r);
     fflush(stdout);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include "parquet_int.h"
 
 int
-pq_bit_width(uint64_t maxv)
+parquet_bit_width(uint64_t maxv)
 {
     int bw = 0;
 
@@ -42,7 +42,7 @@ get_bits(const uint8_t *p, uint64_t bit, int bw)
 }
 
 int
-pq_rle_decode(const uint8_t *p, const uint8_t *end, int bw, uint32_t *out, size_t n)
+parquet_rle_decode(const uint8_t *p, const uint8_t *end, int bw, uint32_t *out, size_t n)
 {
     size_t i = 0;
 
@@ -166,7 +166,7 @@ put_bits_group(struct buf *b, int bw, const uint32_t *v, size_t nv)
 }
 
 int
-pq_rle_encode(struct buf *b, int bw, const uint32_t *v, size_t n)
+parquet_rle_encode(struct buf *b, int bw, const uint32_t *v, size_t n)
 {
     size_t i = 0;
     int rc = TC_OK;
@@ -210,8 +210,8 @@ pq_rle_encode(struct buf *b, int bw, const uint32_t *v, size_t n)
 }
 
 int
-pq_delta_decode(const uint8_t *p, const uint8_t *end, int is32, int64_t *out, size_t n,
-                size_t *used)
+parquet_delta_decode(const uint8_t *p, const uint8_t *end, int is32, int64_t *out, size_t n,
+                     size_t *used)
 {
     const uint8_t *start = p;
     uint64_t block, nmini, total, zz;
@@ -276,7 +276,7 @@ pq_delta_decode(const uint8_t *p, const uint8_t *end, int is32, int64_t *out, si
 }
 
 int
-pq_delta_encode(struct buf *b, int is32, const int64_t *v, size_t n)
+parquet_delta_encode(struct buf *b, int is32, const int64_t *v, size_t n)
 {
     enum { BLOCK = 128, NMINI = 4, PER = 32 };
     int rc;
@@ -313,7 +313,7 @@ pq_delta_encode(struct buf *b, int is32, const int64_t *v, size_t n)
             uint64_t mx = 0;
             for (size_t j = (size_t)m * PER; j < (size_t)(m + 1) * PER && j < cnt; j++)
                 mx |= deltas[j];
-            widths[m] = (size_t)m * PER < cnt ? (uint8_t)pq_bit_width(mx) : 0;
+            widths[m] = (size_t)m * PER < cnt ? (uint8_t)parquet_bit_width(mx) : 0;
         }
         rc = buf_put_uvarint(b, thrift_zigzag(min));
         if (rc == TC_OK)
@@ -334,17 +334,17 @@ pq_delta_encode(struct buf *b, int is32, const int64_t *v, size_t n)
 }
 
 int
-pq_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
-              struct tc_err *err)
+parquet_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
+                   struct tc_err *err)
 {
     switch (codec) {
-    case PQ_UNCOMPRESSED:
+    case PARQUET_UNCOMPRESSED:
         if (src_len != dst_len)
             return tc_err_set(err, TC_CORRUPT, "uncompressed page: size %zu, header says %zu",
                               src_len, dst_len);
         memcpy(dst, src, src_len);
         return TC_OK;
-    case PQ_SNAPPY: {
+    case PARQUET_SNAPPY: {
         size_t ul;
         if (snappy_uncompressed_length((const char *)src, src_len, &ul) != SNAPPY_OK ||
             ul != dst_len)
@@ -354,14 +354,14 @@ pq_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_
             return tc_err_set(err, TC_CORRUPT, "snappy page: corrupt data");
         return TC_OK;
     }
-    case PQ_ZSTD: {
+    case PARQUET_ZSTD: {
         size_t r = ZSTD_decompress(dst, dst_len, src, src_len);
         if (ZSTD_isError(r) || r != dst_len)
             return tc_err_set(err, TC_CORRUPT, "zstd page: %s",
                               ZSTD_isError(r) ? ZSTD_getErrorName(r) : "short output");
         return TC_OK;
     }
-    case PQ_GZIP: {
+    case PARQUET_GZIP: {
         z_stream zs;
         int zr;
         size_t done = 0;
@@ -381,20 +381,21 @@ pq_decompress(int codec, const uint8_t *src, size_t src_len, uint8_t *dst, size_
         return TC_OK;
     }
     default:
-        return tc_err_set(err, TC_UNSUPPORTED, "codec %s is not supported", pq_codec_name(codec));
+        return tc_err_set(err, TC_UNSUPPORTED, "codec %s is not supported",
+                          parquet_codec_name(codec));
     }
 }
 
 int
-pq_compress(int codec, const uint8_t *src, size_t len, struct buf *out, struct tc_err *err)
+parquet_compress(int codec, const uint8_t *src, size_t len, struct buf *out, struct tc_err *err)
 {
     int rc;
 
     buf_reset(out);
     switch (codec) {
-    case PQ_UNCOMPRESSED:
+    case PARQUET_UNCOMPRESSED:
         return buf_append(out, src, len);
-    case PQ_SNAPPY: {
+    case PARQUET_SNAPPY: {
         size_t cap = snappy_max_compressed_length(len);
         rc = buf_reserve(out, cap);
         if (rc != TC_OK)
@@ -404,7 +405,7 @@ pq_compress(int codec, const uint8_t *src, size_t len, struct buf *out, struct t
         out->len = cap;
         return TC_OK;
     }
-    case PQ_ZSTD: {
+    case PARQUET_ZSTD: {
         size_t cap = ZSTD_compressBound(len), r;
         rc = buf_reserve(out, cap);
         if (rc != TC_OK)
@@ -415,7 +416,7 @@ pq_compress(int codec, const uint8_t *src, size_t len, struct buf *out, struct t
         out->len = r;
         return TC_OK;
     }
-    case PQ_GZIP: {
+    case PARQUET_GZIP: {
         z_stream zs;
         size_t cap;
         memset(&zs, 0, sizeof(zs));
@@ -441,26 +442,26 @@ pq_compress(int codec, const uint8_t *src, size_t len, struct buf *out, struct t
     }
     default:
         return tc_err_set(err, TC_UNSUPPORTED, "codec %s is not supported for writing",
-                          pq_codec_name(codec));
+                          parquet_codec_name(codec));
     }
 }
 
 static int
-is_unsigned(const struct pq_node *leaf)
+is_unsigned(const struct parquet_node *leaf)
 {
-    if (leaf->converted >= PQ_CT_UINT_8 && leaf->converted <= PQ_CT_UINT_64)
+    if (leaf->converted >= PARQUET_CT_UINT_8 && leaf->converted <= PARQUET_CT_UINT_64)
         return 1;
     return leaf->logical == 10 && !leaf->int_signed && leaf->int_bits > 0;
 }
 
 int
-pq_value_cmp(const struct pq_node *leaf, const uint8_t *a, uint32_t alen, const uint8_t *b,
-             uint32_t blen)
+parquet_value_cmp(const struct parquet_node *leaf, const uint8_t *a, uint32_t alen,
+                  const uint8_t *b, uint32_t blen)
 {
     switch (leaf->type) {
-    case PQ_BOOLEAN:
+    case PARQUET_BOOLEAN:
         return (int)a[0] - (int)b[0];
-    case PQ_INT32: {
+    case PARQUET_INT32: {
         int32_t x, y;
         memcpy(&x, a, 4);
         memcpy(&y, b, 4);
@@ -468,7 +469,7 @@ pq_value_cmp(const struct pq_node *leaf, const uint8_t *a, uint32_t alen, const 
             return (uint32_t)x < (uint32_t)y ? -1 : (uint32_t)x > (uint32_t)y;
         return x < y ? -1 : x > y;
     }
-    case PQ_INT64: {
+    case PARQUET_INT64: {
         int64_t x, y;
         memcpy(&x, a, 8);
         memcpy(&y, b, 8);
@@ -476,13 +477,13 @@ pq_value_cmp(const struct pq_node *leaf, const uint8_t *a, uint32_t alen, const 
             return (uint64_t)x < (uint64_t)y ? -1 : (uint64_t)x > (uint64_t)y;
         return x < y ? -1 : x > y;
     }
-    case PQ_FLOAT: {
+    case PARQUET_FLOAT: {
         float x, y;
         memcpy(&x, a, 4);
         memcpy(&y, b, 4);
         return x < y ? -1 : x > y;
     }
-    case PQ_DOUBLE: {
+    case PARQUET_DOUBLE: {
         double x, y;
         memcpy(&x, a, 8);
         memcpy(&y, b, 8);

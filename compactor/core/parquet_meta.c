@@ -6,7 +6,7 @@
 #include "parquet_int.h"
 
 const char *
-pq_type_name(int type)
+parquet_type_name(int type)
 {
     static const char *const n[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
                                     "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
@@ -14,7 +14,7 @@ pq_type_name(int type)
 }
 
 const char *
-pq_codec_name(int codec)
+parquet_codec_name(int codec)
 {
     static const char *const n[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
                                     "BROTLI",       "LZ4",    "ZSTD", "LZ4_RAW"};
@@ -22,7 +22,7 @@ pq_codec_name(int codec)
 }
 
 const char *
-pq_encoding_name(int enc)
+parquet_encoding_name(int enc)
 {
     static const char *const n[] = {
         "PLAIN",          "GROUP_VAR_INT",       "PLAIN_DICTIONARY",        "RLE",
@@ -34,7 +34,7 @@ pq_encoding_name(int enc)
 /* ---- schema ---- */
 
 void
-pq_schema_free(struct pq_schema *s)
+parquet_schema_free(struct parquet_schema *s)
 {
     if (s == NULL)
         return;
@@ -53,7 +53,7 @@ pq_schema_free(struct pq_schema *s)
 /* Fills parent/children/levels/columns/paths from nodes[] whose name, leaf,
  * num_children and types are set, in depth-first order. */
 static int
-schema_link(struct pq_schema *s, struct tc_err *err)
+schema_link(struct parquet_schema *s, struct tc_err *err)
 {
     int *stack, *left, sp = 0, ncols = 0;
 
@@ -67,14 +67,14 @@ schema_link(struct pq_schema *s, struct tc_err *err)
         return tc_err_set(err, TC_NOMEM, "parquet schema: out of memory");
     }
     for (int i = 0; i < s->nnodes; i++) {
-        struct pq_node *nd = &s->nodes[i];
+        struct parquet_node *nd = &s->nodes[i];
         nd->column = -1;
         if (i == 0) {
             nd->parent = -1;
             nd->def_level = nd->rep_level = 0;
-            nd->repetition = PQ_REQUIRED;
+            nd->repetition = PARQUET_REQUIRED;
         } else {
-            struct pq_node *p;
+            struct parquet_node *p;
             while (sp > 0 && left[stack[sp - 1]] == 0)
                 sp--;
             if (sp == 0)
@@ -85,9 +85,9 @@ schema_link(struct pq_schema *s, struct tc_err *err)
             left[nd->parent]--;
             if (nd->repetition < 0 || nd->repetition > 2)
                 goto bad;
-            nd->def_level = p->def_level + (nd->repetition != PQ_REQUIRED);
-            nd->rep_level = p->rep_level + (nd->repetition == PQ_REPEATED);
-            if (nd->def_level > PQ_MAX_LEVEL)
+            nd->def_level = p->def_level + (nd->repetition != PARQUET_REQUIRED);
+            nd->rep_level = p->rep_level + (nd->repetition == PARQUET_REPEATED);
+            if (nd->def_level > PARQUET_MAX_LEVEL)
                 goto bad;
         }
         if (nd->num_children < 0 || nd->num_children > s->nnodes)
@@ -100,9 +100,9 @@ schema_link(struct pq_schema *s, struct tc_err *err)
             left[i] = nd->num_children;
             stack[sp++] = i;
         } else if (nd->leaf) {
-            if (nd->type < 0 || nd->type > PQ_FIXED_LEN_BYTE_ARRAY)
+            if (nd->type < 0 || nd->type > PARQUET_FIXED_LEN_BYTE_ARRAY)
                 goto bad;
-            if (nd->type == PQ_FIXED_LEN_BYTE_ARRAY &&
+            if (nd->type == PARQUET_FIXED_LEN_BYTE_ARRAY &&
                 (nd->type_length <= 0 || nd->type_length > (1 << 20)))
                 goto bad;
             ncols++;
@@ -117,7 +117,7 @@ schema_link(struct pq_schema *s, struct tc_err *err)
         goto nomem;
     for (int i = 1; i < s->nnodes; i++) {
         struct buf b;
-        int chain[PQ_MAX_LEVEL * 4], nch = 0;
+        int chain[PARQUET_MAX_LEVEL * 4], nch = 0;
         if (!s->nodes[i].leaf)
             continue;
         for (int j = i; j > 0 && nch < (int)TC_ARRAY_LEN(chain); j = s->nodes[j].parent)
@@ -151,7 +151,7 @@ nomem:
 }
 
 int
-pq_schema_find(const struct pq_schema *s, const char *path)
+parquet_schema_find(const struct parquet_schema *s, const char *path)
 {
     for (int i = 0; i < s->ncolumns; i++)
         if (strcmp(s->paths[i], path) == 0)
@@ -160,21 +160,21 @@ pq_schema_find(const struct pq_schema *s, const char *path)
 }
 
 int
-pq_schema_max_def(const struct pq_schema *s, int col)
+parquet_schema_max_def(const struct parquet_schema *s, int col)
 {
     return s->nodes[s->columns[col]].def_level;
 }
 
 int
-pq_schema_max_rep(const struct pq_schema *s, int col)
+parquet_schema_max_rep(const struct parquet_schema *s, int col)
 {
     return s->nodes[s->columns[col]].rep_level;
 }
 
-struct pq_schema *
-pq_schema_dup(const struct pq_schema *s)
+struct parquet_schema *
+parquet_schema_dup(const struct parquet_schema *s)
 {
-    struct pq_schema *d = tc_calloc(1, sizeof(*d));
+    struct parquet_schema *d = tc_calloc(1, sizeof(*d));
     struct tc_err err;
 
     if (d == NULL)
@@ -190,12 +190,12 @@ pq_schema_dup(const struct pq_schema *s)
         d->nodes[i].children = NULL;
         d->nodes[i].name = tc_strdup(s->nodes[i].name);
         if (d->nodes[i].name == NULL) {
-            pq_schema_free(d);
+            parquet_schema_free(d);
             return NULL;
         }
     }
     if (schema_link(d, &err) != TC_OK) {
-        pq_schema_free(d);
+        parquet_schema_free(d);
         return NULL;
     }
     return d;
@@ -204,38 +204,38 @@ pq_schema_dup(const struct pq_schema *s)
 static const char *
 rep_name(int r)
 {
-    return r == PQ_REQUIRED ? "required" : r == PQ_OPTIONAL ? "optional" : "repeated";
+    return r == PARQUET_REQUIRED ? "required" : r == PARQUET_OPTIONAL ? "optional" : "repeated";
 }
 
 static const char *
 conv_name(int c)
 {
     switch (c) {
-    case PQ_CT_UTF8:
+    case PARQUET_CT_UTF8:
         return "UTF8";
-    case PQ_CT_MAP:
+    case PARQUET_CT_MAP:
         return "MAP";
-    case PQ_CT_MAP_KEY_VALUE:
+    case PARQUET_CT_MAP_KEY_VALUE:
         return "MAP_KEY_VALUE";
-    case PQ_CT_LIST:
+    case PARQUET_CT_LIST:
         return "LIST";
-    case PQ_CT_UINT_8:
+    case PARQUET_CT_UINT_8:
         return "UINT_8";
-    case PQ_CT_UINT_16:
+    case PARQUET_CT_UINT_16:
         return "UINT_16";
-    case PQ_CT_UINT_32:
+    case PARQUET_CT_UINT_32:
         return "UINT_32";
-    case PQ_CT_UINT_64:
+    case PARQUET_CT_UINT_64:
         return "UINT_64";
-    case PQ_CT_INT_8:
+    case PARQUET_CT_INT_8:
         return "INT_8";
-    case PQ_CT_INT_16:
+    case PARQUET_CT_INT_16:
         return "INT_16";
-    case PQ_CT_INT_32:
+    case PARQUET_CT_INT_32:
         return "INT_32";
-    case PQ_CT_INT_64:
+    case PARQUET_CT_INT_64:
         return "INT_64";
-    case PQ_CT_JSON:
+    case PARQUET_CT_JSON:
         return "JSON";
     default:
         return NULL;
@@ -243,9 +243,9 @@ conv_name(int c)
 }
 
 static int
-print_node(const struct pq_schema *s, int i, int depth, struct buf *b)
+print_node(const struct parquet_schema *s, int i, int depth, struct buf *b)
 {
-    const struct pq_node *nd = &s->nodes[i];
+    const struct parquet_node *nd = &s->nodes[i];
     const char *cn = conv_name(nd->converted);
     int rc = TC_OK;
 
@@ -254,8 +254,8 @@ print_node(const struct pq_schema *s, int i, int depth, struct buf *b)
     if (rc != TC_OK)
         return rc;
     if (nd->leaf) {
-        rc = buf_printf(b, "%s %s", rep_name(nd->repetition), pq_type_name(nd->type));
-        if (rc == TC_OK && nd->type == PQ_FIXED_LEN_BYTE_ARRAY)
+        rc = buf_printf(b, "%s %s", rep_name(nd->repetition), parquet_type_name(nd->type));
+        if (rc == TC_OK && nd->type == PARQUET_FIXED_LEN_BYTE_ARRAY)
             rc = buf_printf(b, "(%d)", nd->type_length);
         if (rc == TC_OK)
             rc = buf_printf(b, " %s", nd->name);
@@ -281,31 +281,31 @@ print_node(const struct pq_schema *s, int i, int depth, struct buf *b)
 }
 
 int
-pq_schema_print(const struct pq_schema *s, struct buf *b)
+parquet_schema_print(const struct parquet_schema *s, struct buf *b)
 {
     return print_node(s, 0, 0, b);
 }
 
 /* ---- schema builder ---- */
 
-struct pq_schema_builder {
-    struct pq_node *nodes;
+struct parquet_schema_builder {
+    struct parquet_node *nodes;
     int n, cap;
-    int stack[PQ_MAX_LEVEL];
+    int stack[PARQUET_MAX_LEVEL];
     int sp;
     int failed;
 };
 
-static struct pq_node *
-sb_add(struct pq_schema_builder *sb, const char *name)
+static struct parquet_node *
+sb_add(struct parquet_schema_builder *sb, const char *name)
 {
-    struct pq_node *nd;
+    struct parquet_node *nd;
 
     if (sb->failed)
         return NULL;
     if (sb->n == sb->cap) {
         int ncap = sb->cap ? sb->cap * 2 : 32;
-        struct pq_node *nn = tc_reallocarray(sb->nodes, (size_t)ncap, sizeof(*nn));
+        struct parquet_node *nn = tc_reallocarray(sb->nodes, (size_t)ncap, sizeof(*nn));
         if (nn == NULL) {
             sb->failed = 1;
             return NULL;
@@ -320,17 +320,17 @@ sb_add(struct pq_schema_builder *sb, const char *name)
         sb->failed = 1;
         return NULL;
     }
-    nd->converted = PQ_CT_NONE;
+    nd->converted = PARQUET_CT_NONE;
     if (sb->sp > 0)
         sb->nodes[sb->stack[sb->sp - 1]].num_children++;
     sb->n++;
     return nd;
 }
 
-struct pq_schema_builder *
-pq_sb_new(const char *root_name)
+struct parquet_schema_builder *
+parquet_sb_new(const char *root_name)
 {
-    struct pq_schema_builder *sb = tc_calloc(1, sizeof(*sb));
+    struct parquet_schema_builder *sb = tc_calloc(1, sizeof(*sb));
 
     if (sb == NULL)
         return NULL;
@@ -343,9 +343,9 @@ pq_sb_new(const char *root_name)
 }
 
 void
-pq_sb_group(struct pq_schema_builder *sb, const char *name, int repetition, int converted)
+parquet_sb_group(struct parquet_schema_builder *sb, const char *name, int repetition, int converted)
 {
-    struct pq_node *nd;
+    struct parquet_node *nd;
 
     if (sb == NULL)
         return;
@@ -354,7 +354,7 @@ pq_sb_group(struct pq_schema_builder *sb, const char *name, int repetition, int 
         return;
     nd->repetition = repetition;
     nd->converted = converted;
-    if (sb->sp >= PQ_MAX_LEVEL) {
+    if (sb->sp >= PARQUET_MAX_LEVEL) {
         sb->failed = 1;
         return;
     }
@@ -362,7 +362,7 @@ pq_sb_group(struct pq_schema_builder *sb, const char *name, int repetition, int 
 }
 
 void
-pq_sb_end(struct pq_schema_builder *sb)
+parquet_sb_end(struct parquet_schema_builder *sb)
 {
     if (sb == NULL)
         return;
@@ -373,10 +373,10 @@ pq_sb_end(struct pq_schema_builder *sb)
 }
 
 void
-pq_sb_leaf(struct pq_schema_builder *sb, const char *name, int repetition, int type, int converted,
-           int colenc, int codec)
+parquet_sb_leaf(struct parquet_schema_builder *sb, const char *name, int repetition, int type,
+                int converted, int colenc, int codec)
 {
-    struct pq_node *nd;
+    struct parquet_node *nd;
 
     if (sb == NULL)
         return;
@@ -388,14 +388,14 @@ pq_sb_leaf(struct pq_schema_builder *sb, const char *name, int repetition, int t
     nd->converted = converted;
     nd->colenc = colenc;
     nd->codec = codec;
-    if (converted == PQ_CT_UTF8)
+    if (converted == PARQUET_CT_UTF8)
         nd->logical = 1; /* STRING */
 }
 
 int
-pq_sb_build(struct pq_schema_builder *sb, struct pq_schema **out, struct tc_err *err)
+parquet_sb_build(struct parquet_schema_builder *sb, struct parquet_schema **out, struct tc_err *err)
 {
-    struct pq_schema *s;
+    struct parquet_schema *s;
     int rc;
 
     *out = NULL;
@@ -421,7 +421,7 @@ pq_sb_build(struct pq_schema_builder *sb, struct pq_schema **out, struct tc_err 
     tc_free(sb);
     rc = schema_link(s, err);
     if (rc != TC_OK) {
-        pq_schema_free(s);
+        parquet_schema_free(s);
         return rc;
     }
     *out = s;
@@ -431,7 +431,7 @@ pq_sb_build(struct pq_schema_builder *sb, struct pq_schema **out, struct tc_err 
 /* ---- statistics ---- */
 
 void
-pq_stats_cleanup(struct pq_stats *st)
+parquet_stats_cleanup(struct parquet_stats *st)
 {
     tc_free(st->min);
     tc_free(st->max);
@@ -440,7 +440,7 @@ pq_stats_cleanup(struct pq_stats *st)
 }
 
 int
-pq_read_stats(struct thrift_r *r, struct pq_stats *st)
+parquet_read_stats(struct thrift_r *r, struct parquet_stats *st)
 {
     int t, id;
     const uint8_t *p;
@@ -500,7 +500,7 @@ pq_read_stats(struct thrift_r *r, struct pq_stats *st)
 }
 
 void
-pq_write_stats(struct thrift_w *w, int field_id, const struct pq_stats *st)
+parquet_write_stats(struct thrift_w *w, int field_id, const struct parquet_stats *st)
 {
     thrift_w_field(w, THRIFT_STRUCT, field_id);
     thrift_w_struct_begin(w);
@@ -522,7 +522,7 @@ pq_write_stats(struct thrift_w *w, int field_id, const struct pq_stats *st)
     } while (0)
 
 static int
-read_logical(struct thrift_r *r, struct pq_node *nd)
+read_logical(struct thrift_r *r, struct parquet_node *nd)
 {
     int t, id, t2, id2;
 
@@ -562,13 +562,13 @@ read_logical(struct thrift_r *r, struct pq_node *nd)
 }
 
 static int
-read_schema_element(struct thrift_r *r, struct pq_node *nd)
+read_schema_element(struct thrift_r *r, struct parquet_node *nd)
 {
     int t, id;
     int32_t v;
 
     memset(nd, 0, sizeof(*nd));
-    nd->converted = PQ_CT_NONE;
+    nd->converted = PARQUET_CT_NONE;
     nd->type = -1;
     CHECK(thrift_struct_begin(r));
     for (;;) {
@@ -606,7 +606,7 @@ read_schema_element(struct thrift_r *r, struct pq_node *nd)
 }
 
 static int
-read_chunk_meta(struct thrift_r *r, struct pq_chunk_meta *c)
+read_chunk_meta(struct thrift_r *r, struct parquet_chunk_meta *c)
 {
     int t, id, et;
     uint32_t n;
@@ -696,8 +696,8 @@ read_chunk_meta(struct thrift_r *r, struct pq_chunk_meta *c)
         case 12:
             if (t != THRIFT_STRUCT)
                 goto skip;
-            pq_stats_cleanup(&c->stats);
-            if (pq_read_stats(r, &c->stats) != TC_OK)
+            parquet_stats_cleanup(&c->stats);
+            if (parquet_read_stats(r, &c->stats) != TC_OK)
                 return TC_PARSE;
             break;
         default:
@@ -709,7 +709,7 @@ read_chunk_meta(struct thrift_r *r, struct pq_chunk_meta *c)
 }
 
 static int
-read_column_chunk(struct thrift_r *r, struct pq_chunk_meta *c)
+read_column_chunk(struct thrift_r *r, struct parquet_chunk_meta *c)
 {
     int t, id, have = 0;
 
@@ -755,7 +755,7 @@ read_column_chunk(struct thrift_r *r, struct pq_chunk_meta *c)
 }
 
 static int
-read_rowgroup(struct thrift_r *r, struct pq_rowgroup_meta *g)
+read_rowgroup(struct thrift_r *r, struct parquet_rowgroup_meta *g)
 {
     int t, id, et, rc;
     uint32_t n;
@@ -794,16 +794,16 @@ read_rowgroup(struct thrift_r *r, struct pq_rowgroup_meta *g)
 }
 
 void
-pq_filemeta_free(struct pq_filemeta *m)
+parquet_filemeta_free(struct parquet_filemeta *m)
 {
     if (m == NULL)
         return;
     for (int g = 0; g < m->nrowgroups; g++) {
-        struct pq_rowgroup_meta *rg = &m->rowgroups[g];
+        struct parquet_rowgroup_meta *rg = &m->rowgroups[g];
         for (int c = 0; c < rg->ncols; c++) {
             tc_free(rg->cols[c].encodings);
             tc_free(rg->cols[c].path);
-            pq_stats_cleanup(&rg->cols[c].stats);
+            parquet_stats_cleanup(&rg->cols[c].stats);
         }
         tc_free(rg->cols);
     }
@@ -818,7 +818,7 @@ pq_filemeta_free(struct pq_filemeta *m)
 }
 
 static int
-read_kvs(struct thrift_r *r, struct pq_filemeta *m)
+read_kvs(struct thrift_r *r, struct parquet_filemeta *m)
 {
     int et, t, id;
     uint32_t n;
@@ -855,12 +855,12 @@ read_kvs(struct thrift_r *r, struct pq_filemeta *m)
 }
 
 int
-pq_footer_parse(const void *data, size_t len, struct pq_filemeta **meta, struct pq_schema **schema,
-                struct tc_err *err)
+parquet_footer_parse(const void *data, size_t len, struct parquet_filemeta **meta,
+                     struct parquet_schema **schema, struct tc_err *err)
 {
     struct thrift_r r;
-    struct pq_filemeta *m;
-    struct pq_schema *s;
+    struct parquet_filemeta *m;
+    struct parquet_schema *s;
     int t, id, et, rc = TC_OK, have_schema = 0;
     uint32_t n;
 
@@ -940,12 +940,12 @@ pq_footer_parse(const void *data, size_t len, struct pq_filemeta **meta, struct 
         if (s->nodes[i].name == NULL)
             goto parse;
     /* the root's repetition field is meaningless; normalise it */
-    s->nodes[0].repetition = PQ_REQUIRED;
+    s->nodes[0].repetition = PARQUET_REQUIRED;
     rc = schema_link(s, err);
     if (rc != TC_OK)
         goto out;
     for (int g = 0; g < m->nrowgroups; g++) {
-        struct pq_rowgroup_meta *rg = &m->rowgroups[g];
+        struct parquet_rowgroup_meta *rg = &m->rowgroups[g];
         if (rg->ncols != s->ncolumns) {
             rc = tc_err_set(err, TC_PARSE, "parquet footer: row group %d has %d columns, schema %d",
                             g, rg->ncols, s->ncolumns);
@@ -956,7 +956,7 @@ pq_footer_parse(const void *data, size_t len, struct pq_filemeta **meta, struct 
             goto out;
         }
         for (int c = 0; c < rg->ncols; c++) {
-            const struct pq_node *leaf = &s->nodes[s->columns[c]];
+            const struct parquet_node *leaf = &s->nodes[s->columns[c]];
             if (rg->cols[c].type != leaf->type) {
                 rc = tc_err_set(err, TC_PARSE,
                                 "parquet footer: row group %d column %s: type %d, schema %d", g,
@@ -975,24 +975,24 @@ parse:
 nomem:
     rc = tc_err_set(err, TC_NOMEM, "parquet footer: out of memory");
 out:
-    pq_filemeta_free(m);
-    pq_schema_free(s);
+    parquet_filemeta_free(m);
+    parquet_schema_free(s);
     return rc;
 }
 
 /* ---- footer writing ---- */
 
 static void
-write_schema(struct thrift_w *w, const struct pq_schema *s)
+write_schema(struct thrift_w *w, const struct parquet_schema *s)
 {
     thrift_w_field(w, THRIFT_LIST, 2);
     thrift_w_list(w, THRIFT_STRUCT, (uint32_t)s->nnodes);
     for (int i = 0; i < s->nnodes; i++) {
-        const struct pq_node *nd = &s->nodes[i];
+        const struct parquet_node *nd = &s->nodes[i];
         thrift_w_struct_begin(w);
         if (nd->leaf) {
             thrift_w_field_i32(w, 1, nd->type);
-            if (nd->type == PQ_FIXED_LEN_BYTE_ARRAY)
+            if (nd->type == PARQUET_FIXED_LEN_BYTE_ARRAY)
                 thrift_w_field_i32(w, 2, nd->type_length);
         }
         if (i > 0)
@@ -1000,37 +1000,37 @@ write_schema(struct thrift_w *w, const struct pq_schema *s)
         thrift_w_field_binary(w, 4, nd->name, strlen(nd->name));
         if (!nd->leaf)
             thrift_w_field_i32(w, 5, nd->num_children);
-        if (nd->converted != PQ_CT_NONE)
+        if (nd->converted != PARQUET_CT_NONE)
             thrift_w_field_i32(w, 6, nd->converted);
         /* LogicalType for the annotations we emit: STRING, MAP, LIST, INTEGER */
         {
             int lt = 0, bits = 0, sgn = 0;
             switch (nd->converted) {
-            case PQ_CT_UTF8:
+            case PARQUET_CT_UTF8:
                 lt = 1;
                 break;
-            case PQ_CT_MAP:
+            case PARQUET_CT_MAP:
                 lt = 2;
                 break;
-            case PQ_CT_LIST:
+            case PARQUET_CT_LIST:
                 lt = 3;
                 break;
-            case PQ_CT_UINT_8:
-            case PQ_CT_UINT_16:
-            case PQ_CT_UINT_32:
-            case PQ_CT_UINT_64:
+            case PARQUET_CT_UINT_8:
+            case PARQUET_CT_UINT_16:
+            case PARQUET_CT_UINT_32:
+            case PARQUET_CT_UINT_64:
                 lt = 10;
-                bits = 8 << (nd->converted - PQ_CT_UINT_8);
+                bits = 8 << (nd->converted - PARQUET_CT_UINT_8);
                 break;
-            case PQ_CT_INT_8:
-            case PQ_CT_INT_16:
-            case PQ_CT_INT_32:
-            case PQ_CT_INT_64:
+            case PARQUET_CT_INT_8:
+            case PARQUET_CT_INT_16:
+            case PARQUET_CT_INT_32:
+            case PARQUET_CT_INT_64:
                 lt = 10;
                 sgn = 1;
-                bits = 8 << (nd->converted - PQ_CT_INT_8);
+                bits = 8 << (nd->converted - PARQUET_CT_INT_8);
                 break;
-            case PQ_CT_JSON:
+            case PARQUET_CT_JSON:
                 lt = 12;
                 break;
             default:
@@ -1058,9 +1058,9 @@ write_schema(struct thrift_w *w, const struct pq_schema *s)
 
 /* path_in_schema from the node chain (names may contain dots). */
 static void
-write_path_list(struct thrift_w *w, const struct pq_schema *s, int col)
+write_path_list(struct thrift_w *w, const struct parquet_schema *s, int col)
 {
-    int chain[PQ_MAX_LEVEL * 4], n = 0;
+    int chain[PARQUET_MAX_LEVEL * 4], n = 0;
 
     for (int j = s->columns[col]; j > 0 && n < (int)TC_ARRAY_LEN(chain); j = s->nodes[j].parent)
         chain[n++] = j;
@@ -1070,7 +1070,8 @@ write_path_list(struct thrift_w *w, const struct pq_schema *s, int col)
 }
 
 int
-pq_footer_write(struct buf *b, const struct pq_schema *s, const struct pq_filemeta *m)
+parquet_footer_write(struct buf *b, const struct parquet_schema *s,
+                     const struct parquet_filemeta *m)
 {
     struct thrift_w w;
 
@@ -1082,13 +1083,13 @@ pq_footer_write(struct buf *b, const struct pq_schema *s, const struct pq_fileme
     thrift_w_field(&w, THRIFT_LIST, 4);
     thrift_w_list(&w, THRIFT_STRUCT, (uint32_t)m->nrowgroups);
     for (int g = 0; g < m->nrowgroups; g++) {
-        const struct pq_rowgroup_meta *rg = &m->rowgroups[g];
+        const struct parquet_rowgroup_meta *rg = &m->rowgroups[g];
         int64_t file_off = -1, total_comp = 0;
         thrift_w_struct_begin(&w);
         thrift_w_field(&w, THRIFT_LIST, 1);
         thrift_w_list(&w, THRIFT_STRUCT, (uint32_t)rg->ncols);
         for (int c = 0; c < rg->ncols; c++) {
-            const struct pq_chunk_meta *cm = &rg->cols[c];
+            const struct parquet_chunk_meta *cm = &rg->cols[c];
             int64_t start =
                 cm->dictionary_page_offset >= 0 ? cm->dictionary_page_offset : cm->data_page_offset;
             if (file_off < 0)
@@ -1112,7 +1113,7 @@ pq_footer_write(struct buf *b, const struct pq_schema *s, const struct pq_fileme
             thrift_w_field_i64(&w, 9, cm->data_page_offset);
             if (cm->dictionary_page_offset >= 0)
                 thrift_w_field_i64(&w, 11, cm->dictionary_page_offset);
-            pq_write_stats(&w, 12, &cm->stats);
+            parquet_write_stats(&w, 12, &cm->stats);
             thrift_w_struct_end(&w);
             if (cm->offset_index_offset >= 0) {
                 thrift_w_field_i64(&w, 4, cm->offset_index_offset);

@@ -10,14 +10,14 @@
 #include "parquet_int.h"
 
 /* Limits that keep a hostile file from making us allocate without bound. */
-#define PQ_MAX_FOOTER ((uint32_t)256 << 20)
-#define PQ_MAX_PAGE ((int64_t)256 << 20)
-#define PQ_MAX_CHUNK ((int64_t)2 << 30)
-#define PQ_MAX_PAGE_VALUES ((int64_t)1 << 24)
-#define PQ_MAX_CHUNK_VALUES ((int64_t)1 << 28)
+#define PARQUET_MAX_FOOTER ((uint32_t)256 << 20)
+#define PARQUET_MAX_PAGE ((int64_t)256 << 20)
+#define PARQUET_MAX_CHUNK ((int64_t)2 << 30)
+#define PARQUET_MAX_PAGE_VALUES ((int64_t)1 << 24)
+#define PARQUET_MAX_CHUNK_VALUES ((int64_t)1 << 28)
 
 /* How a target column is produced from the file. */
-struct pq_colmap {
+struct parquet_colmap {
     int file_col; /* >= 0: decode this file column */
     /* synthesized: levels derived from ref (a file column) */
     int ref_file_col;
@@ -26,22 +26,22 @@ struct pq_colmap {
     int leaf_required_below; /* 1 if every node from the ancestor to the leaf is required */
 };
 
-struct pq_reader {
+struct parquet_reader {
     int fd;
     const uint8_t *mem;
     uint64_t size;
     uint64_t data_end; /* start of the footer */
-    struct pq_filemeta *meta;
-    struct pq_schema *schema;
-    const struct pq_schema *target; /* borrowed; NULL = file schema */
-    struct pq_colmap *map;
+    struct parquet_filemeta *meta;
+    struct parquet_schema *schema;
+    const struct parquet_schema *target; /* borrowed; NULL = file schema */
+    struct parquet_colmap *map;
     char *name;
     struct buf chunk; /* scratch for one column chunk */
     struct buf page;  /* scratch for one decompressed page */
 };
 
 static int
-read_at(struct pq_reader *r, uint64_t off, size_t len, void *dst, struct tc_err *err)
+read_at(struct parquet_reader *r, uint64_t off, size_t len, void *dst, struct tc_err *err)
 {
     if (off > r->size || len > r->size - off)
         return tc_err_set(err, TC_CORRUPT, "%s: read of %zu bytes at %llu past end (%llu)", r->name,
@@ -65,26 +65,27 @@ read_at(struct pq_reader *r, uint64_t off, size_t len, void *dst, struct tc_err 
 }
 
 static int
-validate_meta(struct pq_reader *r, struct tc_err *err)
+validate_meta(struct parquet_reader *r, struct tc_err *err)
 {
     int64_t rows = 0;
 
     for (int g = 0; g < r->meta->nrowgroups; g++) {
-        struct pq_rowgroup_meta *rg = &r->meta->rowgroups[g];
+        struct parquet_rowgroup_meta *rg = &r->meta->rowgroups[g];
         rows += rg->num_rows;
         for (int c = 0; c < rg->ncols; c++) {
-            struct pq_chunk_meta *cm = &rg->cols[c];
+            struct parquet_chunk_meta *cm = &rg->cols[c];
             int64_t start = cm->data_page_offset;
             if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start)
                 start = cm->dictionary_page_offset;
-            if (start < 4 || cm->total_compressed <= 0 || cm->total_compressed > PQ_MAX_CHUNK ||
+            if (start < 4 || cm->total_compressed <= 0 ||
+                cm->total_compressed > PARQUET_MAX_CHUNK ||
                 (uint64_t)start + (uint64_t)cm->total_compressed > r->data_end)
                 return tc_err_set(err, TC_CORRUPT,
                                   "%s: row group %d column %s: chunk [%lld,+%lld) outside data "
                                   "area (%llu)",
                                   r->name, g, r->schema->paths[c], (long long)start,
                                   (long long)cm->total_compressed, (unsigned long long)r->data_end);
-            if (cm->num_values < 0 || cm->num_values > PQ_MAX_CHUNK_VALUES)
+            if (cm->num_values < 0 || cm->num_values > PARQUET_MAX_CHUNK_VALUES)
                 return tc_err_set(err, TC_CORRUPT, "%s: row group %d column %s: num_values %lld",
                                   r->name, g, r->schema->paths[c], (long long)cm->num_values);
             if (strcmp(cm->path ? cm->path : "", r->schema->paths[c]) != 0)
@@ -100,15 +101,15 @@ validate_meta(struct pq_reader *r, struct tc_err *err)
 }
 
 static int
-reader_init(struct pq_reader *r, struct tc_err *err)
+reader_init(struct parquet_reader *r, struct tc_err *err)
 {
     uint8_t tail[8], head[4];
     uint32_t flen;
     uint8_t *footer;
     int rc;
 
-    buf_init(&r->chunk, (size_t)PQ_MAX_CHUNK + 1);
-    buf_init(&r->page, (size_t)PQ_MAX_PAGE + 1);
+    buf_init(&r->chunk, (size_t)PARQUET_MAX_CHUNK + 1);
+    buf_init(&r->page, (size_t)PARQUET_MAX_PAGE + 1);
     if (r->size < 12)
         return tc_err_set(err, TC_CORRUPT, "%s: %llu bytes is too small for parquet", r->name,
                           (unsigned long long)r->size);
@@ -119,7 +120,7 @@ reader_init(struct pq_reader *r, struct tc_err *err)
         return tc_err_set(err, TC_CORRUPT, "%s: missing PAR1 magic", r->name);
     flen = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 | (uint32_t)tail[2] << 16 |
            (uint32_t)tail[3] << 24;
-    if (flen == 0 || flen > r->size - 12 || flen > PQ_MAX_FOOTER)
+    if (flen == 0 || flen > r->size - 12 || flen > PARQUET_MAX_FOOTER)
         return tc_err_set(err, TC_CORRUPT, "%s: footer length %u invalid for file size %llu",
                           r->name, flen, (unsigned long long)r->size);
     r->data_end = r->size - 8 - flen;
@@ -128,7 +129,7 @@ reader_init(struct pq_reader *r, struct tc_err *err)
         return tc_err_set(err, TC_NOMEM, "%s: footer of %u bytes", r->name, flen);
     rc = read_at(r, r->data_end, flen, footer, err);
     if (rc == TC_OK)
-        rc = pq_footer_parse(footer, flen, &r->meta, &r->schema, err);
+        rc = parquet_footer_parse(footer, flen, &r->meta, &r->schema, err);
     tc_free(footer);
     if (rc != TC_OK)
         return tc_err_prefix(err, "%s", r->name);
@@ -137,9 +138,9 @@ reader_init(struct pq_reader *r, struct tc_err *err)
 }
 
 int
-pq_reader_open(struct pq_reader **out, const char *path, struct tc_err *err)
+parquet_reader_open(struct parquet_reader **out, const char *path, struct tc_err *err)
 {
-    struct pq_reader *r;
+    struct parquet_reader *r;
     struct stat st;
     int rc;
 
@@ -152,18 +153,18 @@ pq_reader_open(struct pq_reader **out, const char *path, struct tc_err *err)
     if (r->fd < 0) {
         rc =
             tc_err_set(err, errno == ENOENT ? TC_NOTFOUND : TC_IO, "%s: %s", path, strerror(errno));
-        pq_reader_free(r);
+        parquet_reader_free(r);
         return rc;
     }
     if (fstat(r->fd, &st) != 0) {
         rc = tc_err_set(err, TC_IO, "%s: fstat: %s", path, strerror(errno));
-        pq_reader_free(r);
+        parquet_reader_free(r);
         return rc;
     }
     r->size = (uint64_t)st.st_size;
     rc = reader_init(r, err);
     if (rc != TC_OK) {
-        pq_reader_free(r);
+        parquet_reader_free(r);
         return rc;
     }
     *out = r;
@@ -171,9 +172,10 @@ pq_reader_open(struct pq_reader **out, const char *path, struct tc_err *err)
 }
 
 int
-pq_reader_open_mem(struct pq_reader **out, const void *data, size_t len, struct tc_err *err)
+parquet_reader_open_mem(struct parquet_reader **out, const void *data, size_t len,
+                        struct tc_err *err)
 {
-    struct pq_reader *r;
+    struct parquet_reader *r;
     int rc;
 
     *out = NULL;
@@ -186,7 +188,7 @@ pq_reader_open_mem(struct pq_reader **out, const void *data, size_t len, struct 
     r->name = tc_strdup("(memory)");
     rc = reader_init(r, err);
     if (rc != TC_OK) {
-        pq_reader_free(r);
+        parquet_reader_free(r);
         return rc;
     }
     *out = r;
@@ -194,14 +196,14 @@ pq_reader_open_mem(struct pq_reader **out, const void *data, size_t len, struct 
 }
 
 void
-pq_reader_free(struct pq_reader *r)
+parquet_reader_free(struct parquet_reader *r)
 {
     if (r == NULL)
         return;
     if (r->fd >= 0)
         close(r->fd);
-    pq_filemeta_free(r->meta);
-    pq_schema_free(r->schema);
+    parquet_filemeta_free(r->meta);
+    parquet_schema_free(r->schema);
     tc_free(r->map);
     tc_free(r->name);
     buf_cleanup(&r->chunk);
@@ -209,26 +211,26 @@ pq_reader_free(struct pq_reader *r)
     tc_free(r);
 }
 
-const struct pq_schema *
-pq_reader_schema(const struct pq_reader *r)
+const struct parquet_schema *
+parquet_reader_schema(const struct parquet_reader *r)
 {
     return r->schema;
 }
 
-const struct pq_filemeta *
-pq_reader_meta(const struct pq_reader *r)
+const struct parquet_filemeta *
+parquet_reader_meta(const struct parquet_reader *r)
 {
     return r->meta;
 }
 
 uint64_t
-pq_reader_file_size(const struct pq_reader *r)
+parquet_reader_file_size(const struct parquet_reader *r)
 {
     return r->size;
 }
 
-const struct pq_schema *
-pq_reader_row_schema(const struct pq_reader *r)
+const struct parquet_schema *
+parquet_reader_row_schema(const struct parquet_reader *r)
 {
     return r->target ? r->target : r->schema;
 }
@@ -255,9 +257,9 @@ common_components(const char *a, const char *b)
 }
 
 int
-pq_reader_project(struct pq_reader *r, const struct pq_schema *t, struct tc_err *err)
+parquet_reader_project(struct parquet_reader *r, const struct parquet_schema *t, struct tc_err *err)
 {
-    struct pq_colmap *map;
+    struct parquet_colmap *map;
 
     tc_free(r->map);
     r->map = NULL;
@@ -270,20 +272,20 @@ pq_reader_project(struct pq_reader *r, const struct pq_schema *t, struct tc_err 
     if (map == NULL)
         return tc_err_set(err, TC_NOMEM, "parquet project: out of memory");
     for (int c = 0; c < t->ncolumns; c++) {
-        int fc = pq_schema_find(r->schema, t->paths[c]);
-        const struct pq_node *tl = &t->nodes[t->columns[c]];
+        int fc = parquet_schema_find(r->schema, t->paths[c]);
+        const struct parquet_node *tl = &t->nodes[t->columns[c]];
         map[c].file_col = fc;
         map[c].ref_target_col = -1;
         if (fc >= 0) {
-            const struct pq_node *fl = &r->schema->nodes[r->schema->columns[fc]];
+            const struct parquet_node *fl = &r->schema->nodes[r->schema->columns[fc]];
             if (fl->type != tl->type || fl->def_level != tl->def_level ||
                 fl->rep_level != tl->rep_level ||
-                (tl->type == PQ_FIXED_LEN_BYTE_ARRAY && fl->type_length != tl->type_length)) {
+                (tl->type == PARQUET_FIXED_LEN_BYTE_ARRAY && fl->type_length != tl->type_length)) {
                 tc_free(map);
-                return tc_err_set(err, TC_UNSUPPORTED,
-                                  "%s: column %s: file has %s D%d R%d, wanted %s D%d R%d", r->name,
-                                  t->paths[c], pq_type_name(fl->type), fl->def_level, fl->rep_level,
-                                  pq_type_name(tl->type), tl->def_level, tl->rep_level);
+                return tc_err_set(
+                    err, TC_UNSUPPORTED, "%s: column %s: file has %s D%d R%d, wanted %s D%d R%d",
+                    r->name, t->paths[c], parquet_type_name(fl->type), fl->def_level, fl->rep_level,
+                    parquet_type_name(tl->type), tl->def_level, tl->rep_level);
             }
             continue;
         }
@@ -301,7 +303,7 @@ pq_reader_project(struct pq_reader *r, const struct pq_schema *t, struct tc_err 
             map[c].ref_file_col = best;
             /* walk the target leaf's ancestors: the common ancestor is at depth bestn */
             {
-                int chain[PQ_MAX_LEVEL * 4], nch = 0;
+                int chain[PARQUET_MAX_LEVEL * 4], nch = 0;
                 for (node = t->columns[c]; node > 0 && nch < (int)TC_ARRAY_LEN(chain);
                      node = t->nodes[node].parent)
                     chain[nch++] = node;
@@ -313,14 +315,14 @@ pq_reader_project(struct pq_reader *r, const struct pq_schema *t, struct tc_err 
                     map[c].anc_def = 0;
                     map[c].anc_rep = 0;
                 } else {
-                    const struct pq_node *an = &t->nodes[chain[nch - depth]];
+                    const struct parquet_node *an = &t->nodes[chain[nch - depth]];
                     map[c].anc_def = an->def_level;
                     map[c].anc_rep = an->rep_level;
                 }
                 map[c].leaf_required_below = tl->def_level == map[c].anc_def;
                 /* the reference must have the ancestor's shape */
                 {
-                    const struct pq_node *rl = &r->schema->nodes[r->schema->columns[best]];
+                    const struct parquet_node *rl = &r->schema->nodes[r->schema->columns[best]];
                     if (rl->def_level < map[c].anc_def || rl->rep_level < map[c].anc_rep) {
                         tc_free(map);
                         return tc_err_set(err, TC_UNSUPPORTED,
@@ -330,7 +332,7 @@ pq_reader_project(struct pq_reader *r, const struct pq_schema *t, struct tc_err 
                 }
             }
             for (int k = 0; k < t->ncolumns; k++)
-                if (pq_schema_find(r->schema, t->paths[k]) == best) {
+                if (parquet_schema_find(r->schema, t->paths[k]) == best) {
                     map[c].ref_target_col = k;
                     break;
                 }
@@ -441,11 +443,11 @@ parse_page_header(const uint8_t *p, size_t len, struct page_hdr *h, size_t *hlen
 }
 
 struct chunk_ctx {
-    struct pq_reader *r;
+    struct parquet_reader *r;
     const char *path;
-    const struct pq_node *leaf;
-    struct pq_colbuf *out;
-    struct pq_colbuf dict;
+    const struct parquet_node *leaf;
+    struct parquet_colbuf *out;
+    struct parquet_colbuf dict;
     int have_dict;
     uint32_t *u32; /* scratch for levels / indices */
     size_t u32cap;
@@ -478,16 +480,16 @@ ensure_scratch(struct chunk_ctx *x, size_t n)
 
 /* PLAIN values: appends n values of c->type from [p,end). */
 static int
-decode_plain(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, const uint8_t *end,
+decode_plain(struct chunk_ctx *x, struct parquet_colbuf *c, const uint8_t *p, const uint8_t *end,
              size_t n, size_t *used)
 {
     const uint8_t *start = p;
     int rc;
 
-    if (c->type == PQ_BOOLEAN) {
+    if (c->type == PARQUET_BOOLEAN) {
         if ((n + 7) / 8 > (size_t)(end - p))
             return CORRUPT(x, "column %s: PLAIN booleans truncated", x->path);
-        if ((rc = pq_colbuf_reserve(c, 0, n, 0)) != TC_OK)
+        if ((rc = parquet_colbuf_reserve(c, 0, n, 0)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
         for (size_t i = 0; i < n; i++)
             c->fixed[c->nv + i] = (p[i >> 3] >> (i & 7)) & 1;
@@ -495,7 +497,7 @@ decode_plain(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, const u
         *used = (n + 7) / 8;
         return TC_OK;
     }
-    if (c->type == PQ_BYTE_ARRAY) {
+    if (c->type == PARQUET_BYTE_ARRAY) {
         /* first pass for the payload size keeps the copy loop simple */
         const uint8_t *q = p;
         size_t total = 0;
@@ -510,7 +512,7 @@ decode_plain(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, const u
             q += 4 + l;
             total += l;
         }
-        if ((rc = pq_colbuf_reserve(c, 0, n, total)) != TC_OK)
+        if ((rc = parquet_colbuf_reserve(c, 0, n, total)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: value buffer", x->path);
         for (size_t i = 0; i < n; i++) {
             uint32_t l;
@@ -528,7 +530,7 @@ decode_plain(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, const u
     if ((uint64_t)n * (uint64_t)c->width > (uint64_t)(end - p))
         return CORRUPT(x, "column %s: PLAIN values truncated (%zu x %d bytes)", x->path, n,
                        c->width);
-    if ((rc = pq_colbuf_reserve(c, 0, n, 0)) != TC_OK)
+    if ((rc = parquet_colbuf_reserve(c, 0, n, 0)) != TC_OK)
         return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
     if (n)
         memcpy(c->fixed + c->nv * (size_t)c->width, p, n * (size_t)c->width);
@@ -538,13 +540,13 @@ decode_plain(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, const u
 }
 
 static int
-append_bytes(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, size_t l)
+append_bytes(struct chunk_ctx *x, struct parquet_colbuf *c, const uint8_t *p, size_t l)
 {
-    int rc = pq_colbuf_reserve(c, 0, 1, l);
+    int rc = parquet_colbuf_reserve(c, 0, 1, l);
 
     if (rc != TC_OK)
         return tc_err_set(x->err, rc, "column %s: value buffer", x->path);
-    if (c->type == PQ_BYTE_ARRAY) {
+    if (c->type == PARQUET_BYTE_ARRAY) {
         if (l)
             memcpy(c->data + c->dlen, p, l);
         c->dlen += l;
@@ -561,17 +563,17 @@ append_bytes(struct chunk_ctx *x, struct pq_colbuf *c, const uint8_t *p, size_t 
 static int
 decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end, size_t n)
 {
-    struct pq_colbuf *c = x->out;
+    struct parquet_colbuf *c = x->out;
     size_t used;
     int rc;
 
     if (n == 0)
         return TC_OK;
     switch (enc) {
-    case PQ_PLAIN:
+    case PARQUET_PLAIN:
         return decode_plain(x, c, p, end, n, &used);
-    case PQ_PLAIN_DICTIONARY:
-    case PQ_RLE_DICTIONARY: {
+    case PARQUET_PLAIN_DICTIONARY:
+    case PARQUET_RLE_DICTIONARY: {
         int bw;
         if (!x->have_dict)
             return CORRUPT(x, "column %s: dictionary-encoded page without dictionary", x->path);
@@ -582,13 +584,13 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
             return CORRUPT(x, "column %s: dictionary bit width %d", x->path, bw);
         if ((rc = ensure_scratch(x, n)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
-        if (pq_rle_decode(p, end, bw, x->u32, n) != TC_OK)
+        if (parquet_rle_decode(p, end, bw, x->u32, n) != TC_OK)
             return CORRUPT(x, "column %s: corrupt dictionary indices", x->path);
         for (size_t i = 0; i < n; i++) {
             uint32_t k = x->u32[i];
             if (k >= x->dict.nv)
                 return CORRUPT(x, "column %s: dictionary index %u of %zu", x->path, k, x->dict.nv);
-            if (c->type == PQ_BYTE_ARRAY)
+            if (c->type == PARQUET_BYTE_ARRAY)
                 rc = append_bytes(
                     x, c, x->dict.data ? x->dict.data + x->dict.offs[k] : (const uint8_t *)"",
                     x->dict.offs[k + 1] - x->dict.offs[k]);
@@ -600,35 +602,37 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
         }
         return TC_OK;
     }
-    case PQ_RLE: {
+    case PARQUET_RLE: {
         uint32_t l;
-        if (c->type != PQ_BOOLEAN)
+        if (c->type != PARQUET_BOOLEAN)
             return tc_err_set(x->err, TC_UNSUPPORTED, "column %s: RLE values of type %s", x->path,
-                              pq_type_name(c->type));
+                              parquet_type_name(c->type));
         if (end - p < 4)
             return CORRUPT(x, "column %s: RLE booleans truncated", x->path);
         memcpy(&l, p, 4);
         p += 4;
         if (l > (size_t)(end - p))
             return CORRUPT(x, "column %s: RLE boolean length %u", x->path, l);
-        if ((rc = ensure_scratch(x, n)) != TC_OK || (rc = pq_colbuf_reserve(c, 0, n, 0)) != TC_OK)
+        if ((rc = ensure_scratch(x, n)) != TC_OK ||
+            (rc = parquet_colbuf_reserve(c, 0, n, 0)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
-        if (pq_rle_decode(p, p + l, 1, x->u32, n) != TC_OK)
+        if (parquet_rle_decode(p, p + l, 1, x->u32, n) != TC_OK)
             return CORRUPT(x, "column %s: corrupt RLE booleans", x->path);
         for (size_t i = 0; i < n; i++)
             c->fixed[c->nv++] = (uint8_t)x->u32[i];
         return TC_OK;
     }
-    case PQ_DELTA_BINARY_PACKED: {
-        if (c->type != PQ_INT32 && c->type != PQ_INT64)
+    case PARQUET_DELTA_BINARY_PACKED: {
+        if (c->type != PARQUET_INT32 && c->type != PARQUET_INT64)
             return CORRUPT(x, "column %s: DELTA_BINARY_PACKED on %s", x->path,
-                           pq_type_name(c->type));
-        if ((rc = ensure_scratch(x, n)) != TC_OK || (rc = pq_colbuf_reserve(c, 0, n, 0)) != TC_OK)
+                           parquet_type_name(c->type));
+        if ((rc = ensure_scratch(x, n)) != TC_OK ||
+            (rc = parquet_colbuf_reserve(c, 0, n, 0)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
-        if (pq_delta_decode(p, end, c->type == PQ_INT32, x->i64, n, &used) != TC_OK)
+        if (parquet_delta_decode(p, end, c->type == PARQUET_INT32, x->i64, n, &used) != TC_OK)
             return CORRUPT(x, "column %s: corrupt DELTA_BINARY_PACKED data", x->path);
         for (size_t i = 0; i < n; i++) {
-            if (c->type == PQ_INT32) {
+            if (c->type == PARQUET_INT32) {
                 int32_t v = (int32_t)x->i64[i];
                 memcpy(c->fixed + (c->nv + i) * 4, &v, 4);
             } else {
@@ -638,14 +642,14 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
         c->nv += n;
         return TC_OK;
     }
-    case PQ_DELTA_LENGTH_BYTE_ARRAY: {
+    case PARQUET_DELTA_LENGTH_BYTE_ARRAY: {
         uint64_t total = 0;
-        if (c->type != PQ_BYTE_ARRAY)
+        if (c->type != PARQUET_BYTE_ARRAY)
             return CORRUPT(x, "column %s: DELTA_LENGTH_BYTE_ARRAY on %s", x->path,
-                           pq_type_name(c->type));
+                           parquet_type_name(c->type));
         if ((rc = ensure_scratch(x, n)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
-        if (pq_delta_decode(p, end, 1, x->i64, n, &used) != TC_OK)
+        if (parquet_delta_decode(p, end, 1, x->i64, n, &used) != TC_OK)
             return CORRUPT(x, "column %s: corrupt DELTA_LENGTH_BYTE_ARRAY lengths", x->path);
         p += used;
         for (size_t i = 0; i < n; i++) {
@@ -655,7 +659,7 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
         }
         if (total > (uint64_t)(end - p))
             return CORRUPT(x, "column %s: DELTA_LENGTH_BYTE_ARRAY data truncated", x->path);
-        if ((rc = pq_colbuf_reserve(c, 0, n, (size_t)total)) != TC_OK)
+        if ((rc = parquet_colbuf_reserve(c, 0, n, (size_t)total)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: value buffer", x->path);
         for (size_t i = 0; i < n; i++) {
             size_t l = (size_t)x->i64[i];
@@ -668,21 +672,22 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
         }
         return TC_OK;
     }
-    case PQ_DELTA_BYTE_ARRAY: {
+    case PARQUET_DELTA_BYTE_ARRAY: {
         int64_t *pre, *suf;
         const uint8_t *prev = NULL;
         size_t prevlen = 0, used2;
         uint8_t *tmp = NULL;
-        if (c->type != PQ_BYTE_ARRAY && c->type != PQ_FIXED_LEN_BYTE_ARRAY)
-            return CORRUPT(x, "column %s: DELTA_BYTE_ARRAY on %s", x->path, pq_type_name(c->type));
+        if (c->type != PARQUET_BYTE_ARRAY && c->type != PARQUET_FIXED_LEN_BYTE_ARRAY)
+            return CORRUPT(x, "column %s: DELTA_BYTE_ARRAY on %s", x->path,
+                           parquet_type_name(c->type));
         if ((rc = ensure_scratch(x, 2 * n)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
         pre = x->i64;
         suf = x->i64 + n;
-        if (pq_delta_decode(p, end, 1, pre, n, &used) != TC_OK)
+        if (parquet_delta_decode(p, end, 1, pre, n, &used) != TC_OK)
             return CORRUPT(x, "column %s: corrupt DELTA_BYTE_ARRAY prefixes", x->path);
         p += used;
-        if (pq_delta_decode(p, end, 1, suf, n, &used2) != TC_OK)
+        if (parquet_delta_decode(p, end, 1, suf, n, &used2) != TC_OK)
             return CORRUPT(x, "column %s: corrupt DELTA_BYTE_ARRAY suffixes", x->path);
         p += used2;
         for (size_t i = 0; i < n; i++) {
@@ -718,13 +723,14 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
         tc_free(tmp);
         return TC_OK;
     }
-    case PQ_BYTE_STREAM_SPLIT: {
+    case PARQUET_BYTE_STREAM_SPLIT: {
         size_t w = (size_t)c->width;
-        if (c->type == PQ_BYTE_ARRAY || c->type == PQ_BOOLEAN)
-            return CORRUPT(x, "column %s: BYTE_STREAM_SPLIT on %s", x->path, pq_type_name(c->type));
+        if (c->type == PARQUET_BYTE_ARRAY || c->type == PARQUET_BOOLEAN)
+            return CORRUPT(x, "column %s: BYTE_STREAM_SPLIT on %s", x->path,
+                           parquet_type_name(c->type));
         if ((uint64_t)n * w > (uint64_t)(end - p))
             return CORRUPT(x, "column %s: BYTE_STREAM_SPLIT truncated", x->path);
-        if ((rc = pq_colbuf_reserve(c, 0, n, 0)) != TC_OK)
+        if ((rc = parquet_colbuf_reserve(c, 0, n, 0)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
         for (size_t i = 0; i < n; i++)
             for (size_t b = 0; b < w; b++)
@@ -743,9 +749,9 @@ static int
 decode_levels(struct chunk_ctx *x, const uint8_t *p, const uint8_t *end, int mx, uint8_t *dst,
               size_t n, const char *what)
 {
-    int bw = pq_bit_width((uint64_t)mx);
+    int bw = parquet_bit_width((uint64_t)mx);
 
-    if (pq_rle_decode(p, end, bw, x->u32, n) != TC_OK)
+    if (parquet_rle_decode(p, end, bw, x->u32, n) != TC_OK)
         return CORRUPT(x, "column %s: corrupt %s levels", x->path, what);
     for (size_t i = 0; i < n; i++) {
         if (x->u32[i] > (uint32_t)mx)
@@ -760,7 +766,7 @@ static int
 decode_levels_bp(struct chunk_ctx *x, const uint8_t *p, const uint8_t *end, int mx, uint8_t *dst,
                  size_t n, size_t *used, const char *what)
 {
-    int bw = pq_bit_width((uint64_t)mx);
+    int bw = parquet_bit_width((uint64_t)mx);
     size_t bytes = (n * (size_t)bw + 7) / 8;
 
     if (bytes > (size_t)(end - p))
@@ -783,22 +789,22 @@ static int
 decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *body,
                  size_t body_len, int codec)
 {
-    struct pq_colbuf *c = x->out;
+    struct parquet_colbuf *c = x->out;
     int max_def = x->leaf->def_level, max_rep = x->leaf->rep_level;
     size_t n = (size_t)h->num_values, nvals = 0;
     const uint8_t *p, *end;
     uint8_t *rep, *def;
     int rc;
 
-    if (h->num_values < 0 || h->num_values > PQ_MAX_PAGE_VALUES)
+    if (h->num_values < 0 || h->num_values > PARQUET_MAX_PAGE_VALUES)
         return CORRUPT(x, "column %s: page num_values %d", x->path, h->num_values);
     if (n == 0)
         return TC_OK; /* an empty page adds nothing */
-    if ((rc = ensure_scratch(x, n)) != TC_OK || (rc = pq_colbuf_reserve(c, n, 0, 0)) != TC_OK)
+    if ((rc = ensure_scratch(x, n)) != TC_OK || (rc = parquet_colbuf_reserve(c, n, 0, 0)) != TC_OK)
         return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
     rep = c->rep + c->n;
     def = c->def + c->n;
-    if (h->type == PQ_DATA_PAGE_V2) {
+    if (h->type == PARQUET_DATA_PAGE_V2) {
         size_t ll;
         if (h->rep_len < 0 || h->def_len < 0 ||
             (uint64_t)h->rep_len + (uint64_t)h->def_len > body_len)
@@ -818,15 +824,16 @@ decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
             memset(def, 0, n);
         }
         /* values: optionally compressed */
-        if (h->is_compressed && codec != PQ_UNCOMPRESSED) {
+        if (h->is_compressed && codec != PARQUET_UNCOMPRESSED) {
             int64_t ulen = (int64_t)h->usize - (int64_t)ll;
-            if (ulen < 0 || ulen > PQ_MAX_PAGE)
+            if (ulen < 0 || ulen > PARQUET_MAX_PAGE)
                 return CORRUPT(x, "column %s: v2 uncompressed size %d", x->path, h->usize);
             buf_reset(&x->r->page);
             if ((rc = buf_reserve(&x->r->page, (size_t)ulen)) != TC_OK)
                 return tc_err_set(x->err, rc, "column %s: page buffer", x->path);
-            if ((rc = pq_decompress(codec, body + ll, body_len - ll, (uint8_t *)x->r->page.data,
-                                    (size_t)ulen, x->err)) != TC_OK)
+            if ((rc = parquet_decompress(codec, body + ll, body_len - ll,
+                                         (uint8_t *)x->r->page.data, (size_t)ulen, x->err)) !=
+                TC_OK)
                 return tc_err_prefix(x->err, "column %s", x->path);
             p = (const uint8_t *)x->r->page.data;
             end = p + ulen;
@@ -836,14 +843,14 @@ decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
         }
     } else {
         /* v1: the whole body is compressed */
-        if (codec != PQ_UNCOMPRESSED) {
-            if (h->usize < 0 || h->usize > PQ_MAX_PAGE)
+        if (codec != PARQUET_UNCOMPRESSED) {
+            if (h->usize < 0 || h->usize > PARQUET_MAX_PAGE)
                 return CORRUPT(x, "column %s: uncompressed page size %d", x->path, h->usize);
             buf_reset(&x->r->page);
             if ((rc = buf_reserve(&x->r->page, (size_t)h->usize)) != TC_OK)
                 return tc_err_set(x->err, rc, "column %s: page buffer", x->path);
-            if ((rc = pq_decompress(codec, body, body_len, (uint8_t *)x->r->page.data,
-                                    (size_t)h->usize, x->err)) != TC_OK)
+            if ((rc = parquet_decompress(codec, body, body_len, (uint8_t *)x->r->page.data,
+                                         (size_t)h->usize, x->err)) != TC_OK)
                 return tc_err_prefix(x->err, "column %s", x->path);
             p = (const uint8_t *)x->r->page.data;
             end = p + h->usize;
@@ -860,7 +867,7 @@ decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
                 memset(dst, 0, n);
                 continue;
             }
-            if (enc == PQ_BIT_PACKED) {
+            if (enc == PARQUET_BIT_PACKED) {
                 size_t used = 0;
                 if ((rc = decode_levels_bp(x, p, end, mx, dst, n, &used, what)) != TC_OK)
                     return rc;
@@ -881,7 +888,7 @@ decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
     }
     for (size_t i = 0; i < n; i++)
         nvals += def[i] == max_def;
-    if (h->type == PQ_DATA_PAGE_V2 && h->num_nulls >= 0 && (size_t)h->num_nulls != n - nvals &&
+    if (h->type == PARQUET_DATA_PAGE_V2 && h->num_nulls >= 0 && (size_t)h->num_nulls != n - nvals &&
         max_def > 0)
         return CORRUPT(x, "column %s: v2 page num_nulls %d, levels say %zu", x->path, h->num_nulls,
                        n - nvals);
@@ -901,24 +908,24 @@ decode_dict_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
 
     if (x->have_dict)
         return CORRUPT(x, "column %s: second dictionary page", x->path);
-    if (h->num_values < 0 || h->num_values > PQ_MAX_PAGE_VALUES)
+    if (h->num_values < 0 || h->num_values > PARQUET_MAX_PAGE_VALUES)
         return CORRUPT(x, "column %s: dictionary size %d", x->path, h->num_values);
-    if (h->encoding != PQ_PLAIN && h->encoding != PQ_PLAIN_DICTIONARY)
+    if (h->encoding != PARQUET_PLAIN && h->encoding != PARQUET_PLAIN_DICTIONARY)
         return tc_err_set(x->err, TC_UNSUPPORTED, "column %s: dictionary encoding %d", x->path,
                           h->encoding);
-    if (codec != PQ_UNCOMPRESSED) {
-        if (h->usize < 0 || h->usize > PQ_MAX_PAGE)
+    if (codec != PARQUET_UNCOMPRESSED) {
+        if (h->usize < 0 || h->usize > PARQUET_MAX_PAGE)
             return CORRUPT(x, "column %s: dictionary page size %d", x->path, h->usize);
         buf_reset(&x->r->page);
         if ((rc = buf_reserve(&x->r->page, (size_t)h->usize)) != TC_OK)
             return tc_err_set(x->err, rc, "column %s: page buffer", x->path);
-        if ((rc = pq_decompress(codec, body, body_len, (uint8_t *)x->r->page.data, (size_t)h->usize,
-                                x->err)) != TC_OK)
+        if ((rc = parquet_decompress(codec, body, body_len, (uint8_t *)x->r->page.data,
+                                     (size_t)h->usize, x->err)) != TC_OK)
             return tc_err_prefix(x->err, "column %s dictionary", x->path);
         p = (const uint8_t *)x->r->page.data;
         len = (size_t)h->usize;
     }
-    if ((rc = pq_colbuf_init(&x->dict, x->leaf->type, x->leaf->type_length, 0)) != TC_OK)
+    if ((rc = parquet_colbuf_init(&x->dict, x->leaf->type, x->leaf->type_length, 0)) != TC_OK)
         return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
     x->have_dict = 1;
     return decode_plain(x, &x->dict, p, p + len, (size_t)h->num_values, &used);
@@ -926,9 +933,10 @@ decode_dict_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
 
 /* Decodes one column chunk of row group rg (file column fc) into out. */
 static int
-decode_chunk(struct pq_reader *r, int rg, int fc, struct pq_colbuf *out, struct tc_err *err)
+decode_chunk(struct parquet_reader *r, int rg, int fc, struct parquet_colbuf *out,
+             struct tc_err *err)
 {
-    const struct pq_chunk_meta *cm = &r->meta->rowgroups[rg].cols[fc];
+    const struct parquet_chunk_meta *cm = &r->meta->rowgroups[rg].cols[fc];
     struct chunk_ctx x;
     int64_t start = cm->data_page_offset;
     const uint8_t *p, *end;
@@ -967,11 +975,12 @@ decode_chunk(struct pq_reader *r, int rg, int fc, struct pq_colbuf *out, struct 
                             h.csize);
             break;
         }
-        if (h.type == PQ_DICTIONARY_PAGE && h.has_dict)
+        if (h.type == PARQUET_DICTIONARY_PAGE && h.has_dict)
             rc = decode_dict_page(&x, &h, p, (size_t)h.csize, cm->codec);
-        else if ((h.type == PQ_DATA_PAGE && h.has_data) || (h.type == PQ_DATA_PAGE_V2 && h.has_v2))
+        else if ((h.type == PARQUET_DATA_PAGE && h.has_data) ||
+                 (h.type == PARQUET_DATA_PAGE_V2 && h.has_v2))
             rc = decode_data_page(&x, &h, p, (size_t)h.csize, cm->codec);
-        else if (h.type == PQ_INDEX_PAGE)
+        else if (h.type == PARQUET_INDEX_PAGE)
             rc = TC_OK;
         else
             rc = tc_err_set(err, TC_CORRUPT, "column %s: page type %d without its header", x.path,
@@ -995,7 +1004,7 @@ decode_chunk(struct pq_reader *r, int rg, int fc, struct pq_colbuf *out, struct 
             rc = tc_err_set(err, TC_CORRUPT, "column %s: chunk starts mid-row", x.path);
     }
     if (x.have_dict)
-        pq_colbuf_cleanup(&x.dict);
+        parquet_colbuf_cleanup(&x.dict);
     tc_free(x.u32);
     tc_free(x.i64);
     if (r->chunk.size > ((size_t)64 << 20))
@@ -1009,8 +1018,8 @@ decode_chunk(struct pq_reader *r, int rg, int fc, struct pq_colbuf *out, struct 
 
 /* Derives the levels of a missing column from a reference column. */
 static int
-synthesize(const struct pq_colmap *m, const struct pq_node *leaf, const struct pq_colbuf *ref,
-           struct pq_colbuf *out)
+synthesize(const struct parquet_colmap *m, const struct parquet_node *leaf,
+           const struct parquet_colbuf *ref, struct parquet_colbuf *out)
 {
     static const uint8_t zero[16];
     int rc;
@@ -1021,16 +1030,16 @@ synthesize(const struct pq_colmap *m, const struct pq_node *leaf, const struct p
             continue; /* a repetition below the shared ancestor */
         if (d >= m->anc_def) {
             if (m->leaf_required_below) {
-                if (out->type == PQ_BYTE_ARRAY)
-                    rc = pq_colbuf_push(out, r, leaf->def_level, 1, "", 0);
+                if (out->type == PARQUET_BYTE_ARRAY)
+                    rc = parquet_colbuf_push(out, r, leaf->def_level, 1, "", 0);
                 else
-                    rc = pq_colbuf_push(out, r, leaf->def_level, 1, out->width <= 16 ? zero : NULL,
-                                        (size_t)out->width);
+                    rc = parquet_colbuf_push(out, r, leaf->def_level, 1,
+                                             out->width <= 16 ? zero : NULL, (size_t)out->width);
             } else {
-                rc = pq_colbuf_push(out, r, m->anc_def, 0, NULL, 0);
+                rc = parquet_colbuf_push(out, r, m->anc_def, 0, NULL, 0);
             }
         } else {
-            rc = pq_colbuf_push(out, r, d, 0, NULL, 0);
+            rc = parquet_colbuf_push(out, r, d, 0, NULL, 0);
         }
         if (rc != TC_OK)
             return rc;
@@ -1039,9 +1048,10 @@ synthesize(const struct pq_colmap *m, const struct pq_node *leaf, const struct p
 }
 
 int
-pq_reader_read_rowgroup(struct pq_reader *r, int rg, struct pq_rowset *rs, struct tc_err *err)
+parquet_reader_read_rowgroup(struct parquet_reader *r, int rg, struct parquet_rowset *rs,
+                             struct tc_err *err)
 {
-    const struct pq_schema *t = pq_reader_row_schema(r);
+    const struct parquet_schema *t = parquet_reader_row_schema(r);
     int rc;
 
     if (rg < 0 || rg >= r->meta->nrowgroups)
@@ -1049,7 +1059,7 @@ pq_reader_read_rowgroup(struct pq_reader *r, int rg, struct pq_rowset *rs, struc
     if (rs->ncols != t->ncolumns)
         return tc_err_set(err, TC_INVAL, "%s: rowset has %d columns, want %d", r->name, rs->ncols,
                           t->ncolumns);
-    pq_rowset_reset(rs);
+    parquet_rowset_reset(rs);
     for (int c = 0; c < t->ncolumns; c++) {
         int fc = r->map ? r->map[c].file_col : c;
         if (fc < 0)
@@ -1058,21 +1068,21 @@ pq_reader_read_rowgroup(struct pq_reader *r, int rg, struct pq_rowset *rs, struc
             return rc;
     }
     for (int c = 0; r->map && c < t->ncolumns; c++) {
-        const struct pq_colmap *m = &r->map[c];
-        const struct pq_node *leaf = &t->nodes[t->columns[c]];
+        const struct parquet_colmap *m = &r->map[c];
+        const struct parquet_node *leaf = &t->nodes[t->columns[c]];
         if (m->file_col >= 0)
             continue;
         if (m->ref_target_col >= 0) {
             rc = synthesize(m, leaf, &rs->cols[m->ref_target_col], &rs->cols[c]);
         } else {
-            struct pq_colbuf tmp;
-            const struct pq_node *rl = &r->schema->nodes[r->schema->columns[m->ref_file_col]];
-            if ((rc = pq_colbuf_init(&tmp, rl->type, rl->type_length, rl->def_level)) != TC_OK)
+            struct parquet_colbuf tmp;
+            const struct parquet_node *rl = &r->schema->nodes[r->schema->columns[m->ref_file_col]];
+            if ((rc = parquet_colbuf_init(&tmp, rl->type, rl->type_length, rl->def_level)) != TC_OK)
                 return tc_err_set(err, rc, "%s: out of memory", r->name);
             rc = decode_chunk(r, rg, m->ref_file_col, &tmp, err);
             if (rc == TC_OK)
                 rc = synthesize(m, leaf, &tmp, &rs->cols[c]);
-            pq_colbuf_cleanup(&tmp);
+            parquet_colbuf_cleanup(&tmp);
             if (rc != TC_OK && rc != TC_NOMEM)
                 return rc;
         }
@@ -1086,11 +1096,11 @@ pq_reader_read_rowgroup(struct pq_reader *r, int rg, struct pq_rowset *rs, struc
 /* ---- page index ---- */
 
 void
-pq_page_index_cleanup(struct pq_page_index *pi)
+parquet_page_index_cleanup(struct parquet_page_index *pi)
 {
     if (pi->bounds)
         for (int i = 0; i < pi->npages; i++)
-            pq_stats_cleanup(&pi->bounds[i]);
+            parquet_stats_cleanup(&pi->bounds[i]);
     tc_free(pi->bounds);
     tc_free(pi->locs);
     tc_free(pi->null_pages);
@@ -1099,7 +1109,7 @@ pq_page_index_cleanup(struct pq_page_index *pi)
 }
 
 static int
-parse_offset_index(const uint8_t *p, size_t len, struct pq_page_index *pi)
+parse_offset_index(const uint8_t *p, size_t len, struct parquet_page_index *pi)
 {
     struct thrift_r r;
     int t, id, et;
@@ -1153,7 +1163,7 @@ parse_offset_index(const uint8_t *p, size_t len, struct pq_page_index *pi)
 }
 
 static int
-parse_column_index(const uint8_t *p, size_t len, struct pq_page_index *pi)
+parse_column_index(const uint8_t *p, size_t len, struct parquet_page_index *pi)
 {
     struct thrift_r r;
     int t, id, et, v;
@@ -1178,7 +1188,7 @@ parse_column_index(const uint8_t *p, size_t len, struct pq_page_index *pi)
                 } else {
                     const uint8_t *b;
                     uint32_t bl;
-                    struct pq_stats *st = &pi->bounds[i];
+                    struct parquet_stats *st = &pi->bounds[i];
                     uint8_t **dst = id == 2 ? &st->min : &st->max;
                     if (et != THRIFT_BINARY || thrift_read_binary(&r, &b, &bl) != TC_OK)
                         return TC_PARSE;
@@ -1214,10 +1224,10 @@ parse_column_index(const uint8_t *p, size_t len, struct pq_page_index *pi)
 }
 
 int
-pq_reader_page_index(struct pq_reader *r, int rg, int col, struct pq_page_index *pi,
-                     struct tc_err *err)
+parquet_reader_page_index(struct parquet_reader *r, int rg, int col, struct parquet_page_index *pi,
+                          struct tc_err *err)
 {
-    const struct pq_chunk_meta *cm;
+    const struct parquet_chunk_meta *cm;
     uint8_t *tmp;
     int rc;
 
@@ -1248,12 +1258,12 @@ pq_reader_page_index(struct pq_reader *r, int rg, int col, struct pq_page_index 
                             r->schema->paths[col], i);
     if (rc != TC_OK || cm->column_index_offset < 0) {
         if (rc != TC_OK)
-            pq_page_index_cleanup(pi);
+            parquet_page_index_cleanup(pi);
         return rc;
     }
     if (cm->column_index_length <= 0 ||
         (uint64_t)cm->column_index_offset + (uint64_t)cm->column_index_length > r->data_end) {
-        pq_page_index_cleanup(pi);
+        parquet_page_index_cleanup(pi);
         return tc_err_set(err, TC_CORRUPT, "%s: column %s: column index outside data area", r->name,
                           r->schema->paths[col]);
     }
@@ -1263,7 +1273,7 @@ pq_reader_page_index(struct pq_reader *r, int rg, int col, struct pq_page_index 
     tmp = tc_malloc((size_t)cm->column_index_length);
     if (!pi->null_pages || !pi->bounds || !pi->null_counts || !tmp) {
         tc_free(tmp);
-        pq_page_index_cleanup(pi);
+        parquet_page_index_cleanup(pi);
         return tc_err_set(err, TC_NOMEM, "%s: out of memory", r->name);
     }
     rc = read_at(r, (uint64_t)cm->column_index_offset, (size_t)cm->column_index_length, tmp, err);
@@ -1275,7 +1285,7 @@ pq_reader_page_index(struct pq_reader *r, int rg, int col, struct pq_page_index 
     }
     tc_free(tmp);
     if (rc != TC_OK) {
-        pq_page_index_cleanup(pi);
+        parquet_page_index_cleanup(pi);
         return rc;
     }
     pi->has_column_index = 1;
@@ -1284,26 +1294,26 @@ pq_reader_page_index(struct pq_reader *r, int rg, int col, struct pq_page_index 
 
 /* ---- cursor ---- */
 
-struct pq_cursor {
-    struct pq_reader *r;
-    struct pq_rowset rs;
-    struct pq_rowiter it;
+struct parquet_cursor {
+    struct parquet_reader *r;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
     int rg; /* row group loaded, -1 before the first */
 };
 
 int
-pq_cursor_new(struct pq_cursor **out, struct pq_reader *r, struct tc_err *err)
+parquet_cursor_new(struct parquet_cursor **out, struct parquet_reader *r, struct tc_err *err)
 {
-    struct pq_cursor *c = tc_calloc(1, sizeof(*c));
+    struct parquet_cursor *c = tc_calloc(1, sizeof(*c));
 
     *out = NULL;
     if (c == NULL)
         return tc_err_set(err, TC_NOMEM, "parquet cursor: out of memory");
     c->r = r;
     c->rg = -1;
-    if (pq_rowset_init(&c->rs, pq_reader_row_schema(r)) != TC_OK ||
-        pq_rowiter_init(&c->it, &c->rs) != TC_OK) {
-        pq_cursor_free(c);
+    if (parquet_rowset_init(&c->rs, parquet_reader_row_schema(r)) != TC_OK ||
+        parquet_rowiter_init(&c->it, &c->rs) != TC_OK) {
+        parquet_cursor_free(c);
         return tc_err_set(err, TC_NOMEM, "parquet cursor: out of memory");
     }
     *out = c;
@@ -1311,42 +1321,42 @@ pq_cursor_new(struct pq_cursor **out, struct pq_reader *r, struct tc_err *err)
 }
 
 void
-pq_cursor_free(struct pq_cursor *c)
+parquet_cursor_free(struct parquet_cursor *c)
 {
     if (c == NULL)
         return;
-    pq_rowiter_cleanup(&c->it);
-    pq_rowset_cleanup(&c->rs);
+    parquet_rowiter_cleanup(&c->it);
+    parquet_rowset_cleanup(&c->rs);
     tc_free(c);
 }
 
 int
-pq_cursor_next(struct pq_cursor *c, struct pq_row *row, int *eof, struct tc_err *err)
+parquet_cursor_next(struct parquet_cursor *c, struct parquet_row *row, int *eof, struct tc_err *err)
 {
     int rc;
 
     *eof = 0;
-    while (c->rg < 0 || !pq_rowiter_next(&c->it, row)) {
+    while (c->rg < 0 || !parquet_rowiter_next(&c->it, row)) {
         if (c->rg + 1 >= c->r->meta->nrowgroups) {
             *eof = 1;
             return TC_OK;
         }
         c->rg++;
-        if ((rc = pq_reader_read_rowgroup(c->r, c->rg, &c->rs, err)) != TC_OK)
+        if ((rc = parquet_reader_read_rowgroup(c->r, c->rg, &c->rs, err)) != TC_OK)
             return rc;
-        pq_rowiter_cleanup(&c->it);
-        if (pq_rowiter_init(&c->it, &c->rs) != TC_OK)
+        parquet_rowiter_cleanup(&c->it);
+        if (parquet_rowiter_init(&c->it, &c->rs) != TC_OK)
             return tc_err_set(err, TC_NOMEM, "parquet cursor: out of memory");
     }
     return TC_OK;
 }
 
 size_t
-pq_cursor_mem(const struct pq_cursor *c)
+parquet_cursor_mem(const struct parquet_cursor *c)
 {
     size_t n = 0;
 
     for (int i = 0; i < c->rs.ncols; i++)
-        n += pq_colbuf_bytes(&c->rs.cols[i]);
+        n += parquet_colbuf_bytes(&c->rs.cols[i]);
     return n;
 }

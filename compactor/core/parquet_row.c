@@ -10,17 +10,17 @@ static int
 type_width(int type, int type_length)
 {
     switch (type) {
-    case PQ_BOOLEAN:
+    case PARQUET_BOOLEAN:
         return 1;
-    case PQ_INT32:
-    case PQ_FLOAT:
+    case PARQUET_INT32:
+    case PARQUET_FLOAT:
         return 4;
-    case PQ_INT64:
-    case PQ_DOUBLE:
+    case PARQUET_INT64:
+    case PARQUET_DOUBLE:
         return 8;
-    case PQ_INT96:
+    case PARQUET_INT96:
         return 12;
-    case PQ_FIXED_LEN_BYTE_ARRAY:
+    case PARQUET_FIXED_LEN_BYTE_ARRAY:
         return type_length;
     default:
         return 0;
@@ -28,13 +28,13 @@ type_width(int type, int type_length)
 }
 
 int
-pq_colbuf_init(struct pq_colbuf *c, int type, int type_length, int max_def)
+parquet_colbuf_init(struct parquet_colbuf *c, int type, int type_length, int max_def)
 {
     memset(c, 0, sizeof(*c));
     c->max_def = max_def;
     c->type = type;
     c->width = type_width(type, type_length);
-    if (type == PQ_BYTE_ARRAY) {
+    if (type == PARQUET_BYTE_ARRAY) {
         c->offs = tc_calloc(16, sizeof(uint32_t));
         if (c->offs == NULL)
             return TC_NOMEM;
@@ -44,7 +44,7 @@ pq_colbuf_init(struct pq_colbuf *c, int type, int type_length, int max_def)
 }
 
 void
-pq_colbuf_cleanup(struct pq_colbuf *c)
+parquet_colbuf_cleanup(struct parquet_colbuf *c)
 {
     tc_free(c->def);
     tc_free(c->rep);
@@ -55,7 +55,7 @@ pq_colbuf_cleanup(struct pq_colbuf *c)
 }
 
 void
-pq_colbuf_reset(struct pq_colbuf *c)
+parquet_colbuf_reset(struct parquet_colbuf *c)
 {
     c->n = 0;
     c->nv = 0;
@@ -65,13 +65,13 @@ pq_colbuf_reset(struct pq_colbuf *c)
 }
 
 size_t
-pq_colbuf_bytes(const struct pq_colbuf *c)
+parquet_colbuf_bytes(const struct parquet_colbuf *c)
 {
     return c->ncap * 2 + c->vcap * (c->width ? (size_t)c->width : 4) + c->dcap;
 }
 
 static int
-grow_levels(struct pq_colbuf *c, size_t need)
+grow_levels(struct parquet_colbuf *c, size_t need)
 {
     size_t ncap;
     uint8_t *d, *r;
@@ -94,7 +94,7 @@ grow_levels(struct pq_colbuf *c, size_t need)
 }
 
 static int
-grow_values(struct pq_colbuf *c, size_t need)
+grow_values(struct parquet_colbuf *c, size_t need)
 {
     size_t vcap;
 
@@ -103,7 +103,7 @@ grow_values(struct pq_colbuf *c, size_t need)
     vcap = c->vcap ? c->vcap * 2 : 64;
     while (vcap < need)
         vcap *= 2;
-    if (c->type == PQ_BYTE_ARRAY) {
+    if (c->type == PARQUET_BYTE_ARRAY) {
         uint32_t *o = tc_reallocarray(c->offs, vcap + 1, sizeof(uint32_t));
         if (o == NULL)
             return TC_NOMEM;
@@ -119,7 +119,7 @@ grow_values(struct pq_colbuf *c, size_t need)
 }
 
 static int
-grow_data(struct pq_colbuf *c, size_t add)
+grow_data(struct parquet_colbuf *c, size_t add)
 {
     size_t dcap;
     uint8_t *d;
@@ -140,7 +140,8 @@ grow_data(struct pq_colbuf *c, size_t add)
 }
 
 int
-pq_colbuf_push(struct pq_colbuf *c, int rep, int def, int has_value, const void *v, size_t len)
+parquet_colbuf_push(struct parquet_colbuf *c, int rep, int def, int has_value, const void *v,
+                    size_t len)
 {
     int rc = grow_levels(c, c->n + 1);
 
@@ -153,7 +154,7 @@ pq_colbuf_push(struct pq_colbuf *c, int rep, int def, int has_value, const void 
         return TC_OK;
     if ((rc = grow_values(c, c->nv + 1)) != TC_OK)
         return rc;
-    if (c->type == PQ_BYTE_ARRAY) {
+    if (c->type == PARQUET_BYTE_ARRAY) {
         if ((rc = grow_data(c, len)) != TC_OK)
             return rc;
         if (len)
@@ -170,19 +171,19 @@ pq_colbuf_push(struct pq_colbuf *c, int rep, int def, int has_value, const void 
 }
 
 int
-pq_colbuf_reserve(struct pq_colbuf *c, size_t nlevels, size_t nvalues, size_t nbytes)
+parquet_colbuf_reserve(struct parquet_colbuf *c, size_t nlevels, size_t nvalues, size_t nbytes)
 {
     int rc = grow_levels(c, c->n + nlevels);
 
     if (rc == TC_OK)
         rc = grow_values(c, c->nv + nvalues);
-    if (rc == TC_OK && c->type == PQ_BYTE_ARRAY)
+    if (rc == TC_OK && c->type == PARQUET_BYTE_ARRAY)
         rc = grow_data(c, nbytes);
     return rc;
 }
 
 int
-pq_rowset_init(struct pq_rowset *rs, const struct pq_schema *s)
+parquet_rowset_init(struct parquet_rowset *rs, const struct parquet_schema *s)
 {
     memset(rs, 0, sizeof(*rs));
     rs->cols = tc_calloc((size_t)(s->ncolumns ? s->ncolumns : 1), sizeof(*rs->cols));
@@ -190,9 +191,9 @@ pq_rowset_init(struct pq_rowset *rs, const struct pq_schema *s)
         return TC_NOMEM;
     rs->ncols = s->ncolumns;
     for (int i = 0; i < s->ncolumns; i++) {
-        const struct pq_node *nd = &s->nodes[s->columns[i]];
-        if (pq_colbuf_init(&rs->cols[i], nd->type, nd->type_length, nd->def_level) != TC_OK) {
-            pq_rowset_cleanup(rs);
+        const struct parquet_node *nd = &s->nodes[s->columns[i]];
+        if (parquet_colbuf_init(&rs->cols[i], nd->type, nd->type_length, nd->def_level) != TC_OK) {
+            parquet_rowset_cleanup(rs);
             return TC_NOMEM;
         }
     }
@@ -200,44 +201,44 @@ pq_rowset_init(struct pq_rowset *rs, const struct pq_schema *s)
 }
 
 void
-pq_rowset_cleanup(struct pq_rowset *rs)
+parquet_rowset_cleanup(struct parquet_rowset *rs)
 {
     if (rs->cols)
         for (int i = 0; i < rs->ncols; i++)
-            pq_colbuf_cleanup(&rs->cols[i]);
+            parquet_colbuf_cleanup(&rs->cols[i]);
     tc_free(rs->cols);
     memset(rs, 0, sizeof(*rs));
 }
 
 void
-pq_rowset_reset(struct pq_rowset *rs)
+parquet_rowset_reset(struct parquet_rowset *rs)
 {
     for (int i = 0; i < rs->ncols; i++)
-        pq_colbuf_reset(&rs->cols[i]);
+        parquet_colbuf_reset(&rs->cols[i]);
     rs->nrows = 0;
 }
 
 int
-pq_rowset_append(struct pq_rowset *rs, const struct pq_row *row)
+parquet_rowset_append(struct parquet_rowset *rs, const struct parquet_row *row)
 {
     if (row->ncols != rs->ncols)
         return TC_INVAL;
     for (int i = 0; i < rs->ncols; i++) {
-        struct pq_colbuf *d = &rs->cols[i];
-        const struct pq_colbuf *s = &row->cols[i];
+        struct parquet_colbuf *d = &rs->cols[i];
+        const struct parquet_colbuf *s = &row->cols[i];
         size_t nl = row->l1[i] - row->l0[i], nv = row->v1[i] - row->v0[i], nb = 0;
         int rc;
         if (s->type != d->type || s->width != d->width)
             return TC_INVAL;
-        if (s->type == PQ_BYTE_ARRAY)
+        if (s->type == PARQUET_BYTE_ARRAY)
             nb = s->offs[row->v1[i]] - s->offs[row->v0[i]];
-        rc = pq_colbuf_reserve(d, nl, nv, nb);
+        rc = parquet_colbuf_reserve(d, nl, nv, nb);
         if (rc != TC_OK)
             return rc;
         memcpy(d->def + d->n, s->def + row->l0[i], nl);
         memcpy(d->rep + d->n, s->rep + row->l0[i], nl);
         d->n += nl;
-        if (s->type == PQ_BYTE_ARRAY) {
+        if (s->type == PARQUET_BYTE_ARRAY) {
             uint32_t base = s->offs[row->v0[i]];
             if (nb)
                 memcpy(d->data + d->dlen, s->data + base, nb);
@@ -255,33 +256,33 @@ pq_rowset_append(struct pq_rowset *rs, const struct pq_row *row)
 }
 
 const uint8_t *
-pq_row_bytes(const struct pq_row *row, int col, uint32_t *len)
+parquet_row_bytes(const struct parquet_row *row, int col, uint32_t *len)
 {
-    const struct pq_colbuf *c;
+    const struct parquet_colbuf *c;
 
     if (col < 0 || col >= row->ncols)
         return NULL;
     c = &row->cols[col];
-    if (c->type != PQ_BYTE_ARRAY || row->v1[col] <= row->v0[col])
+    if (c->type != PARQUET_BYTE_ARRAY || row->v1[col] <= row->v0[col])
         return NULL;
     *len = c->offs[row->v0[col] + 1] - c->offs[row->v0[col]];
     return c->data ? c->data + c->offs[row->v0[col]] : (const uint8_t *)"";
 }
 
 int
-pq_row_equal(const struct pq_row *a, const struct pq_row *b)
+parquet_row_equal(const struct parquet_row *a, const struct parquet_row *b)
 {
     if (a->ncols != b->ncols)
         return 0;
     for (int i = 0; i < a->ncols; i++) {
-        const struct pq_colbuf *x = &a->cols[i], *y = &b->cols[i];
+        const struct parquet_colbuf *x = &a->cols[i], *y = &b->cols[i];
         size_t nl = a->l1[i] - a->l0[i], nv = a->v1[i] - a->v0[i];
         if (nl != b->l1[i] - b->l0[i] || nv != b->v1[i] - b->v0[i] || x->type != y->type)
             return 0;
         if (nl && (memcmp(x->def + a->l0[i], y->def + b->l0[i], nl) != 0 ||
                    memcmp(x->rep + a->l0[i], y->rep + b->l0[i], nl) != 0))
             return 0;
-        if (x->type == PQ_BYTE_ARRAY) {
+        if (x->type == PARQUET_BYTE_ARRAY) {
             for (size_t k = 0; k < nv; k++) {
                 uint32_t xa = x->offs[a->v0[i] + k], xl = x->offs[a->v0[i] + k + 1] - xa;
                 uint32_t ya = y->offs[b->v0[i] + k], yl = y->offs[b->v0[i] + k + 1] - ya;
@@ -298,7 +299,7 @@ pq_row_equal(const struct pq_row *a, const struct pq_row *b)
 }
 
 size_t
-pq_row_estimate_size(const struct pq_row *row)
+parquet_row_estimate_size(const struct parquet_row *row)
 {
     size_t n = 0;
 
@@ -308,24 +309,24 @@ pq_row_estimate_size(const struct pq_row *row)
 }
 
 size_t
-pq_row_estimate_proto_size(const struct pq_row *row)
+parquet_row_estimate_proto_size(const struct parquet_row *row)
 {
     size_t n = 0;
 
     for (int i = 0; i < row->ncols; i++) {
-        const struct pq_colbuf *c = &row->cols[i];
+        const struct parquet_colbuf *c = &row->cols[i];
         size_t nl = row->l1[i] - row->l0[i], nv = row->v1[i] - row->v0[i];
         n += nl * 2;
-        if (c->type == PQ_BYTE_ARRAY)
+        if (c->type == PARQUET_BYTE_ARRAY)
             n += c->offs[row->v1[i]] - c->offs[row->v0[i]] - nv;
-        else if (c->type == PQ_FIXED_LEN_BYTE_ARRAY || c->type == PQ_INT96)
+        else if (c->type == PARQUET_FIXED_LEN_BYTE_ARRAY || c->type == PARQUET_INT96)
             n += nv * (size_t)c->width - nv;
     }
     return n;
 }
 
 int
-pq_rowiter_init(struct pq_rowiter *it, const struct pq_rowset *rs)
+parquet_rowiter_init(struct parquet_rowiter *it, const struct parquet_rowset *rs)
 {
     size_t n = (size_t)(rs->ncols ? rs->ncols : 1);
 
@@ -341,21 +342,21 @@ pq_rowiter_init(struct pq_rowiter *it, const struct pq_rowset *rs)
 }
 
 void
-pq_rowiter_cleanup(struct pq_rowiter *it)
+parquet_rowiter_cleanup(struct parquet_rowiter *it)
 {
     tc_free(it->l0);
     memset(it, 0, sizeof(*it));
 }
 
 int
-pq_rowiter_next(struct pq_rowiter *it, struct pq_row *row)
+parquet_rowiter_next(struct parquet_rowiter *it, struct parquet_row *row)
 {
-    const struct pq_rowset *rs = it->rs;
+    const struct parquet_rowset *rs = it->rs;
 
     if (it->idx >= rs->nrows)
         return 0;
     for (int i = 0; i < rs->ncols; i++) {
-        const struct pq_colbuf *c = &rs->cols[i];
+        const struct parquet_colbuf *c = &rs->cols[i];
         size_t l = it->l1[i], v = it->v1[i];
         it->l0[i] = l;
         it->v0[i] = v;
@@ -382,23 +383,23 @@ pq_rowiter_next(struct pq_rowiter *it, struct pq_row *row)
 
 /* ---- arena ---- */
 
-struct pq_arena_blk {
-    struct pq_arena_blk *next;
+struct parquet_arena_blk {
+    struct parquet_arena_blk *next;
     size_t size, used;
     max_align_t data[];
 };
 
 void
-pq_arena_init(struct pq_arena *a)
+parquet_arena_init(struct parquet_arena *a)
 {
     a->head = NULL;
     a->used_total = 0;
 }
 
 void
-pq_arena_cleanup(struct pq_arena *a)
+parquet_arena_cleanup(struct parquet_arena *a)
 {
-    struct pq_arena_blk *b = a->head, *n;
+    struct parquet_arena_blk *b = a->head, *n;
 
     while (b) {
         n = b->next;
@@ -410,16 +411,16 @@ pq_arena_cleanup(struct pq_arena *a)
 }
 
 void
-pq_arena_reset(struct pq_arena *a)
+parquet_arena_reset(struct parquet_arena *a)
 {
-    struct pq_arena_blk *b;
+    struct parquet_arena_blk *b;
 
     /* keep the newest (largest) block only */
     if (a->head == NULL)
         return;
     b = a->head->next;
     while (b) {
-        struct pq_arena_blk *n = b->next;
+        struct parquet_arena_blk *n = b->next;
         tc_free(b);
         b = n;
     }
@@ -429,9 +430,9 @@ pq_arena_reset(struct pq_arena *a)
 }
 
 void *
-pq_arena_alloc(struct pq_arena *a, size_t n)
+parquet_arena_alloc(struct parquet_arena *a, size_t n)
 {
-    struct pq_arena_blk *b = a->head;
+    struct parquet_arena_blk *b = a->head;
     void *p;
 
     n = (n + 15) & ~(size_t)15;
@@ -461,29 +462,29 @@ pq_arena_alloc(struct pq_arena *a, size_t n)
 /* ---- assembly ---- */
 
 struct asm_ctx {
-    const struct pq_schema *s;
-    struct pq_arena *a;
+    const struct parquet_schema *s;
+    struct parquet_arena *a;
     struct tc_err *err;
 };
 
 static int
-val_group(struct asm_ctx *x, struct pq_val *v, const struct pq_node *nd)
+val_group(struct asm_ctx *x, struct parquet_val *v, const struct parquet_node *nd)
 {
-    if (v->kind == PQ_V_GROUP)
+    if (v->kind == PARQUET_V_GROUP)
         return TC_OK;
-    v->kind = PQ_V_GROUP;
+    v->kind = PARQUET_V_GROUP;
     v->n = (uint32_t)nd->num_children;
-    v->items =
-        pq_arena_alloc(x->a, sizeof(struct pq_val) * (nd->num_children ? nd->num_children : 1));
+    v->items = parquet_arena_alloc(x->a, sizeof(struct parquet_val) *
+                                             (nd->num_children ? nd->num_children : 1));
     return v->items ? TC_OK : TC_NOMEM;
 }
 
 /* Returns item idx of list v, appending when idx == n. */
-static struct pq_val *
-val_list_item(struct asm_ctx *x, struct pq_val *v, size_t idx)
+static struct parquet_val *
+val_list_item(struct asm_ctx *x, struct parquet_val *v, size_t idx)
 {
-    if (v->kind != PQ_V_LIST) {
-        v->kind = PQ_V_LIST;
+    if (v->kind != PARQUET_V_LIST) {
+        v->kind = PARQUET_V_LIST;
         v->n = 0;
         v->i = 0; /* capacity */
         v->items = NULL;
@@ -494,7 +495,7 @@ val_list_item(struct asm_ctx *x, struct pq_val *v, size_t idx)
         return NULL;
     if (v->n == (uint32_t)v->i) {
         size_t ncap = v->i ? (size_t)v->i * 2 : 4;
-        struct pq_val *ni = pq_arena_alloc(x->a, ncap * sizeof(*ni));
+        struct parquet_val *ni = parquet_arena_alloc(x->a, ncap * sizeof(*ni));
         if (ni == NULL)
             return NULL;
         if (v->n)
@@ -506,7 +507,7 @@ val_list_item(struct asm_ctx *x, struct pq_val *v, size_t idx)
 }
 
 static int
-child_pos(const struct pq_node *parent, int child)
+child_pos(const struct parquet_node *parent, int child)
 {
     for (int k = 0; k < parent->num_children; k++)
         if (parent->children[k] == child)
@@ -515,32 +516,32 @@ child_pos(const struct pq_node *parent, int child)
 }
 
 static void
-set_scalar(struct pq_val *v, const struct pq_colbuf *c, size_t vi)
+set_scalar(struct parquet_val *v, const struct parquet_colbuf *c, size_t vi)
 {
-    v->kind = PQ_V_SCALAR;
+    v->kind = PARQUET_V_SCALAR;
     switch (c->type) {
-    case PQ_BOOLEAN:
+    case PARQUET_BOOLEAN:
         v->i = c->fixed[vi] != 0;
         break;
-    case PQ_INT32: {
+    case PARQUET_INT32: {
         int32_t x;
         memcpy(&x, c->fixed + vi * 4, 4);
         v->i = x;
         break;
     }
-    case PQ_INT64:
+    case PARQUET_INT64:
         memcpy(&v->i, c->fixed + vi * 8, 8);
         break;
-    case PQ_FLOAT: {
+    case PARQUET_FLOAT: {
         float f;
         memcpy(&f, c->fixed + vi * 4, 4);
         v->d = f;
         break;
     }
-    case PQ_DOUBLE:
+    case PARQUET_DOUBLE:
         memcpy(&v->d, c->fixed + vi * 8, 8);
         break;
-    case PQ_BYTE_ARRAY:
+    case PARQUET_BYTE_ARRAY:
         v->b = c->data ? c->data + c->offs[vi] : (const uint8_t *)"";
         v->len = c->offs[vi + 1] - c->offs[vi];
         break;
@@ -552,12 +553,12 @@ set_scalar(struct pq_val *v, const struct pq_colbuf *c, size_t vi)
 }
 
 static int
-assemble_column(struct asm_ctx *x, const struct pq_row *row, int col, struct pq_val *root)
+assemble_column(struct asm_ctx *x, const struct parquet_row *row, int col, struct parquet_val *root)
 {
-    const struct pq_schema *s = x->s;
-    int path[PQ_MAX_LEVEL * 4], np = 0, leaf = s->columns[col];
-    size_t idx[PQ_MAX_LEVEL + 1];
-    const struct pq_colbuf *c = &row->cols[col];
+    const struct parquet_schema *s = x->s;
+    int path[PARQUET_MAX_LEVEL * 4], np = 0, leaf = s->columns[col];
+    size_t idx[PARQUET_MAX_LEVEL + 1];
+    const struct parquet_colbuf *c = &row->cols[col];
     size_t vi = row->v0[col];
     int max_rep = s->nodes[leaf].rep_level, max_def = s->nodes[leaf].def_level;
 
@@ -566,8 +567,8 @@ assemble_column(struct asm_ctx *x, const struct pq_row *row, int col, struct pq_
     memset(idx, 0, sizeof(idx));
     for (size_t l = row->l0[col]; l < row->l1[col]; l++) {
         int r = c->rep[l], d = c->def[l];
-        struct pq_val *cur = root;
-        const struct pq_node *curnd = &s->nodes[0];
+        struct parquet_val *cur = root;
+        const struct parquet_node *curnd = &s->nodes[0];
         if (r > max_rep || d > max_def || (l == row->l0[col] && r != 0) ||
             (l > row->l0[col] && r == 0))
             return tc_err_set(x->err, TC_CORRUPT, "column %s: bad levels r=%d d=%d", s->paths[col],
@@ -577,26 +578,26 @@ assemble_column(struct asm_ctx *x, const struct pq_row *row, int col, struct pq_
         for (int k = r + 1; k <= max_rep; k++)
             idx[k] = 0;
         for (int k = np - 1; k >= 0; k--) {
-            const struct pq_node *nd = &s->nodes[path[k]];
+            const struct parquet_node *nd = &s->nodes[path[k]];
             int pos = child_pos(curnd, path[k]);
-            struct pq_val *slot;
+            struct parquet_val *slot;
             if (val_group(x, cur, curnd) != TC_OK)
                 return tc_err_set(x->err, TC_NOMEM, "assemble: out of memory");
             slot = &cur->items[pos];
             if (nd->def_level > d) {
                 /* not defined here: an empty list or a null */
-                if (nd->repetition == PQ_REPEATED && slot->kind == PQ_V_NULL) {
-                    slot->kind = PQ_V_LIST;
+                if (nd->repetition == PARQUET_REPEATED && slot->kind == PARQUET_V_NULL) {
+                    slot->kind = PARQUET_V_LIST;
                     slot->n = 0;
                     slot->i = 0;
                 }
-                if (nd->repetition == PQ_REPEATED && nd->rep_level <= r)
+                if (nd->repetition == PARQUET_REPEATED && nd->rep_level <= r)
                     return tc_err_set(x->err, TC_CORRUPT,
                                       "column %s: repetition into an undefined list",
                                       s->paths[col]);
                 break;
             }
-            if (nd->repetition == PQ_REPEATED) {
+            if (nd->repetition == PARQUET_REPEATED) {
                 slot = val_list_item(x, slot, idx[nd->rep_level]);
                 if (slot == NULL)
                     return tc_err_set(x->err, TC_CORRUPT,
@@ -619,17 +620,17 @@ assemble_column(struct asm_ctx *x, const struct pq_row *row, int col, struct pq_
 }
 
 int
-pq_row_assemble(const struct pq_row *row, const struct pq_schema *s, struct pq_arena *a,
-                struct pq_val **out, struct tc_err *err)
+parquet_row_assemble(const struct parquet_row *row, const struct parquet_schema *s,
+                     struct parquet_arena *a, struct parquet_val **out, struct tc_err *err)
 {
     struct asm_ctx x = {s, a, err};
-    struct pq_val *root;
+    struct parquet_val *root;
     int rc;
 
     if (row->ncols != s->ncolumns)
         return tc_err_set(err, TC_INVAL, "assemble: row has %d columns, schema %d", row->ncols,
                           s->ncolumns);
-    root = pq_arena_alloc(a, sizeof(*root));
+    root = parquet_arena_alloc(a, sizeof(*root));
     if (root == NULL || val_group(&x, root, &s->nodes[0]) != TC_OK)
         return tc_err_set(err, TC_NOMEM, "assemble: out of memory");
     for (int col = 0; col < s->ncolumns; col++) {
@@ -644,13 +645,13 @@ pq_row_assemble(const struct pq_row *row, const struct pq_schema *s, struct pq_a
 /* ---- shredding ---- */
 
 static int
-emit_nulls(const struct pq_schema *s, int node, struct pq_rowset *rs, int rep, int def)
+emit_nulls(const struct parquet_schema *s, int node, struct parquet_rowset *rs, int rep, int def)
 {
-    const struct pq_node *nd = &s->nodes[node];
+    const struct parquet_node *nd = &s->nodes[node];
     int rc;
 
     if (nd->leaf)
-        return pq_colbuf_push(&rs->cols[nd->column], rep, def, 0, NULL, 0);
+        return parquet_colbuf_push(&rs->cols[nd->column], rep, def, 0, NULL, 0);
     for (int k = 0; k < nd->num_children; k++)
         if ((rc = emit_nulls(s, nd->children[k], rs, rep, def)) != TC_OK)
             return rc;
@@ -658,56 +659,57 @@ emit_nulls(const struct pq_schema *s, int node, struct pq_rowset *rs, int rep, i
 }
 
 static int
-emit_leaf(const struct pq_node *nd, const struct pq_val *v, struct pq_colbuf *c, int rep)
+emit_leaf(const struct parquet_node *nd, const struct parquet_val *v, struct parquet_colbuf *c,
+          int rep)
 {
     uint8_t tmp[12];
     static const uint8_t zero[16];
 
-    if (v == NULL || v->kind != PQ_V_SCALAR) {
+    if (v == NULL || v->kind != PARQUET_V_SCALAR) {
         /* required leaf without a value: the type's zero */
-        if (c->type == PQ_BYTE_ARRAY)
-            return pq_colbuf_push(c, rep, nd->def_level, 1, "", 0);
+        if (c->type == PARQUET_BYTE_ARRAY)
+            return parquet_colbuf_push(c, rep, nd->def_level, 1, "", 0);
         if (c->width <= (int)sizeof(zero))
-            return pq_colbuf_push(c, rep, nd->def_level, 1, zero, (size_t)c->width);
-        return pq_colbuf_push(c, rep, nd->def_level, 1, NULL, 0);
+            return parquet_colbuf_push(c, rep, nd->def_level, 1, zero, (size_t)c->width);
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, NULL, 0);
     }
     switch (c->type) {
-    case PQ_BOOLEAN:
+    case PARQUET_BOOLEAN:
         tmp[0] = v->i != 0;
-        return pq_colbuf_push(c, rep, nd->def_level, 1, tmp, 1);
-    case PQ_INT32: {
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, tmp, 1);
+    case PARQUET_INT32: {
         int32_t x = (int32_t)v->i;
-        return pq_colbuf_push(c, rep, nd->def_level, 1, &x, 4);
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, &x, 4);
     }
-    case PQ_INT64:
-        return pq_colbuf_push(c, rep, nd->def_level, 1, &v->i, 8);
-    case PQ_FLOAT: {
+    case PARQUET_INT64:
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, &v->i, 8);
+    case PARQUET_FLOAT: {
         float f = (float)v->d;
-        return pq_colbuf_push(c, rep, nd->def_level, 1, &f, 4);
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, &f, 4);
     }
-    case PQ_DOUBLE:
-        return pq_colbuf_push(c, rep, nd->def_level, 1, &v->d, 8);
-    case PQ_BYTE_ARRAY:
-        return pq_colbuf_push(c, rep, nd->def_level, 1, v->b, v->len);
+    case PARQUET_DOUBLE:
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, &v->d, 8);
+    case PARQUET_BYTE_ARRAY:
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, v->b, v->len);
     default:
         if (v->len != (uint32_t)c->width)
             return TC_INVAL;
-        return pq_colbuf_push(c, rep, nd->def_level, 1, v->b, v->len);
+        return parquet_colbuf_push(c, rep, nd->def_level, 1, v->b, v->len);
     }
 }
 
-static int shred_present(const struct pq_schema *s, int node, const struct pq_val *v,
-                         struct pq_rowset *rs, int rep);
+static int shred_present(const struct parquet_schema *s, int node, const struct parquet_val *v,
+                         struct parquet_rowset *rs, int rep);
 
 static int
-shred_child(const struct pq_schema *s, int ch, const struct pq_val *slot, struct pq_rowset *rs,
-            int rep, int def)
+shred_child(const struct parquet_schema *s, int ch, const struct parquet_val *slot,
+            struct parquet_rowset *rs, int rep, int def)
 {
-    const struct pq_node *cn = &s->nodes[ch];
+    const struct parquet_node *cn = &s->nodes[ch];
     int rc;
 
-    if (cn->repetition == PQ_REPEATED) {
-        if (slot == NULL || slot->kind != PQ_V_LIST || slot->n == 0)
+    if (cn->repetition == PARQUET_REPEATED) {
+        if (slot == NULL || slot->kind != PARQUET_V_LIST || slot->n == 0)
             return emit_nulls(s, ch, rs, rep, def);
         for (uint32_t k = 0; k < slot->n; k++)
             if ((rc = shred_present(s, ch, &slot->items[k], rs, k == 0 ? rep : cn->rep_level)) !=
@@ -715,23 +717,23 @@ shred_child(const struct pq_schema *s, int ch, const struct pq_val *slot, struct
                 return rc;
         return TC_OK;
     }
-    if (cn->repetition == PQ_OPTIONAL && (slot == NULL || slot->kind == PQ_V_NULL))
+    if (cn->repetition == PARQUET_OPTIONAL && (slot == NULL || slot->kind == PARQUET_V_NULL))
         return emit_nulls(s, ch, rs, rep, def);
     return shred_present(s, ch, slot, rs, rep);
 }
 
 static int
-shred_present(const struct pq_schema *s, int node, const struct pq_val *v, struct pq_rowset *rs,
-              int rep)
+shred_present(const struct parquet_schema *s, int node, const struct parquet_val *v,
+              struct parquet_rowset *rs, int rep)
 {
-    const struct pq_node *nd = &s->nodes[node];
+    const struct parquet_node *nd = &s->nodes[node];
     int rc;
 
     if (nd->leaf)
         return emit_leaf(nd, v, &rs->cols[nd->column], rep);
     for (int k = 0; k < nd->num_children; k++) {
-        const struct pq_val *slot =
-            v && v->kind == PQ_V_GROUP && (uint32_t)k < v->n ? &v->items[k] : NULL;
+        const struct parquet_val *slot =
+            v && v->kind == PARQUET_V_GROUP && (uint32_t)k < v->n ? &v->items[k] : NULL;
         if ((rc = shred_child(s, nd->children[k], slot, rs, rep, nd->def_level)) != TC_OK)
             return rc;
     }
@@ -739,8 +741,8 @@ shred_present(const struct pq_schema *s, int node, const struct pq_val *v, struc
 }
 
 int
-pq_shred(const struct pq_val *rec, const struct pq_schema *s, struct pq_rowset *rs,
-         struct tc_err *err)
+parquet_shred(const struct parquet_val *rec, const struct parquet_schema *s,
+              struct parquet_rowset *rs, struct tc_err *err)
 {
     int rc;
 
@@ -794,40 +796,40 @@ json_hex(struct buf *b, const uint8_t *p, size_t n)
 }
 
 static int
-is_stringy(const struct pq_node *nd)
+is_stringy(const struct parquet_node *nd)
 {
-    return nd->converted == PQ_CT_UTF8 || nd->converted == PQ_CT_JSON || nd->logical == 1 ||
-           nd->logical == 4 || nd->logical == 12;
+    return nd->converted == PARQUET_CT_UTF8 || nd->converted == PARQUET_CT_JSON ||
+           nd->logical == 1 || nd->logical == 4 || nd->logical == 12;
 }
 
 static int
-json_scalar(const struct pq_node *nd, const struct pq_val *v, struct buf *b)
+json_scalar(const struct parquet_node *nd, const struct parquet_val *v, struct buf *b)
 {
-    int uns = (nd->converted >= PQ_CT_UINT_8 && nd->converted <= PQ_CT_UINT_64) ||
+    int uns = (nd->converted >= PARQUET_CT_UINT_8 && nd->converted <= PARQUET_CT_UINT_64) ||
               (nd->logical == 10 && !nd->int_signed && nd->int_bits > 0);
 
-    if (v == NULL || v->kind != PQ_V_SCALAR)
+    if (v == NULL || v->kind != PARQUET_V_SCALAR)
         return buf_puts(b, "null");
     switch (nd->type) {
-    case PQ_BOOLEAN:
+    case PARQUET_BOOLEAN:
         return buf_puts(b, v->i ? "true" : "false");
-    case PQ_INT32:
+    case PARQUET_INT32:
         if (uns)
             return buf_printf(b, "%u", (uint32_t)v->i);
         return buf_printf(b, "%d", (int32_t)v->i);
-    case PQ_INT64:
+    case PARQUET_INT64:
         if (uns)
             return buf_printf(b, "\"%llu\"", (unsigned long long)(uint64_t)v->i);
         return buf_printf(b, "\"%lld\"", (long long)v->i);
-    case PQ_FLOAT:
-    case PQ_DOUBLE:
+    case PARQUET_FLOAT:
+    case PARQUET_DOUBLE:
         if (isnan(v->d) || isinf(v->d))
             return buf_printf(b, "\"%s\"",
                               isnan(v->d) ? "NaN"
                               : v->d > 0  ? "Infinity"
                                           : "-Infinity");
         return buf_printf(b, "%.17g", v->d);
-    case PQ_BYTE_ARRAY:
+    case PARQUET_BYTE_ARRAY:
         if (is_stringy(nd))
             return json_str(b, v->b, v->len);
         return json_hex(b, v->b, v->len);
@@ -836,15 +838,16 @@ json_scalar(const struct pq_node *nd, const struct pq_val *v, struct buf *b)
     }
 }
 
-static int json_node(const struct pq_schema *s, int node, const struct pq_val *v, struct buf *b);
+static int json_node(const struct parquet_schema *s, int node, const struct parquet_val *v,
+                     struct buf *b);
 
 /* A repeated node's items as a JSON array. */
 static int
-json_items(const struct pq_schema *s, int node, const struct pq_val *v, struct buf *b)
+json_items(const struct parquet_schema *s, int node, const struct parquet_val *v, struct buf *b)
 {
     int rc = buf_putc(b, '[');
 
-    for (uint32_t k = 0; v && v->kind == PQ_V_LIST && k < v->n && rc == TC_OK; k++) {
+    for (uint32_t k = 0; v && v->kind == PARQUET_V_LIST && k < v->n && rc == TC_OK; k++) {
         if (k)
             rc = buf_putc(b, ',');
         if (rc == TC_OK)
@@ -856,34 +859,34 @@ json_items(const struct pq_schema *s, int node, const struct pq_val *v, struct b
 }
 
 static int
-json_node(const struct pq_schema *s, int node, const struct pq_val *v, struct buf *b)
+json_node(const struct parquet_schema *s, int node, const struct parquet_val *v, struct buf *b)
 {
-    const struct pq_node *nd = &s->nodes[node];
+    const struct parquet_node *nd = &s->nodes[node];
     int rc;
 
     if (nd->leaf)
         return json_scalar(nd, v, b);
-    if (v == NULL || v->kind != PQ_V_GROUP)
+    if (v == NULL || v->kind != PARQUET_V_GROUP)
         return buf_puts(b, "null");
     /* LIST / MAP annotated: group -> repeated child -> (element) */
-    if ((nd->converted == PQ_CT_LIST || nd->converted == PQ_CT_MAP || nd->logical == 2 ||
+    if ((nd->converted == PARQUET_CT_LIST || nd->converted == PARQUET_CT_MAP || nd->logical == 2 ||
          nd->logical == 3) &&
-        nd->num_children == 1 && s->nodes[nd->children[0]].repetition == PQ_REPEATED) {
+        nd->num_children == 1 && s->nodes[nd->children[0]].repetition == PARQUET_REPEATED) {
         int rnode = nd->children[0];
-        const struct pq_node *rn = &s->nodes[rnode];
-        const struct pq_val *lst = &v->items[0];
-        int three =
-            (nd->converted == PQ_CT_LIST || nd->logical == 3) && !rn->leaf && rn->num_children == 1;
+        const struct parquet_node *rn = &s->nodes[rnode];
+        const struct parquet_val *lst = &v->items[0];
+        int three = (nd->converted == PARQUET_CT_LIST || nd->logical == 3) && !rn->leaf &&
+                    rn->num_children == 1;
         rc = buf_putc(b, '[');
-        for (uint32_t k = 0; lst->kind == PQ_V_LIST && k < lst->n && rc == TC_OK; k++) {
-            const struct pq_val *it = &lst->items[k];
+        for (uint32_t k = 0; lst->kind == PARQUET_V_LIST && k < lst->n && rc == TC_OK; k++) {
+            const struct parquet_val *it = &lst->items[k];
             if (k)
                 rc = buf_putc(b, ',');
             if (rc != TC_OK)
                 break;
             if (three)
-                rc =
-                    json_node(s, rn->children[0], it->kind == PQ_V_GROUP ? &it->items[0] : NULL, b);
+                rc = json_node(s, rn->children[0],
+                               it->kind == PARQUET_V_GROUP ? &it->items[0] : NULL, b);
             else
                 rc = json_node(s, rnode, it, b);
         }
@@ -902,7 +905,7 @@ json_node(const struct pq_schema *s, int node, const struct pq_val *v, struct bu
             rc = buf_putc(b, ':');
         if (rc != TC_OK)
             break;
-        if (s->nodes[ch].repetition == PQ_REPEATED)
+        if (s->nodes[ch].repetition == PARQUET_REPEATED)
             rc = json_items(s, ch, &v->items[k], b);
         else
             rc = json_node(s, ch, &v->items[k], b);
@@ -913,7 +916,8 @@ json_node(const struct pq_schema *s, int node, const struct pq_val *v, struct bu
 }
 
 int
-pq_val_json(const struct pq_val *v, const struct pq_schema *s, int node, struct buf *b)
+parquet_val_json(const struct parquet_val *v, const struct parquet_schema *s, int node,
+                 struct buf *b)
 {
     return json_node(s, node, v, b);
 }

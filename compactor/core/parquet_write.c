@@ -11,20 +11,20 @@
 #include "parquet_int.h"
 #include "vp4.h"
 
-#define PQ_DEFAULT_RG_BYTES ((size_t)100 << 20)
-#define PQ_DEFAULT_PAGE_BYTES ((size_t)256 << 10)
+#define PARQUET_DEFAULT_RG_BYTES ((size_t)100 << 20)
+#define PARQUET_DEFAULT_PAGE_BYTES ((size_t)256 << 10)
 /* parquet-go's ColumnIndexSizeLimit: page bounds are cut to this length */
-#define PQ_COLIDX_LIMIT 16
+#define PARQUET_COLIDX_LIMIT 16
 
-struct pq_writer {
+struct parquet_writer {
     int fd;
     char *path;
-    const struct pq_schema *schema;
-    struct pq_writer_opts opts;
+    const struct parquet_schema *schema;
+    struct parquet_writer_opts opts;
     uint64_t off;
-    struct pq_rowset rs;
+    struct parquet_rowset rs;
     size_t est;
-    struct pq_filemeta meta; /* row groups accumulate here */
+    struct parquet_filemeta meta; /* row groups accumulate here */
     int rg_cap;
     /* column 0's first value in the last row of each row group */
     uint8_t **last_key;
@@ -42,7 +42,7 @@ struct pq_writer {
 };
 
 static int
-wr(struct pq_writer *w, const void *p, size_t n, struct tc_err *err)
+wr(struct parquet_writer *w, const void *p, size_t n, struct tc_err *err)
 {
     const char *c = p;
 
@@ -61,10 +61,11 @@ wr(struct pq_writer *w, const void *p, size_t n, struct tc_err *err)
 }
 
 int
-pq_writer_open(struct pq_writer **out, const char *path, const struct pq_schema *schema,
-               const struct pq_writer_opts *opts, struct tc_err *err)
+parquet_writer_open(struct parquet_writer **out, const char *path,
+                    const struct parquet_schema *schema, const struct parquet_writer_opts *opts,
+                    struct tc_err *err)
 {
-    struct pq_writer *w;
+    struct parquet_writer *w;
     int rc;
 
     *out = NULL;
@@ -76,32 +77,32 @@ pq_writer_open(struct pq_writer **out, const char *path, const struct pq_schema 
     if (opts)
         w->opts = *opts;
     if (w->opts.row_group_bytes == 0)
-        w->opts.row_group_bytes = PQ_DEFAULT_RG_BYTES;
+        w->opts.row_group_bytes = PARQUET_DEFAULT_RG_BYTES;
     if (w->opts.page_bytes == 0)
-        w->opts.page_bytes = PQ_DEFAULT_PAGE_BYTES;
+        w->opts.page_bytes = PARQUET_DEFAULT_PAGE_BYTES;
     buf_init(&w->page, (size_t)1 << 31);
     buf_init(&w->comp, (size_t)1 << 31);
     buf_init(&w->hdr, (size_t)1 << 20);
     buf_init(&w->chunk, (size_t)1 << 31);
     w->path = tc_strdup(path);
-    if (w->path == NULL || pq_rowset_init(&w->rs, schema) != TC_OK) {
-        pq_writer_free(w);
+    if (w->path == NULL || parquet_rowset_init(&w->rs, schema) != TC_OK) {
+        parquet_writer_free(w);
         return tc_err_set(err, TC_NOMEM, "parquet writer: out of memory");
     }
     for (int c = 0; c < schema->ncolumns; c++)
         if (schema->nodes[schema->columns[c]].def_level > 255 ||
             schema->nodes[schema->columns[c]].rep_level > 255) {
-            pq_writer_free(w);
+            parquet_writer_free(w);
             return tc_err_set(err, TC_INVAL, "parquet writer: schema too deep");
         }
     w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         rc = tc_err_set(err, TC_IO, "%s: %s", path, strerror(errno));
-        pq_writer_free(w);
+        parquet_writer_free(w);
         return rc;
     }
     if ((rc = wr(w, "PAR1", 4, err)) != TC_OK) {
-        pq_writer_free(w);
+        parquet_writer_free(w);
         return rc;
     }
     w->meta.version = 1;
@@ -110,18 +111,18 @@ pq_writer_open(struct pq_writer **out, const char *path, const struct pq_schema 
 }
 
 void
-pq_writer_free(struct pq_writer *w)
+parquet_writer_free(struct parquet_writer *w)
 {
     if (w == NULL)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    pq_rowset_cleanup(&w->rs);
+    parquet_rowset_cleanup(&w->rs);
     for (int g = 0; g < w->meta.nrowgroups; g++) {
-        struct pq_rowgroup_meta *rg = &w->meta.rowgroups[g];
+        struct parquet_rowgroup_meta *rg = &w->meta.rowgroups[g];
         for (int c = 0; c < rg->ncols; c++) {
             tc_free(rg->cols[c].encodings);
-            pq_stats_cleanup(&rg->cols[c].stats);
+            parquet_stats_cleanup(&rg->cols[c].stats);
         }
         tc_free(rg->cols);
     }
@@ -147,19 +148,19 @@ pq_writer_free(struct pq_writer *w)
 }
 
 size_t
-pq_writer_buffered(const struct pq_writer *w)
+parquet_writer_buffered(const struct parquet_writer *w)
 {
     return w->est;
 }
 
 int
-pq_writer_row_groups(const struct pq_writer *w)
+parquet_writer_row_groups(const struct parquet_writer *w)
 {
     return w->meta.nrowgroups;
 }
 
 const uint8_t *
-pq_writer_rowgroup_last_key(const struct pq_writer *w, int g, uint32_t *len)
+parquet_writer_rowgroup_last_key(const struct parquet_writer *w, int g, uint32_t *len)
 {
     if (g < 0 || g >= w->meta.nrowgroups || w->last_key[g] == NULL)
         return NULL;
@@ -168,30 +169,31 @@ pq_writer_rowgroup_last_key(const struct pq_writer *w, int g, uint32_t *len)
 }
 
 int
-pq_writer_write_row(struct pq_writer *w, const struct pq_row *row, struct tc_err *err)
+parquet_writer_write_row(struct parquet_writer *w, const struct parquet_row *row,
+                         struct tc_err *err)
 {
-    size_t est = pq_row_estimate_size(row);
+    size_t est = parquet_row_estimate_size(row);
     int rc;
 
     if (w->closed)
         return tc_err_set(err, TC_INVAL, "%s: write after close", w->path);
     if (w->rs.nrows > 0 && w->est + est > w->opts.row_group_bytes)
-        if ((rc = pq_writer_flush(w, err)) != TC_OK)
+        if ((rc = parquet_writer_flush(w, err)) != TC_OK)
             return rc;
-    rc = pq_rowset_append(&w->rs, row);
+    rc = parquet_rowset_append(&w->rs, row);
     if (rc != TC_OK)
         return tc_err_set(err, rc, "%s: row does not match the schema (%s)", w->path,
                           tc_strerror(rc));
     w->est += est;
     if (w->est > w->opts.row_group_bytes)
-        return pq_writer_flush(w, err);
+        return parquet_writer_flush(w, err);
     return TC_OK;
 }
 
 /* ---- dictionary ---- */
 
 struct dict {
-    struct pq_colbuf vals;
+    struct parquet_colbuf vals;
     uint32_t *slots; /* index + 1, 0 = empty */
     size_t nslots;
 };
@@ -209,9 +211,9 @@ hash_bytes(const uint8_t *p, size_t n)
 }
 
 static void
-value_at(const struct pq_colbuf *c, size_t i, const uint8_t **p, uint32_t *n)
+value_at(const struct parquet_colbuf *c, size_t i, const uint8_t **p, uint32_t *n)
 {
-    if (c->type == PQ_BYTE_ARRAY) {
+    if (c->type == PARQUET_BYTE_ARRAY) {
         /* an all-empty column never allocates data */
         *p = c->data ? c->data + c->offs[i] : (const uint8_t *)"";
         *n = c->offs[i + 1] - c->offs[i];
@@ -265,7 +267,7 @@ dict_add(struct dict *d, const uint8_t *p, uint32_t n, uint32_t *idx)
         h = (h + 1) & (d->nslots - 1);
     }
     *idx = (uint32_t)d->vals.nv;
-    rc = pq_colbuf_push(&d->vals, 0, 0, 1, p, n);
+    rc = parquet_colbuf_push(&d->vals, 0, 0, 1, p, n);
     if (rc != TC_OK)
         return rc;
     d->vals.n = 0; /* only values matter */
@@ -276,7 +278,7 @@ dict_add(struct dict *d, const uint8_t *p, uint32_t n, uint32_t *idx)
 /* ---- value encoders ---- */
 
 static int
-ensure_i64(struct pq_writer *w, size_t n)
+ensure_i64(struct parquet_writer *w, size_t n)
 {
     if (n > w->i64cap) {
         int64_t *p = tc_reallocarray(w->i64, n, sizeof(int64_t));
@@ -296,11 +298,11 @@ ensure_i64(struct pq_writer *w, size_t n)
 }
 
 static int
-encode_plain(struct buf *b, const struct pq_colbuf *c, size_t v0, size_t v1)
+encode_plain(struct buf *b, const struct parquet_colbuf *c, size_t v0, size_t v1)
 {
     int rc = TC_OK;
 
-    if (c->type == PQ_BOOLEAN) {
+    if (c->type == PARQUET_BOOLEAN) {
         uint8_t byte = 0;
         for (size_t i = v0; i < v1 && rc == TC_OK; i++) {
             if (c->fixed[i])
@@ -312,7 +314,7 @@ encode_plain(struct buf *b, const struct pq_colbuf *c, size_t v0, size_t v1)
         }
         return rc;
     }
-    if (c->type == PQ_BYTE_ARRAY) {
+    if (c->type == PARQUET_BYTE_ARRAY) {
         for (size_t i = v0; i < v1 && rc == TC_OK; i++) {
             uint32_t l = c->offs[i + 1] - c->offs[i];
             rc = buf_put_u32le(b, l);
@@ -327,18 +329,18 @@ encode_plain(struct buf *b, const struct pq_colbuf *c, size_t v0, size_t v1)
 }
 
 static int
-encode_values(struct pq_writer *w, int enc, struct buf *b, const struct pq_colbuf *c, size_t v0,
-              size_t v1)
+encode_values(struct parquet_writer *w, int enc, struct buf *b, const struct parquet_colbuf *c,
+              size_t v0, size_t v1)
 {
     size_t n = v1 - v0;
     int rc;
 
     switch (enc) {
-    case PQ_DELTA_BINARY_PACKED:
+    case PARQUET_DELTA_BINARY_PACKED:
         if ((rc = ensure_i64(w, n + 1)) != TC_OK)
             return rc;
         for (size_t i = 0; i < n; i++) {
-            if (c->type == PQ_INT32) {
+            if (c->type == PARQUET_INT32) {
                 int32_t x;
                 memcpy(&x, c->fixed + (v0 + i) * 4, 4);
                 w->i64[i] = x;
@@ -346,18 +348,18 @@ encode_values(struct pq_writer *w, int enc, struct buf *b, const struct pq_colbu
                 memcpy(&w->i64[i], c->fixed + (v0 + i) * 8, 8);
             }
         }
-        return pq_delta_encode(b, c->type == PQ_INT32, w->i64, n);
-    case PQ_DELTA_LENGTH_BYTE_ARRAY:
+        return parquet_delta_encode(b, c->type == PARQUET_INT32, w->i64, n);
+    case PARQUET_DELTA_LENGTH_BYTE_ARRAY:
         if ((rc = ensure_i64(w, n + 1)) != TC_OK)
             return rc;
         for (size_t i = 0; i < n; i++)
             w->i64[i] = c->offs[v0 + i + 1] - c->offs[v0 + i];
-        if ((rc = pq_delta_encode(b, 1, w->i64, n)) != TC_OK)
+        if ((rc = parquet_delta_encode(b, 1, w->i64, n)) != TC_OK)
             return rc;
         return c->offs[v1] > c->offs[v0]
                    ? buf_append(b, c->data + c->offs[v0], c->offs[v1] - c->offs[v0])
                    : TC_OK;
-    case PQ_DELTA_BYTE_ARRAY: {
+    case PARQUET_DELTA_BYTE_ARRAY: {
         const uint8_t *prev = NULL;
         uint32_t prevlen = 0;
         if ((rc = ensure_i64(w, 2 * n + 1)) != TC_OK)
@@ -373,8 +375,8 @@ encode_values(struct pq_writer *w, int enc, struct buf *b, const struct pq_colbu
             prev = p;
             prevlen = l;
         }
-        if ((rc = pq_delta_encode(b, 1, w->i64, n)) != TC_OK ||
-            (rc = pq_delta_encode(b, 1, w->i64 + n, n)) != TC_OK)
+        if ((rc = parquet_delta_encode(b, 1, w->i64, n)) != TC_OK ||
+            (rc = parquet_delta_encode(b, 1, w->i64 + n, n)) != TC_OK)
             return rc;
         for (size_t i = 0; i < n && rc == TC_OK; i++) {
             const uint8_t *p;
@@ -400,11 +402,11 @@ struct minmax {
 };
 
 static void
-mm_add(struct minmax *m, const struct pq_node *leaf, const uint8_t *p, uint32_t n)
+mm_add(struct minmax *m, const struct parquet_node *leaf, const uint8_t *p, uint32_t n)
 {
-    if (leaf->type == PQ_FLOAT || leaf->type == PQ_DOUBLE) {
+    if (leaf->type == PARQUET_FLOAT || leaf->type == PARQUET_DOUBLE) {
         /* NaN is never a bound */
-        if (leaf->type == PQ_DOUBLE) {
+        if (leaf->type == PARQUET_DOUBLE) {
             double d;
             memcpy(&d, p, 8);
             if (d != d)
@@ -416,11 +418,11 @@ mm_add(struct minmax *m, const struct pq_node *leaf, const uint8_t *p, uint32_t 
                 return;
         }
     }
-    if (!m->any || pq_value_cmp(leaf, p, n, m->min, m->minl) < 0) {
+    if (!m->any || parquet_value_cmp(leaf, p, n, m->min, m->minl) < 0) {
         m->min = p;
         m->minl = n;
     }
-    if (!m->any || pq_value_cmp(leaf, p, n, m->max, m->maxl) > 0) {
+    if (!m->any || parquet_value_cmp(leaf, p, n, m->max, m->maxl) > 0) {
         m->max = p;
         m->maxl = n;
     }
@@ -428,7 +430,7 @@ mm_add(struct minmax *m, const struct pq_node *leaf, const uint8_t *p, uint32_t 
 }
 
 static int
-stats_from(struct pq_stats *st, const struct minmax *m)
+stats_from(struct parquet_stats *st, const struct minmax *m)
 {
     memset(st, 0, sizeof(*st));
     st->null_count = m->nulls;
@@ -444,25 +446,26 @@ stats_from(struct pq_stats *st, const struct minmax *m)
     return TC_OK;
 }
 
-/* Column-index bounds of byte arrays are cut to PQ_COLIDX_LIMIT bytes; a
+/* Column-index bounds of byte arrays are cut to PARQUET_COLIDX_LIMIT bytes; a
  * cut max is rounded up so it stays an upper bound. */
 static void
-w_bound(struct thrift_w *tw, const struct pq_node *leaf, const uint8_t *p, uint32_t n, int is_max)
+w_bound(struct thrift_w *tw, const struct parquet_node *leaf, const uint8_t *p, uint32_t n,
+        int is_max)
 {
-    uint8_t tmp[PQ_COLIDX_LIMIT];
+    uint8_t tmp[PARQUET_COLIDX_LIMIT];
     int k;
 
-    if ((leaf->type != PQ_BYTE_ARRAY && leaf->type != PQ_FIXED_LEN_BYTE_ARRAY) ||
-        n <= PQ_COLIDX_LIMIT) {
+    if ((leaf->type != PARQUET_BYTE_ARRAY && leaf->type != PARQUET_FIXED_LEN_BYTE_ARRAY) ||
+        n <= PARQUET_COLIDX_LIMIT) {
         thrift_w_binary(tw, p, n);
         return;
     }
     if (!is_max) {
-        thrift_w_binary(tw, p, PQ_COLIDX_LIMIT);
+        thrift_w_binary(tw, p, PARQUET_COLIDX_LIMIT);
         return;
     }
-    memcpy(tmp, p, PQ_COLIDX_LIMIT);
-    for (k = PQ_COLIDX_LIMIT - 1; k >= 0; k--) {
+    memcpy(tmp, p, PARQUET_COLIDX_LIMIT);
+    for (k = PARQUET_COLIDX_LIMIT - 1; k >= 0; k--) {
         if (tmp[k] != 0xff) {
             tmp[k]++;
             thrift_w_binary(tw, tmp, (size_t)k + 1);
@@ -475,8 +478,8 @@ w_bound(struct thrift_w *tw, const struct pq_node *leaf, const uint8_t *p, uint3
 /* rank[i] = position of dictionary value i in sort order, so page bounds
  * of dictionary columns are found with integer compares. */
 struct rank_ctx {
-    const struct pq_colbuf *vals;
-    const struct pq_node *leaf;
+    const struct parquet_colbuf *vals;
+    const struct parquet_node *leaf;
 };
 
 static int
@@ -488,11 +491,11 @@ rank_cmp(const void *a, const void *b, void *arg)
 
     value_at(x->vals, *(const uint32_t *)a, &p, &n);
     value_at(x->vals, *(const uint32_t *)b, &q, &m);
-    return pq_value_cmp(x->leaf, p, n, q, m);
+    return parquet_value_cmp(x->leaf, p, n, q, m);
 }
 
 static int
-dict_ranks(const struct pq_colbuf *vals, const struct pq_node *leaf, uint32_t **out)
+dict_ranks(const struct parquet_colbuf *vals, const struct parquet_node *leaf, uint32_t **out)
 {
     struct rank_ctx x = {vals, leaf};
     uint32_t *order = tc_calloc(vals->nv + 1, sizeof(uint32_t));
@@ -524,7 +527,7 @@ struct page_info {
 };
 
 static int
-write_page_header(struct pq_writer *w, int type, size_t usize, size_t csize, int num_values,
+write_page_header(struct parquet_writer *w, int type, size_t usize, size_t csize, int num_values,
                   int num_nulls, int num_rows, int enc, size_t def_len, size_t rep_len,
                   int is_compressed)
 {
@@ -536,11 +539,11 @@ write_page_header(struct pq_writer *w, int type, size_t usize, size_t csize, int
     thrift_w_field_i32(&tw, 1, type);
     thrift_w_field_i32(&tw, 2, (int32_t)usize);
     thrift_w_field_i32(&tw, 3, (int32_t)csize);
-    if (type == PQ_DICTIONARY_PAGE) {
+    if (type == PARQUET_DICTIONARY_PAGE) {
         thrift_w_field(&tw, THRIFT_STRUCT, 7);
         thrift_w_struct_begin(&tw);
         thrift_w_field_i32(&tw, 1, num_values);
-        thrift_w_field_i32(&tw, 2, PQ_PLAIN);
+        thrift_w_field_i32(&tw, 2, PARQUET_PLAIN);
         thrift_w_struct_end(&tw);
     } else {
         thrift_w_field(&tw, THRIFT_STRUCT, 8);
@@ -559,33 +562,35 @@ write_page_header(struct pq_writer *w, int type, size_t usize, size_t csize, int
 }
 
 static int
-column_encoding(const struct pq_node *leaf)
+column_encoding(const struct parquet_node *leaf)
 {
     switch (leaf->colenc) {
-    case PQ_COLENC_DICT:
-        return PQ_RLE_DICTIONARY;
-    case PQ_COLENC_DELTA:
-        return leaf->type == PQ_INT32 || leaf->type == PQ_INT64 ? PQ_DELTA_BINARY_PACKED : PQ_PLAIN;
-    case PQ_COLENC_DLBA:
-        return leaf->type == PQ_BYTE_ARRAY ? PQ_DELTA_LENGTH_BYTE_ARRAY : PQ_PLAIN;
-    case PQ_COLENC_DBA:
-        return leaf->type == PQ_BYTE_ARRAY || leaf->type == PQ_FIXED_LEN_BYTE_ARRAY
-                   ? PQ_DELTA_BYTE_ARRAY
-                   : PQ_PLAIN;
-    case PQ_COLENC_PLAIN:
-        return PQ_PLAIN;
+    case PARQUET_COLENC_DICT:
+        return PARQUET_RLE_DICTIONARY;
+    case PARQUET_COLENC_DELTA:
+        return leaf->type == PARQUET_INT32 || leaf->type == PARQUET_INT64
+                   ? PARQUET_DELTA_BINARY_PACKED
+                   : PARQUET_PLAIN;
+    case PARQUET_COLENC_DLBA:
+        return leaf->type == PARQUET_BYTE_ARRAY ? PARQUET_DELTA_LENGTH_BYTE_ARRAY : PARQUET_PLAIN;
+    case PARQUET_COLENC_DBA:
+        return leaf->type == PARQUET_BYTE_ARRAY || leaf->type == PARQUET_FIXED_LEN_BYTE_ARRAY
+                   ? PARQUET_DELTA_BYTE_ARRAY
+                   : PARQUET_PLAIN;
+    case PARQUET_COLENC_PLAIN:
+        return PARQUET_PLAIN;
     default:
-        return leaf->type == PQ_BYTE_ARRAY ? PQ_DELTA_LENGTH_BYTE_ARRAY : PQ_PLAIN;
+        return leaf->type == PARQUET_BYTE_ARRAY ? PARQUET_DELTA_LENGTH_BYTE_ARRAY : PARQUET_PLAIN;
     }
 }
 
 static int
-write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *cm,
+write_chunk(struct parquet_writer *w, int col, int64_t nrows, struct parquet_chunk_meta *cm,
             struct buf *colidx, struct buf *offidx, struct tc_err *err)
 {
-    const struct pq_schema *s = w->schema;
-    const struct pq_node *leaf = &s->nodes[s->columns[col]];
-    const struct pq_colbuf *c = &w->rs.cols[col];
+    const struct parquet_schema *s = w->schema;
+    const struct parquet_node *leaf = &s->nodes[s->columns[col]];
+    const struct parquet_colbuf *c = &w->rs.cols[col];
     int enc = column_encoding(leaf), codec = leaf->codec, rc = TC_OK;
     int max_def = leaf->def_level, max_rep = leaf->rep_level;
     struct dict d;
@@ -607,8 +612,8 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
     cm->num_values = (int64_t)c->n;
     buf_reset(&w->chunk);
 
-    if (enc == PQ_RLE_DICTIONARY) {
-        if (pq_colbuf_init(&d.vals, c->type, leaf->type_length, 0) != TC_OK)
+    if (enc == PARQUET_RLE_DICTIONARY) {
+        if (parquet_colbuf_init(&d.vals, c->type, leaf->type_length, 0) != TC_OK)
             return tc_err_set(err, TC_NOMEM, "dictionary: out of memory");
         idx = tc_calloc(c->nv + 1, sizeof(uint32_t));
         if (idx == NULL) {
@@ -626,10 +631,10 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
         /* dictionary page: PLAIN values, compressed with the column codec */
         buf_reset(&w->page);
         if ((rc = encode_plain(&w->page, &d.vals, 0, d.vals.nv)) != TC_OK ||
-            (rc = pq_compress(codec, (uint8_t *)w->page.data, w->page.len, &w->comp, err)) !=
+            (rc = parquet_compress(codec, (uint8_t *)w->page.data, w->page.len, &w->comp, err)) !=
                 TC_OK ||
-            (rc = write_page_header(w, PQ_DICTIONARY_PAGE, w->page.len, w->comp.len, (int)d.vals.nv,
-                                    0, 0, PQ_PLAIN, 0, 0, 0)) != TC_OK)
+            (rc = write_page_header(w, PARQUET_DICTIONARY_PAGE, w->page.len, w->comp.len,
+                                    (int)d.vals.nv, 0, 0, PARQUET_PLAIN, 0, 0, 0)) != TC_OK)
             goto out;
         cm->dictionary_page_offset = start_off;
         if ((rc = dict_ranks(&d.vals, leaf, &rank)) != TC_OK)
@@ -652,8 +657,8 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
             if (c->rep[l] == 0)
                 row++;
             if (c->def[l] == max_def) {
-                bytes += c->type == PQ_BYTE_ARRAY ? 4 + c->offs[v + 1] - c->offs[v]
-                                                  : (size_t)(c->width ? c->width : 1);
+                bytes += c->type == PARQUET_BYTE_ARRAY ? 4 + c->offs[v + 1] - c->offs[v]
+                                                       : (size_t)(c->width ? c->width : 1);
                 v++;
             } else {
                 nulls++;
@@ -686,7 +691,7 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
             value_at(&d.vals, lo, &pi->mm.min, &pi->mm.minl);
             value_at(&d.vals, hi, &pi->mm.max, &pi->mm.maxl);
             pi->mm.any = 1;
-            if (leaf->type == PQ_FLOAT || leaf->type == PQ_DOUBLE) {
+            if (leaf->type == PARQUET_FLOAT || leaf->type == PARQUET_DOUBLE) {
                 /* NaN handling lives in mm_add: recompute the slow way */
                 memset(&pi->mm, 0, sizeof(pi->mm));
                 for (size_t i = v0; i < v; i++) {
@@ -718,29 +723,31 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
         if (max_rep > 0) {
             for (size_t i = l0; i < l; i++)
                 w->u32[i - l0] = c->rep[i];
-            if ((rc = pq_rle_encode(&w->page, pq_bit_width((uint64_t)max_rep), w->u32, l - l0)))
+            if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_rep), w->u32,
+                                         l - l0)))
                 goto out;
             rep_len = w->page.len;
         }
         if (max_def > 0) {
             for (size_t i = l0; i < l; i++)
                 w->u32[i - l0] = c->def[i];
-            if ((rc = pq_rle_encode(&w->page, pq_bit_width((uint64_t)max_def), w->u32, l - l0)))
+            if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_def), w->u32,
+                                         l - l0)))
                 goto out;
             def_len = w->page.len - rep_len;
         }
         lv_len = w->page.len;
         /* values */
-        if (enc == PQ_RLE_DICTIONARY) {
-            uint8_t bw = (uint8_t)pq_bit_width(d.vals.nv ? d.vals.nv - 1 : 0);
+        if (enc == PARQUET_RLE_DICTIONARY) {
+            uint8_t bw = (uint8_t)parquet_bit_width(d.vals.nv ? d.vals.nv - 1 : 0);
             if ((rc = buf_append(&w->page, &bw, 1)) != TC_OK ||
-                (rc = pq_rle_encode(&w->page, bw, idx + v0, v - v0)) != TC_OK)
+                (rc = parquet_rle_encode(&w->page, bw, idx + v0, v - v0)) != TC_OK)
                 goto out;
             is_comp = 0; /* as parquet-go: dictionary indices are not compressed */
         } else {
             if ((rc = encode_values(w, enc, &w->page, c, v0, v)) != TC_OK)
                 goto out;
-            is_comp = codec != PQ_UNCOMPRESSED;
+            is_comp = codec != PARQUET_UNCOMPRESSED;
         }
         usize = w->page.len;
         if (usize > INT32_MAX / 2 || l - l0 > INT32_MAX) {
@@ -750,8 +757,9 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
             goto out;
         }
         if (is_comp) {
-            if ((rc = pq_compress(codec, (uint8_t *)(w->page.data ? w->page.data + lv_len : ""),
-                                  usize - lv_len, &w->comp, err)) != TC_OK)
+            if ((rc =
+                     parquet_compress(codec, (uint8_t *)(w->page.data ? w->page.data + lv_len : ""),
+                                      usize - lv_len, &w->comp, err)) != TC_OK)
                 goto out;
         } else {
             buf_reset(&w->comp);
@@ -759,9 +767,9 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
                 (rc = buf_append(&w->comp, w->page.data + lv_len, usize - lv_len)) != TC_OK)
                 goto out;
         }
-        if ((rc = write_page_header(w, PQ_DATA_PAGE_V2, usize, lv_len + w->comp.len, (int)(l - l0),
-                                    (int)nulls, (int)(row - rows0), enc, def_len, rep_len,
-                                    is_comp)) != TC_OK)
+        if ((rc = write_page_header(w, PARQUET_DATA_PAGE_V2, usize, lv_len + w->comp.len,
+                                    (int)(l - l0), (int)nulls, (int)(row - rows0), enc, def_len,
+                                    rep_len, is_comp)) != TC_OK)
             goto out;
         pi->offset = start_off + (int64_t)w->chunk.len;
         pi->size = (int32_t)(w->hdr.len + lv_len + w->comp.len);
@@ -787,15 +795,15 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
         rc = TC_NOMEM;
         goto out;
     }
-    if (enc == PQ_RLE_DICTIONARY) {
-        cm->encodings[0] = PQ_PLAIN;
-        cm->encodings[1] = PQ_RLE;
-        cm->encodings[2] = PQ_RLE_DICTIONARY;
+    if (enc == PARQUET_RLE_DICTIONARY) {
+        cm->encodings[0] = PARQUET_PLAIN;
+        cm->encodings[1] = PARQUET_RLE;
+        cm->encodings[2] = PARQUET_RLE_DICTIONARY;
         cm->nencodings = 3;
     } else {
-        cm->encodings[0] = PQ_RLE;
+        cm->encodings[0] = PARQUET_RLE;
         cm->encodings[1] = enc;
-        cm->nencodings = enc == PQ_RLE ? 1 : 2;
+        cm->nencodings = enc == PARQUET_RLE ? 1 : 2;
     }
     /* column index */
     {
@@ -827,15 +835,15 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
             if (pages[i].null_page || !pages[i].mm.any)
                 continue;
             if (prev) {
-                if (pq_value_cmp(leaf, pages[i].mm.min, pages[i].mm.minl, prev->mm.min,
-                                 prev->mm.minl) < 0 ||
-                    pq_value_cmp(leaf, pages[i].mm.max, pages[i].mm.maxl, prev->mm.max,
-                                 prev->mm.maxl) < 0)
+                if (parquet_value_cmp(leaf, pages[i].mm.min, pages[i].mm.minl, prev->mm.min,
+                                      prev->mm.minl) < 0 ||
+                    parquet_value_cmp(leaf, pages[i].mm.max, pages[i].mm.maxl, prev->mm.max,
+                                      prev->mm.maxl) < 0)
                     asc = 0;
-                if (pq_value_cmp(leaf, pages[i].mm.min, pages[i].mm.minl, prev->mm.min,
-                                 prev->mm.minl) > 0 ||
-                    pq_value_cmp(leaf, pages[i].mm.max, pages[i].mm.maxl, prev->mm.max,
-                                 prev->mm.maxl) > 0)
+                if (parquet_value_cmp(leaf, pages[i].mm.min, pages[i].mm.minl, prev->mm.min,
+                                      prev->mm.minl) > 0 ||
+                    parquet_value_cmp(leaf, pages[i].mm.max, pages[i].mm.maxl, prev->mm.max,
+                                      prev->mm.maxl) > 0)
                     desc = 0;
             }
             prev = &pages[i];
@@ -864,8 +872,8 @@ write_chunk(struct pq_writer *w, int col, int64_t nrows, struct pq_chunk_meta *c
     thrift_w_struct_end(&tw);
     rc = tw.rc;
 out:
-    if (enc == PQ_RLE_DICTIONARY)
-        pq_colbuf_cleanup(&d.vals);
+    if (enc == PARQUET_RLE_DICTIONARY)
+        parquet_colbuf_cleanup(&d.vals);
     tc_free(d.slots);
     tc_free(idx);
     tc_free(rank);
@@ -876,16 +884,17 @@ out:
 }
 
 int
-pq_writer_flush(struct pq_writer *w, struct tc_err *err)
+parquet_writer_flush(struct parquet_writer *w, struct tc_err *err)
 {
-    struct pq_rowgroup_meta *rg;
+    struct parquet_rowgroup_meta *rg;
     int rc;
 
     if (w->rs.nrows == 0)
         return TC_OK;
     if (w->meta.nrowgroups == w->rg_cap) {
         int ncap = w->rg_cap ? w->rg_cap * 2 : 4;
-        struct pq_rowgroup_meta *n = tc_reallocarray(w->meta.rowgroups, (size_t)ncap, sizeof(*n));
+        struct parquet_rowgroup_meta *n =
+            tc_reallocarray(w->meta.rowgroups, (size_t)ncap, sizeof(*n));
         struct buf *ci, *oi;
         if (n == NULL)
             return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
@@ -925,7 +934,7 @@ pq_writer_flush(struct pq_writer *w, struct tc_err *err)
     rg->num_rows = w->rs.nrows;
     if (w->schema->ncolumns > 0) {
         /* remember the last row's key (Tempo's `index` file wants it) */
-        const struct pq_colbuf *c0 = &w->rs.cols[0];
+        const struct parquet_colbuf *c0 = &w->rs.cols[0];
         size_t last = 0, v = 0, vlast = 0;
         for (size_t i = 0; i < c0->n; i++) {
             if (c0->rep[i] == 0) {
@@ -955,13 +964,13 @@ pq_writer_flush(struct pq_writer *w, struct tc_err *err)
         rg->total_byte_size += rg->cols[c].total_uncompressed;
     }
     w->meta.num_rows += w->rs.nrows;
-    pq_rowset_reset(&w->rs);
+    parquet_rowset_reset(&w->rs);
     w->est = 0;
     return TC_OK;
 }
 
 int
-pq_writer_close(struct pq_writer *w, struct pq_write_info *info, struct tc_err *err)
+parquet_writer_close(struct parquet_writer *w, struct parquet_write_info *info, struct tc_err *err)
 {
     struct buf footer;
     uint8_t tail[8];
@@ -970,12 +979,12 @@ pq_writer_close(struct pq_writer *w, struct pq_write_info *info, struct tc_err *
 
     if (w->closed)
         return tc_err_set(err, TC_INVAL, "%s: closed twice", w->path);
-    if ((rc = pq_writer_flush(w, err)) != TC_OK)
+    if ((rc = parquet_writer_flush(w, err)) != TC_OK)
         return rc;
     /* page indexes after the row groups: all column indexes, then all offset indexes */
     for (int g = 0; g < w->meta.nrowgroups; g++)
         for (int c = 0; c < w->schema->ncolumns; c++, k++) {
-            struct pq_chunk_meta *cm = &w->meta.rowgroups[g].cols[c];
+            struct parquet_chunk_meta *cm = &w->meta.rowgroups[g].cols[c];
             cm->column_index_offset = (int64_t)w->off;
             cm->column_index_length = (int32_t)w->colidx[k].len;
             if ((rc = wr(w, w->colidx[k].data, w->colidx[k].len, err)) != TC_OK)
@@ -984,7 +993,7 @@ pq_writer_close(struct pq_writer *w, struct pq_write_info *info, struct tc_err *
     k = 0;
     for (int g = 0; g < w->meta.nrowgroups; g++)
         for (int c = 0; c < w->schema->ncolumns; c++, k++) {
-            struct pq_chunk_meta *cm = &w->meta.rowgroups[g].cols[c];
+            struct parquet_chunk_meta *cm = &w->meta.rowgroups[g].cols[c];
             cm->offset_index_offset = (int64_t)w->off;
             cm->offset_index_length = (int32_t)w->offidx[k].len;
             if ((rc = wr(w, w->offidx[k].data, w->offidx[k].len, err)) != TC_OK)
@@ -993,10 +1002,10 @@ pq_writer_close(struct pq_writer *w, struct pq_write_info *info, struct tc_err *
     snprintf(created, sizeof(created), "tempo-compactor version %s(build %s)", tc_version,
              tc_revision);
     w->meta.created_by = (char *)(w->opts.created_by ? w->opts.created_by : created);
-    w->meta.kv = (struct pq_kv *)w->opts.kv;
+    w->meta.kv = (struct parquet_kv *)w->opts.kv;
     w->meta.nkv = w->opts.nkv;
     buf_init(&footer, (size_t)1 << 30);
-    rc = pq_footer_write(&footer, w->schema, &w->meta);
+    rc = parquet_footer_write(&footer, w->schema, &w->meta);
     w->meta.created_by = NULL;
     w->meta.kv = NULL;
     w->meta.nkv = 0;
@@ -1035,49 +1044,50 @@ pq_writer_close(struct pq_writer *w, struct pq_write_info *info, struct tc_err *
 /* ---- helpers built on reader + writer ---- */
 
 int
-pq_schema_from_file(const struct pq_reader *r, struct pq_schema **out, struct tc_err *err)
+parquet_schema_from_file(const struct parquet_reader *r, struct parquet_schema **out,
+                         struct tc_err *err)
 {
-    const struct pq_filemeta *m = pq_reader_meta(r);
-    struct pq_schema *s = pq_schema_dup(pq_reader_schema(r));
+    const struct parquet_filemeta *m = parquet_reader_meta(r);
+    struct parquet_schema *s = parquet_schema_dup(parquet_reader_schema(r));
 
     *out = NULL;
     if (s == NULL)
         return tc_err_set(err, TC_NOMEM, "schema copy: out of memory");
     for (int c = 0; c < s->ncolumns; c++) {
-        struct pq_node *leaf = &s->nodes[s->columns[c]];
-        leaf->colenc = PQ_COLENC_DEFAULT;
-        leaf->codec = PQ_UNCOMPRESSED;
+        struct parquet_node *leaf = &s->nodes[s->columns[c]];
+        leaf->colenc = PARQUET_COLENC_DEFAULT;
+        leaf->codec = PARQUET_UNCOMPRESSED;
         if (m->nrowgroups == 0)
             continue;
         {
-            const struct pq_chunk_meta *cm = &m->rowgroups[0].cols[c];
+            const struct parquet_chunk_meta *cm = &m->rowgroups[0].cols[c];
             for (int e = 0; e < cm->nencodings; e++) {
                 switch (cm->encodings[e]) {
-                case PQ_RLE_DICTIONARY:
-                case PQ_PLAIN_DICTIONARY:
-                    leaf->colenc = PQ_COLENC_DICT;
+                case PARQUET_RLE_DICTIONARY:
+                case PARQUET_PLAIN_DICTIONARY:
+                    leaf->colenc = PARQUET_COLENC_DICT;
                     break;
-                case PQ_DELTA_BINARY_PACKED:
-                    if (leaf->colenc == PQ_COLENC_DEFAULT)
-                        leaf->colenc = PQ_COLENC_DELTA;
+                case PARQUET_DELTA_BINARY_PACKED:
+                    if (leaf->colenc == PARQUET_COLENC_DEFAULT)
+                        leaf->colenc = PARQUET_COLENC_DELTA;
                     break;
-                case PQ_DELTA_BYTE_ARRAY:
-                    if (leaf->colenc == PQ_COLENC_DEFAULT)
-                        leaf->colenc = PQ_COLENC_DBA;
+                case PARQUET_DELTA_BYTE_ARRAY:
+                    if (leaf->colenc == PARQUET_COLENC_DEFAULT)
+                        leaf->colenc = PARQUET_COLENC_DBA;
                     break;
-                case PQ_PLAIN:
-                    if (leaf->colenc == PQ_COLENC_DEFAULT && leaf->type != PQ_BYTE_ARRAY)
-                        leaf->colenc = PQ_COLENC_PLAIN;
+                case PARQUET_PLAIN:
+                    if (leaf->colenc == PARQUET_COLENC_DEFAULT && leaf->type != PARQUET_BYTE_ARRAY)
+                        leaf->colenc = PARQUET_COLENC_PLAIN;
                     break;
                 default:
                     break;
                 }
             }
             /* codecs we cannot write become zstd */
-            leaf->codec = cm->codec == PQ_UNCOMPRESSED || cm->codec == PQ_SNAPPY ||
-                                  cm->codec == PQ_GZIP || cm->codec == PQ_ZSTD
+            leaf->codec = cm->codec == PARQUET_UNCOMPRESSED || cm->codec == PARQUET_SNAPPY ||
+                                  cm->codec == PARQUET_GZIP || cm->codec == PARQUET_ZSTD
                               ? cm->codec
-                              : PQ_ZSTD;
+                              : PARQUET_ZSTD;
         }
     }
     *out = s;
@@ -1085,35 +1095,36 @@ pq_schema_from_file(const struct pq_reader *r, struct pq_schema **out, struct tc
 }
 
 int
-pq_copy_rows(struct pq_reader *r, const struct pq_schema *schema, const char *out_path,
-             size_t row_group_bytes, struct pq_write_info *info, struct tc_err *err)
+parquet_copy_rows(struct parquet_reader *r, const struct parquet_schema *schema,
+                  const char *out_path, size_t row_group_bytes, struct parquet_write_info *info,
+                  struct tc_err *err)
 {
-    struct pq_writer *w = NULL;
-    struct pq_cursor *cur = NULL;
-    struct pq_writer_opts o;
-    struct pq_row row;
+    struct parquet_writer *w = NULL;
+    struct parquet_cursor *cur = NULL;
+    struct parquet_writer_opts o;
+    struct parquet_row row;
     int rc, eof = 0;
 
     memset(&o, 0, sizeof(o));
     o.row_group_bytes = row_group_bytes;
-    if ((rc = pq_reader_project(r, schema, err)) != TC_OK)
+    if ((rc = parquet_reader_project(r, schema, err)) != TC_OK)
         return rc;
-    if ((rc = pq_cursor_new(&cur, r, err)) != TC_OK)
+    if ((rc = parquet_cursor_new(&cur, r, err)) != TC_OK)
         goto out;
-    if ((rc = pq_writer_open(&w, out_path, schema, &o, err)) != TC_OK)
+    if ((rc = parquet_writer_open(&w, out_path, schema, &o, err)) != TC_OK)
         goto out;
     for (;;) {
-        if ((rc = pq_cursor_next(cur, &row, &eof, err)) != TC_OK)
+        if ((rc = parquet_cursor_next(cur, &row, &eof, err)) != TC_OK)
             goto out;
         if (eof)
             break;
-        if ((rc = pq_writer_write_row(w, &row, err)) != TC_OK)
+        if ((rc = parquet_writer_write_row(w, &row, err)) != TC_OK)
             goto out;
     }
-    rc = pq_writer_close(w, info, err);
+    rc = parquet_writer_close(w, info, err);
 out:
-    pq_writer_free(w);
-    pq_cursor_free(cur);
-    pq_reader_project(r, NULL, NULL);
+    parquet_writer_free(w);
+    parquet_cursor_free(cur);
+    parquet_reader_project(r, NULL, NULL);
     return rc;
 }

@@ -12,73 +12,79 @@
 
 /* ---- schema ---- */
 
-#define REQ PQ_REQUIRED
-#define OPT PQ_OPTIONAL
-#define RPT PQ_REPEATED
+#define REQ PARQUET_REQUIRED
+#define OPT PARQUET_OPTIONAL
+#define RPT PARQUET_REPEATED
 
 static void
-leaf_list(struct pq_schema_builder *sb, const char *name, int type, int conv, int enc, int codec)
+leaf_list(struct parquet_schema_builder *sb, const char *name, int type, int conv, int enc,
+          int codec)
 {
-    pq_sb_group(sb, name, REQ, PQ_CT_LIST);
-    pq_sb_group(sb, "list", RPT, PQ_CT_NONE);
-    pq_sb_leaf(sb, "element", REQ, type, conv, enc, codec);
-    pq_sb_end(sb);
-    pq_sb_end(sb);
+    parquet_sb_group(sb, name, REQ, PARQUET_CT_LIST);
+    parquet_sb_group(sb, "list", RPT, PARQUET_CT_NONE);
+    parquet_sb_leaf(sb, "element", REQ, type, conv, enc, codec);
+    parquet_sb_end(sb);
+    parquet_sb_end(sb);
 }
 
 static void
-list_begin(struct pq_schema_builder *sb, const char *name)
+list_begin(struct parquet_schema_builder *sb, const char *name)
 {
-    pq_sb_group(sb, name, REQ, PQ_CT_LIST);
-    pq_sb_group(sb, "list", RPT, PQ_CT_NONE);
-    pq_sb_group(sb, "element", REQ, PQ_CT_NONE);
+    parquet_sb_group(sb, name, REQ, PARQUET_CT_LIST);
+    parquet_sb_group(sb, "list", RPT, PARQUET_CT_NONE);
+    parquet_sb_group(sb, "element", REQ, PARQUET_CT_NONE);
 }
 
 static void
-list_end(struct pq_schema_builder *sb)
+list_end(struct parquet_schema_builder *sb)
 {
-    pq_sb_end(sb);
-    pq_sb_end(sb);
-    pq_sb_end(sb);
+    parquet_sb_end(sb);
+    parquet_sb_end(sb);
+    parquet_sb_end(sb);
 }
 
 static void
-str_col(struct pq_schema_builder *sb, const char *name, int rep, int enc, int codec)
+str_col(struct parquet_schema_builder *sb, const char *name, int rep, int enc, int codec)
 {
-    pq_sb_leaf(sb, name, rep, PQ_BYTE_ARRAY, PQ_CT_UTF8, enc, codec);
+    parquet_sb_leaf(sb, name, rep, PARQUET_BYTE_ARRAY, PARQUET_CT_UTF8, enc, codec);
 }
 
 static void
-attrs(struct pq_schema_builder *sb)
+attrs(struct parquet_schema_builder *sb)
 {
     list_begin(sb, "Attrs");
-    str_col(sb, "Key", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
-    pq_sb_leaf(sb, "IsArray", REQ, PQ_BOOLEAN, PQ_CT_NONE, PQ_COLENC_PLAIN, PQ_SNAPPY);
-    leaf_list(sb, "Value", PQ_BYTE_ARRAY, PQ_CT_UTF8, PQ_COLENC_DICT, PQ_SNAPPY);
-    leaf_list(sb, "ValueInt", PQ_INT64, PQ_CT_INT_64, PQ_COLENC_PLAIN, PQ_SNAPPY);
-    leaf_list(sb, "ValueDouble", PQ_DOUBLE, PQ_CT_NONE, PQ_COLENC_PLAIN, PQ_SNAPPY);
-    leaf_list(sb, "ValueBool", PQ_BOOLEAN, PQ_CT_NONE, PQ_COLENC_PLAIN, PQ_SNAPPY);
-    str_col(sb, "ValueUnsupported", OPT, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    str_col(sb, "Key", REQ, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "IsArray", REQ, PARQUET_BOOLEAN, PARQUET_CT_NONE, PARQUET_COLENC_PLAIN,
+                    PARQUET_SNAPPY);
+    leaf_list(sb, "Value", PARQUET_BYTE_ARRAY, PARQUET_CT_UTF8, PARQUET_COLENC_DICT,
+              PARQUET_SNAPPY);
+    leaf_list(sb, "ValueInt", PARQUET_INT64, PARQUET_CT_INT_64, PARQUET_COLENC_PLAIN,
+              PARQUET_SNAPPY);
+    leaf_list(sb, "ValueDouble", PARQUET_DOUBLE, PARQUET_CT_NONE, PARQUET_COLENC_PLAIN,
+              PARQUET_SNAPPY);
+    leaf_list(sb, "ValueBool", PARQUET_BOOLEAN, PARQUET_CT_NONE, PARQUET_COLENC_PLAIN,
+              PARQUET_SNAPPY);
+    str_col(sb, "ValueUnsupported", OPT, PARQUET_COLENC_DEFAULT, PARQUET_SNAPPY);
     list_end(sb);
 }
 
 static void
-dedicated(struct pq_schema_builder *sb)
+dedicated(struct parquet_schema_builder *sb)
 {
     char name[16];
 
-    pq_sb_group(sb, "DedicatedAttributes", REQ, PQ_CT_NONE);
+    parquet_sb_group(sb, "DedicatedAttributes", REQ, PARQUET_CT_NONE);
     for (int i = 1; i <= 10; i++) {
         snprintf(name, sizeof(name), "String%02d", i);
-        str_col(sb, name, OPT, PQ_COLENC_DICT, PQ_SNAPPY);
+        str_col(sb, name, OPT, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
     }
-    pq_sb_end(sb);
+    parquet_sb_end(sb);
 }
 
 static void
-i32_col(struct pq_schema_builder *sb, const char *name, int conv, int enc, int codec)
+i32_col(struct parquet_schema_builder *sb, const char *name, int conv, int enc, int codec)
 {
-    pq_sb_leaf(sb, name, REQ, PQ_INT32, conv, enc, codec);
+    parquet_sb_leaf(sb, name, REQ, PARQUET_INT32, conv, enc, codec);
 }
 
 static const char *const res_wellknown[VP4_RES_WELLKNOWN] = {
@@ -86,99 +92,108 @@ static const char *const res_wellknown[VP4_RES_WELLKNOWN] = {
     "K8sClusterName", "K8sNamespaceName", "K8sPodName", "K8sContainerName"};
 
 int
-vp4_schema_new(struct pq_schema **out, struct tc_err *err)
+vp4_schema_new(struct parquet_schema **out, struct tc_err *err)
 {
-    struct pq_schema_builder *sb = pq_sb_new("Trace");
+    struct parquet_schema_builder *sb = parquet_sb_new("Trace");
 
-    pq_sb_leaf(sb, "TraceID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
-    str_col(sb, "TraceIDText", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
-    pq_sb_leaf(sb, "StartTimeUnixNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
-               PQ_UNCOMPRESSED);
-    pq_sb_leaf(sb, "EndTimeUnixNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
-               PQ_UNCOMPRESSED);
-    pq_sb_leaf(sb, "DurationNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    str_col(sb, "RootServiceName", REQ, PQ_COLENC_DICT, PQ_UNCOMPRESSED);
-    str_col(sb, "RootSpanName", REQ, PQ_COLENC_DICT, PQ_UNCOMPRESSED);
-    pq_sb_group(sb, "ServiceStats", REQ, PQ_CT_MAP);
-    pq_sb_group(sb, "key_value", RPT, PQ_CT_NONE);
-    str_col(sb, "key", REQ, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
-    pq_sb_group(sb, "value", REQ, PQ_CT_NONE);
-    i32_col(sb, "SpanCount", PQ_CT_UINT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    i32_col(sb, "ErrorCount", PQ_CT_UINT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    pq_sb_end(sb);
-    pq_sb_end(sb);
-    pq_sb_end(sb);
+    parquet_sb_leaf(sb, "TraceID", REQ, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE, PARQUET_COLENC_DEFAULT,
+                    PARQUET_UNCOMPRESSED);
+    str_col(sb, "TraceIDText", REQ, PARQUET_COLENC_DEFAULT, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "StartTimeUnixNano", REQ, PARQUET_INT64, PARQUET_CT_UINT_64,
+                    PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    parquet_sb_leaf(sb, "EndTimeUnixNano", REQ, PARQUET_INT64, PARQUET_CT_UINT_64,
+                    PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    parquet_sb_leaf(sb, "DurationNano", REQ, PARQUET_INT64, PARQUET_CT_UINT_64,
+                    PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    str_col(sb, "RootServiceName", REQ, PARQUET_COLENC_DICT, PARQUET_UNCOMPRESSED);
+    str_col(sb, "RootSpanName", REQ, PARQUET_COLENC_DICT, PARQUET_UNCOMPRESSED);
+    parquet_sb_group(sb, "ServiceStats", REQ, PARQUET_CT_MAP);
+    parquet_sb_group(sb, "key_value", RPT, PARQUET_CT_NONE);
+    str_col(sb, "key", REQ, PARQUET_COLENC_DEFAULT, PARQUET_UNCOMPRESSED);
+    parquet_sb_group(sb, "value", REQ, PARQUET_CT_NONE);
+    i32_col(sb, "SpanCount", PARQUET_CT_UINT_32, PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    i32_col(sb, "ErrorCount", PARQUET_CT_UINT_32, PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    parquet_sb_end(sb);
+    parquet_sb_end(sb);
+    parquet_sb_end(sb);
     list_begin(sb, "rs");
-    pq_sb_group(sb, "Resource", REQ, PQ_CT_NONE);
+    parquet_sb_group(sb, "Resource", REQ, PARQUET_CT_NONE);
     attrs(sb);
-    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
-    str_col(sb, "ServiceName", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    i32_col(sb, "DroppedAttributesCount", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_SNAPPY);
+    str_col(sb, "ServiceName", REQ, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
     for (int i = 0; i < VP4_RES_WELLKNOWN; i++)
-        str_col(sb, res_wellknown[i], OPT, PQ_COLENC_DICT, PQ_SNAPPY);
+        str_col(sb, res_wellknown[i], OPT, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
     dedicated(sb);
-    pq_sb_end(sb); /* Resource */
+    parquet_sb_end(sb); /* Resource */
     list_begin(sb, "ss");
-    pq_sb_group(sb, "Scope", REQ, PQ_CT_NONE);
-    str_col(sb, "Name", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
-    str_col(sb, "Version", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    parquet_sb_group(sb, "Scope", REQ, PARQUET_CT_NONE);
+    str_col(sb, "Name", REQ, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
+    str_col(sb, "Version", REQ, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
     attrs(sb);
-    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
-    pq_sb_end(sb); /* Scope */
+    i32_col(sb, "DroppedAttributesCount", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_SNAPPY);
+    parquet_sb_end(sb); /* Scope */
     list_begin(sb, "Spans");
-    pq_sb_leaf(sb, "SpanID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
-    pq_sb_leaf(sb, "ParentSpanID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT,
-               PQ_UNCOMPRESSED);
-    i32_col(sb, "ParentID", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    i32_col(sb, "NestedSetLeft", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    i32_col(sb, "NestedSetRight", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    str_col(sb, "Name", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
-    pq_sb_leaf(sb, "Kind", REQ, PQ_INT64, PQ_CT_INT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    str_col(sb, "TraceState", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
-    pq_sb_leaf(sb, "StartTimeUnixNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
-               PQ_UNCOMPRESSED);
-    pq_sb_leaf(sb, "DurationNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    pq_sb_leaf(sb, "StatusCode", REQ, PQ_INT64, PQ_CT_INT_64, PQ_COLENC_DELTA, PQ_UNCOMPRESSED);
-    str_col(sb, "StatusMessage", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    parquet_sb_leaf(sb, "SpanID", REQ, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE, PARQUET_COLENC_DEFAULT,
+                    PARQUET_UNCOMPRESSED);
+    parquet_sb_leaf(sb, "ParentSpanID", REQ, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE,
+                    PARQUET_COLENC_DEFAULT, PARQUET_UNCOMPRESSED);
+    i32_col(sb, "ParentID", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    i32_col(sb, "NestedSetLeft", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    i32_col(sb, "NestedSetRight", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    str_col(sb, "Name", REQ, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "Kind", REQ, PARQUET_INT64, PARQUET_CT_INT_64, PARQUET_COLENC_DELTA,
+                    PARQUET_UNCOMPRESSED);
+    str_col(sb, "TraceState", REQ, PARQUET_COLENC_DEFAULT, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "StartTimeUnixNano", REQ, PARQUET_INT64, PARQUET_CT_UINT_64,
+                    PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    parquet_sb_leaf(sb, "DurationNano", REQ, PARQUET_INT64, PARQUET_CT_UINT_64,
+                    PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    parquet_sb_leaf(sb, "StatusCode", REQ, PARQUET_INT64, PARQUET_CT_INT_64, PARQUET_COLENC_DELTA,
+                    PARQUET_UNCOMPRESSED);
+    str_col(sb, "StatusMessage", REQ, PARQUET_COLENC_DEFAULT, PARQUET_SNAPPY);
     attrs(sb);
-    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    i32_col(sb, "DroppedAttributesCount", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_SNAPPY);
     list_begin(sb, "Events");
-    pq_sb_leaf(sb, "TimeSinceStartNano", REQ, PQ_INT64, PQ_CT_UINT_64, PQ_COLENC_DELTA,
-               PQ_UNCOMPRESSED);
-    str_col(sb, "Name", REQ, PQ_COLENC_DICT, PQ_SNAPPY);
+    parquet_sb_leaf(sb, "TimeSinceStartNano", REQ, PARQUET_INT64, PARQUET_CT_UINT_64,
+                    PARQUET_COLENC_DELTA, PARQUET_UNCOMPRESSED);
+    str_col(sb, "Name", REQ, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
     attrs(sb);
-    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    i32_col(sb, "DroppedAttributesCount", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_SNAPPY);
     list_end(sb);
-    i32_col(sb, "DroppedEventsCount", PQ_CT_INT_32, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    i32_col(sb, "DroppedEventsCount", PARQUET_CT_INT_32, PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
     list_begin(sb, "Links");
-    pq_sb_leaf(sb, "TraceID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
-    pq_sb_leaf(sb, "SpanID", REQ, PQ_BYTE_ARRAY, PQ_CT_NONE, PQ_COLENC_DEFAULT, PQ_UNCOMPRESSED);
-    str_col(sb, "TraceState", REQ, PQ_COLENC_DEFAULT, PQ_SNAPPY);
+    parquet_sb_leaf(sb, "TraceID", REQ, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE, PARQUET_COLENC_DEFAULT,
+                    PARQUET_UNCOMPRESSED);
+    parquet_sb_leaf(sb, "SpanID", REQ, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE, PARQUET_COLENC_DEFAULT,
+                    PARQUET_UNCOMPRESSED);
+    str_col(sb, "TraceState", REQ, PARQUET_COLENC_DEFAULT, PARQUET_SNAPPY);
     attrs(sb);
-    i32_col(sb, "DroppedAttributesCount", PQ_CT_INT_32, PQ_COLENC_DELTA, PQ_SNAPPY);
+    i32_col(sb, "DroppedAttributesCount", PARQUET_CT_INT_32, PARQUET_COLENC_DELTA, PARQUET_SNAPPY);
     list_end(sb);
-    i32_col(sb, "DroppedLinksCount", PQ_CT_INT_32, PQ_COLENC_PLAIN, PQ_SNAPPY);
-    str_col(sb, "HttpMethod", OPT, PQ_COLENC_DICT, PQ_SNAPPY);
-    str_col(sb, "HttpUrl", OPT, PQ_COLENC_DICT, PQ_SNAPPY);
-    pq_sb_leaf(sb, "HttpStatusCode", OPT, PQ_INT64, PQ_CT_INT_64, PQ_COLENC_PLAIN, PQ_SNAPPY);
+    i32_col(sb, "DroppedLinksCount", PARQUET_CT_INT_32, PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
+    str_col(sb, "HttpMethod", OPT, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
+    str_col(sb, "HttpUrl", OPT, PARQUET_COLENC_DICT, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "HttpStatusCode", OPT, PARQUET_INT64, PARQUET_CT_INT_64,
+                    PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
     dedicated(sb);
     list_end(sb); /* Spans */
     list_end(sb); /* ss */
     list_end(sb); /* rs */
-    return pq_sb_build(sb, out, err);
+    return parquet_sb_build(sb, out, err);
 }
 
 /* ---- tree navigation ---- */
 
 struct nv {
-    const struct pq_schema *s;
+    const struct parquet_schema *s;
     int node;
-    const struct pq_val *v;
+    const struct parquet_val *v;
 };
 
 static int
-child_index(const struct pq_schema *s, int node, const char *name)
+child_index(const struct parquet_schema *s, int node, const char *name)
 {
-    const struct pq_node *nd = &s->nodes[node];
+    const struct parquet_node *nd = &s->nodes[node];
 
     for (int k = 0; k < nd->num_children; k++)
         if (strcmp(s->nodes[nd->children[k]].name, name) == 0)
@@ -195,7 +210,7 @@ get(struct nv p, const char *name)
     if (k < 0)
         return r;
     r.node = p.s->nodes[p.node].children[k];
-    if (p.v && p.v->kind == PQ_V_GROUP && (uint32_t)k < p.v->n)
+    if (p.v && p.v->kind == PARQUET_V_GROUP && (uint32_t)k < p.v->n)
         r.v = &p.v->items[k];
     return r;
 }
@@ -204,7 +219,8 @@ get(struct nv p, const char *name)
 static uint32_t
 list_len(struct nv l)
 {
-    if (l.v == NULL || l.v->kind != PQ_V_GROUP || l.v->n < 1 || l.v->items[0].kind != PQ_V_LIST)
+    if (l.v == NULL || l.v->kind != PARQUET_V_GROUP || l.v->n < 1 ||
+        l.v->items[0].kind != PARQUET_V_LIST)
         return 0;
     return l.v->items[0].n;
 }
@@ -214,7 +230,7 @@ list_at(struct nv l, uint32_t i, int element)
 {
     struct nv r = {l.s, -1, NULL};
     int rnode = l.s->nodes[l.node].children[0];
-    const struct pq_val *it = &l.v->items[0].items[i];
+    const struct parquet_val *it = &l.v->items[0].items[i];
 
     if (!element) {
         r.node = rnode;
@@ -222,7 +238,7 @@ list_at(struct nv l, uint32_t i, int element)
         return r;
     }
     r.node = l.s->nodes[rnode].children[0];
-    r.v = it->kind == PQ_V_GROUP ? &it->items[0] : NULL;
+    r.v = it->kind == PARQUET_V_GROUP ? &it->items[0] : NULL;
     return r;
 }
 
@@ -232,7 +248,7 @@ get_bytes(struct nv p, const char *name)
     struct nv c = get(p, name);
     struct vp4_bytes b = {(const uint8_t *)"", 0};
 
-    if (c.v && c.v->kind == PQ_V_SCALAR) {
+    if (c.v && c.v->kind == PARQUET_V_SCALAR) {
         b.p = c.v->b;
         b.len = c.v->len;
     }
@@ -245,7 +261,7 @@ get_ostr(struct nv p, const char *name)
     struct nv c = get(p, name);
     struct vp4_ostr o = {0, {(const uint8_t *)"", 0}};
 
-    if (c.v && c.v->kind == PQ_V_SCALAR) {
+    if (c.v && c.v->kind == PARQUET_V_SCALAR) {
         o.set = 1;
         o.v.p = c.v->b;
         o.v.len = c.v->len;
@@ -258,13 +274,13 @@ get_i64(struct nv p, const char *name)
 {
     struct nv c = get(p, name);
 
-    return c.v && c.v->kind == PQ_V_SCALAR ? c.v->i : 0;
+    return c.v && c.v->kind == PARQUET_V_SCALAR ? c.v->i : 0;
 }
 
-#define ALLOC(a, n, T) ((T *)pq_arena_alloc((a), sizeof(T) * ((n) ? (n) : 1)))
+#define ALLOC(a, n, T) ((T *)parquet_arena_alloc((a), sizeof(T) * ((n) ? (n) : 1)))
 
 static int
-read_attrs(struct nv p, struct pq_arena *a, struct vp4_attrs *out)
+read_attrs(struct nv p, struct parquet_arena *a, struct vp4_attrs *out)
 {
     struct nv l = get(p, "Attrs");
     uint32_t n = list_len(l);
@@ -284,8 +300,8 @@ read_attrs(struct nv p, struct pq_arena *a, struct vp4_attrs *out)
         at->str = ALLOC(a, at->nstr, struct vp4_bytes);
         for (uint32_t k = 0; at->str && k < at->nstr; k++) {
             struct nv x = list_at(vl, k, 1);
-            at->str[k].p = x.v && x.v->kind == PQ_V_SCALAR ? x.v->b : (const uint8_t *)"";
-            at->str[k].len = x.v && x.v->kind == PQ_V_SCALAR ? x.v->len : 0;
+            at->str[k].p = x.v && x.v->kind == PARQUET_V_SCALAR ? x.v->b : (const uint8_t *)"";
+            at->str[k].len = x.v && x.v->kind == PARQUET_V_SCALAR ? x.v->len : 0;
         }
         vl = get(e, "ValueInt");
         at->nint = list_len(vl);
@@ -328,15 +344,15 @@ read_dedicated(struct nv p, struct vp4_ostr *out)
 }
 
 int
-vp4_trace_from_row(const struct pq_row *row, const struct pq_schema *schema, struct pq_arena *a,
-                   struct vp4_trace **out, struct tc_err *err)
+vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *schema,
+                   struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
 {
-    struct pq_val *root;
+    struct parquet_val *root;
     struct vp4_trace *t;
     struct nv top, l;
     int rc;
 
-    if ((rc = pq_row_assemble(row, schema, a, &root, err)) != TC_OK)
+    if ((rc = parquet_row_assemble(row, schema, a, &root, err)) != TC_OK)
         return rc;
     t = ALLOC(a, 1, struct vp4_trace);
     if (t == NULL)
@@ -445,7 +461,7 @@ vp4_trace_from_row(const struct pq_row *row, const struct pq_schema *schema, str
                 s->http_method = get_ostr(sp, "HttpMethod");
                 s->http_url = get_ostr(sp, "HttpUrl");
                 hs = get(sp, "HttpStatusCode");
-                s->has_http_status = hs.v && hs.v->kind == PQ_V_SCALAR;
+                s->has_http_status = hs.v && hs.v->kind == PARQUET_V_SCALAR;
                 s->http_status = s->has_http_status ? hs.v->i : 0;
                 read_dedicated(sp, s->dedicated);
             }
@@ -471,20 +487,20 @@ vp4_trace_span_count(const struct vp4_trace *t)
 /* ---- building trees ---- */
 
 struct bld {
-    const struct pq_schema *s;
-    struct pq_arena *a;
+    const struct parquet_schema *s;
+    struct parquet_arena *a;
     int nomem;
 };
 
 /* Makes v a GROUP for node and returns it. */
-static struct pq_val *
-mk_group(struct bld *b, struct pq_val *v, int node)
+static struct parquet_val *
+mk_group(struct bld *b, struct parquet_val *v, int node)
 {
-    const struct pq_node *nd = &b->s->nodes[node];
+    const struct parquet_node *nd = &b->s->nodes[node];
 
-    v->kind = PQ_V_GROUP;
+    v->kind = PARQUET_V_GROUP;
     v->n = (uint32_t)nd->num_children;
-    v->items = ALLOC(b->a, nd->num_children, struct pq_val);
+    v->items = ALLOC(b->a, nd->num_children, struct parquet_val);
     if (v->items == NULL)
         b->nomem = 1;
     return v;
@@ -492,7 +508,7 @@ mk_group(struct bld *b, struct pq_val *v, int node)
 
 struct slot {
     int node;
-    struct pq_val *v;
+    struct parquet_val *v;
 };
 
 static struct slot
@@ -526,7 +542,7 @@ set_bytes(struct bld *b, struct slot p, const char *name, struct vp4_bytes v)
     struct slot r = fslot(b, p, name);
 
     if (r.v) {
-        r.v->kind = PQ_V_SCALAR;
+        r.v->kind = PARQUET_V_SCALAR;
         r.v->b = v.p;
         r.v->len = v.len;
     }
@@ -545,7 +561,7 @@ set_i64(struct bld *b, struct slot p, const char *name, int64_t v)
     struct slot r = fslot(b, p, name);
 
     if (r.v) {
-        r.v->kind = PQ_V_SCALAR;
+        r.v->kind = PARQUET_V_SCALAR;
         r.v->i = v;
     }
 }
@@ -558,7 +574,7 @@ mk_list(struct bld *b, struct slot p, const char *name, uint32_t n, int element)
 {
     struct slot l = fgroup(b, p, name), *out;
     int rnode, enode;
-    struct pq_val *lst;
+    struct parquet_val *lst;
 
     out = ALLOC(b->a, n, struct slot);
     if (l.v == NULL || out == NULL || l.v->items == NULL) {
@@ -568,9 +584,9 @@ mk_list(struct bld *b, struct slot p, const char *name, uint32_t n, int element)
     rnode = b->s->nodes[l.node].children[0];
     enode = b->s->nodes[rnode].num_children > 0 ? b->s->nodes[rnode].children[0] : -1;
     lst = &l.v->items[0];
-    lst->kind = PQ_V_LIST;
+    lst->kind = PARQUET_V_LIST;
     lst->n = n;
-    lst->items = ALLOC(b->a, n, struct pq_val);
+    lst->items = ALLOC(b->a, n, struct parquet_val);
     if (lst->items == NULL) {
         b->nomem = 1;
         return NULL;
@@ -602,23 +618,23 @@ put_attrs(struct bld *b, struct slot p, const struct vp4_attrs *at)
         set_i64(b, el[i], "IsArray", x->is_array);
         v = mk_list(b, el[i], "Value", x->nstr, 1);
         for (uint32_t k = 0; v && k < x->nstr; k++) {
-            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->kind = PARQUET_V_SCALAR;
             v[k].v->b = x->str[k].p;
             v[k].v->len = x->str[k].len;
         }
         v = mk_list(b, el[i], "ValueInt", x->nint, 1);
         for (uint32_t k = 0; v && k < x->nint; k++) {
-            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->kind = PARQUET_V_SCALAR;
             v[k].v->i = x->ints[k];
         }
         v = mk_list(b, el[i], "ValueDouble", x->ndbl, 1);
         for (uint32_t k = 0; v && k < x->ndbl; k++) {
-            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->kind = PARQUET_V_SCALAR;
             v[k].v->d = x->dbls[k];
         }
         v = mk_list(b, el[i], "ValueBool", x->nbool, 1);
         for (uint32_t k = 0; v && k < x->nbool; k++) {
-            v[k].v->kind = PQ_V_SCALAR;
+            v[k].v->kind = PARQUET_V_SCALAR;
             v[k].v->i = x->bools[k];
         }
         set_ostr(b, el[i], "ValueUnsupported", x->unsupported);
@@ -638,11 +654,11 @@ put_dedicated(struct bld *b, struct slot p, const struct vp4_ostr *d)
 }
 
 int
-vp4_trace_to_rowset(const struct vp4_trace *t, const struct pq_schema *schema, struct pq_arena *a,
-                    struct pq_rowset *rs, struct tc_err *err)
+vp4_trace_to_rowset(const struct vp4_trace *t, const struct parquet_schema *schema,
+                    struct parquet_arena *a, struct parquet_rowset *rs, struct tc_err *err)
 {
     struct bld b = {schema, a, 0};
-    struct pq_val *root = ALLOC(a, 1, struct pq_val);
+    struct parquet_val *root = ALLOC(a, 1, struct parquet_val);
     struct slot top, *st, *rsl;
 
     if (root == NULL)
@@ -731,5 +747,5 @@ vp4_trace_to_rowset(const struct vp4_trace *t, const struct pq_schema *schema, s
         return tc_err_set(err, TC_INVAL, "vp4: schema lacks a vParquet4 field");
     if (b.nomem)
         return tc_err_set(err, TC_NOMEM, "vp4: out of memory");
-    return pq_shred(root, schema, rs, err);
+    return parquet_shred(root, schema, rs, err);
 }

@@ -3,8 +3,8 @@
  * per-column encodings and codecs, a typed trace model with conversion
  * to and from Parquet rows, and a synthetic block generator.
  *
- * Ownership: vp4_schema_new() gives the caller a schema (pq_schema_free).
- * A struct vp4_trace and everything under it lives in the struct pq_arena
+ * Ownership: vp4_schema_new() gives the caller a schema (parquet_schema_free).
+ * A struct vp4_trace and everything under it lives in the struct parquet_arena
  * passed to the conversion functions; strings and byte fields borrow from
  * the row they came from, so keep the row (cursor position) alive or copy.
  */
@@ -18,18 +18,20 @@
 #include "tc.h"
 
 /* The released vParquet4 schema (tempo.md §6.3): 103 columns. */
-int vp4_schema_new(struct pq_schema **out, struct tc_err *err);
+int vp4_schema_new(struct parquet_schema **out, struct tc_err *err);
 /* The column of the TraceID (0 in every Tempo version). */
 #define VP4_COL_TRACEID 0
 
 /* A file's own schema with writer settings (encoding, codec) taken from the
  * chunk metadata of its first row group: used to rewrite vParquet3 and
  * other layouts as they are. Caller owns *out. */
-int pq_schema_from_file(const struct pq_reader *r, struct pq_schema **out, struct tc_err *err);
+int parquet_schema_from_file(const struct parquet_reader *r, struct parquet_schema **out,
+                             struct tc_err *err);
 
 /* Copies every row of r (projected onto schema) into a new file. */
-int pq_copy_rows(struct pq_reader *r, const struct pq_schema *schema, const char *out_path,
-                 size_t row_group_bytes, struct pq_write_info *info, struct tc_err *err);
+int parquet_copy_rows(struct parquet_reader *r, const struct parquet_schema *schema,
+                      const char *out_path, size_t row_group_bytes, struct parquet_write_info *info,
+                      struct tc_err *err);
 
 /* ---- trace model ---- */
 
@@ -133,34 +135,34 @@ struct vp4_trace {
 
 /* Converts a row of the vParquet4 schema (schema from vp4_schema_new, or a
  * reader projected onto it) into a trace. Everything goes into a. */
-int vp4_trace_from_row(const struct pq_row *row, const struct pq_schema *schema, struct pq_arena *a,
-                       struct vp4_trace **out, struct tc_err *err);
+int vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *schema,
+                       struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err);
 /* Converts a row of a vParquet3 file (schema = the file's own schema, no
  * projection) into the same model, as Tempo's vParquet3->4 conversion
  * does: scalar attributes become one-element lists, array/KV-list
  * attributes become ValueUnsupported, event attributes and span links are
  * decoded from their protobuf bytes, event times become offsets from the
  * span start. ServiceStats stay empty (vParquet3 has none). */
-int vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema,
-                          struct pq_arena *a, struct vp4_trace **out, struct tc_err *err);
+int vp4_trace_from_v3_row(const struct parquet_row *row, const struct parquet_schema *schema,
+                          struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err);
 /* 1 if s looks like a vParquet3 file (Spans.Links is a bytes leaf). Such a
  * file must go through vp4_trace_from_v3_row/vp4_convert_v3: projecting it
  * onto the vParquet4 schema would read its scalar attribute columns as
  * missing list columns (empty), since the paths differ. */
-int vp4_is_v3_schema(const struct pq_schema *s);
+int vp4_is_v3_schema(const struct parquet_schema *s);
 /* Rewrites every row of a vParquet3 file as a vParquet4 file (schema v4
  * from vp4_schema_new). */
-int vp4_convert_v3(struct pq_reader *r, const struct pq_schema *v4, const char *out_path,
-                   size_t row_group_bytes, struct pq_write_info *info, struct tc_err *err);
+int vp4_convert_v3(struct parquet_reader *r, const struct parquet_schema *v4, const char *out_path,
+                   size_t row_group_bytes, struct parquet_write_info *info, struct tc_err *err);
 /* Protobuf helpers of the vParquet3 conversion, also usable alone: an
  * OTLP AnyValue (bytes borrowed) into an attribute, and a tempopb.LinkSlice
  * into s->links/s->nlinks. TC_PARSE on malformed protobuf. */
-int vp4_attr_from_pb(struct pq_arena *a, struct vp4_bytes key, const uint8_t *pbv, size_t len,
+int vp4_attr_from_pb(struct parquet_arena *a, struct vp4_bytes key, const uint8_t *pbv, size_t len,
                      struct vp4_attr *out);
-int vp4_links_from_pb(struct pq_arena *a, const uint8_t *pbv, size_t len, struct vp4_span *s);
+int vp4_links_from_pb(struct parquet_arena *a, const uint8_t *pbv, size_t len, struct vp4_span *s);
 /* Appends the trace as one row to rs (initialised for the vp4 schema). */
-int vp4_trace_to_rowset(const struct vp4_trace *t, const struct pq_schema *schema,
-                        struct pq_arena *a, struct pq_rowset *rs, struct tc_err *err);
+int vp4_trace_to_rowset(const struct vp4_trace *t, const struct parquet_schema *schema,
+                        struct parquet_arena *a, struct parquet_rowset *rs, struct tc_err *err);
 /* Total spans in a trace. */
 size_t vp4_trace_span_count(const struct vp4_trace *t);
 

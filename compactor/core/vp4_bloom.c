@@ -25,7 +25,7 @@ fmix64(uint64_t k)
 }
 
 void
-vp4_murmur3_128(const void *data, size_t len, uint64_t *o1, uint64_t *o2)
+vp4_bloom_murmur3_128(const void *data, size_t len, uint64_t *o1, uint64_t *o2)
 {
     const uint8_t *p = data;
     const uint64_t c1 = 0x87c37b91114253d5ULL, c2 = 0x4cf5ad432745937fULL;
@@ -160,7 +160,7 @@ base_hashes(const uint8_t *id, size_t n, uint64_t h[4])
 {
     uint8_t tmp[256], *buf = tmp;
 
-    vp4_murmur3_128(id, n, &h[0], &h[1]);
+    vp4_bloom_murmur3_128(id, n, &h[0], &h[1]);
     if (n + 1 > sizeof(tmp)) {
         buf = tc_malloc(n + 1);
         if (buf == NULL) {
@@ -172,7 +172,7 @@ base_hashes(const uint8_t *id, size_t n, uint64_t h[4])
     }
     memcpy(buf, id, n);
     buf[n] = 1;
-    vp4_murmur3_128(buf, n + 1, &h[2], &h[3]);
+    vp4_bloom_murmur3_128(buf, n + 1, &h[2], &h[3]);
     if (buf != tmp)
         tc_free(buf);
 }

@@ -38,7 +38,7 @@ int vp4_bloom_init_raw(struct vp4_bloom *b, uint32_t shards, uint64_t m, uint32_
 void vp4_bloom_cleanup(struct vp4_bloom *b);
 
 /* murmur3 x64_128 with seed 0 (spaolacci/murmur3 Sum128: h1, h2). */
-void vp4_murmur3_128(const void *p, size_t n, uint64_t *h1, uint64_t *h2);
+void vp4_bloom_murmur3_128(const void *p, size_t n, uint64_t *h1, uint64_t *h2);
 
 uint32_t vp4_bloom_shard(const uint8_t *id, size_t n, uint32_t shards);
 void vp4_bloom_add(struct vp4_bloom *b, const uint8_t *id, size_t n);

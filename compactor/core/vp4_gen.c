@@ -45,10 +45,10 @@ vp4_gen_opts_default(struct vp4_gen_opts *o)
     o->max_spans = 20;
 }
 
-static struct vp4_bytes str(struct pq_arena *a, const char *fmt, ...)
+static struct vp4_bytes str(struct parquet_arena *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static struct vp4_bytes
-str(struct pq_arena *a, const char *fmt, ...)
+str(struct parquet_arena *a, const char *fmt, ...)
 {
     char tmp[256];
     va_list ap;
@@ -63,7 +63,7 @@ str(struct pq_arena *a, const char *fmt, ...)
         n = 0;
     if (n >= (int)sizeof(tmp))
         n = (int)sizeof(tmp) - 1;
-    p = pq_arena_alloc(a, (size_t)n + 1);
+    p = parquet_arena_alloc(a, (size_t)n + 1);
     b.p = (const uint8_t *)(p ? p : "");
     b.len = p ? (uint32_t)n : 0;
     if (p)
@@ -72,9 +72,9 @@ str(struct pq_arena *a, const char *fmt, ...)
 }
 
 static struct vp4_bytes
-rbytes(struct pq_arena *a, struct rng *r, uint32_t n)
+rbytes(struct parquet_arena *a, struct rng *r, uint32_t n)
 {
-    uint8_t *p = pq_arena_alloc(a, n);
+    uint8_t *p = parquet_arena_alloc(a, n);
     struct vp4_bytes b = {p, p ? n : 0};
 
     for (uint32_t i = 0; p && i < n; i++)
@@ -91,10 +91,11 @@ ostr(struct vp4_bytes b, int set)
 
 /* Attributes of every kind Tempo stores. */
 static void
-gen_attrs(struct pq_arena *a, struct rng *r, struct vp4_attrs *out, uint32_t n, const char *pfx)
+gen_attrs(struct parquet_arena *a, struct rng *r, struct vp4_attrs *out, uint32_t n,
+          const char *pfx)
 {
     out->n = n;
-    out->a = pq_arena_alloc(a, sizeof(*out->a) * (n ? n : 1));
+    out->a = parquet_arena_alloc(a, sizeof(*out->a) * (n ? n : 1));
     if (out->a == NULL) {
         out->n = 0;
         return;
@@ -107,7 +108,7 @@ gen_attrs(struct pq_arena *a, struct rng *r, struct vp4_attrs *out, uint32_t n, 
         case 0:
         case 1:
             at->nstr = 1;
-            at->str = pq_arena_alloc(a, sizeof(*at->str));
+            at->str = parquet_arena_alloc(a, sizeof(*at->str));
             if (at->str)
                 at->str[0] = str(a, "value-%u", rndn(r, 500));
             else
@@ -115,7 +116,7 @@ gen_attrs(struct pq_arena *a, struct rng *r, struct vp4_attrs *out, uint32_t n, 
             break;
         case 2:
             at->nint = 1;
-            at->ints = pq_arena_alloc(a, sizeof(int64_t));
+            at->ints = parquet_arena_alloc(a, sizeof(int64_t));
             if (at->ints)
                 at->ints[0] = (int64_t)rnd(r) >> rndn(r, 60);
             else
@@ -123,7 +124,7 @@ gen_attrs(struct pq_arena *a, struct rng *r, struct vp4_attrs *out, uint32_t n, 
             break;
         case 3:
             at->ndbl = 1;
-            at->dbls = pq_arena_alloc(a, sizeof(double));
+            at->dbls = parquet_arena_alloc(a, sizeof(double));
             if (at->dbls)
                 at->dbls[0] = (double)rndn(r, 1000000) / 1000.0 - 300.0;
             else
@@ -131,7 +132,7 @@ gen_attrs(struct pq_arena *a, struct rng *r, struct vp4_attrs *out, uint32_t n, 
             break;
         case 4:
             at->nbool = 1;
-            at->bools = pq_arena_alloc(a, 1);
+            at->bools = parquet_arena_alloc(a, 1);
             if (at->bools)
                 at->bools[0] = (uint8_t)rndn(r, 2);
             else
@@ -140,7 +141,7 @@ gen_attrs(struct pq_arena *a, struct rng *r, struct vp4_attrs *out, uint32_t n, 
         case 5: /* homogeneous array */
             at->is_array = 1;
             at->nstr = 1 + rndn(r, 4);
-            at->str = pq_arena_alloc(a, sizeof(*at->str) * at->nstr);
+            at->str = parquet_arena_alloc(a, sizeof(*at->str) * at->nstr);
             for (uint32_t k = 0; at->str && k < at->nstr; k++)
                 at->str[k] = str(a, "tag-%u", rndn(r, 50));
             if (!at->str)
@@ -162,7 +163,7 @@ static const char *const span_names[] = {
     "render",        "kafka.produce",      "HTTP GET",      "auth.verify", "cache.lookup"};
 
 static int
-gen_trace(struct pq_arena *a, struct rng *r, const uint8_t *id, const struct vp4_gen_opts *o,
+gen_trace(struct parquet_arena *a, struct rng *r, const uint8_t *id, const struct vp4_gen_opts *o,
           struct vp4_trace *t)
 {
     uint32_t nspans = 1 + rndn(r, (uint32_t)(o->max_spans > 0 ? o->max_spans : 1));
@@ -190,8 +191,8 @@ gen_trace(struct pq_arena *a, struct rng *r, const uint8_t *id, const struct vp4
     if (nrs > nspans)
         nrs = nspans;
     t->nrs = nrs;
-    t->rs = pq_arena_alloc(a, sizeof(*t->rs) * nrs);
-    t->stats = pq_arena_alloc(a, sizeof(*t->stats) * nrs);
+    t->rs = parquet_arena_alloc(a, sizeof(*t->rs) * nrs);
+    t->stats = parquet_arena_alloc(a, sizeof(*t->stats) * nrs);
     if (!t->rs || !t->stats)
         return TC_NOMEM;
     t->start = UINT64_MAX;
@@ -210,7 +211,7 @@ gen_trace(struct pq_arena *a, struct rng *r, const uint8_t *id, const struct vp4
         if (nss > left)
             nss = left ? left : 1;
         rs->nss = nss;
-        rs->ss = pq_arena_alloc(a, sizeof(*rs->ss) * nss);
+        rs->ss = parquet_arena_alloc(a, sizeof(*rs->ss) * nss);
         if (rs->ss == NULL)
             return TC_NOMEM;
         /* ServiceStats is a map: one entry per service */
@@ -232,7 +233,7 @@ gen_trace(struct pq_arena *a, struct rng *r, const uint8_t *id, const struct vp4
             ss->scope_version = str(a, "1.%u.0", rndn(r, 9));
             gen_attrs(a, r, &ss->scope_attrs, rndn(r, 2), "scope");
             ss->nspans = n;
-            ss->spans = pq_arena_alloc(a, sizeof(*ss->spans) * n);
+            ss->spans = parquet_arena_alloc(a, sizeof(*ss->spans) * n);
             if (ss->spans == NULL)
                 return TC_NOMEM;
             for (uint32_t k = 0; k < n; k++) {
@@ -262,14 +263,14 @@ gen_trace(struct pq_arena *a, struct rng *r, const uint8_t *id, const struct vp4
                 gen_attrs(a, r, &s->attrs, rndn(r, 6), "span");
                 s->dropped_attrs = (int32_t)rndn(r, 2);
                 s->nevents = rndn(r, 3);
-                s->events = pq_arena_alloc(a, sizeof(*s->events) * (s->nevents + 1));
+                s->events = parquet_arena_alloc(a, sizeof(*s->events) * (s->nevents + 1));
                 for (uint32_t q = 0; s->events && q < s->nevents; q++) {
                     s->events[q].time_since_start = rnd(r) % s->duration;
                     s->events[q].name = str(a, "event-%u", rndn(r, 8));
                     gen_attrs(a, r, &s->events[q].attrs, rndn(r, 3), "event");
                 }
                 s->nlinks = rndn(r, 4) == 0;
-                s->links = pq_arena_alloc(a, sizeof(*s->links) * 2);
+                s->links = parquet_arena_alloc(a, sizeof(*s->links) * 2);
                 if (!s->events || !s->links)
                     return TC_NOMEM;
                 if (s->nlinks) {
@@ -357,12 +358,12 @@ write_small(const char *dir, const char *name, const char *data, size_t len, str
 int
 vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct tc_err *err)
 {
-    struct pq_schema *schema = NULL;
-    struct pq_writer *w = NULL;
-    struct pq_writer_opts wo;
-    struct pq_write_info info;
-    struct pq_rowset rs;
-    struct pq_arena a;
+    struct parquet_schema *schema = NULL;
+    struct parquet_writer *w = NULL;
+    struct parquet_writer_opts wo;
+    struct parquet_write_info info;
+    struct parquet_rowset rs;
+    struct parquet_arena a;
     struct rng r = {o->seed};
     uint8_t *ids = NULL, *last_ids = NULL;
     uint64_t tmin = UINT64_MAX, tmax = 0;
@@ -397,39 +398,39 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         memcpy(ids + i * 8, &x, 8);
     }
     qsort(ids, (size_t)o->traces, 16, cmp_id);
-    pq_arena_init(&a);
+    parquet_arena_init(&a);
     memset(&rs, 0, sizeof(rs));
     buf_init(&js, (size_t)64 << 20);
     if ((rc = vp4_schema_new(&schema, err)) != TC_OK)
         goto out;
-    if (pq_rowset_init(&rs, schema) != TC_OK) {
+    if (parquet_rowset_init(&rs, schema) != TC_OK) {
         rc = tc_err_set(err, TC_NOMEM, "gen: out of memory");
         goto out;
     }
     memset(&wo, 0, sizeof(wo));
     wo.row_group_bytes = o->row_group_bytes; /* the writer cuts as Tempo does */
     snprintf(path, sizeof(path), "%s/data.parquet", o->dir);
-    if ((rc = pq_writer_open(&w, path, schema, &wo, err)) != TC_OK)
+    if ((rc = parquet_writer_open(&w, path, schema, &wo, err)) != TC_OK)
         goto out;
     for (uint64_t i = 0; i < o->traces; i++) {
         struct vp4_trace t;
-        struct pq_rowiter it;
-        struct pq_row row;
-        pq_arena_reset(&a);
-        pq_rowset_reset(&rs);
+        struct parquet_rowiter it;
+        struct parquet_row row;
+        parquet_arena_reset(&a);
+        parquet_rowset_reset(&rs);
         if (gen_trace(&a, &r, ids + i * 16, o, &t) != TC_OK) {
             rc = tc_err_set(err, TC_NOMEM, "gen: out of memory");
             goto out;
         }
         if ((rc = vp4_trace_to_rowset(&t, schema, &a, &rs, err)) != TC_OK)
             goto out;
-        if (pq_rowiter_init(&it, &rs) != TC_OK || !pq_rowiter_next(&it, &row)) {
-            pq_rowiter_cleanup(&it);
+        if (parquet_rowiter_init(&it, &rs) != TC_OK || !parquet_rowiter_next(&it, &row)) {
+            parquet_rowiter_cleanup(&it);
             rc = tc_err_set(err, TC_NOMEM, "gen: out of memory");
             goto out;
         }
-        rc = pq_writer_write_row(w, &row, err);
-        pq_rowiter_cleanup(&it);
+        rc = parquet_writer_write_row(w, &row, err);
+        parquet_rowiter_cleanup(&it);
         if (rc != TC_OK)
             goto out;
         if (t.start < tmin)
@@ -437,11 +438,11 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         if (t.end > tmax)
             tmax = t.end;
     }
-    if ((rc = pq_writer_close(w, &info, err)) != TC_OK)
+    if ((rc = parquet_writer_close(w, &info, err)) != TC_OK)
         goto out;
     for (int g = 0; g < info.row_groups; g++) {
         uint32_t kl = 0;
-        const uint8_t *k = pq_writer_rowgroup_last_key(w, g, &kl);
+        const uint8_t *k = parquet_writer_rowgroup_last_key(w, g, &kl);
         if (k == NULL || kl != 16) {
             rc = tc_err_set(err, TC_ERR, "gen: row group %d has no last TraceID", g);
             goto out;
@@ -511,10 +512,10 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
 out:
     vp4_bloom_cleanup(&bloom);
     buf_cleanup(&js);
-    pq_writer_free(w);
-    pq_rowset_cleanup(&rs);
-    pq_arena_cleanup(&a);
-    pq_schema_free(schema);
+    parquet_writer_free(w);
+    parquet_rowset_cleanup(&rs);
+    parquet_arena_cleanup(&a);
+    parquet_schema_free(schema);
     tc_free(ids);
     tc_free(last_ids);
     return rc;

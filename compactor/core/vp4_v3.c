@@ -10,16 +10,16 @@
 #include "vp4.h"
 
 struct nv3 {
-    const struct pq_schema *s;
+    const struct parquet_schema *s;
     int node;
-    const struct pq_val *v;
+    const struct parquet_val *v;
 };
 
 static struct nv3
 get(struct nv3 p, const char *name)
 {
     struct nv3 r = {p.s, -1, NULL};
-    const struct pq_node *nd;
+    const struct parquet_node *nd;
 
     if (p.node < 0)
         return r;
@@ -27,7 +27,7 @@ get(struct nv3 p, const char *name)
     for (int k = 0; k < nd->num_children; k++)
         if (strcmp(p.s->nodes[nd->children[k]].name, name) == 0) {
             r.node = nd->children[k];
-            if (p.v && p.v->kind == PQ_V_GROUP && (uint32_t)k < p.v->n)
+            if (p.v && p.v->kind == PARQUET_V_GROUP && (uint32_t)k < p.v->n)
                 r.v = &p.v->items[k];
             break;
         }
@@ -37,8 +37,8 @@ get(struct nv3 p, const char *name)
 static uint32_t
 list_len(struct nv3 l)
 {
-    if (l.node < 0 || l.v == NULL || l.v->kind != PQ_V_GROUP || l.v->n < 1 ||
-        l.v->items[0].kind != PQ_V_LIST)
+    if (l.node < 0 || l.v == NULL || l.v->kind != PARQUET_V_GROUP || l.v->n < 1 ||
+        l.v->items[0].kind != PARQUET_V_LIST)
         return 0;
     return l.v->items[0].n;
 }
@@ -48,28 +48,28 @@ list_at(struct nv3 l, uint32_t i)
 {
     struct nv3 r = {l.s, -1, NULL};
     int rnode = l.s->nodes[l.node].children[0];
-    const struct pq_val *it = &l.v->items[0].items[i];
+    const struct parquet_val *it = &l.v->items[0].items[i];
 
     if (l.s->nodes[rnode].num_children < 1)
         return r;
     r.node = l.s->nodes[rnode].children[0];
-    r.v = it->kind == PQ_V_GROUP ? &it->items[0] : NULL;
+    r.v = it->kind == PARQUET_V_GROUP ? &it->items[0] : NULL;
     return r;
 }
 
 static int
-scalar(struct nv3 p, const char *name, const struct pq_val **v)
+scalar(struct nv3 p, const char *name, const struct parquet_val **v)
 {
     struct nv3 c = get(p, name);
 
-    *v = c.v && c.v->kind == PQ_V_SCALAR ? c.v : NULL;
+    *v = c.v && c.v->kind == PARQUET_V_SCALAR ? c.v : NULL;
     return *v != NULL;
 }
 
 static struct vp4_bytes
 bytes_of(struct nv3 p, const char *name)
 {
-    const struct pq_val *v;
+    const struct parquet_val *v;
     struct vp4_bytes b = {(const uint8_t *)"", 0};
 
     if (scalar(p, name, &v)) {
@@ -82,7 +82,7 @@ bytes_of(struct nv3 p, const char *name)
 static int64_t
 int_of(struct nv3 p, const char *name)
 {
-    const struct pq_val *v;
+    const struct parquet_val *v;
 
     return scalar(p, name, &v) ? v->i : 0;
 }
@@ -90,7 +90,7 @@ int_of(struct nv3 p, const char *name)
 static struct vp4_ostr
 ostr_of(struct nv3 p, const char *name)
 {
-    const struct pq_val *v;
+    const struct parquet_val *v;
     struct vp4_ostr o = {0, {(const uint8_t *)"", 0}};
 
     if (scalar(p, name, &v)) {
@@ -254,9 +254,9 @@ anyvalue_json(struct pb in, struct buf *out, int depth)
 }
 
 static void *
-arena_copy(struct pq_arena *a, const void *p, size_t n)
+arena_copy(struct parquet_arena *a, const void *p, size_t n)
 {
-    void *d = pq_arena_alloc(a, n ? n : 1);
+    void *d = parquet_arena_alloc(a, n ? n : 1);
 
     if (d && n)
         memcpy(d, p, n);
@@ -267,7 +267,8 @@ arena_copy(struct pq_arena *a, const void *p, size_t n)
  * does: scalars -> one-element lists, homogeneous arrays -> IsArray,
  * everything else -> ValueUnsupported (jsonpb). */
 static int
-attr_from_anyvalue(struct pq_arena *a, struct vp4_bytes key, struct pb val, struct vp4_attr *at)
+attr_from_anyvalue(struct parquet_arena *a, struct vp4_bytes key, struct pb val,
+                   struct vp4_attr *at)
 {
     struct pb in = val, sub;
     uint32_t f;
@@ -293,14 +294,14 @@ attr_from_anyvalue(struct pq_arena *a, struct vp4_bytes key, struct pb val, stru
     switch (kind) {
     case 0: /* empty AnyValue: an empty string, as Go's zero value reads */
         at->nstr = 1;
-        at->str = pq_arena_alloc(a, sizeof(*at->str));
+        at->str = parquet_arena_alloc(a, sizeof(*at->str));
         if (at->str == NULL)
             return TC_NOMEM;
         at->str[0].p = (const uint8_t *)"";
         return TC_OK;
     case 1:
         at->nstr = 1;
-        at->str = pq_arena_alloc(a, sizeof(*at->str));
+        at->str = parquet_arena_alloc(a, sizeof(*at->str));
         if (at->str == NULL)
             return TC_NOMEM;
         at->str[0].p = payload.p;
@@ -308,21 +309,21 @@ attr_from_anyvalue(struct pq_arena *a, struct vp4_bytes key, struct pb val, stru
         return TC_OK;
     case 2:
         at->nbool = 1;
-        at->bools = pq_arena_alloc(a, 1);
+        at->bools = parquet_arena_alloc(a, 1);
         if (at->bools == NULL)
             return TC_NOMEM;
         at->bools[0] = v != 0;
         return TC_OK;
     case 3:
         at->nint = 1;
-        at->ints = pq_arena_alloc(a, sizeof(int64_t));
+        at->ints = parquet_arena_alloc(a, sizeof(int64_t));
         if (at->ints == NULL)
             return TC_NOMEM;
         at->ints[0] = (int64_t)v;
         return TC_OK;
     case 4:
         at->ndbl = 1;
-        at->dbls = pq_arena_alloc(a, sizeof(double));
+        at->dbls = parquet_arena_alloc(a, sizeof(double));
         if (at->dbls == NULL)
             return TC_NOMEM;
         memcpy(&at->dbls[0], &v, 8);
@@ -358,10 +359,10 @@ attr_from_anyvalue(struct pq_arena *a, struct vp4_bytes key, struct pb val, stru
         }
         if (!mixed) {
             at->is_array = 1;
-            at->str = pq_arena_alloc(a, sizeof(*at->str) * (n + 1));
-            at->ints = pq_arena_alloc(a, sizeof(int64_t) * (n + 1));
-            at->dbls = pq_arena_alloc(a, sizeof(double) * (n + 1));
-            at->bools = pq_arena_alloc(a, n + 1);
+            at->str = parquet_arena_alloc(a, sizeof(*at->str) * (n + 1));
+            at->ints = parquet_arena_alloc(a, sizeof(int64_t) * (n + 1));
+            at->dbls = parquet_arena_alloc(a, sizeof(double) * (n + 1));
+            at->bools = parquet_arena_alloc(a, n + 1);
             if (!at->str || !at->ints || !at->dbls || !at->bools)
                 return TC_NOMEM;
             arr = payload;
@@ -416,25 +417,25 @@ attr_from_anyvalue(struct pq_arena *a, struct vp4_bytes key, struct pb val, stru
 }
 
 static int
-v3_attrs(struct nv3 p, struct pq_arena *a, struct vp4_attrs *out)
+v3_attrs(struct nv3 p, struct parquet_arena *a, struct vp4_attrs *out)
 {
     struct nv3 l = get(p, "Attrs");
     uint32_t n = list_len(l);
 
     out->n = n;
-    out->a = pq_arena_alloc(a, sizeof(*out->a) * (n ? n : 1));
+    out->a = parquet_arena_alloc(a, sizeof(*out->a) * (n ? n : 1));
     if (out->a == NULL)
         return TC_NOMEM;
     for (uint32_t i = 0; i < n; i++) {
         struct nv3 e = list_at(l, i);
         struct vp4_attr *at = &out->a[i];
-        const struct pq_val *v;
+        const struct parquet_val *v;
         memset(at, 0, sizeof(*at));
         at->key = bytes_of(e, "Key");
-        at->str = pq_arena_alloc(a, sizeof(*at->str));
-        at->ints = pq_arena_alloc(a, sizeof(int64_t));
-        at->dbls = pq_arena_alloc(a, sizeof(double));
-        at->bools = pq_arena_alloc(a, 1);
+        at->str = parquet_arena_alloc(a, sizeof(*at->str));
+        at->ints = parquet_arena_alloc(a, sizeof(int64_t));
+        at->dbls = parquet_arena_alloc(a, sizeof(double));
+        at->bools = parquet_arena_alloc(a, 1);
         if (!at->str || !at->ints || !at->dbls || !at->bools)
             return TC_NOMEM;
         if (scalar(e, "Value", &v)) {
@@ -478,7 +479,7 @@ v3_dedicated(struct nv3 p, struct vp4_ostr *out)
 /* LinkSlice { repeated Span_Link links = 1 }; Span_Link { trace_id 1;
  * span_id 2; trace_state 3; attributes 4 (KeyValue); dropped 5 }. */
 static int
-v3_links(struct pq_arena *a, struct vp4_bytes raw, struct vp4_span *s)
+v3_links(struct parquet_arena *a, struct vp4_bytes raw, struct vp4_span *s)
 {
     struct pb in = {raw.p, raw.p + raw.len}, el;
     uint32_t f, n = 0;
@@ -491,7 +492,7 @@ v3_links(struct pq_arena *a, struct vp4_bytes raw, struct vp4_span *s)
         n += f == 1 && wt == 2;
     }
     s->nlinks = n;
-    s->links = pq_arena_alloc(a, sizeof(*s->links) * (n ? n : 1));
+    s->links = parquet_arena_alloc(a, sizeof(*s->links) * (n ? n : 1));
     if (s->links == NULL)
         return TC_NOMEM;
     in.p = raw.p;
@@ -512,7 +513,7 @@ v3_links(struct pq_arena *a, struct vp4_bytes raw, struct vp4_span *s)
                 return TC_PARSE;
             nattr += f == 4 && wt == 2;
         }
-        lk->attrs.a = pq_arena_alloc(a, sizeof(*lk->attrs.a) * (nattr ? nattr : 1));
+        lk->attrs.a = parquet_arena_alloc(a, sizeof(*lk->attrs.a) * (nattr ? nattr : 1));
         if (lk->attrs.a == NULL)
             return TC_NOMEM;
         for (m = el; m.p < m.end;) {
@@ -556,17 +557,17 @@ v3_links(struct pq_arena *a, struct vp4_bytes raw, struct vp4_span *s)
 }
 
 int
-vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema, struct pq_arena *a,
-                      struct vp4_trace **out, struct tc_err *err)
+vp4_trace_from_v3_row(const struct parquet_row *row, const struct parquet_schema *schema,
+                      struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
 {
-    struct pq_val *root;
+    struct parquet_val *root;
     struct vp4_trace *t;
     struct nv3 top, l;
     int rc;
 
-    if ((rc = pq_row_assemble(row, schema, a, &root, err)) != TC_OK)
+    if ((rc = parquet_row_assemble(row, schema, a, &root, err)) != TC_OK)
         return rc;
-    t = pq_arena_alloc(a, sizeof(*t));
+    t = parquet_arena_alloc(a, sizeof(*t));
     if (t == NULL)
         goto nomem;
     top.s = schema;
@@ -579,10 +580,10 @@ vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema, 
     t->duration = (uint64_t)int_of(top, "DurationNano");
     t->root_service = bytes_of(top, "RootServiceName");
     t->root_span = bytes_of(top, "RootSpanName");
-    t->stats = pq_arena_alloc(a, sizeof(*t->stats));
+    t->stats = parquet_arena_alloc(a, sizeof(*t->stats));
     l = get(top, "rs");
     t->nrs = list_len(l);
-    t->rs = pq_arena_alloc(a, sizeof(*t->rs) * (t->nrs ? t->nrs : 1));
+    t->rs = parquet_arena_alloc(a, sizeof(*t->rs) * (t->nrs ? t->nrs : 1));
     if (t->rs == NULL || t->stats == NULL)
         goto nomem;
     for (uint32_t i = 0; i < t->nrs; i++) {
@@ -598,7 +599,7 @@ vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema, 
             rs->wellknown[k] = ostr_of(res, wk[k]);
         v3_dedicated(res, rs->dedicated);
         rs->nss = list_len(ssl);
-        rs->ss = pq_arena_alloc(a, sizeof(*rs->ss) * (rs->nss ? rs->nss : 1));
+        rs->ss = parquet_arena_alloc(a, sizeof(*rs->ss) * (rs->nss ? rs->nss : 1));
         if (rs->ss == NULL)
             goto nomem;
         for (uint32_t j = 0; j < rs->nss; j++) {
@@ -606,15 +607,15 @@ vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema, 
             struct vp4_scope_spans *ss = &rs->ss[j];
             ss->scope_name = bytes_of(sc, "Name");
             ss->scope_version = bytes_of(sc, "Version");
-            ss->scope_attrs.a = pq_arena_alloc(a, sizeof(*ss->scope_attrs.a));
+            ss->scope_attrs.a = parquet_arena_alloc(a, sizeof(*ss->scope_attrs.a));
             ss->nspans = list_len(spl);
-            ss->spans = pq_arena_alloc(a, sizeof(*ss->spans) * (ss->nspans ? ss->nspans : 1));
+            ss->spans = parquet_arena_alloc(a, sizeof(*ss->spans) * (ss->nspans ? ss->nspans : 1));
             if (ss->spans == NULL || ss->scope_attrs.a == NULL)
                 goto nomem;
             for (uint32_t k = 0; k < ss->nspans; k++) {
                 struct nv3 sp = list_at(spl, k), evl;
                 struct vp4_span *s = &ss->spans[k];
-                const struct pq_val *hv;
+                const struct parquet_val *hv;
                 s->span_id = bytes_of(sp, "SpanID");
                 s->parent_span_id = bytes_of(sp, "ParentSpanID");
                 s->parent_id = (int32_t)int_of(sp, "ParentID");
@@ -632,7 +633,7 @@ vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema, 
                 s->dropped_attrs = (int32_t)int_of(sp, "DroppedAttributesCount");
                 evl = get(sp, "Events");
                 s->nevents = list_len(evl);
-                s->events = pq_arena_alloc(a, sizeof(*s->events) * (s->nevents + 1));
+                s->events = parquet_arena_alloc(a, sizeof(*s->events) * (s->nevents + 1));
                 if (s->events == NULL)
                     goto nomem;
                 for (uint32_t q = 0; q < s->nevents; q++) {
@@ -642,7 +643,7 @@ vp4_trace_from_v3_row(const struct pq_row *row, const struct pq_schema *schema, 
                     e4->time_since_start = (uint64_t)int_of(ev, "TimeUnixNano") - s->start;
                     e4->name = bytes_of(ev, "Name");
                     e4->dropped_attrs = (int32_t)int_of(ev, "DroppedAttributesCount");
-                    e4->attrs.a = pq_arena_alloc(a, sizeof(*e4->attrs.a) * (na ? na : 1));
+                    e4->attrs.a = parquet_arena_alloc(a, sizeof(*e4->attrs.a) * (na ? na : 1));
                     if (e4->attrs.a == NULL)
                         goto nomem;
                     for (uint32_t z = 0; z < na; z++) {
@@ -688,70 +689,70 @@ nomem:
 }
 
 int
-vp4_is_v3_schema(const struct pq_schema *s)
+vp4_is_v3_schema(const struct parquet_schema *s)
 {
-    int c = pq_schema_find(s, "rs.list.element.ss.list.element.Spans.list.element.Links");
+    int c = parquet_schema_find(s, "rs.list.element.ss.list.element.Spans.list.element.Links");
 
-    return c >= 0 && s->nodes[s->columns[c]].type == PQ_BYTE_ARRAY;
+    return c >= 0 && s->nodes[s->columns[c]].type == PARQUET_BYTE_ARRAY;
 }
 
 int
-vp4_convert_v3(struct pq_reader *r, const struct pq_schema *v4, const char *out_path,
-               size_t row_group_bytes, struct pq_write_info *info, struct tc_err *err)
+vp4_convert_v3(struct parquet_reader *r, const struct parquet_schema *v4, const char *out_path,
+               size_t row_group_bytes, struct parquet_write_info *info, struct tc_err *err)
 {
-    struct pq_writer *w = NULL;
-    struct pq_cursor *cur = NULL;
-    struct pq_writer_opts o;
-    struct pq_rowset rs;
-    struct pq_arena a;
-    struct pq_row row;
+    struct parquet_writer *w = NULL;
+    struct parquet_cursor *cur = NULL;
+    struct parquet_writer_opts o;
+    struct parquet_rowset rs;
+    struct parquet_arena a;
+    struct parquet_row row;
     int rc, eof = 0;
 
-    if (!vp4_is_v3_schema(pq_reader_schema(r)))
+    if (!vp4_is_v3_schema(parquet_reader_schema(r)))
         return tc_err_set(err, TC_INVAL, "not a vParquet3 file (no bytes-typed Spans.Links)");
     memset(&o, 0, sizeof(o));
     o.row_group_bytes = row_group_bytes;
-    pq_arena_init(&a);
-    if (pq_rowset_init(&rs, v4) != TC_OK)
+    parquet_arena_init(&a);
+    if (parquet_rowset_init(&rs, v4) != TC_OK)
         return tc_err_set(err, TC_NOMEM, "convert: out of memory");
-    if ((rc = pq_reader_project(r, NULL, err)) != TC_OK ||
-        (rc = pq_cursor_new(&cur, r, err)) != TC_OK ||
-        (rc = pq_writer_open(&w, out_path, v4, &o, err)) != TC_OK)
+    if ((rc = parquet_reader_project(r, NULL, err)) != TC_OK ||
+        (rc = parquet_cursor_new(&cur, r, err)) != TC_OK ||
+        (rc = parquet_writer_open(&w, out_path, v4, &o, err)) != TC_OK)
         goto out;
     for (;;) {
         struct vp4_trace *t;
-        struct pq_rowiter it;
-        struct pq_row nrow;
-        if ((rc = pq_cursor_next(cur, &row, &eof, err)) != TC_OK)
+        struct parquet_rowiter it;
+        struct parquet_row nrow;
+        if ((rc = parquet_cursor_next(cur, &row, &eof, err)) != TC_OK)
             goto out;
         if (eof)
             break;
-        pq_arena_reset(&a);
-        pq_rowset_reset(&rs);
-        if ((rc = vp4_trace_from_v3_row(&row, pq_reader_schema(r), &a, &t, err)) != TC_OK ||
+        parquet_arena_reset(&a);
+        parquet_rowset_reset(&rs);
+        if ((rc = vp4_trace_from_v3_row(&row, parquet_reader_schema(r), &a, &t, err)) != TC_OK ||
             (rc = vp4_trace_to_rowset(t, v4, &a, &rs, err)) != TC_OK)
             goto out;
-        if (pq_rowiter_init(&it, &rs) != TC_OK) {
+        if (parquet_rowiter_init(&it, &rs) != TC_OK) {
             rc = tc_err_set(err, TC_NOMEM, "convert: out of memory");
             goto out;
         }
-        pq_rowiter_next(&it, &nrow);
-        rc = pq_writer_write_row(w, &nrow, err);
-        pq_rowiter_cleanup(&it);
+        parquet_rowiter_next(&it, &nrow);
+        rc = parquet_writer_write_row(w, &nrow, err);
+        parquet_rowiter_cleanup(&it);
         if (rc != TC_OK)
             goto out;
     }
-    rc = pq_writer_close(w, info, err);
+    rc = parquet_writer_close(w, info, err);
 out:
-    pq_writer_free(w);
-    pq_cursor_free(cur);
-    pq_rowset_cleanup(&rs);
-    pq_arena_cleanup(&a);
+    parquet_writer_free(w);
+    parquet_cursor_free(cur);
+    parquet_rowset_cleanup(&rs);
+    parquet_arena_cleanup(&a);
     return rc;
 }
 
 int
-vp4_attr_from_pb(struct pq_arena *a, struct vp4_bytes key, const uint8_t *pbv, size_t len,
+vp4_attr_from_pb(struct parquet_arena *a, struct vp4_bytes key, const uint8_t *pbv, size_t len,
                  struct vp4_attr *out)
 {
     struct pb val = {pbv, pbv + len};
@@ -760,7 +761,7 @@ vp4_attr_from_pb(struct pq_arena *a, struct vp4_bytes key, const uint8_t *pbv, s
 }
 
 int
-vp4_links_from_pb(struct pq_arena *a, const uint8_t *pbv, size_t len, struct vp4_span *s)
+vp4_links_from_pb(struct parquet_arena *a, const uint8_t *pbv, size_t len, struct vp4_span *s)
 {
     struct vp4_bytes raw = {pbv, (uint32_t)len};
 

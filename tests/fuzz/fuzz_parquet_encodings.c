@@ -26,11 +26,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 8) {
     case 6: {
         /* OTLP protobuf of the vParquet3 conversion */
-        struct pq_arena a;
+        struct parquet_arena a;
         struct vp4_attr at;
         struct vp4_span sp;
         struct vp4_bytes key = {data, 1};
-        pq_arena_init(&a);
+        parquet_arena_init(&a);
         if (data[1] & 2) {
             struct vp4_bloom b;
             if (vp4_bloom_unmarshal(&b, data + 4, size - 4, &err) == TC_OK) {
@@ -41,23 +41,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vp4_attr_from_pb(&a, key, data + 4, size - 4, &at);
         else
             vp4_links_from_pb(&a, data + 4, size - 4, &sp);
-        pq_arena_cleanup(&a);
+        parquet_arena_cleanup(&a);
         break;
     }
     case 0:
-        pq_rle_decode(data + 4, data + size, data[1] % 33, u32, n);
+        parquet_rle_decode(data + 4, data + size, data[1] % 33, u32, n);
         break;
     case 1:
-        pq_delta_decode(data + 4, data + size, data[1] & 1, i64, n, &used);
+        parquet_delta_decode(data + 4, data + size, data[1] & 1, i64, n, &used);
         break;
     case 2:
-        pq_decompress(PQ_SNAPPY, data + 4, size - 4, out, n * 16, &err);
+        parquet_decompress(PARQUET_SNAPPY, data + 4, size - 4, out, n * 16, &err);
         break;
     case 3:
-        pq_decompress(PQ_ZSTD, data + 4, size - 4, out, n * 16, &err);
+        parquet_decompress(PARQUET_ZSTD, data + 4, size - 4, out, n * 16, &err);
         break;
     case 4:
-        pq_decompress(PQ_GZIP, data + 4, size - 4, out, n * 16, &err);
+        parquet_decompress(PARQUET_GZIP, data + 4, size - 4, out, n * 16, &err);
         break;
     case 5:
     case 7: {
@@ -71,10 +71,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i64[i] = (data[1] & 1) ? (int64_t)(int32_t)v : (int64_t)v;
         }
         buf_init(&b, 0);
-        if (pq_delta_encode(&b, data[1] & 1, i64, m) == TC_OK) {
+        if (parquet_delta_encode(&b, data[1] & 1, i64, m) == TC_OK) {
             static int64_t back[4096];
-            if (pq_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len, data[1] & 1, back, m,
-                                &used) != TC_OK)
+            if (parquet_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len, data[1] & 1,
+                                     back, m, &used) != TC_OK)
                 abort();
             for (size_t i = 0; i < m; i++)
                 if (back[i] != i64[i])

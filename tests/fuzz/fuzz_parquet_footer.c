@@ -11,18 +11,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct pq_filemeta *m;
-    struct pq_schema *s;
+    struct parquet_filemeta *m;
+    struct parquet_schema *s;
     struct tc_err err;
     struct thrift_r r;
 
-    if (pq_footer_parse(data, size, &m, &s, &err) == TC_OK) {
+    if (parquet_footer_parse(data, size, &m, &s, &err) == TC_OK) {
         struct buf b;
         buf_init(&b, 0);
-        pq_schema_print(s, &b);
+        parquet_schema_print(s, &b);
         buf_cleanup(&b);
-        pq_filemeta_free(m);
-        pq_schema_free(s);
+        parquet_filemeta_free(m);
+        parquet_schema_free(s);
     }
     thrift_r_init(&r, data, size);
     thrift_skip(&r, THRIFT_STRUCT);

@@ -41,13 +41,13 @@ TEST(rle_roundtrip)
         for (int i = 0; i < 1000; i++)
             in[i] = (i % 97 < 40) ? 3u & mask : ((uint32_t)i * 2654435761u) & mask;
         buf_init(&b, 0);
-        ASSERT_OK(pq_rle_encode(&b, bw, in, 1000));
+        ASSERT_OK(parquet_rle_encode(&b, bw, in, 1000));
         memset(out, 0xff, sizeof(out));
-        ASSERT_OK(pq_rle_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len, bw, out, 1000));
+        ASSERT_OK(parquet_rle_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len, bw, out, 1000));
         ASSERT_MEM_EQ(in, out, sizeof(in));
         /* every truncation is an error, never a crash */
         for (size_t l = 0; l + 1 < b.len; l += 7)
-            pq_rle_decode((uint8_t *)b.data, (uint8_t *)b.data + l, bw, out, 1000);
+            parquet_rle_decode((uint8_t *)b.data, (uint8_t *)b.data + l, bw, out, 1000);
         buf_cleanup(&b);
     }
 }
@@ -71,21 +71,21 @@ TEST(delta_roundtrip)
                 in[i] = (int32_t)in[i];
         }
         buf_init(&b, 0);
-        ASSERT_OK(pq_delta_encode(&b, is32, in, 777));
-        ASSERT_OK(
-            pq_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len, is32, out, 777, &used));
+        ASSERT_OK(parquet_delta_encode(&b, is32, in, 777));
+        ASSERT_OK(parquet_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len, is32, out, 777,
+                                       &used));
         ASSERT_EQ(used, b.len);
         ASSERT_MEM_EQ(in, out, sizeof(in));
         /* truncation: an error, or (cut inside the last miniblock's padding)
          * still the exact values */
         for (size_t l = 0; l + 1 < b.len; l += 5) {
             memset(out, 0, sizeof(out));
-            if (pq_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + l, is32, out, 777, &used) ==
-                TC_OK)
+            if (parquet_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + l, is32, out, 777,
+                                     &used) == TC_OK)
                 ASSERT_MEM_EQ(in, out, sizeof(in));
         }
-        ASSERT_NE(pq_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len / 2, is32, out, 777,
-                                  &used),
+        ASSERT_NE(parquet_delta_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len / 2, is32, out,
+                                       777, &used),
                   TC_OK);
         buf_cleanup(&b);
     }
@@ -96,22 +96,22 @@ TEST(codecs_roundtrip)
     static uint8_t in[100000], out[100000];
     struct buf b;
     struct tc_err err;
-    int codecs[] = {PQ_UNCOMPRESSED, PQ_SNAPPY, PQ_GZIP, PQ_ZSTD};
+    int codecs[] = {PARQUET_UNCOMPRESSED, PARQUET_SNAPPY, PARQUET_GZIP, PARQUET_ZSTD};
 
     for (size_t i = 0; i < sizeof(in); i++)
         in[i] = (uint8_t)((i / 7) ^ (i % 13));
     for (size_t k = 0; k < TC_ARRAY_LEN(codecs); k++) {
         buf_init(&b, 0);
-        ASSERT_OK(pq_compress(codecs[k], in, sizeof(in), &b, &err));
-        ASSERT_OK(pq_decompress(codecs[k], (uint8_t *)b.data, b.len, out, sizeof(out), &err));
+        ASSERT_OK(parquet_compress(codecs[k], in, sizeof(in), &b, &err));
+        ASSERT_OK(parquet_decompress(codecs[k], (uint8_t *)b.data, b.len, out, sizeof(out), &err));
         ASSERT_MEM_EQ(in, out, sizeof(in));
-        if (codecs[k] != PQ_UNCOMPRESSED)
+        if (codecs[k] != PARQUET_UNCOMPRESSED)
             ASSERT_NE(
-                pq_decompress(codecs[k], (uint8_t *)b.data, b.len / 2, out, sizeof(out), &err),
+                parquet_decompress(codecs[k], (uint8_t *)b.data, b.len / 2, out, sizeof(out), &err),
                 TC_OK);
         buf_cleanup(&b);
     }
-    ASSERT_EQ(pq_decompress(PQ_BROTLI, in, 10, out, 10, &err), TC_UNSUPPORTED);
+    ASSERT_EQ(parquet_decompress(PARQUET_BROTLI, in, 10, out, 10, &err), TC_UNSUPPORTED);
 }
 
 /* Reads every row of every real block; row count == meta totalObjects and
@@ -124,11 +124,11 @@ TEST(real_blocks_read_completely)
 
     for (size_t v = 0; v < TC_ARRAY_LEN(versions); v++) {
         char dir[1024], path[1100];
-        struct pq_reader *r;
-        struct pq_cursor *c;
+        struct parquet_reader *r;
+        struct parquet_cursor *c;
         struct tc_err err;
-        struct pq_row row;
-        struct pq_arena a;
+        struct parquet_row row;
+        struct parquet_arena a;
         uint8_t prev[16];
         uint32_t prevlen = 0;
         long rows = 0;
@@ -137,35 +137,35 @@ TEST(real_blocks_read_completely)
         snprintf(dir, sizeof(dir), "%s/testdata/tempo-blocks/%s/single-tenant/%s", shared,
                  versions[v], blk);
         snprintf(path, sizeof(path), "%s/data.parquet", dir);
-        ASSERT_OK(pq_reader_open(&r, path, &err));
-        ASSERT_EQ(pq_reader_schema(r)->ncolumns, ncols[v]);
-        ASSERT_EQ(pq_schema_find(pq_reader_schema(r), "TraceID"), 0);
-        ASSERT_OK(pq_cursor_new(&c, r, &err));
-        pq_arena_init(&a);
+        ASSERT_OK(parquet_reader_open(&r, path, &err));
+        ASSERT_EQ(parquet_reader_schema(r)->ncolumns, ncols[v]);
+        ASSERT_EQ(parquet_schema_find(parquet_reader_schema(r), "TraceID"), 0);
+        ASSERT_OK(parquet_cursor_new(&c, r, &err));
+        parquet_arena_init(&a);
         for (;;) {
             const uint8_t *id;
             uint32_t n;
-            struct pq_val *val;
-            ASSERT_OK(pq_cursor_next(c, &row, &eof, &err));
+            struct parquet_val *val;
+            ASSERT_OK(parquet_cursor_next(c, &row, &eof, &err));
             if (eof)
                 break;
-            id = pq_row_bytes(&row, 0, &n);
+            id = parquet_row_bytes(&row, 0, &n);
             ASSERT(id != NULL);
             ASSERT_EQ(n, 16);
             if (prevlen)
                 ASSERT_LT(memcmp(prev, id, 16), 0);
             memcpy(prev, id, 16);
             prevlen = 16;
-            pq_arena_reset(&a);
-            ASSERT_OK(pq_row_assemble(&row, pq_reader_schema(r), &a, &val, &err));
-            ASSERT_EQ(val->kind, PQ_V_GROUP);
+            parquet_arena_reset(&a);
+            ASSERT_OK(parquet_row_assemble(&row, parquet_reader_schema(r), &a, &val, &err));
+            ASSERT_EQ(val->kind, PARQUET_V_GROUP);
             rows++;
         }
         ASSERT_EQ(rows, meta_total_objects(dir));
-        ASSERT_EQ(rows, pq_reader_meta(r)->num_rows);
-        pq_arena_cleanup(&a);
-        pq_cursor_free(c);
-        pq_reader_free(r);
+        ASSERT_EQ(rows, parquet_reader_meta(r)->num_rows);
+        parquet_arena_cleanup(&a);
+        parquet_cursor_free(c);
+        parquet_reader_free(r);
     }
 }
 
@@ -173,15 +173,15 @@ TEST(real_block_footer_and_page_index)
 {
     TEST_NEED_SHARED(shared);
     char path[1100];
-    struct pq_reader *r;
+    struct parquet_reader *r;
     struct tc_err err;
-    struct pq_page_index pi;
-    const struct pq_filemeta *m;
+    struct parquet_page_index pi;
+    const struct parquet_filemeta *m;
 
     snprintf(path, sizeof(path), "%s/testdata/tempo-blocks/vParquet4/single-tenant/%s/data.parquet",
              shared, blk);
-    ASSERT_OK(pq_reader_open(&r, path, &err));
-    m = pq_reader_meta(r);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    m = parquet_reader_meta(r);
     ASSERT_EQ(m->footer_len, 17711); /* meta.json footerSize */
     ASSERT_STR_CONTAINS(m->created_by, "parquet-go");
     ASSERT_EQ(m->nrowgroups, 1);
@@ -190,23 +190,23 @@ TEST(real_block_footer_and_page_index)
     ASSERT_EQ(m->rowgroups[0].cols[0].stats.min_len, 16);
     ASSERT_MEM_EQ(m->rowgroups[0].cols[0].stats.min,
                   "\0\0\0\0\0\0\0\0\0\x47\x4b\xe8\xb4\x34\x49\xfb", 16);
-    ASSERT_OK(pq_reader_page_index(r, 0, 0, &pi, &err));
+    ASSERT_OK(parquet_reader_page_index(r, 0, 0, &pi, &err));
     ASSERT_EQ(pi.npages, 1);
     ASSERT_EQ(pi.locs[0].first_row, 0);
     ASSERT(pi.has_column_index);
-    pq_page_index_cleanup(&pi);
-    pq_reader_free(r);
+    parquet_page_index_cleanup(&pi);
+    parquet_reader_free(r);
 }
 
 TEST(open_errors_name_the_file)
 {
-    struct pq_reader *r;
+    struct parquet_reader *r;
     struct tc_err err;
 
-    ASSERT_EQ(pq_reader_open(&r, "/nonexistent/x.parquet", &err), TC_NOTFOUND);
+    ASSERT_EQ(parquet_reader_open(&r, "/nonexistent/x.parquet", &err), TC_NOTFOUND);
     ASSERT_STR_CONTAINS(err.msg, "/nonexistent/x.parquet");
-    ASSERT_EQ(pq_reader_open_mem(&r, "PAR1PAR1", 8, &err), TC_CORRUPT);
-    ASSERT_EQ(pq_reader_open_mem(&r, "PAR1\0\0\0\0\xff\xff\0\0PAR1", 16, &err), TC_CORRUPT);
+    ASSERT_EQ(parquet_reader_open_mem(&r, "PAR1PAR1", 8, &err), TC_CORRUPT);
+    ASSERT_EQ(parquet_reader_open_mem(&r, "PAR1\0\0\0\0\xff\xff\0\0PAR1", 16, &err), TC_CORRUPT);
     ASSERT_STR_CONTAINS(err.msg, "footer length");
 }
 

@@ -17,45 +17,45 @@
 /* Reads everything the way the compactor and the CLI do. Returns TC_OK or
  * the first error; err.msg must then be non-empty. */
 static int
-read_all(const uint8_t *data, size_t len, const struct pq_schema *proj, long *rows)
+read_all(const uint8_t *data, size_t len, const struct parquet_schema *proj, long *rows)
 {
-    struct pq_reader *r;
-    struct pq_cursor *cur = NULL;
+    struct parquet_reader *r;
+    struct parquet_cursor *cur = NULL;
     struct tc_err err;
-    struct pq_row row;
-    struct pq_arena a;
+    struct parquet_row row;
+    struct parquet_arena a;
     struct buf js;
     int rc, eof = 0;
 
     *rows = 0;
     tc_err_clear(&err);
-    rc = pq_reader_open_mem(&r, data, len, &err);
+    rc = parquet_reader_open_mem(&r, data, len, &err);
     if (rc != TC_OK) {
         if (err.msg[0] == '\0')
             TEST_FAIL_("error %d without a message", rc);
         return rc;
     }
-    for (int g = 0; g < pq_reader_meta(r)->nrowgroups; g++)
-        for (int c = 0; c < pq_reader_schema(r)->ncolumns; c++) {
-            struct pq_page_index pi;
-            if (pq_reader_page_index(r, g, c, &pi, &err) == TC_OK)
-                pq_page_index_cleanup(&pi);
+    for (int g = 0; g < parquet_reader_meta(r)->nrowgroups; g++)
+        for (int c = 0; c < parquet_reader_schema(r)->ncolumns; c++) {
+            struct parquet_page_index pi;
+            if (parquet_reader_page_index(r, g, c, &pi, &err) == TC_OK)
+                parquet_page_index_cleanup(&pi);
         }
-    if (proj && pq_reader_project(r, proj, &err) != TC_OK)
+    if (proj && parquet_reader_project(r, proj, &err) != TC_OK)
         proj = NULL;
-    pq_arena_init(&a);
+    parquet_arena_init(&a);
     buf_init(&js, (size_t)64 << 20);
-    rc = pq_cursor_new(&cur, r, &err);
+    rc = parquet_cursor_new(&cur, r, &err);
     while (rc == TC_OK) {
-        struct pq_val *v;
-        rc = pq_cursor_next(cur, &row, &eof, &err);
+        struct parquet_val *v;
+        rc = parquet_cursor_next(cur, &row, &eof, &err);
         if (rc != TC_OK || eof)
             break;
-        pq_arena_reset(&a);
+        parquet_arena_reset(&a);
         buf_reset(&js);
-        rc = pq_row_assemble(&row, pq_reader_row_schema(r), &a, &v, &err);
+        rc = parquet_row_assemble(&row, parquet_reader_row_schema(r), &a, &v, &err);
         if (rc == TC_OK)
-            pq_val_json(v, pq_reader_row_schema(r), 0, &js);
+            parquet_val_json(v, parquet_reader_row_schema(r), 0, &js);
         if (rc == TC_OK && proj) {
             struct vp4_trace *t;
             rc = vp4_trace_from_row(&row, proj, &a, &t, &err);
@@ -65,9 +65,9 @@ read_all(const uint8_t *data, size_t len, const struct pq_schema *proj, long *ro
     if (rc != TC_OK && err.msg[0] == '\0')
         TEST_FAIL_("error %d without a message", rc);
     buf_cleanup(&js);
-    pq_arena_cleanup(&a);
-    pq_cursor_free(cur);
-    pq_reader_free(r);
+    parquet_arena_cleanup(&a);
+    parquet_cursor_free(cur);
+    parquet_reader_free(r);
     return rc;
 }
 
@@ -119,7 +119,7 @@ generated(size_t *len)
 static void
 corpus(const uint8_t *orig, size_t len, int flips)
 {
-    struct pq_schema *s;
+    struct parquet_schema *s;
     struct tc_err err;
     uint8_t *buf = tc_malloc(len);
     uint64_t x = 0x9e3779b97f4a7c15ULL;
@@ -152,7 +152,7 @@ corpus(const uint8_t *orig, size_t len, int flips)
     }
     /* flips must be caught often (many land in values and are undetectable) */
     ASSERT_GT(errors, flips / 20);
-    pq_schema_free(s);
+    parquet_schema_free(s);
     tc_free(buf);
 }
 

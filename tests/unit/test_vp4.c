@@ -26,7 +26,7 @@ v4_path(const char *shared)
 
 TEST(schema_matches_tempo_layout)
 {
-    struct pq_schema *s;
+    struct parquet_schema *s;
     struct tc_err err;
     struct {
         const char *path;
@@ -53,66 +53,68 @@ TEST(schema_matches_tempo_layout)
     ASSERT_EQ(s->ncolumns, 103);
     ASSERT_STR_EQ(s->paths[VP4_COL_TRACEID], "TraceID");
     for (size_t i = 0; i < TC_ARRAY_LEN(want); i++) {
-        int c = pq_schema_find(s, want[i].path);
+        int c = parquet_schema_find(s, want[i].path);
         if (c < 0)
             TEST_FAIL_("missing column %s", want[i].path);
-        ASSERT_EQ(pq_schema_max_def(s, c), want[i].d);
-        ASSERT_EQ(pq_schema_max_rep(s, c), want[i].r);
+        ASSERT_EQ(parquet_schema_max_def(s, c), want[i].d);
+        ASSERT_EQ(parquet_schema_max_rep(s, c), want[i].r);
     }
     /* Tempo's tags: snappy+dict on Name, delta on times, DLBA default */
-    ASSERT_EQ(s->nodes[s->columns[pq_schema_find(s, SPANS "Name")]].colenc, PQ_COLENC_DICT);
-    ASSERT_EQ(s->nodes[s->columns[pq_schema_find(s, SPANS "Name")]].codec, PQ_SNAPPY);
-    ASSERT_EQ(s->nodes[s->columns[pq_schema_find(s, "StartTimeUnixNano")]].colenc, PQ_COLENC_DELTA);
-    ASSERT_EQ(s->nodes[s->columns[0]].codec, PQ_UNCOMPRESSED);
-    pq_schema_free(s);
+    ASSERT_EQ(s->nodes[s->columns[parquet_schema_find(s, SPANS "Name")]].colenc,
+              PARQUET_COLENC_DICT);
+    ASSERT_EQ(s->nodes[s->columns[parquet_schema_find(s, SPANS "Name")]].codec, PARQUET_SNAPPY);
+    ASSERT_EQ(s->nodes[s->columns[parquet_schema_find(s, "StartTimeUnixNano")]].colenc,
+              PARQUET_COLENC_DELTA);
+    ASSERT_EQ(s->nodes[s->columns[0]].codec, PARQUET_UNCOMPRESSED);
+    parquet_schema_free(s);
 }
 
 TEST(schema_equals_test_block_except_prerelease_columns)
 {
     TEST_NEED_SHARED(shared);
-    struct pq_schema *s;
-    struct pq_reader *r;
+    struct parquet_schema *s;
+    struct parquet_reader *r;
     struct tc_err err;
     int missing = 0;
 
     ASSERT_OK(vp4_schema_new(&s, &err));
-    ASSERT_OK(pq_reader_open(&r, v4_path(shared), &err));
+    ASSERT_OK(parquet_reader_open(&r, v4_path(shared), &err));
     for (int c = 0; c < s->ncolumns; c++) {
-        int fc = pq_schema_find(pq_reader_schema(r), s->paths[c]);
+        int fc = parquet_schema_find(parquet_reader_schema(r), s->paths[c]);
         if (fc < 0) {
             /* only the released Attribute fields differ (tempo.md §6.6) */
             ASSERT(strstr(s->paths[c], "IsArray") || strstr(s->paths[c], "ValueUnsupported"));
             missing++;
             continue;
         }
-        ASSERT_EQ(pq_reader_schema(r)->nodes[pq_reader_schema(r)->columns[fc]].type,
+        ASSERT_EQ(parquet_reader_schema(r)->nodes[parquet_reader_schema(r)->columns[fc]].type,
                   s->nodes[s->columns[c]].type);
     }
     ASSERT_EQ(missing, 10);
-    pq_reader_free(r);
-    pq_schema_free(s);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
 }
 
 TEST(projected_test_block_first_trace)
 {
     TEST_NEED_SHARED(shared);
-    struct pq_schema *s;
-    struct pq_reader *r;
-    struct pq_cursor *cur;
+    struct parquet_schema *s;
+    struct parquet_reader *r;
+    struct parquet_cursor *cur;
     struct tc_err err;
-    struct pq_row row;
-    struct pq_arena a;
+    struct parquet_row row;
+    struct parquet_arena a;
     struct vp4_trace *t;
     int eof;
     size_t spanids;
 
     ASSERT_OK(vp4_schema_new(&s, &err));
-    ASSERT_OK(pq_reader_open(&r, v4_path(shared), &err));
-    ASSERT_OK(pq_reader_project(r, s, &err));
-    ASSERT_OK(pq_cursor_new(&cur, r, &err));
-    ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+    ASSERT_OK(parquet_reader_open(&r, v4_path(shared), &err));
+    ASSERT_OK(parquet_reader_project(r, s, &err));
+    ASSERT_OK(parquet_cursor_new(&cur, r, &err));
+    ASSERT_OK(parquet_cursor_next(cur, &row, &eof, &err));
     ASSERT_EQ(eof, 0);
-    pq_arena_init(&a);
+    parquet_arena_init(&a);
     ASSERT_OK(vp4_trace_from_row(&row, s, &a, &t, &err));
     ASSERT_EQ(t->trace_id.len, 16);
     ASSERT_MEM_EQ(t->trace_id.p, "\0\0\0\0\0\0\0\0\0\x47\x4b\xe8\xb4\x34\x49\xfb", 16);
@@ -134,71 +136,71 @@ TEST(projected_test_block_first_trace)
     ASSERT_MEM_EQ(t->rs[0].dedicated[0].v.p, "172.26.0.5", 10);
     /* spans in the model == SpanID values in the row */
     {
-        int c = pq_schema_find(s, SPANS "SpanID");
+        int c = parquet_schema_find(s, SPANS "SpanID");
         spanids = row.v1[c] - row.v0[c];
     }
     ASSERT_EQ(vp4_trace_span_count(t), spanids);
     ASSERT_MEM_EQ(t->rs[0].ss[0].spans[0].name.p, "/GetProducts", 12);
     ASSERT(t->rs[0].ss[0].spans[0].http_method.set);
-    pq_arena_cleanup(&a);
-    pq_cursor_free(cur);
-    pq_reader_free(r);
-    pq_schema_free(s);
+    parquet_arena_cleanup(&a);
+    parquet_cursor_free(cur);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
 }
 
 /* row -> trace -> row is the identity for every row of a file */
 static void
-model_roundtrip_file(const char *path, const struct pq_schema *s, long *rows_out)
+model_roundtrip_file(const char *path, const struct parquet_schema *s, long *rows_out)
 {
-    struct pq_reader *r;
-    struct pq_cursor *cur;
+    struct parquet_reader *r;
+    struct parquet_cursor *cur;
     struct tc_err err;
-    struct pq_row row, back;
-    struct pq_arena a;
-    struct pq_rowset rs;
-    struct pq_rowiter it;
+    struct parquet_row row, back;
+    struct parquet_arena a;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
     int eof = 0;
     long rows = 0;
 
-    ASSERT_OK(pq_reader_open(&r, path, &err));
-    ASSERT_OK(pq_reader_project(r, s, &err));
-    ASSERT_OK(pq_cursor_new(&cur, r, &err));
-    ASSERT_OK(pq_rowset_init(&rs, s));
-    pq_arena_init(&a);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    ASSERT_OK(parquet_reader_project(r, s, &err));
+    ASSERT_OK(parquet_cursor_new(&cur, r, &err));
+    ASSERT_OK(parquet_rowset_init(&rs, s));
+    parquet_arena_init(&a);
     for (;;) {
         struct vp4_trace *t;
-        ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+        ASSERT_OK(parquet_cursor_next(cur, &row, &eof, &err));
         if (eof)
             break;
-        pq_arena_reset(&a);
-        pq_rowset_reset(&rs);
+        parquet_arena_reset(&a);
+        parquet_rowset_reset(&rs);
         ASSERT_OK(vp4_trace_from_row(&row, s, &a, &t, &err));
         ASSERT_OK(vp4_trace_to_rowset(t, s, &a, &rs, &err));
-        ASSERT_OK(pq_rowiter_init(&it, &rs));
-        ASSERT(pq_rowiter_next(&it, &back));
-        if (!pq_row_equal(&row, &back))
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        ASSERT(parquet_rowiter_next(&it, &back));
+        if (!parquet_row_equal(&row, &back))
             TEST_FAIL_("row %ld of %s changes through the trace model", rows, path);
-        pq_rowiter_cleanup(&it);
+        parquet_rowiter_cleanup(&it);
         rows++;
     }
     *rows_out = rows;
-    pq_arena_cleanup(&a);
-    pq_rowset_cleanup(&rs);
-    pq_cursor_free(cur);
-    pq_reader_free(r);
+    parquet_arena_cleanup(&a);
+    parquet_rowset_cleanup(&rs);
+    parquet_cursor_free(cur);
+    parquet_reader_free(r);
 }
 
 TEST(model_roundtrip_real_block)
 {
     TEST_NEED_SHARED(shared);
-    struct pq_schema *s;
+    struct parquet_schema *s;
     struct tc_err err;
     long rows;
 
     ASSERT_OK(vp4_schema_new(&s, &err));
     model_roundtrip_file(v4_path(shared), s, &rows);
     ASSERT_EQ(rows, 134);
-    pq_schema_free(s);
+    parquet_schema_free(s);
 }
 
 TEST(generated_block_roundtrip_and_writer_features)
@@ -207,10 +209,10 @@ TEST(generated_block_roundtrip_and_writer_features)
     char dir[600], path[700];
     struct vp4_gen_opts o;
     struct vp4_gen_result res;
-    struct pq_schema *s;
-    struct pq_reader *r;
+    struct parquet_schema *s;
+    struct parquet_reader *r;
     struct tc_err err;
-    const struct pq_filemeta *m;
+    const struct parquet_filemeta *m;
     long rows;
     int c_name, c_start;
 
@@ -227,16 +229,16 @@ TEST(generated_block_roundtrip_and_writer_features)
     model_roundtrip_file(path, s, &rows);
     ASSERT_EQ(rows, 400);
 
-    ASSERT_OK(pq_reader_open(&r, path, &err));
-    m = pq_reader_meta(r);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    m = parquet_reader_meta(r);
     ASSERT_EQ(m->nrowgroups, res.row_groups);
     ASSERT_EQ(m->footer_len, res.footer_size);
-    ASSERT_U64_EQ(pq_reader_file_size(r), res.size);
-    c_name = pq_schema_find(s, SPANS "Name");
-    c_start = pq_schema_find(s, "StartTimeUnixNano");
+    ASSERT_U64_EQ(parquet_reader_file_size(r), res.size);
+    c_name = parquet_schema_find(s, SPANS "Name");
+    c_start = parquet_schema_find(s, "StartTimeUnixNano");
     for (int g = 0; g < m->nrowgroups; g++) {
-        const struct pq_rowgroup_meta *rg = &m->rowgroups[g];
-        struct pq_page_index pi;
+        const struct parquet_rowgroup_meta *rg = &m->rowgroups[g];
+        struct parquet_page_index pi;
         uint8_t hdr[64];
         struct thrift_r tr;
         int t, id;
@@ -248,18 +250,19 @@ TEST(generated_block_roundtrip_and_writer_features)
         if (g > 0)
             ASSERT_LT(memcmp(m->rowgroups[g - 1].cols[0].stats.max, rg->cols[0].stats.min, 16), 0);
         /* Tempo's encodings and codecs */
-        ASSERT_EQ(rg->cols[c_name].codec, PQ_SNAPPY);
-        ASSERT_EQ(rg->cols[c_name].encodings[rg->cols[c_name].nencodings - 1], PQ_RLE_DICTIONARY);
+        ASSERT_EQ(rg->cols[c_name].codec, PARQUET_SNAPPY);
+        ASSERT_EQ(rg->cols[c_name].encodings[rg->cols[c_name].nencodings - 1],
+                  PARQUET_RLE_DICTIONARY);
         ASSERT(rg->cols[c_name].dictionary_page_offset > 0);
-        ASSERT_EQ(rg->cols[c_start].encodings[1], PQ_DELTA_BINARY_PACKED);
-        ASSERT_EQ(rg->cols[0].encodings[1], PQ_DELTA_LENGTH_BYTE_ARRAY);
+        ASSERT_EQ(rg->cols[c_start].encodings[1], PARQUET_DELTA_BINARY_PACKED);
+        ASSERT_EQ(rg->cols[0].encodings[1], PARQUET_DELTA_LENGTH_BYTE_ARRAY);
         /* column + offset index for every chunk */
-        for (int c = 0; c < pq_reader_schema(r)->ncolumns; c++) {
-            ASSERT_OK(pq_reader_page_index(r, g, c, &pi, &err));
+        for (int c = 0; c < parquet_reader_schema(r)->ncolumns; c++) {
+            ASSERT_OK(parquet_reader_page_index(r, g, c, &pi, &err));
             ASSERT_GE(pi.npages, 1);
             ASSERT(pi.has_column_index);
             ASSERT_EQ(pi.locs[0].first_row, 0);
-            pq_page_index_cleanup(&pi);
+            parquet_page_index_cleanup(&pi);
         }
         /* the first data page is a DATA_PAGE_V2 */
         f = fopen(path, "rb");
@@ -272,10 +275,10 @@ TEST(generated_block_roundtrip_and_writer_features)
         ASSERT_OK(thrift_field_next(&tr, &t, &id));
         ASSERT_EQ(id, 1);
         ASSERT_OK(thrift_read_i32(&tr, &ptype));
-        ASSERT_EQ(ptype, PQ_DATA_PAGE_V2);
+        ASSERT_EQ(ptype, PARQUET_DATA_PAGE_V2);
     }
-    pq_reader_free(r);
-    pq_schema_free(s);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
 }
 
 TEST(small_pages_make_a_usable_page_index)
@@ -284,15 +287,15 @@ TEST(small_pages_make_a_usable_page_index)
     char dir[600], src[700], dst[700];
     struct vp4_gen_opts o;
     struct vp4_gen_result res;
-    struct pq_schema *s;
-    struct pq_reader *r;
-    struct pq_writer *w;
-    struct pq_cursor *cur;
-    struct pq_writer_opts wo;
-    struct pq_write_info info;
-    struct pq_page_index pi;
+    struct parquet_schema *s;
+    struct parquet_reader *r;
+    struct parquet_writer *w;
+    struct parquet_cursor *cur;
+    struct parquet_writer_opts wo;
+    struct parquet_write_info info;
+    struct parquet_page_index pi;
     struct tc_err err;
-    struct pq_row row;
+    struct parquet_row row;
     int eof = 0;
 
     snprintf(dir, sizeof(dir), "%s/blk", tmp);
@@ -303,42 +306,42 @@ TEST(small_pages_make_a_usable_page_index)
     snprintf(src, sizeof(src), "%s/data.parquet", dir);
     snprintf(dst, sizeof(dst), "%s/small-pages.parquet", tmp);
     ASSERT_OK(vp4_schema_new(&s, &err));
-    ASSERT_OK(pq_reader_open(&r, src, &err));
-    ASSERT_OK(pq_cursor_new(&cur, r, &err));
+    ASSERT_OK(parquet_reader_open(&r, src, &err));
+    ASSERT_OK(parquet_cursor_new(&cur, r, &err));
     memset(&wo, 0, sizeof(wo));
     wo.page_bytes = 256;
     wo.row_group_bytes = 60000;
-    ASSERT_OK(pq_writer_open(&w, dst, s, &wo, &err));
+    ASSERT_OK(parquet_writer_open(&w, dst, s, &wo, &err));
     for (;;) {
-        ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+        ASSERT_OK(parquet_cursor_next(cur, &row, &eof, &err));
         if (eof)
             break;
-        ASSERT_OK(pq_writer_write_row(w, &row, &err));
+        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
     }
-    ASSERT_OK(pq_writer_close(w, &info, &err));
-    ASSERT_EQ(pq_writer_row_groups(w), info.row_groups);
+    ASSERT_OK(parquet_writer_close(w, &info, &err));
+    ASSERT_EQ(parquet_writer_row_groups(w), info.row_groups);
     {
         /* the last TraceID of each row group (the `index` file entries) is
          * the row group's TraceID max */
-        struct pq_reader *rr;
+        struct parquet_reader *rr;
         uint32_t kl = 0;
-        ASSERT_OK(pq_reader_open(&rr, dst, &err));
+        ASSERT_OK(parquet_reader_open(&rr, dst, &err));
         for (int g = 0; g < info.row_groups; g++) {
-            const uint8_t *k = pq_writer_rowgroup_last_key(w, g, &kl);
+            const uint8_t *k = parquet_writer_rowgroup_last_key(w, g, &kl);
             ASSERT(k != NULL);
             ASSERT_EQ(kl, 16);
-            ASSERT_MEM_EQ(k, pq_reader_meta(rr)->rowgroups[g].cols[0].stats.max, 16);
+            ASSERT_MEM_EQ(k, parquet_reader_meta(rr)->rowgroups[g].cols[0].stats.max, 16);
         }
-        ASSERT(pq_writer_rowgroup_last_key(w, info.row_groups, &kl) == NULL);
-        pq_reader_free(rr);
+        ASSERT(parquet_writer_rowgroup_last_key(w, info.row_groups, &kl) == NULL);
+        parquet_reader_free(rr);
     }
-    pq_writer_free(w);
-    pq_cursor_free(cur);
-    pq_reader_free(r);
+    parquet_writer_free(w);
+    parquet_cursor_free(cur);
+    parquet_reader_free(r);
     ASSERT_EQ(info.rows, 300);
 
-    ASSERT_OK(pq_reader_open(&r, dst, &err));
-    ASSERT_OK(pq_reader_page_index(r, 0, 0, &pi, &err));
+    ASSERT_OK(parquet_reader_open(&r, dst, &err));
+    ASSERT_OK(parquet_reader_page_index(r, 0, 0, &pi, &err));
     ASSERT_GT(pi.npages, 3);
     /* TraceIDs ascend, so the pages do; each page's bounds hold its rows */
     ASSERT_EQ(pi.boundary_order, 1);
@@ -347,33 +350,33 @@ TEST(small_pages_make_a_usable_page_index)
         ASSERT_GT(pi.locs[i].offset, pi.locs[i - 1].offset);
         ASSERT_LE(memcmp(pi.bounds[i - 1].max, pi.bounds[i].min, 16), 0);
     }
-    pq_page_index_cleanup(&pi);
+    parquet_page_index_cleanup(&pi);
     {
         /* rows unchanged by the rewrite */
-        struct pq_reader *a;
-        struct pq_cursor *ca, *cb;
-        struct pq_row ra, rb;
+        struct parquet_reader *a;
+        struct parquet_cursor *ca, *cb;
+        struct parquet_row ra, rb;
         int ea = 0, eb = 0;
         long n = 0;
-        ASSERT_OK(pq_reader_open(&a, src, &err));
-        ASSERT_OK(pq_cursor_new(&ca, a, &err));
-        ASSERT_OK(pq_cursor_new(&cb, r, &err));
+        ASSERT_OK(parquet_reader_open(&a, src, &err));
+        ASSERT_OK(parquet_cursor_new(&ca, a, &err));
+        ASSERT_OK(parquet_cursor_new(&cb, r, &err));
         for (;;) {
-            ASSERT_OK(pq_cursor_next(ca, &ra, &ea, &err));
-            ASSERT_OK(pq_cursor_next(cb, &rb, &eb, &err));
+            ASSERT_OK(parquet_cursor_next(ca, &ra, &ea, &err));
+            ASSERT_OK(parquet_cursor_next(cb, &rb, &eb, &err));
             ASSERT_EQ(ea, eb);
             if (ea)
                 break;
-            ASSERT(pq_row_equal(&ra, &rb));
+            ASSERT(parquet_row_equal(&ra, &rb));
             n++;
         }
         ASSERT_EQ(n, 300);
-        pq_cursor_free(ca);
-        pq_cursor_free(cb);
-        pq_reader_free(a);
+        parquet_cursor_free(ca);
+        parquet_cursor_free(cb);
+        parquet_reader_free(a);
     }
-    pq_reader_free(r);
-    pq_schema_free(s);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
 }
 
 TEST(row_groups_cut_by_size_and_memory_bounded)
@@ -382,12 +385,12 @@ TEST(row_groups_cut_by_size_and_memory_bounded)
     char dir[600], src[700], dst[700];
     struct vp4_gen_opts o;
     struct vp4_gen_result res;
-    struct pq_schema *s;
-    struct pq_reader *r;
-    struct pq_cursor *cur;
-    struct pq_write_info info;
+    struct parquet_schema *s;
+    struct parquet_reader *r;
+    struct parquet_cursor *cur;
+    struct parquet_write_info info;
     struct tc_err err;
-    struct pq_row row;
+    struct parquet_row row;
     int eof = 0;
     size_t peak = 0;
     uint64_t total_unc = 0;
@@ -401,28 +404,28 @@ TEST(row_groups_cut_by_size_and_memory_bounded)
     snprintf(src, sizeof(src), "%s/data.parquet", dir);
     snprintf(dst, sizeof(dst), "%s/cut.parquet", tmp);
     ASSERT_OK(vp4_schema_new(&s, &err));
-    ASSERT_OK(pq_reader_open(&r, src, &err));
-    ASSERT_OK(pq_copy_rows(r, s, dst, 50000, &info, &err));
-    pq_reader_free(r);
+    ASSERT_OK(parquet_reader_open(&r, src, &err));
+    ASSERT_OK(parquet_copy_rows(r, s, dst, 50000, &info, &err));
+    parquet_reader_free(r);
     ASSERT_GT(info.row_groups, 10);
     ASSERT_EQ(info.rows, 2000);
 
-    ASSERT_OK(pq_reader_open(&r, dst, &err));
-    for (int g = 0; g < pq_reader_meta(r)->nrowgroups; g++)
-        total_unc += (uint64_t)pq_reader_meta(r)->rowgroups[g].total_byte_size;
-    ASSERT_OK(pq_cursor_new(&cur, r, &err));
+    ASSERT_OK(parquet_reader_open(&r, dst, &err));
+    for (int g = 0; g < parquet_reader_meta(r)->nrowgroups; g++)
+        total_unc += (uint64_t)parquet_reader_meta(r)->rowgroups[g].total_byte_size;
+    ASSERT_OK(parquet_cursor_new(&cur, r, &err));
     for (;;) {
-        ASSERT_OK(pq_cursor_next(cur, &row, &eof, &err));
+        ASSERT_OK(parquet_cursor_next(cur, &row, &eof, &err));
         if (eof)
             break;
-        if (pq_cursor_mem(cur) > peak)
-            peak = pq_cursor_mem(cur);
+        if (parquet_cursor_mem(cur) > peak)
+            peak = parquet_cursor_mem(cur);
     }
     /* one decoded row group at a time: far below the whole file */
     ASSERT_LT(peak, total_unc / 3);
-    pq_cursor_free(cur);
-    pq_reader_free(r);
-    pq_schema_free(s);
+    parquet_cursor_free(cur);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
 }
 
 /* The vParquet3 and vParquet4 test blocks hold the same 134 traces: the
@@ -432,61 +435,61 @@ TEST(v3_conversion_equals_v4_block)
 {
     TEST_NEED_SHARED(shared);
     char p3[1024];
-    struct pq_schema *s;
-    struct pq_reader *r3, *r4;
-    struct pq_cursor *c3, *c4;
+    struct parquet_schema *s;
+    struct parquet_reader *r3, *r4;
+    struct parquet_cursor *c3, *c4;
     struct tc_err err;
-    struct pq_rowset rs;
-    struct pq_arena a;
+    struct parquet_rowset rs;
+    struct parquet_arena a;
     long rows = 0;
 
     snprintf(p3, sizeof(p3), "%s/testdata/tempo-blocks/vParquet3/single-tenant/%s/data.parquet",
              shared, blk);
     ASSERT_OK(vp4_schema_new(&s, &err));
-    ASSERT_OK(pq_reader_open(&r3, p3, &err));
-    ASSERT(vp4_is_v3_schema(pq_reader_schema(r3)));
-    ASSERT_OK(pq_reader_open(&r4, v4_path(shared), &err));
-    ASSERT(!vp4_is_v3_schema(pq_reader_schema(r4)));
-    ASSERT_OK(pq_reader_project(r4, s, &err));
-    ASSERT_OK(pq_cursor_new(&c3, r3, &err));
-    ASSERT_OK(pq_cursor_new(&c4, r4, &err));
-    ASSERT_OK(pq_rowset_init(&rs, s));
-    pq_arena_init(&a);
+    ASSERT_OK(parquet_reader_open(&r3, p3, &err));
+    ASSERT(vp4_is_v3_schema(parquet_reader_schema(r3)));
+    ASSERT_OK(parquet_reader_open(&r4, v4_path(shared), &err));
+    ASSERT(!vp4_is_v3_schema(parquet_reader_schema(r4)));
+    ASSERT_OK(parquet_reader_project(r4, s, &err));
+    ASSERT_OK(parquet_cursor_new(&c3, r3, &err));
+    ASSERT_OK(parquet_cursor_new(&c4, r4, &err));
+    ASSERT_OK(parquet_rowset_init(&rs, s));
+    parquet_arena_init(&a);
     for (;;) {
-        struct pq_row row3, row4, conv;
-        struct pq_rowiter it;
+        struct parquet_row row3, row4, conv;
+        struct parquet_rowiter it;
         struct vp4_trace *t;
         int e3 = 0, e4 = 0;
-        ASSERT_OK(pq_cursor_next(c3, &row3, &e3, &err));
-        ASSERT_OK(pq_cursor_next(c4, &row4, &e4, &err));
+        ASSERT_OK(parquet_cursor_next(c3, &row3, &e3, &err));
+        ASSERT_OK(parquet_cursor_next(c4, &row4, &e4, &err));
         ASSERT_EQ(e3, e4);
         if (e3)
             break;
-        pq_arena_reset(&a);
-        pq_rowset_reset(&rs);
-        ASSERT_OK(vp4_trace_from_v3_row(&row3, pq_reader_schema(r3), &a, &t, &err));
+        parquet_arena_reset(&a);
+        parquet_rowset_reset(&rs);
+        ASSERT_OK(vp4_trace_from_v3_row(&row3, parquet_reader_schema(r3), &a, &t, &err));
         ASSERT_OK(vp4_trace_to_rowset(t, s, &a, &rs, &err));
-        ASSERT_OK(pq_rowiter_init(&it, &rs));
-        ASSERT(pq_rowiter_next(&it, &conv));
-        if (!pq_row_equal(&conv, &row4))
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        ASSERT(parquet_rowiter_next(&it, &conv));
+        if (!parquet_row_equal(&conv, &row4))
             TEST_FAIL_("row %ld: vParquet3 conversion differs from the vParquet4 block", rows);
-        pq_rowiter_cleanup(&it);
+        parquet_rowiter_cleanup(&it);
         rows++;
     }
     ASSERT_EQ(rows, 134);
-    pq_arena_cleanup(&a);
-    pq_rowset_cleanup(&rs);
-    pq_cursor_free(c3);
-    pq_cursor_free(c4);
-    pq_reader_free(r3);
-    pq_reader_free(r4);
-    pq_schema_free(s);
+    parquet_arena_cleanup(&a);
+    parquet_rowset_cleanup(&rs);
+    parquet_cursor_free(c3);
+    parquet_cursor_free(c4);
+    parquet_reader_free(r3);
+    parquet_reader_free(r4);
+    parquet_schema_free(s);
 }
 
 /* Hand-encoded OTLP protobuf: every AnyValue kind and a LinkSlice. */
 TEST(v3_protobuf_attributes_and_links)
 {
-    struct pq_arena a;
+    struct parquet_arena a;
     struct vp4_attr at;
     struct vp4_span sp;
     struct vp4_bytes key = {(const uint8_t *)"k", 1};
@@ -507,7 +510,7 @@ TEST(v3_protobuf_attributes_and_links)
                              'v',  'a',  'l',  'u',  'e',  '!',  '!',  0x28, 0x03};
     const uint8_t bad[] = {0x0a, 0x10, 0x01};
 
-    pq_arena_init(&a);
+    parquet_arena_init(&a);
     ASSERT_OK(vp4_attr_from_pb(&a, key, str, sizeof(str), &at));
     ASSERT_EQ(at.nstr, 1);
     ASSERT_MEM_EQ(at.str[0].p, "hi", 2);
@@ -555,39 +558,39 @@ TEST(v3_protobuf_attributes_and_links)
         if (vp4_links_from_pb(&a, links, l, &sp) == TC_OK)
             ASSERT_LE(sp.nlinks, 1);
     }
-    pq_arena_cleanup(&a);
+    parquet_arena_cleanup(&a);
 }
 
 TEST(empty_file_has_no_row_groups)
 {
     const char *tmp = test_tmpdir();
     char path[700];
-    struct pq_schema *s;
-    struct pq_writer *w;
-    struct pq_reader *r;
-    struct pq_cursor *c;
-    struct pq_write_info info;
+    struct parquet_schema *s;
+    struct parquet_writer *w;
+    struct parquet_reader *r;
+    struct parquet_cursor *c;
+    struct parquet_write_info info;
     struct tc_err err;
-    struct pq_row row;
+    struct parquet_row row;
     int eof = 0;
 
     snprintf(path, sizeof(path), "%s/empty.parquet", tmp);
     ASSERT_OK(vp4_schema_new(&s, &err));
-    ASSERT_OK(pq_writer_open(&w, path, s, NULL, &err));
-    ASSERT_OK(pq_writer_close(w, &info, &err));
-    ASSERT_EQ(pq_writer_close(w, &info, &err), TC_INVAL); /* closed twice */
-    pq_writer_free(w);
+    ASSERT_OK(parquet_writer_open(&w, path, s, NULL, &err));
+    ASSERT_OK(parquet_writer_close(w, &info, &err));
+    ASSERT_EQ(parquet_writer_close(w, &info, &err), TC_INVAL); /* closed twice */
+    parquet_writer_free(w);
     ASSERT_EQ(info.row_groups, 0);
     ASSERT_EQ(info.rows, 0);
-    ASSERT_OK(pq_reader_open(&r, path, &err));
-    ASSERT_EQ(pq_reader_meta(r)->nrowgroups, 0);
-    ASSERT_EQ(pq_reader_schema(r)->ncolumns, 103);
-    ASSERT_OK(pq_cursor_new(&c, r, &err));
-    ASSERT_OK(pq_cursor_next(c, &row, &eof, &err));
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    ASSERT_EQ(parquet_reader_meta(r)->nrowgroups, 0);
+    ASSERT_EQ(parquet_reader_schema(r)->ncolumns, 103);
+    ASSERT_OK(parquet_cursor_new(&c, r, &err));
+    ASSERT_OK(parquet_cursor_next(c, &row, &eof, &err));
     ASSERT_EQ(eof, 1);
-    pq_cursor_free(c);
-    pq_reader_free(r);
-    pq_schema_free(s);
+    parquet_cursor_free(c);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
 }
 
 /* A row from another schema is refused with an error, not written. */
@@ -596,30 +599,30 @@ TEST(writer_rejects_foreign_rows)
     TEST_NEED_SHARED(shared);
     char p3[1024], out[700];
     const char *tmp = test_tmpdir();
-    struct pq_schema *s;
-    struct pq_writer *w;
-    struct pq_reader *r;
-    struct pq_cursor *c;
+    struct parquet_schema *s;
+    struct parquet_writer *w;
+    struct parquet_reader *r;
+    struct parquet_cursor *c;
     struct tc_err err;
-    struct pq_row row;
+    struct parquet_row row;
     int eof = 0;
 
     snprintf(p3, sizeof(p3), "%s/testdata/tempo-blocks/vParquet3/single-tenant/%s/data.parquet",
              shared, blk);
     snprintf(out, sizeof(out), "%s/x.parquet", tmp);
     ASSERT_OK(vp4_schema_new(&s, &err));
-    ASSERT_OK(pq_reader_open(&r, p3, &err));
-    ASSERT_OK(pq_cursor_new(&c, r, &err));
-    ASSERT_OK(pq_cursor_next(c, &row, &eof, &err));
-    ASSERT_OK(pq_writer_open(&w, out, s, NULL, &err));
-    ASSERT_EQ(pq_writer_write_row(w, &row, &err), TC_INVAL);
+    ASSERT_OK(parquet_reader_open(&r, p3, &err));
+    ASSERT_OK(parquet_cursor_new(&c, r, &err));
+    ASSERT_OK(parquet_cursor_next(c, &row, &eof, &err));
+    ASSERT_OK(parquet_writer_open(&w, out, s, NULL, &err));
+    ASSERT_EQ(parquet_writer_write_row(w, &row, &err), TC_INVAL);
     ASSERT_STR_CONTAINS(err.msg, "does not match the schema");
     /* vParquet3 is recognised, so callers convert instead of projecting */
-    ASSERT(vp4_is_v3_schema(pq_reader_schema(r)));
-    pq_writer_free(w);
-    pq_cursor_free(c);
-    pq_reader_free(r);
-    pq_schema_free(s);
+    ASSERT(vp4_is_v3_schema(parquet_reader_schema(r)));
+    parquet_writer_free(w);
+    parquet_cursor_free(c);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
 }
 
 TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(empty_file_has_no_row_groups),

@@ -37,13 +37,13 @@ TEST(murmur3_vectors)
     uint64_t h1, h2;
 
     /* MurmurHash3_x64_128, seed 0 (reference implementation values) */
-    vp4_murmur3_128("", 0, &h1, &h2);
+    vp4_bloom_murmur3_128("", 0, &h1, &h2);
     ASSERT_U64_EQ(h1, 0);
     ASSERT_U64_EQ(h2, 0);
-    vp4_murmur3_128("hello", 5, &h1, &h2);
+    vp4_bloom_murmur3_128("hello", 5, &h1, &h2);
     ASSERT_U64_EQ(h1, 0xcbd8a7b341bd9b02ULL);
     ASSERT_U64_EQ(h2, 0x5b1e906a48ae1d19ULL);
-    vp4_murmur3_128("The quick brown fox jumps over the lazy dog", 43, &h1, &h2);
+    vp4_bloom_murmur3_128("The quick brown fox jumps over the lazy dog", 43, &h1, &h2);
     ASSERT_U64_EQ(h1, 0xe34bbc7bbc071b6cULL);
     ASSERT_U64_EQ(h2, 0x7a433ca9c49a9347ULL);
 }
@@ -71,9 +71,9 @@ TEST(rebuild_real_bloom_byte_for_byte)
         size_t len;
         struct vp4_bloom orig, mine;
         struct tc_err err;
-        struct pq_reader *r;
-        struct pq_cursor *c;
-        struct pq_row row;
+        struct parquet_reader *r;
+        struct parquet_cursor *c;
+        struct parquet_row row;
         struct buf out;
         int eof = 0, n = 0;
 
@@ -88,15 +88,15 @@ TEST(rebuild_real_bloom_byte_for_byte)
         ASSERT_U64_EQ(orig.m, 819200);
         ASSERT_OK(vp4_bloom_init_raw(&mine, 1, orig.m, orig.k));
         snprintf(path, sizeof(path), "%s/data.parquet", dir);
-        ASSERT_OK(pq_reader_open(&r, path, &err));
-        ASSERT_OK(pq_cursor_new(&c, r, &err));
+        ASSERT_OK(parquet_reader_open(&r, path, &err));
+        ASSERT_OK(parquet_cursor_new(&c, r, &err));
         for (;;) {
             const uint8_t *id;
             uint32_t il;
-            ASSERT_OK(pq_cursor_next(c, &row, &eof, &err));
+            ASSERT_OK(parquet_cursor_next(c, &row, &eof, &err));
             if (eof)
                 break;
-            id = pq_row_bytes(&row, 0, &il);
+            id = parquet_row_bytes(&row, 0, &il);
             ASSERT(vp4_bloom_test_shard(&orig, id, il));
             vp4_bloom_add(&mine, id, il);
             n++;
@@ -110,8 +110,8 @@ TEST(rebuild_real_bloom_byte_for_byte)
         ASSERT(!vp4_bloom_test_shard(&orig, (const uint8_t *)"not-a-trace-id!!", 16) ||
                !vp4_bloom_test_shard(&orig, (const uint8_t *)"another-missing!", 16));
         buf_cleanup(&out);
-        pq_cursor_free(c);
-        pq_reader_free(r);
+        parquet_cursor_free(c);
+        parquet_reader_free(r);
         vp4_bloom_cleanup(&orig);
         vp4_bloom_cleanup(&mine);
         tc_free(file);
@@ -189,9 +189,9 @@ TEST(generated_block_blooms)
     struct vp4_gen_result res;
     struct tc_err err;
     struct vp4_bloom sh[4];
-    struct pq_reader *r;
-    struct pq_cursor *c;
-    struct pq_row row;
+    struct parquet_reader *r;
+    struct parquet_cursor *c;
+    struct parquet_row row;
     uint32_t nsh = 0;
     int eof = 0, n = 0;
 
@@ -213,23 +213,23 @@ TEST(generated_block_blooms)
     }
     ASSERT_EQ(nsh, 2);
     snprintf(path, sizeof(path), "%s/data.parquet", dir);
-    ASSERT_OK(pq_reader_open(&r, path, &err));
-    ASSERT_OK(pq_cursor_new(&c, r, &err));
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    ASSERT_OK(parquet_cursor_new(&c, r, &err));
     for (;;) {
         const uint8_t *id;
         uint32_t il;
-        ASSERT_OK(pq_cursor_next(c, &row, &eof, &err));
+        ASSERT_OK(parquet_cursor_next(c, &row, &eof, &err));
         if (eof)
             break;
-        id = pq_row_bytes(&row, 0, &il);
+        id = parquet_row_bytes(&row, 0, &il);
         ASSERT(vp4_bloom_test_shard(&sh[vp4_bloom_shard(id, il, nsh)], id, il));
         n++;
     }
     ASSERT_EQ(n, 120000);
     for (uint32_t i = 0; i < nsh; i++)
         vp4_bloom_cleanup(&sh[i]);
-    pq_cursor_free(c);
-    pq_reader_free(r);
+    parquet_cursor_free(c);
+    parquet_reader_free(r);
 }
 
 TEST_MAIN(TEST_ENTRY(murmur3_vectors), TEST_ENTRY(generated_block_blooms),
