@@ -3,6 +3,7 @@
  *
  *   tempo-compactor -config.file=tempo.yaml [-config.expand-env] [-key=value ...]
  *   tempo-compactor parquet schema|dump|cat|ids|check|copy|gen ...
+ *   tempo-compactor verify-config -config.file=tempo.yaml [...]   load, check, exit 0 or 1
  *   tempo-compactor config-reference    every config key as a Markdown table
  *   tempo-compactor version
  */
@@ -33,6 +34,18 @@ main(int argc, char **argv)
         if (rc == TC_OK)
             fputs(b.data, stdout);
         buf_cleanup(&b);
+        return rc == TC_OK ? 0 : 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "verify-config") == 0) {
+        struct daemon_config c;
+        struct tc_err err;
+        int rc = daemon_config_load(&c, argc - 1, argv + 1, &err);
+
+        if (rc == TC_OK)
+            printf("config ok\n");
+        else
+            fprintf(stderr, "invalid config: %s\n", err.msg);
+        daemon_config_cleanup(&c);
         return rc == TC_OK ? 0 : 1;
     }
     if (argc > 1 && strcmp(argv[1], "parquet") == 0)
