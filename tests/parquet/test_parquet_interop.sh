@@ -26,7 +26,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # A standalone driver, so this test does not depend on main.c's dispatch.
-if ! cc -std=gnu11 -O1 -Icompactor/core -Icompactor -o "$tmp/pq" tests/parquet/pqtool.c \
+# Under `make check` the library is instrumented: link the same runtime.
+san=""
+if nm "$BUILD/lib/libtccore.a" 2>/dev/null | grep -q __asan_; then
+    san="-fsanitize=address,undefined -fno-sanitize-recover=all"
+fi
+# shellcheck disable=SC2086
+if ! cc -std=gnu11 -O1 $san -Icompactor/core -Icompactor -o "$tmp/pq" tests/parquet/pqtool.c \
     compactor/parquet_cli.c "$BUILD/lib/libtccore.a" -lsnappy -lzstd -lz -lm 2>"$tmp/cc.err"; then
     cat "$tmp/cc.err"
     notok "build parquet driver"
