@@ -342,7 +342,9 @@ informer_line(const char *line, size_t len, void *ud)
     }
     if (strcmp(type, "ERROR") == 0) {
         json_int_t code = json_integer_value(json_object_get(obj, "code"));
-        if (code == 410)
+        /* 410 Expired, and 504 "Too large resource version": both mean our
+         * resourceVersion is unusable, so relist (with none). */
+        if (code == 410 || code == 504)
             inf->gone = 1;
         else
             inf->stream_error = 1;
@@ -405,7 +407,7 @@ informer_watch(struct informer *inf, struct tc_err *err)
      * is noticed even when the server never closes the stream. */
     rc = kube_stream(inf->k, q.data, (timeout + 30) * 1000, informer_sink, inf, &inf->stop, &status,
                      &eb, err);
-    if (rc == TC_OK && status == 410)
+    if (rc == TC_OK && (status == 410 || status == 504))
         inf->gone = 1;
     else if (rc == TC_OK && (status < 200 || status > 299)) {
         json_t *st = json_loadb(eb.data ? eb.data : "", eb.len, 0, NULL);

@@ -8,8 +8,8 @@
  * informer: lists a collection (paginated), then watches from the list's
  * resourceVersion with allowWatchBookmarks and a random 300-600 s
  * timeoutSeconds, re-watching from the last seen resourceVersion. A 410
- * (HTTP status or ERROR event) relists, and objects missing from the new
- * list are reported as deleted. Failures back off from 0.8 s doubling to
+ * (HTTP status or ERROR event) or a 504 "too large resource version"
+ * relists, and objects missing from the new list are reported as deleted. Failures back off from 0.8 s doubling to
  * 30 s with jitter. Callbacks run on the informer's own thread.
  */
 #ifndef CTRL_WATCH_H

@@ -31,6 +31,12 @@ def ready(srv, name, gen=None):
     return o
 
 
+def ready_now(srv, name):
+    """Ready at the CR's current generation."""
+    o = get(srv, CR_BASE % NS + "/" + name)
+    return o and ready(srv, name, o["metadata"]["generation"])
+
+
 def requests_since(srv, seq):
     return (srv.admin("GET", "requests?since=%d" % seq) or {}).get("requests", [])
 
@@ -122,6 +128,22 @@ def main():
                           'event="relists_410"}')
         t.ok(n410 is not None and n410 >= 2, "/metrics counts the 410 relists (%s)" % n410)
 
+        # 504 (too large resourceVersion) as an in-stream ERROR also relists.
+        seq = last_seq(srv)
+        srv.admin("POST", "faults", {"action": "drop_watches", "error": 504,
+                                     "path": "/tempocompactors"})
+        time.sleep(0.3)
+        merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 2}})
+        ok = wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                      .get("spec", {}).get("replicas") == 2, 15)
+        relists = [r for r in requests_since(srv, seq) if r["path"].endswith("/tempocompactors")
+                   and "watch" not in r["query"]]
+        t.ok(ok and relists, "a 504 ERROR event (resourceVersion too large) relists",
+             ctl.log()[-2000:])
+        merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 3}})
+        wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                 .get("spec", {}).get("replicas") == 3, 15)
+
         # --- 409 on the status write and on an apply: refetch the CR and retry
         seq = last_seq(srv)
         srv.admin("POST", "faults", {"action": "error", "code": 409, "method": "PATCH",
@@ -129,7 +151,7 @@ def main():
         srv.admin("POST", "faults", {"action": "error", "code": 409, "method": "PATCH",
                                      "path": "/configmaps/tempo-a-compactor-config", "count": 1})
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"compaction": {"blockRetention": "96h"}}})
-        o = wait_for(lambda: ready(srv, "a", 6), 15)
+        o = wait_for(lambda: ready_now(srv, "a"), 15)
         reqs = requests_since(srv, seq)
         gets = [r for r in reqs if r["method"] == "GET" and r["path"].endswith("/tempocompactors/a")]
         c409 = [r for r in reqs if r["status"] == 409]
@@ -155,7 +177,7 @@ def main():
         # --- autoscaling on: replicas handed over, never reset
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 4}})
         wait_for(lambda: child(srv, DEPLOY, NS, "tempo-a-compactor")["spec"]["replicas"] == 4, 10)
-        wait_for(lambda: ready(srv, "a", 7), 10)
+        wait_for(lambda: ready_now(srv, "a"), 10)
         rv = child(srv, DEPLOY, NS, "tempo-a-compactor")["metadata"]["resourceVersion"]
         w = srv.watch("/apis/apps/v1/namespaces/%s/deployments?watch=1&resourceVersion=%s"
                       "&timeoutSeconds=20&fieldSelector=metadata.name%%3Dtempo-a-compactor"
@@ -188,7 +210,7 @@ def main():
                            "scale?fieldManager=kube-controller-manager" % NS,
                            {"spec": {"replicas": 7}}, ctype="application/merge-patch+json")
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"compaction": {"blockRetention": "97h"}}})
-        wait_for(lambda: ready(srv, "a", 9), 10)
+        wait_for(lambda: ready_now(srv, "a"), 10)
         time.sleep(0.5)
         dep = child(srv, DEPLOY, NS, "tempo-a-compactor")
         t.ok(st == 200 and seen and all(r in (4, 7) for r in seen) and
