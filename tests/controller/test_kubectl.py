@@ -46,6 +46,16 @@ def main():
         t.ok(rc == 0 and names and all(n.endswith("=1") for n in names),
              "status.observedGeneration written for every CR", out + err)
         ns, name = names[0].split("=")[0].split("/")
+        # the scale subresource (spec.replicas, status.selector) drives the Deployment
+        small = [n.split("=")[0] for n in names if n.startswith("tempo/small")]
+        if small:
+            sns, sname = small[0].split("/")
+            rc, out, err = srv.kubectl("scale", "tempocompactor", sname, "-n", sns,
+                                       "--replicas=3")
+            ok = wait_for(lambda: (child(srv, DEPLOY, sns, "tempo-%s-compactor" % sname) or {})
+                          .get("spec", {}).get("replicas") == 3, 10)
+            t.ok(rc == 0 and ok, "kubectl scale tempocompactor: the Deployment follows",
+                 out + err)
         rc, out, err = srv.kubectl("get", "tempocompactor", name, "-n", ns)
         rc2, out2, err2 = srv.kubectl("delete", "tempocompactor", name, "-n", ns,
                                       "--wait=true", "--timeout=30s", timeout=60)
