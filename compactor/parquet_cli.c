@@ -50,6 +50,9 @@ usage(FILE *f)
                "              [--enc plain|dict|delta|dlba|dba] [--codec none|snappy|gzip|zstd]\n"
                "       tempo-compactor parquet gen DIR [--traces N] [--seed S] "
                "[--rg-bytes N] [--tenant T] [--spans N]\n"
+               "              [--shared N] [--shared-seed S] [--shared-same 0|1] "
+               "[--shared-start UNIX]\n"
+               "              [--start UNIX] [--span SECONDS] [--level L]\n"
                "       tempo-compactor parquet bench FILE [OUT]\n");
 }
 
@@ -411,8 +414,22 @@ cmd_gen(int argc, char **argv)
             o.seed = v;
         else if (strcmp(argv[i], "--rg-bytes") == 0)
             o.row_group_bytes = (size_t)v;
-        else if (strcmp(argv[i], "--spans") == 0)
+        else if (strcmp(argv[i], "--spans") == 0 && v > 0 && v < 100000)
             o.max_spans = (int)v;
+        else if (strcmp(argv[i], "--shared") == 0)
+            o.shared = v;
+        else if (strcmp(argv[i], "--shared-seed") == 0)
+            o.shared_seed = v;
+        else if (strcmp(argv[i], "--shared-same") == 0)
+            o.shared_same = v != 0;
+        else if (strcmp(argv[i], "--start") == 0)
+            o.start_unix = v;
+        else if (strcmp(argv[i], "--shared-start") == 0)
+            o.shared_start = v;
+        else if (strcmp(argv[i], "--span") == 0)
+            o.span_seconds = v;
+        else if (strcmp(argv[i], "--level") == 0 && v < 1000)
+            o.compaction_level = (int)v;
         else {
             usage(stderr);
             return 2;

@@ -175,6 +175,18 @@ struct vp4_gen_opts {
     uint64_t seed;      /* PRNG seed: same seed, same block */
     size_t row_group_bytes;
     int max_spans; /* spans per trace are 1..max_spans */
+    /* Overlap between blocks, for compaction tests: the first `shared` trace
+     * IDs come from shared_seed, so blocks with the same shared_seed hold the
+     * same IDs. With shared_same the content of those traces comes from
+     * shared_seed too (identical rows); otherwise from seed (the same trace
+     * split into different spans, which the combiner must merge). */
+    uint64_t shared;
+    uint64_t shared_seed;
+    int shared_same;
+    uint64_t shared_start; /* identical shared traces start here (0 = start_unix) */
+    uint64_t start_unix;   /* trace start times fall in [start, start+span) */
+    uint64_t span_seconds;
+    int compaction_level; /* meta.json compactionLevel */
 };
 
 struct vp4_gen_result {

@@ -43,6 +43,9 @@ vp4_gen_opts_default(struct vp4_gen_opts *o)
     o->seed = 1;
     o->row_group_bytes = (size_t)100 << 20;
     o->max_spans = 20;
+    o->shared_seed = 0x5eed;
+    o->start_unix = 1700000000;
+    o->span_seconds = 3600;
 }
 
 static struct vp4_bytes str(struct parquet_arena *a, const char *fmt, ...)
@@ -164,11 +167,11 @@ static const char *const span_names[] = {
 
 static int
 gen_trace(struct parquet_arena *a, struct rng *r, const uint8_t *id, const struct vp4_gen_opts *o,
-          struct vp4_trace *t)
+          uint64_t start_unix, struct vp4_trace *t)
 {
     uint32_t nspans = 1 + rndn(r, (uint32_t)(o->max_spans > 0 ? o->max_spans : 1));
     uint32_t nrs = 1 + rndn(r, 3), made = 0;
-    uint64_t base = 1700000000000000000ULL + (rnd(r) % 86400ULL) * 1000000000ULL;
+    uint64_t base = (start_unix + rnd(r) % (o->span_seconds ? o->span_seconds : 1)) * 1000000000ULL;
     char hex[33];
     int hl = 0, started = 0;
     struct vp4_span *root = NULL;
@@ -365,7 +368,7 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     struct parquet_rowset rs;
     struct parquet_arena a;
     struct rng r = {o->seed};
-    uint8_t *ids = NULL, *last_ids = NULL;
+    uint8_t *ids = NULL, *last_ids = NULL, *shared_ids = NULL;
     uint64_t tmin = UINT64_MAX, tmax = 0;
     size_t nlast = 0;
     char path[4096];
@@ -377,6 +380,9 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     memset(&bloom, 0, sizeof(bloom));
     if (o->traces == 0 || o->traces > ((uint64_t)1 << 32))
         return tc_err_set(err, TC_INVAL, "gen: --traces must be 1..2^32");
+    if (o->shared > o->traces)
+        return tc_err_set(err, TC_INVAL, "gen: --shared %llu exceeds --traces %llu",
+                          (unsigned long long)o->shared, (unsigned long long)o->traces);
     if (mkdir(o->dir, 0755) != 0 && errno != EEXIST)
         return tc_err_set(err, TC_IO, "%s: mkdir: %s", o->dir, strerror(errno));
     {
@@ -393,9 +399,24 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         tc_free(last_ids);
         return tc_err_set(err, TC_NOMEM, "gen: %llu trace ids", (unsigned long long)o->traces);
     }
-    for (uint64_t i = 0; i < o->traces * 2; i++) {
-        uint64_t x = rnd(&r);
-        memcpy(ids + i * 8, &x, 8);
+    {
+        /* shared IDs first (same for every block with this shared_seed) */
+        struct rng sr = {o->shared_seed};
+        for (uint64_t i = 0; i < o->traces * 2; i++) {
+            uint64_t x = i < o->shared * 2 ? rnd(&sr) : rnd(&r);
+            memcpy(ids + i * 8, &x, 8);
+        }
+        if (o->shared_same) {
+            /* remember which IDs are shared: their content comes from shared_seed */
+            shared_ids = tc_malloc((size_t)(o->shared ? o->shared : 1) * 16);
+            if (shared_ids == NULL) {
+                tc_free(ids);
+                tc_free(last_ids);
+                return tc_err_set(err, TC_NOMEM, "gen: shared ids");
+            }
+            memcpy(shared_ids, ids, (size_t)o->shared * 16);
+            qsort(shared_ids, (size_t)o->shared, 16, cmp_id);
+        }
     }
     qsort(ids, (size_t)o->traces, 16, cmp_id);
     parquet_arena_init(&a);
@@ -418,7 +439,17 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         struct parquet_row row;
         parquet_arena_reset(&a);
         parquet_rowset_reset(&rs);
-        if (gen_trace(&a, &r, ids + i * 16, o, &t) != TC_OK) {
+        /* per-trace stream: content depends on (seed, ID) only */
+        uint64_t k0, k1, tseed = o->seed, tstart = o->start_unix;
+        struct rng tr;
+        memcpy(&k0, ids + i * 16, 8);
+        memcpy(&k1, ids + i * 16 + 8, 8);
+        if (shared_ids && bsearch(ids + i * 16, shared_ids, (size_t)o->shared, 16, cmp_id)) {
+            tseed = o->shared_seed;
+            tstart = o->shared_start ? o->shared_start : o->start_unix;
+        }
+        tr.s = tseed ^ k0 ^ (k1 * 0x9e3779b97f4a7c15ULL);
+        if (gen_trace(&a, &tr, ids + i * 16, o, tstart, &t) != TC_OK) {
             rc = tc_err_set(err, TC_NOMEM, "gen: out of memory");
             goto out;
         }
@@ -491,13 +522,14 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
             &js,
             "{\"format\":\"vParquet4\",\"blockID\":\"%s\",\"minID\":\"%s\",\"maxID\":\"%s\","
             "\"tenantID\":\"%s\",\"startTime\":\"%s\",\"endTime\":\"%s\","
-            "\"totalObjects\":%llu,\"size\":%llu,\"compactionLevel\":0,\"encoding\":\"none\","
+            "\"totalObjects\":%llu,\"size\":%llu,\"compactionLevel\":%d,\"encoding\":\"none\","
             "\"indexPageSize\":0,\"totalRecords\":%d,\"dataEncoding\":\"\","
             "\"bloomShards\":%u,\"footerSize\":%u,\"dedicatedColumns\":["
             "{\"s\":\"resource\",\"n\":\"ip\"},{\"s\":\"resource\",\"n\":\"region\"},"
             "{\"n\":\"instance\"},{\"n\":\"sampler.type\"},{\"n\":\"version\"}]}",
             res->block_id, mn, mx, o->tenant, ts0, ts1, (unsigned long long)o->traces,
-            (unsigned long long)info.file_size, info.row_groups, bloom.shards, info.footer_size);
+            (unsigned long long)info.file_size, o->compaction_level, info.row_groups, bloom.shards,
+            info.footer_size);
         if (js.data == NULL) {
             rc = tc_err_set(err, TC_NOMEM, "gen: meta.json");
             goto out;
@@ -518,5 +550,6 @@ out:
     parquet_schema_free(schema);
     tc_free(ids);
     tc_free(last_ids);
+    tc_free(shared_ids);
     return rc;
 }

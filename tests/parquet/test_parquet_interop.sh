@@ -168,5 +168,21 @@ else
     notok "gen failed: $(cat "$tmp/gen.out")"
 fi
 
+# hack/gen-blocks.sh: a local bucket of blocks with shared traces
+if [ -x "$BUILD/bin/tempo-compactor" ] && [ "$BUILD" = build ] &&
+    bash hack/gen-blocks.sh "$tmp/bucket" --tenant t1 --blocks 3 --traces 200 --shared 20 \
+        --shared-same 1 --spans 5 >"$tmp/gb.out" 2>&1; then
+    nb=$(ls "$tmp"/bucket/t1/*/meta.json 2>/dev/null | wc -l)
+    common=$(comm -12 <("$PQ" ids "$(ls -d "$tmp"/bucket/t1/*/ | sed -n 1p)data.parquet") \
+        <("$PQ" ids "$(ls -d "$tmp"/bucket/t1/*/ | sed -n 2p)data.parquet") | wc -l)
+    if [ "$nb" -eq 3 ] && [ "$common" -eq 20 ]; then
+        ok "gen-blocks: 3 blocks in ROOT/t1/<id>/, 20 shared trace IDs"
+    else
+        notok "gen-blocks: $nb blocks, $common shared IDs"
+    fi
+else
+    skip "gen-blocks" "needs build/bin/tempo-compactor (not the sanitizer build)"
+fi
+
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -625,9 +625,79 @@ TEST(writer_rejects_foreign_rows)
     parquet_schema_free(s);
 }
 
-TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(empty_file_has_no_row_groups),
-          TEST_ENTRY(writer_rejects_foreign_rows), TEST_ENTRY(v3_conversion_equals_v4_block),
-          TEST_ENTRY(v3_protobuf_attributes_and_links),
+/* Counts rows of a that have an equal row (same=1) or only an equal
+ * TraceID (same=0) in b; both files are sorted by TraceID. */
+static int
+overlap(const char *pa, const char *pb, int same)
+{
+    struct parquet_reader *ra, *rb;
+    struct parquet_cursor *ca, *cb;
+    struct parquet_row xa, xb;
+    struct tc_err err;
+    int ea = 0, eb = 0, n = 0;
+
+    ASSERT_OK(parquet_reader_open(&ra, pa, &err));
+    ASSERT_OK(parquet_reader_open(&rb, pb, &err));
+    ASSERT_OK(parquet_cursor_new(&ca, ra, &err));
+    ASSERT_OK(parquet_cursor_new(&cb, rb, &err));
+    ASSERT_OK(parquet_cursor_next(ca, &xa, &ea, &err));
+    ASSERT_OK(parquet_cursor_next(cb, &xb, &eb, &err));
+    while (!ea && !eb) {
+        uint32_t la, lb;
+        const uint8_t *ia = parquet_row_bytes(&xa, 0, &la), *ib = parquet_row_bytes(&xb, 0, &lb);
+        int c = memcmp(ia, ib, 16);
+        if (c == 0) {
+            n += same ? parquet_row_equal(&xa, &xb) : !parquet_row_equal(&xa, &xb);
+            ASSERT_OK(parquet_cursor_next(ca, &xa, &ea, &err));
+            ASSERT_OK(parquet_cursor_next(cb, &xb, &eb, &err));
+        } else if (c < 0) {
+            ASSERT_OK(parquet_cursor_next(ca, &xa, &ea, &err));
+        } else {
+            ASSERT_OK(parquet_cursor_next(cb, &xb, &eb, &err));
+        }
+    }
+    parquet_cursor_free(ca);
+    parquet_cursor_free(cb);
+    parquet_reader_free(ra);
+    parquet_reader_free(rb);
+    return n;
+}
+
+TEST(generator_overlap_for_compaction_tests)
+{
+    const char *tmp = test_tmpdir();
+    char d[4][600], p[4][700];
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct tc_err err;
+
+    for (int i = 0; i < 4; i++) {
+        snprintf(d[i], sizeof(d[i]), "%s/b%d", tmp, i);
+        snprintf(p[i], sizeof(p[i]), "%s/data.parquet", d[i]);
+        vp4_gen_opts_default(&o);
+        o.dir = d[i];
+        o.traces = 300;
+        o.seed = 10 + (uint64_t)i;
+        o.shared = 40;
+        o.shared_same = i < 2; /* blocks 0,1: identical rows; 2,3: split traces */
+        o.start_unix = 1700000000 + 3600 * (uint64_t)i;
+        o.shared_start = 1700000000;
+        ASSERT_OK(vp4_gen_block(&o, &res, &err));
+    }
+    ASSERT_EQ(overlap(p[0], p[1], 1), 40);
+    ASSERT_EQ(overlap(p[2], p[3], 1), 0);
+    ASSERT_EQ(overlap(p[2], p[3], 0), 40);
+    vp4_gen_opts_default(&o);
+    o.dir = d[0];
+    o.traces = 10;
+    o.shared = 11;
+    ASSERT_EQ(vp4_gen_block(&o, &res, &err), TC_INVAL);
+}
+
+TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout),
+          TEST_ENTRY(generator_overlap_for_compaction_tests),
+          TEST_ENTRY(empty_file_has_no_row_groups), TEST_ENTRY(writer_rejects_foreign_rows),
+          TEST_ENTRY(v3_conversion_equals_v4_block), TEST_ENTRY(v3_protobuf_attributes_and_links),
           TEST_ENTRY(schema_equals_test_block_except_prerelease_columns),
           TEST_ENTRY(projected_test_block_first_trace), TEST_ENTRY(model_roundtrip_real_block),
           TEST_ENTRY(generated_block_roundtrip_and_writer_features),
