@@ -41,19 +41,20 @@ int parquet_cli_main(int argc, char **argv);
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: tempo-compactor parquet schema FILE\n"
-               "       tempo-compactor parquet dump FILE\n"
-               "       tempo-compactor parquet cat FILE [-n N] [--vp4]\n"
-               "       tempo-compactor parquet ids FILE\n"
-               "       tempo-compactor parquet check FILE\n"
-               "       tempo-compactor parquet copy IN OUT [--vp4] [--rg-bytes N]\n"
-               "              [--enc plain|dict|delta|dlba|dba] [--codec none|snappy|gzip|zstd]\n"
-               "       tempo-compactor parquet gen DIR [--traces N] [--seed S] "
-               "[--rg-bytes N] [--tenant T] [--spans N]\n"
-               "              [--shared N] [--shared-seed S] [--shared-same 0|1] "
-               "[--shared-start UNIX]\n"
-               "              [--start UNIX] [--span SECONDS] [--level L]\n"
-               "       tempo-compactor parquet bench FILE [OUT]\n");
+    fprintf(f,
+            "usage: tempo-compactor parquet schema FILE\n"
+            "       tempo-compactor parquet dump FILE\n"
+            "       tempo-compactor parquet cat FILE [-n N] [--vp4]\n"
+            "       tempo-compactor parquet ids FILE\n"
+            "       tempo-compactor parquet check FILE\n"
+            "       tempo-compactor parquet copy IN OUT [--vp4] [--rg-bytes N] [--page-bytes N]\n"
+            "              [--enc plain|dict|delta|dlba|dba] [--codec none|snappy|gzip|zstd]\n"
+            "       tempo-compactor parquet gen DIR [--traces N] [--seed S] "
+            "[--rg-bytes N] [--tenant T] [--spans N]\n"
+            "              [--shared N] [--shared-seed S] [--shared-same 0|1] "
+            "[--shared-start UNIX]\n"
+            "              [--start UNIX] [--span SECONDS] [--level L]\n"
+            "       tempo-compactor parquet bench FILE [OUT]\n");
 }
 
 static int
@@ -348,8 +349,8 @@ cmd_check(struct parquet_reader *r)
 }
 
 static int
-cmd_copy(struct parquet_reader *r, const char *out, int vp4, uint64_t rg_bytes, int force_enc,
-         int force_codec)
+cmd_copy(struct parquet_reader *r, const char *out, int vp4, uint64_t rg_bytes, uint64_t page_bytes,
+         int force_enc, int force_codec)
 {
     struct parquet_schema *schema = NULL;
     struct tc_err err;
@@ -372,7 +373,7 @@ cmd_copy(struct parquet_reader *r, const char *out, int vp4, uint64_t rg_bytes, 
     if (rc == TC_OK && vp4 && vp4_is_v3_schema(parquet_reader_schema(r)))
         rc = vp4_convert_v3(r, schema, out, (size_t)rg_bytes, &info, &err);
     else if (rc == TC_OK)
-        rc = parquet_copy_rows(r, schema, out, (size_t)rg_bytes, &info, &err);
+        rc = parquet_copy_rows(r, schema, out, (size_t)rg_bytes, (size_t)page_bytes, &info, &err);
     parquet_schema_free(schema);
     if (rc != TC_OK)
         return fail("copy", &err);
@@ -596,7 +597,7 @@ parquet_cli_main(int argc, char **argv)
     const char *cmd;
     int rc, vp4 = 0, force_enc = -1, force_codec = -1;
     int64_t limit = -1;
-    uint64_t rg_bytes = 0;
+    uint64_t rg_bytes = 0, page_bytes = 0;
 
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
@@ -619,6 +620,10 @@ parquet_cli_main(int argc, char **argv)
         } else if (strcmp(argv[i], "--rg-bytes") == 0 && i + 1 < argc &&
                    parse_u64(argv[i + 1], &v) == 0) {
             rg_bytes = v;
+            i++;
+        } else if (strcmp(argv[i], "--page-bytes") == 0 && i + 1 < argc &&
+                   parse_u64(argv[i + 1], &v) == 0) {
+            page_bytes = v;
             i++;
         } else if (strcmp(argv[i], "--enc") == 0 && i + 1 < argc) {
             static const char *const encs[] = {"default", "plain", "dict", "delta", "dlba", "dba"};
@@ -663,7 +668,7 @@ parquet_cli_main(int argc, char **argv)
     else if (strcmp(cmd, "bench") == 0)
         rc = cmd_bench(r, argv[2], argc >= 4 ? argv[3] : NULL);
     else if (strcmp(cmd, "copy") == 0 && argc >= 4)
-        rc = cmd_copy(r, argv[3], vp4, rg_bytes, force_enc, force_codec);
+        rc = cmd_copy(r, argv[3], vp4, rg_bytes, page_bytes, force_enc, force_codec);
     else {
         usage(stderr);
         rc = 2;

@@ -403,6 +403,18 @@ int parquet_writer_row_groups(const struct parquet_writer *w);
 const uint8_t *parquet_writer_rowgroup_last_key(const struct parquet_writer *w, int g,
                                                 uint32_t *len);
 
+/* A file's own schema with writer settings (encoding, codec) taken from the
+ * chunk metadata of its first row group: used to rewrite vParquet3 and
+ * other layouts as they are. Caller owns *out. */
+int parquet_schema_from_file(const struct parquet_reader *r, struct parquet_schema **out,
+                             struct tc_err *err);
+
+/* Copies every row of r (projected onto schema) into a new file; 0 for
+ * row_group_bytes/page_bytes means the writer defaults. */
+int parquet_copy_rows(struct parquet_reader *r, const struct parquet_schema *schema,
+                      const char *out_path, size_t row_group_bytes, size_t page_bytes,
+                      struct parquet_write_info *info, struct tc_err *err);
+
 /* ---- record assembly ---- */
 
 enum parquet_vkind { PARQUET_V_NULL = 0, PARQUET_V_SCALAR, PARQUET_V_GROUP, PARQUET_V_LIST };

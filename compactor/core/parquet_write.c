@@ -1096,8 +1096,8 @@ parquet_schema_from_file(const struct parquet_reader *r, struct parquet_schema *
 
 int
 parquet_copy_rows(struct parquet_reader *r, const struct parquet_schema *schema,
-                  const char *out_path, size_t row_group_bytes, struct parquet_write_info *info,
-                  struct tc_err *err)
+                  const char *out_path, size_t row_group_bytes, size_t page_bytes,
+                  struct parquet_write_info *info, struct tc_err *err)
 {
     struct parquet_writer *w = NULL;
     struct parquet_cursor *cur = NULL;
@@ -1107,6 +1107,7 @@ parquet_copy_rows(struct parquet_reader *r, const struct parquet_schema *schema,
 
     memset(&o, 0, sizeof(o));
     o.row_group_bytes = row_group_bytes;
+    o.page_bytes = page_bytes;
     if ((rc = parquet_reader_project(r, schema, err)) != TC_OK)
         return rc;
     if ((rc = parquet_cursor_new(&cur, r, err)) != TC_OK)

@@ -22,17 +22,6 @@ int vp4_schema_new(struct parquet_schema **out, struct tc_err *err);
 /* The column of the TraceID (0 in every Tempo version). */
 #define VP4_COL_TRACEID 0
 
-/* A file's own schema with writer settings (encoding, codec) taken from the
- * chunk metadata of its first row group: used to rewrite vParquet3 and
- * other layouts as they are. Caller owns *out. */
-int parquet_schema_from_file(const struct parquet_reader *r, struct parquet_schema **out,
-                             struct tc_err *err);
-
-/* Copies every row of r (projected onto schema) into a new file. */
-int parquet_copy_rows(struct parquet_reader *r, const struct parquet_schema *schema,
-                      const char *out_path, size_t row_group_bytes, struct parquet_write_info *info,
-                      struct tc_err *err);
-
 /* ---- trace model ---- */
 
 struct vp4_bytes {

@@ -405,7 +405,7 @@ TEST(row_groups_cut_by_size_and_memory_bounded)
     snprintf(dst, sizeof(dst), "%s/cut.parquet", tmp);
     ASSERT_OK(vp4_schema_new(&s, &err));
     ASSERT_OK(parquet_reader_open(&r, src, &err));
-    ASSERT_OK(parquet_copy_rows(r, s, dst, 50000, &info, &err));
+    ASSERT_OK(parquet_copy_rows(r, s, dst, 50000, 0, &info, &err));
     parquet_reader_free(r);
     ASSERT_GT(info.row_groups, 10);
     ASSERT_EQ(info.rows, 2000);
