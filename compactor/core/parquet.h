@@ -37,6 +37,9 @@
  * Rows of different cursors stay valid side by side: each cursor owns its
  * decoded row group; a row view dies when its own cursor moves.
  *
+ * Threads: a reader, cursor or writer is used by one thread at a time
+ * (each keeps scratch buffers); separate objects are independent.
+ *
  * Ownership: objects from *_new/_open are freed by the matching *_free.
  * Views (parquet_row, byte pointers into colbufs) are borrowed and valid until the
  * cursor moves or the owning object is freed.
@@ -232,7 +235,8 @@ int parquet_row_equal(const struct parquet_row *a, const struct parquet_row *b);
 /* Tempo's estimateMarshalledSizeFromParquetRow (the number of level entries
  * in the row): the row-group cut accounting. */
 size_t parquet_row_estimate_size(const struct parquet_row *row);
-/* Tempo's estimateProtoSizeFromParquetRow (max_bytes_per_trace checks). */
+/* Tempo's estimateProtoSizeFromParquetRow (max_bytes_per_trace checks):
+ * per level entry 1, plus the length of byte-array values, else 1. */
 size_t parquet_row_estimate_proto_size(const struct parquet_row *row);
 /* Appends a row (same column layout) to a rowset. */
 int parquet_rowset_append(struct parquet_rowset *rs, const struct parquet_row *row);

@@ -319,7 +319,7 @@ parquet_row_estimate_proto_size(const struct parquet_row *row)
         n += nl * 2;
         if (c->type == PARQUET_BYTE_ARRAY)
             n += c->offs[row->v1[i]] - c->offs[row->v0[i]] - nv;
-        else if (c->type == PARQUET_FIXED_LEN_BYTE_ARRAY || c->type == PARQUET_INT96)
+        else if (c->type == PARQUET_FIXED_LEN_BYTE_ARRAY)
             n += nv * (size_t)c->width - nv;
     }
     return n;
