@@ -152,6 +152,74 @@ pack_bits(uint8_t *out, int bw, const uint64_t *v, size_t nv, size_t group)
     return o;
 }
 
+int
+parquet_rle_decode_u8(const uint8_t *p, const uint8_t *end, int bw, uint8_t *out, size_t n,
+                      uint8_t max)
+{
+    size_t i = 0;
+
+    if (bw < 0 || bw > 8)
+        return TC_CORRUPT;
+    if (bw == 0) {
+        memset(out, 0, n);
+        return TC_OK;
+    }
+    while (i < n) {
+        uint64_t h;
+        size_t k = thrift_uvarint(p, end, &h);
+        if (k == 0)
+            return TC_CORRUPT;
+        p += k;
+        if (h & 1) {
+            uint64_t groups = h >> 1, bytes, cnt;
+            uint32_t mask = (1u << bw) - 1;
+            if (groups == 0 || groups > ((uint64_t)1 << 32))
+                return TC_CORRUPT;
+            bytes = groups * (uint64_t)bw;
+            cnt = groups * 8;
+            if (bytes > (uint64_t)(end - p)) {
+                uint64_t avail = (uint64_t)(end - p) * 8 / (uint64_t)bw;
+                if (avail < n - i)
+                    return TC_CORRUPT;
+                bytes = (uint64_t)(end - p);
+                cnt = avail;
+            }
+            {
+                uint64_t acc = 0, j = 0;
+                int nacc = 0;
+                const uint8_t *q = p;
+                for (; j < cnt && i < n; j++) {
+                    uint32_t v;
+                    if (nacc < bw) {
+                        acc |= (uint64_t)*q++ << nacc;
+                        nacc += 8;
+                    }
+                    v = (uint32_t)acc & mask;
+                    acc >>= bw;
+                    nacc -= bw;
+                    if (v > max)
+                        return TC_CORRUPT;
+                    out[i++] = (uint8_t)v;
+                }
+            }
+            p += bytes;
+        } else {
+            uint64_t cnt = h >> 1;
+            uint32_t v;
+            if (p >= end || cnt == 0)
+                return TC_CORRUPT;
+            v = *p++; /* bw <= 8: one byte */
+            if (v > max)
+                return TC_CORRUPT;
+            if (cnt > n - i)
+                cnt = n - i;
+            memset(out + i, (int)v, (size_t)cnt);
+            i += (size_t)cnt;
+        }
+    }
+    return TC_OK;
+}
+
 static int
 put_bits_group(struct buf *b, int bw, const uint32_t *v, size_t nv)
 {

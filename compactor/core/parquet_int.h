@@ -19,6 +19,9 @@ int parquet_bit_width(uint64_t maxv);
 /* RLE/bit-packed hybrid decoder over [p,end): n values of bit width bw into
  * out (uint32). Returns TC_OK or TC_CORRUPT. */
 int parquet_rle_decode(const uint8_t *p, const uint8_t *end, int bw, uint32_t *out, size_t n);
+/* Levels: the same decoder into bytes, every value checked <= max. */
+int parquet_rle_decode_u8(const uint8_t *p, const uint8_t *end, int bw, uint8_t *out, size_t n,
+                          uint8_t max);
 /* Encoder: appends the hybrid encoding of n values (no length prefix). */
 int parquet_rle_encode(struct buf *b, int bw, const uint32_t *v, size_t n);
 

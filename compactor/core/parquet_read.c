@@ -586,19 +586,36 @@ decode_values(struct chunk_ctx *x, int enc, const uint8_t *p, const uint8_t *end
             return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
         if (parquet_rle_decode(p, end, bw, x->u32, n) != TC_OK)
             return CORRUPT(x, "column %s: corrupt dictionary indices", x->path);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t k = x->u32[i];
-            if (k >= x->dict.nv)
-                return CORRUPT(x, "column %s: dictionary index %u of %zu", x->path, k, x->dict.nv);
-            if (c->type == PARQUET_BYTE_ARRAY)
-                rc = append_bytes(
-                    x, c, x->dict.data ? x->dict.data + x->dict.offs[k] : (const uint8_t *)"",
-                    x->dict.offs[k + 1] - x->dict.offs[k]);
-            else
-                rc = append_bytes(x, c, x->dict.fixed + (size_t)k * (size_t)c->width,
-                                  (size_t)c->width);
-            if (rc != TC_OK)
-                return rc;
+        {
+            /* validate and size first, then copy without per-value checks */
+            uint64_t total = 0;
+            for (size_t i = 0; i < n; i++) {
+                uint32_t k = x->u32[i];
+                if (k >= x->dict.nv)
+                    return CORRUPT(x, "column %s: dictionary index %u of %zu", x->path, k,
+                                   x->dict.nv);
+                if (c->type == PARQUET_BYTE_ARRAY)
+                    total += x->dict.offs[k + 1] - x->dict.offs[k];
+            }
+            if (total > UINT32_MAX)
+                return tc_err_set(x->err, TC_TOOBIG, "column %s: page values exceed 4 GiB",
+                                  x->path);
+            if ((rc = parquet_colbuf_reserve(c, 0, n, (size_t)total)) != TC_OK)
+                return tc_err_set(x->err, rc, "column %s: value buffer", x->path);
+            if (c->type == PARQUET_BYTE_ARRAY) {
+                for (size_t i = 0; i < n; i++) {
+                    uint32_t k = x->u32[i], l = x->dict.offs[k + 1] - x->dict.offs[k];
+                    if (l)
+                        memcpy(c->data + c->dlen, x->dict.data + x->dict.offs[k], l);
+                    c->dlen += l;
+                    c->offs[++c->nv] = (uint32_t)c->dlen;
+                }
+            } else {
+                size_t w = (size_t)c->width;
+                for (size_t i = 0; i < n; i++)
+                    memcpy(c->fixed + (c->nv + i) * w, x->dict.fixed + (size_t)x->u32[i] * w, w);
+                c->nv += n;
+            }
         }
         return TC_OK;
     }
@@ -751,13 +768,9 @@ decode_levels(struct chunk_ctx *x, const uint8_t *p, const uint8_t *end, int mx,
 {
     int bw = parquet_bit_width((uint64_t)mx);
 
-    if (parquet_rle_decode(p, end, bw, x->u32, n) != TC_OK)
-        return CORRUPT(x, "column %s: corrupt %s levels", x->path, what);
-    for (size_t i = 0; i < n; i++) {
-        if (x->u32[i] > (uint32_t)mx)
-            return CORRUPT(x, "column %s: %s level %u above max %d", x->path, what, x->u32[i], mx);
-        dst[i] = (uint8_t)x->u32[i];
-    }
+    /* straight into bytes: levels are the bulk of the decoding work */
+    if (parquet_rle_decode_u8(p, end, bw, dst, n, (uint8_t)mx) != TC_OK)
+        return CORRUPT(x, "column %s: corrupt %s levels (or above max %d)", x->path, what, mx);
     return TC_OK;
 }
 

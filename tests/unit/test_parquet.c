@@ -45,6 +45,24 @@ TEST(rle_roundtrip)
         memset(out, 0xff, sizeof(out));
         ASSERT_OK(parquet_rle_decode((uint8_t *)b.data, (uint8_t *)b.data + b.len, bw, out, 1000));
         ASSERT_MEM_EQ(in, out, sizeof(in));
+        if (bw <= 8) {
+            /* the level decoder: same values as bytes, and a max check */
+            uint8_t lv[1000];
+            uint32_t mx = 0;
+            for (int i = 0; i < 1000; i++)
+                mx = in[i] > mx ? in[i] : mx;
+            ASSERT_OK(parquet_rle_decode_u8((uint8_t *)b.data, (uint8_t *)b.data + b.len, bw, lv,
+                                            1000, (uint8_t)mx));
+            for (int i = 0; i < 1000; i++)
+                ASSERT_EQ(lv[i], in[i]);
+            if (mx > 0)
+                ASSERT_EQ(parquet_rle_decode_u8((uint8_t *)b.data, (uint8_t *)b.data + b.len, bw,
+                                                lv, 1000, (uint8_t)(mx - 1)),
+                          TC_CORRUPT);
+            for (size_t l = 0; l + 1 < b.len; l += 3)
+                parquet_rle_decode_u8((uint8_t *)b.data, (uint8_t *)b.data + l, bw, lv, 1000,
+                                      (uint8_t)mx);
+        }
         /* every truncation is an error, never a crash */
         for (size_t l = 0; l + 1 < b.len; l += 7)
             parquet_rle_decode((uint8_t *)b.data, (uint8_t *)b.data + l, bw, out, 1000);
