@@ -432,31 +432,32 @@ struct r_spec {
     const char *server, *query, *threshold, *activation, *timeout, *prom_ns;
     int ignore_null, unsafe_ssl;
     char default_query[512];
+    char default_image[128]; /* tempo-compactor:<version> */
 };
 
 static int
 r_parse_storage(const json_t *spec, struct r_spec *s, json_t *trace, struct tc_err *err)
 {
-    static const char *const st_keys[] = {"backend", "s3", "gcs", "azure", "credentialsSecretRef",
-                                          NULL};
-    static const char *const backends[] = {"s3", "gcs", "azure", NULL};
+    static const char *const st_keys[] = {"backend", "s3", "credentialsSecretRef", NULL};
     static const char *const s3_keys[] = {"bucket",   "endpoint",       "region",
                                           "insecure", "forcePathStyle", NULL};
-    static const char *const gcs_keys[] = {"bucketName", NULL};
-    static const char *const az_keys[] = {"containerName", "storageAccountName", NULL};
     static const char *const ref_keys[] = {"name", NULL};
     const json_t *st, *be, *ref;
-    const char *a, *b;
+    const char *a;
     json_t *out;
     int rc, bv, bset;
 
     if ((rc = r_obj(spec, "storage", "spec", 1, &st, err)) != TC_OK)
         return rc;
-    if ((rc = r_known(st, "spec.storage", st_keys, err)) != TC_OK)
-        return rc;
     if ((rc = r_str(st, "backend", "spec.storage", NULL, 1, &s->backend, err)) != TC_OK)
         return rc;
-    if ((rc = r_enum(s->backend, "spec.storage", "backend", backends, err)) != TC_OK)
+    /* Our daemon speaks s3 and local; local cannot be shared by pods. */
+    if (strcmp(s->backend, "s3") != 0)
+        return tc_err_set(err, TC_INVAL,
+                          "spec.storage.backend: \"%s\" is not supported; the compactor supports "
+                          "only s3 in a cluster",
+                          s->backend);
+    if ((rc = r_known(st, "spec.storage", st_keys, err)) != TC_OK)
         return rc;
     if ((rc = r_obj(st, s->backend, "spec.storage", 0, &be, err)) != TC_OK)
         return rc;
@@ -466,44 +467,26 @@ r_parse_storage(const json_t *spec, struct r_spec *s, json_t *trace, struct tc_e
     json_object_set_new(trace, "backend", json_string(s->backend));
     out = json_object();
     json_object_set_new(trace, s->backend, out);
-    if (strcmp(s->backend, "s3") == 0) {
-        if ((rc = r_known(be, "spec.storage.s3", s3_keys, err)) != TC_OK)
-            return rc;
-        if ((rc = r_str(be, "bucket", "spec.storage.s3", NULL, 1, &a, err)) != TC_OK)
-            return rc;
-        json_object_set_new(out, "bucket", json_string(a));
-        if ((rc = r_str(be, "endpoint", "spec.storage.s3", NULL, 1, &a, err)) != TC_OK)
-            return rc;
-        json_object_set_new(out, "endpoint", json_string(a));
-        if ((rc = r_str(be, "region", "spec.storage.s3", NULL, 0, &a, err)) != TC_OK)
-            return rc;
-        if (a)
-            json_object_set_new(out, "region", json_string(a));
-        if ((rc = r_bool(be, "insecure", "spec.storage.s3", 0, &bv, &bset, err)) != TC_OK)
-            return rc;
-        if (bset)
-            json_object_set_new(out, "insecure", json_boolean(bv));
-        if ((rc = r_bool(be, "forcePathStyle", "spec.storage.s3", 0, &bv, &bset, err)) != TC_OK)
-            return rc;
-        if (bset)
-            json_object_set_new(out, "forcepathstyle", json_boolean(bv));
-    } else if (strcmp(s->backend, "gcs") == 0) {
-        if ((rc = r_known(be, "spec.storage.gcs", gcs_keys, err)) != TC_OK)
-            return rc;
-        if ((rc = r_str(be, "bucketName", "spec.storage.gcs", NULL, 1, &a, err)) != TC_OK)
-            return rc;
-        json_object_set_new(out, "bucket_name", json_string(a));
-    } else {
-        if ((rc = r_known(be, "spec.storage.azure", az_keys, err)) != TC_OK)
-            return rc;
-        if ((rc = r_str(be, "containerName", "spec.storage.azure", NULL, 1, &a, err)) != TC_OK)
-            return rc;
-        if ((rc = r_str(be, "storageAccountName", "spec.storage.azure", NULL, 0, &b, err)) != TC_OK)
-            return rc;
-        json_object_set_new(out, "container_name", json_string(a));
-        if (b)
-            json_object_set_new(out, "storage_account_name", json_string(b));
-    }
+    if ((rc = r_known(be, "spec.storage.s3", s3_keys, err)) != TC_OK)
+        return rc;
+    if ((rc = r_str(be, "bucket", "spec.storage.s3", NULL, 1, &a, err)) != TC_OK)
+        return rc;
+    json_object_set_new(out, "bucket", json_string(a));
+    if ((rc = r_str(be, "endpoint", "spec.storage.s3", NULL, 1, &a, err)) != TC_OK)
+        return rc;
+    json_object_set_new(out, "endpoint", json_string(a));
+    if ((rc = r_str(be, "region", "spec.storage.s3", NULL, 0, &a, err)) != TC_OK)
+        return rc;
+    if (a)
+        json_object_set_new(out, "region", json_string(a));
+    if ((rc = r_bool(be, "insecure", "spec.storage.s3", 0, &bv, &bset, err)) != TC_OK)
+        return rc;
+    if (bset)
+        json_object_set_new(out, "insecure", json_boolean(bv));
+    if ((rc = r_bool(be, "forcePathStyle", "spec.storage.s3", 0, &bv, &bset, err)) != TC_OK)
+        return rc;
+    if (bset)
+        json_object_set_new(out, "forcepathstyle", json_boolean(bv));
     s->storage_be = be;
     if ((rc = r_obj(st, "credentialsSecretRef", "spec.storage", 0, &ref, err)) != TC_OK)
         return rc;
@@ -524,6 +507,7 @@ r_parse_blocklist(const json_t *spec, json_t *trace, double *poll_secs, struct t
         "poll", "pollConcurrency", "pollFallback", "tenantIndexBuilders", "staleTenantIndex", NULL};
     const json_t *bl;
     const char *s;
+    double secs = 0;
     json_int_t n;
     int rc, b, set;
 
@@ -533,10 +517,11 @@ r_parse_blocklist(const json_t *spec, json_t *trace, double *poll_secs, struct t
         return rc;
     if ((rc = r_dur(bl, "poll", "spec.blocklist", "5m", &s, poll_secs, err)) != TC_OK)
         return rc;
-    if (*poll_secs <= 0)
-        return tc_err_set(err, TC_INVAL, "spec.blocklist.poll: must be greater than 0");
+    if (*poll_secs <= 0 || *poll_secs > 30.0 * 86400)
+        return tc_err_set(err, TC_INVAL, "spec.blocklist.poll: \"%s\" is out of range (0, 720h]",
+                          s);
     json_object_set_new(trace, "blocklist_poll", json_string(s));
-    if ((rc = r_int(bl, "pollConcurrency", "spec.blocklist", 0, 1, 100000, &n, &set, err)) != TC_OK)
+    if ((rc = r_int(bl, "pollConcurrency", "spec.blocklist", 0, 1, 10000, &n, &set, err)) != TC_OK)
         return rc;
     if (set)
         json_object_set_new(trace, "blocklist_poll_concurrency", json_integer(n));
@@ -544,13 +529,16 @@ r_parse_blocklist(const json_t *spec, json_t *trace, double *poll_secs, struct t
         return rc;
     if (set)
         json_object_set_new(trace, "blocklist_poll_fallback", json_boolean(b));
-    if ((rc = r_int(bl, "tenantIndexBuilders", "spec.blocklist", 0, 1, 1000, &n, &set, err)) !=
+    if ((rc = r_int(bl, "tenantIndexBuilders", "spec.blocklist", 0, 1, 100, &n, &set, err)) !=
         TC_OK)
         return rc;
     if (set)
         json_object_set_new(trace, "blocklist_poll_tenant_index_builders", json_integer(n));
-    if ((rc = r_dur(bl, "staleTenantIndex", "spec.blocklist", NULL, &s, NULL, err)) != TC_OK)
+    if ((rc = r_dur(bl, "staleTenantIndex", "spec.blocklist", NULL, &s, &secs, err)) != TC_OK)
         return rc;
+    if (s && secs > 30.0 * 86400)
+        return tc_err_set(err, TC_INVAL,
+                          "spec.blocklist.staleTenantIndex: \"%s\" is out of range [0s, 720h]", s);
     if (s)
         json_object_set_new(trace, "blocklist_poll_stale_tenant_index", json_string(s));
     return TC_OK;
@@ -559,31 +547,33 @@ r_parse_blocklist(const json_t *spec, json_t *trace, double *poll_secs, struct t
 static int
 r_parse_compaction(const json_t *spec, json_t *comp, double poll_secs, struct tc_err *err)
 {
+    /* Ranges are the daemon's (compactor/daemon_config.c): a spec the
+     * controller accepts must never crash-loop the pods. */
     static const struct {
-        const char *key, *yaml, *def;
+        const char *key, *yaml, *def, *range;
+        double min, max; /* seconds */
     } durs[] = {
-        {"blockRetention", "block_retention", "48h"},
-        {"compactedBlockRetention", "compacted_block_retention", "1h"},
-        {"compactionWindow", "compaction_window", "1h"},
-        {"compactionCycle", "compaction_cycle", "30s"},
-        {"maxTimePerTenant", "max_time_per_tenant", "5m"},
+        {"blockRetention", "block_retention", "48h", "[1m, 876000h]", 60, 36500.0 * 86400},
+        {"compactedBlockRetention", "compacted_block_retention", "1h", "[0s, 8760h]", 0,
+         365.0 * 86400},
+        {"compactionWindow", "compaction_window", "1h", "[1s, 8760h]", 1, 365.0 * 86400},
+        {"compactionCycle", "compaction_cycle", "30s", "[100ms, 24h]", 0.1, 86400},
+        {"maxTimePerTenant", "max_time_per_tenant", "5m", "[1s, 24h]", 1, 86400},
     };
     static const struct {
         const char *key, *yaml;
-        json_int_t def, min;
+        json_int_t def, min, max;
     } ints[] = {
-        {"maxBlockBytes", "max_block_bytes", 107374182400LL, 1},
-        {"maxCompactionObjects", "max_compaction_objects", 6000000, 1},
-        {"retentionConcurrency", "retention_concurrency", 10, 1},
-        {"v2InBufferBytes", "v2_in_buffer_bytes", 5242880, 1},
-        {"v2OutBufferBytes", "v2_out_buffer_bytes", 20971520, 1},
-        {"v2PrefetchTracesCount", "v2_prefetch_traces_count", 1000, 1},
+        {"maxBlockBytes", "max_block_bytes", 107374182400LL, 1, 1000000000000000LL},
+        {"maxCompactionObjects", "max_compaction_objects", 6000000, 1, 1000000000000LL},
+        {"retentionConcurrency", "retention_concurrency", 10, 1, 1000},
     };
+    /* No v2_* buffer keys: our daemon compacts vParquet blocks only and
+     * would ignore them. */
     static const char *const keys[] = {
         "blockRetention",       "compactedBlockRetention", "compactionWindow",
         "compactionCycle",      "maxTimePerTenant",        "maxBlockBytes",
-        "maxCompactionObjects", "retentionConcurrency",    "v2InBufferBytes",
-        "v2OutBufferBytes",     "v2PrefetchTracesCount",   NULL};
+        "maxCompactionObjects", "retentionConcurrency",    NULL};
     const json_t *c;
     size_t i;
     int rc;
@@ -597,8 +587,9 @@ r_parse_compaction(const json_t *spec, json_t *comp, double poll_secs, struct tc
         double secs = 0;
         if ((rc = r_dur(c, durs[i].key, "spec.compaction", durs[i].def, &s, &secs, err)) != TC_OK)
             return rc;
-        if (strcmp(durs[i].key, "compactionWindow") == 0 && secs <= 0)
-            return tc_err_set(err, TC_INVAL, "spec.compaction.compactionWindow: must be > 0");
+        if (secs < durs[i].min || secs > durs[i].max)
+            return tc_err_set(err, TC_INVAL, "spec.compaction.%s: \"%s\" is out of range %s",
+                              durs[i].key, s, durs[i].range);
         if (strcmp(durs[i].key, "blockRetention") == 0 && secs < poll_secs)
             return tc_err_set(err, TC_INVAL,
                               "spec.compaction.blockRetention: %s is shorter than "
@@ -609,8 +600,8 @@ r_parse_compaction(const json_t *spec, json_t *comp, double poll_secs, struct tc
     }
     for (i = 0; i < TC_ARRAY_LEN(ints); i++) {
         json_int_t n;
-        if ((rc = r_int(c, ints[i].key, "spec.compaction", ints[i].def, ints[i].min,
-                        (json_int_t)1 << 50, &n, NULL, err)) != TC_OK)
+        if ((rc = r_int(c, ints[i].key, "spec.compaction", ints[i].def, ints[i].min, ints[i].max,
+                        &n, NULL, err)) != TC_OK)
             return rc;
         json_object_set_new(comp, ints[i].yaml, json_integer(n));
     }
@@ -834,14 +825,12 @@ r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
     if ((rc = r_known(spec, "spec", spec_keys, err)) != TC_OK)
         return rc;
 
-    if ((rc = r_str(spec, "image", "spec", RENDER_DEFAULT_IMAGE, 0, &s->image, err)) != TC_OK)
+    snprintf(s->default_image, sizeof(s->default_image), "%s:%s", RENDER_DEFAULT_IMAGE_REPO,
+             tc_version);
+    if ((rc = r_str(spec, "image", "spec", s->default_image, 0, &s->image, err)) != TC_OK)
         return rc;
     if (s->image[0] == '\0' || strpbrk(s->image, " \t\n") != NULL)
         return tc_err_set(err, TC_INVAL, "spec.image: \"%s\" is not an image reference", s->image);
-    if (r_match(s->image, "grafana/tempo:v?[3-9][.0-9]*"))
-        return tc_err_set(err, TC_INVAL,
-                          "spec.image: \"%s\": Tempo 3.x removed the compactor; use a 2.x image",
-                          s->image);
     if ((rc = r_str(spec, "imagePullPolicy", "spec", "IfNotPresent", 0, &s->pull_policy, err)) !=
         TC_OK)
         return rc;
@@ -914,6 +903,8 @@ r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
                  RENDER_HTTP_PORT);
         json_object_set_new(json_object_get(s->tempo, "compactor"), "ring",
                             json_pack("{s:[s]}", "peers", peer));
+        json_object_set_new(json_object_get(s->tempo, "compactor"), "state_dir",
+                            json_string(RENDER_STATE_DIR));
     }
     if ((rc = r_obj(spec, "extraConfig", "spec", 0, &s->extra_config, err)) != TC_OK)
         return rc;
@@ -991,17 +982,24 @@ r_deployment(const struct r_spec *s, const char *hash)
     render_child_name(RENDER_CONFIGMAP, s->name, cm, sizeof(cm));
     ctr = json_pack(
         "{s:s, s:[s,s,s], s:s, s:s, s:[{s:s, s:i, s:s}],"
-        " s:{s:{s:s, s:s}, s:i, s:i, s:i},"
+        " s:{s:{s:s, s:s}, s:i, s:i, s:i, s:i},"
         " s:{s:b, s:{s:[s]}, s:b, s:b},"
         " s:[{s:s, s:s, s:b}, {s:s, s:s}]}",
         "name", "compactor", "args", "-target=compactor", "-config.file=/conf/tempo.yaml",
         "-config.expand-env=true", "image", s->image, "imagePullPolicy", s->pull_policy, "ports",
         "name", "http-metrics", "containerPort", RENDER_HTTP_PORT, "protocol", "TCP",
         "readinessProbe", "httpGet", "path", "/ready", "port", "http-metrics",
-        "initialDelaySeconds", 15, "periodSeconds", 10, "timeoutSeconds", 1, "securityContext",
-        "allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL", "readOnlyRootFilesystem", 1,
-        "runAsNonRoot", 1, "volumeMounts", "mountPath", "/conf", "name", "config", "readOnly", 1,
-        "mountPath", "/var/tempo", "name", "data");
+        "initialDelaySeconds", 1, "periodSeconds", 5, "failureThreshold", 3, "timeoutSeconds", 1,
+        "securityContext", "allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL",
+        "readOnlyRootFilesystem", 1, "runAsNonRoot", 1, "volumeMounts", "mountPath", "/conf",
+        "name", "config", "readOnly", 1, "mountPath", "/var/tempo", "name", "data");
+    /* Our daemon's /ready answers within a second and never waits on the
+     * first poll; liveness has its own endpoint, /live. A liveness probe on
+     * /ready is what kills Tempo compactors during long first polls. */
+    json_object_set_new(ctr, "livenessProbe",
+                        json_pack("{s:{s:s, s:s}, s:i, s:i, s:i}", "httpGet", "path", "/live",
+                                  "port", "http-metrics", "periodSeconds", 10, "failureThreshold",
+                                  3, "timeoutSeconds", 1));
     if (s->resources)
         json_object_set_new(ctr, "resources", json_deep_copy(s->resources));
     if (s->creds_secret)

@@ -18,7 +18,12 @@
 #define RENDER_API_VERSION "compactor.tempo.dev/v1alpha1"
 #define RENDER_KIND "TempoCompactor"
 #define RENDER_MANAGED_BY "tempo-compactor-operator"
-#define RENDER_DEFAULT_IMAGE "docker.io/grafana/tempo:2.10.8"
+/* Our compactor daemon's image; the tag is the project version (tc_version),
+ * as built by hack/build-images.sh and defaulted by the CRD. */
+#define RENDER_DEFAULT_IMAGE_REPO "tempo-compactor"
+/* Writable emptyDir (mounted at /var/tempo) keeping the daemon's poll state
+ * across container restarts within the pod. */
+#define RENDER_STATE_DIR "/var/tempo/compactor"
 #define RENDER_HTTP_PORT 3200
 
 /* Child kinds the controller may own, in apply order. */

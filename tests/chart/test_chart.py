@@ -26,6 +26,7 @@ from tap import Tap  # noqa: E402
 
 CHART = os.path.join(TOP, "charts", "tempo-compactor")
 CI = os.path.join(CHART, "ci")
+VERSION = open(os.path.join(TOP, "VERSION")).read().strip()
 CONTROLLER = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin",
                           "tempo-compactor-controller")
 CRD = yaml.safe_load(open(os.path.join(TOP, "crds", "tempocompactor.yaml")))
@@ -148,7 +149,7 @@ def check_default():
     assert sc["readOnlyRootFilesystem"] is True, sc
     assert sc["allowPrivilegeEscalation"] is False, sc
     assert sc["capabilities"] == {"drop": ["ALL"]}, sc
-    assert ctr["image"] == "ghcr.io/tempo-compactor/tempo-compactor-controller:0.1.0", ctr["image"]
+    assert ctr["image"] == "tempo-compactor-controller:" + VERSION, ctr["image"]
     args = ctr["args"]
     assert args[0] == "run", args
     assert "--leader-elect=true" in args, args
@@ -163,12 +164,14 @@ def check_default():
     assert cr["metadata"] == {**cr["metadata"], "name": "tempo", "namespace": NS}
     spec = cr["spec"]
     assert spec["autoscaling"]["enabled"] is False and "prometheus" not in spec["autoscaling"]
-    assert spec["image"] == "docker.io/grafana/tempo:2.10.8", spec["image"]
+    # our daemon's image (hack/build-images.sh), tagged with the project version
+    assert spec["image"] == "tempo-compactor:" + VERSION, spec["image"]
     assert spec["replicas"] == 1
     # compactor.config.compaction.* maps 1:1 (snake_case -> camelCase), integers stay integers
     assert spec["compaction"]["maxBlockBytes"] == 107374182400, spec["compaction"]
     assert spec["compaction"]["blockRetention"] == "48h"
-    assert len(spec["compaction"]) == 11, sorted(spec["compaction"])
+    # no v2_* buffer keys: the daemon compacts vParquet blocks only
+    assert len(spec["compaction"]) == 8, sorted(spec["compaction"])
     assert spec["storage"] == {"backend": "s3", "s3": {
         "bucket": "tempo-traces", "endpoint": "s3.us-east-1.amazonaws.com", "region": "us-east-1",
         "insecure": False, "forcePathStyle": False}}, spec["storage"]
@@ -265,7 +268,10 @@ def check_off():
     spec = cr["spec"]
     assert spec["autoscaling"]["enabled"] is False and "prometheus" not in spec["autoscaling"]
     assert spec["replicas"] == 3
-    assert spec["storage"] == {"backend": "gcs", "gcs": {"bucketName": "tempo-traces"}}, spec
+    assert spec["storage"] == {"backend": "s3", "s3": {
+        "bucket": "tempo-traces", "endpoint": "rook-ceph-rgw-store.rook-ceph.svc:80",
+        "region": "us-east-1", "insecure": True, "forcePathStyle": True},
+        "credentialsSecretRef": {"name": "tempo-rgw"}}, spec
     assert spec["blocklist"] == {"poll": "2m", "pollConcurrency": 20, "pollFallback": False,
                                  "tenantIndexBuilders": 2, "staleTenantIndex": "10m"}, spec
     kinds = [d["kind"] for d in docs]
@@ -299,8 +305,9 @@ def check_behavior():
     q = a["prometheus"]["query"]
     assert q.count('namespace="%s"' % NS) == 2 and "\n" in q and "# per pod" in q, q
     assert a["prometheus"]["threshold"] == "0.5"
-    assert cr["spec"]["storage"] == {"backend": "azure", "azure": {
-        "containerName": "tempo-traces", "storageAccountName": "tempoprod"}}
+    assert cr["spec"]["storage"] == {"backend": "s3", "s3": {
+        "bucket": "tempo-traces", "endpoint": "s3.eu-west-1.amazonaws.com",
+        "region": "eu-west-1", "insecure": False, "forcePathStyle": False}}, cr["spec"]["storage"]
     kids = check_scaledobject(cr, "0.5", {})
     if isinstance(kids, list):
         so = one(kids, "ScaledObject")
@@ -321,7 +328,7 @@ def check_headers():
 
 for name, fn in [("seed example: X-Scope-OrgID tenant-123, threshold \"250\"", check_seed),
                  ("auth secret: TriggerAuthentication, fallback, numeric threshold", check_auth),
-                 ("autoscaling off: gcs, blocklist, namespaced RBAC, PDB, ServiceMonitor",
+                 ("autoscaling off: RGW s3, blocklist, namespaced RBAC, PDB, ServiceMonitor",
                   check_off),
                  ("custom behavior: HPA behavior, polling/cooldown, Value metric, tpl query",
                   check_behavior),
@@ -361,11 +368,22 @@ def check_overrides():
                     "compactor.name=edge", "--set", "controller.image.tag=9.9.9")
     cr = cr_of(docs)
     assert cr["metadata"]["name"] == "edge"
-    assert cr["spec"]["image"] == "reg.local/grafana/tempo:2.9.0", cr["spec"]["image"]
+    assert cr["spec"]["image"] == "reg.local/tempo-compactor:2.9.0", cr["spec"]["image"]
     ctr = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert ctr["image"] == "reg.local/tempo-compactor/tempo-compactor-controller:9.9.9"
+    assert ctr["image"] == "reg.local/tempo-compactor-controller:9.9.9", ctr["image"]
     assert all(d["metadata"]["labels"].get("team") == "tracing" for d in docs), \
         [d["kind"] for d in docs if d["metadata"]["labels"].get("team") != "tracing"]
+    docs = template("--set", "compactor.image.registry=registry.example.com:5000", "--set",
+                    "compactor.image.repository=team/tempo-compactor", "--set",
+                    "compactor.image.pullPolicy=Always", "--set",
+                    "compactor.image.pullSecrets[0]=regcred")
+    spec = cr_of(docs)["spec"]
+    assert spec["image"] == "registry.example.com:5000/team/tempo-compactor:" + VERSION, spec
+    assert spec["imagePullPolicy"] == "Always", spec
+    assert spec["imagePullSecrets"] == [{"name": "regcred"}], spec
+    # tempo-distributed's v2_* buffer keys are accepted and not passed on
+    docs = template("--set", "compactor.config.compaction.v2_in_buffer_bytes=1048576")
+    assert "v2InBufferBytes" not in cr_of(docs)["spec"]["compaction"]
     docs = template(release="r" * 53)
     assert one(docs, "TempoCompactor")["metadata"]["name"] == "r" * 47
     docs = template(release="my.tempo")
@@ -428,13 +446,22 @@ BAD = [
       "--set", "compactor.autoscaling.keda.metricType=Value"],
      "compactor.autoscaling.keda.fallback needs compactor.autoscaling.keda.metricType AverageValue"),
     (["--set", "storage.trace.backend=local"],
-     "storage.trace.backend \"local\" is not supported"),
+     "storage.trace.backend: storage.trace.backend must be one of the following: \"s3\""),
+    (["--skip-schema-validation", "--set", "storage.trace.backend=local"],
+     "storage.trace.backend \"local\" is not supported: the tempo-compactor daemon reads and "
+     "writes blocks in S3"),
     (["--set", "storage.trace.s3.access_key=AKIA"],
      "storage.trace.s3.access_key/secret_key: do not put credentials in values"),
     (["--set", "storage.trace.backend=gcs"],
-     "storage.trace.gcs.bucket_name is required when storage.trace.backend is gcs"),
-    (["--set", "tempo.image.tag=3.0.3"],
-     "compactor image tag \"3.0.3\": Tempo 3.x removed the compactor"),
+     "storage.trace.backend: storage.trace.backend must be one of the following: \"s3\""),
+    (["--skip-schema-validation", "--set", "storage.trace.backend=azure"],
+     "storage.trace.backend \"azure\" is not supported"),
+    (["--set-json", 'storage.trace.gcs={"bucket_name":"b"}'],
+     "storage.trace: Additional property gcs is not allowed"),
+    (["--set", "tempo.image.tag=2.9.0"],
+     "tempo.image: the compactor pods run this chart's tempo-compactor daemon, not Grafana Tempo"),
+    (["--set", "compactor.config.compaction.retention_concurrency=5000"],
+     "compactor.config.compaction.retention_concurrency: Must be less than or equal to 1000"),
     (["--set", "compactor.enabled=true"],
      "TempoCompactor name \"1tempo\" (compactor.name, else the release name) must be a DNS label",
      "1tempo"),

@@ -125,14 +125,22 @@ def check_defaults():
             errs += ["%s: %s %s" % (path, p, m) for p, m in crdcheck.validate(s, val, cel=False)]
     assert not errs, "\n".join(errs)
     # Defaults reach nested fields through defaulted parents ({} -> inner defaults).
-    obj = {"metadata": {"name": "x"}, "spec": {"storage": {"backend": "gcs", "gcs": {"bucketName": "b"}}}}
+    obj = {"metadata": {"name": "x"},
+           "spec": {"storage": {"backend": "s3", "s3": {"bucket": "bkt", "endpoint": "s3.local"}}}}
     crdcheck.apply_defaults(schema, obj)
     spec = obj["spec"]
     assert spec["compaction"]["blockRetention"] == "48h", spec["compaction"]
     assert spec["blocklist"]["poll"] == "5m"
     assert spec["autoscaling"] == {"enabled": False, "minReplicas": 1, "maxReplicas": 3,
                                    "metricType": "AverageValue"}, spec["autoscaling"]
-    assert spec["image"] == "docker.io/grafana/tempo:2.10.8"
+    # our daemon's image, tagged with the project version (hack/build-images.sh)
+    version = open(os.path.join(TOP, "VERSION")).read().strip()
+    assert spec["image"] == "tempo-compactor:" + version, spec["image"]
+    assert spec["compaction"] == {"blockRetention": "48h", "compactedBlockRetention": "1h",
+                                  "compactionWindow": "1h", "compactionCycle": "30s",
+                                  "maxTimePerTenant": "5m", "maxBlockBytes": 107374182400,
+                                  "maxCompactionObjects": 6000000,
+                                  "retentionConcurrency": 10}, spec["compaction"]
     assert crdcheck.validate(schema, obj) == []
 
 

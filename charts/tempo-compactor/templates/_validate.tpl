@@ -76,8 +76,8 @@ values.schema.json checks types and shapes first.
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if not (has $tr.backend (list "s3" "gcs" "azure")) }}
-{{- fail (printf "storage.trace.backend %q is not supported: compactor pods share blocks through object storage, so use s3, gcs or azure" $tr.backend) }}
+{{- if ne $tr.backend "s3" }}
+{{- fail (printf "storage.trace.backend %q is not supported: the tempo-compactor daemon reads and writes blocks in S3 (or an S3-compatible store such as Ceph RGW or MinIO) only; set storage.trace.backend to s3" $tr.backend) }}
 {{- end }}
 {{- if eq $tr.backend "s3" }}
 {{- if or (not $tr.s3.bucket) (not $tr.s3.endpoint) }}
@@ -87,15 +87,8 @@ values.schema.json checks types and shapes first.
 {{- fail "storage.trace.s3.access_key/secret_key: do not put credentials in values; create a Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY and set storage.trace.credentialsSecretRef.name" }}
 {{- end }}
 {{- end }}
-{{- if and (eq $tr.backend "gcs") (not $tr.gcs.bucket_name) }}
-{{- fail "storage.trace.gcs.bucket_name is required when storage.trace.backend is gcs" }}
-{{- end }}
-{{- if and (eq $tr.backend "azure") (not $tr.azure.container_name) }}
-{{- fail "storage.trace.azure.container_name is required when storage.trace.backend is azure" }}
-{{- end }}
-{{- $tag := toString (coalesce $c.image.tag .Values.tempo.image.tag) }}
-{{- if regexMatch "^v?([3-9]|[1-9][0-9]+)\\." $tag }}
-{{- fail (printf "compactor image tag %q: Tempo 3.x removed the compactor; use a Tempo 2.x tag (2.10.8 or older)" $tag) }}
+{{- with .Values.tempo }}
+{{- fail "tempo.image: the compactor pods run this chart's tempo-compactor daemon, not Grafana Tempo; set compactor.image (registry, repository, tag, pullPolicy, pullSecrets) instead (see MIGRATION.md)" }}
 {{- end }}
 {{- $cr := include "tempo-compactor.crName" . }}
 {{- if or (gt (len $cr) 47) (not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" $cr)) }}
