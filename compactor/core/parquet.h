@@ -309,6 +309,17 @@ struct parquet_reader;
 
 /* Opens a file by path and reads its footer. Caller owns *out. */
 int parquet_reader_open(struct parquet_reader **out, const char *path, struct tc_err *err);
+/* A caller's byte source, e.g. ranged GETs on object storage. read_at
+ * fills exactly len bytes at off or returns an error code with err set.
+ * Remote reads are batched: one call per row group (its whole byte range),
+ * plus the footer, so memory holds one compressed row group. */
+struct parquet_source {
+    int (*read_at)(void *ctx, uint64_t off, void *dst, size_t len, struct tc_err *err);
+    void *ctx; /* borrowed */
+    uint64_t size;
+};
+int parquet_reader_open_source(struct parquet_reader **out, const struct parquet_source *src,
+                               const char *name, struct tc_err *err);
 /* Same over a borrowed memory image (fuzzing, tests). */
 int parquet_reader_open_mem(struct parquet_reader **out, const void *data, size_t len,
                             struct tc_err *err);

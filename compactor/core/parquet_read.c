@@ -29,6 +29,11 @@ struct parquet_colmap {
 struct parquet_reader {
     int fd;
     const uint8_t *mem;
+    struct parquet_source src; /* read_at != NULL: a caller's source */
+    /* remote sources: the current row group's bytes, fetched in one read */
+    struct buf rgbuf;
+    uint64_t rgbuf_off;
+    int rgbuf_valid;
     uint64_t size;
     uint64_t data_end; /* start of the footer */
     struct parquet_filemeta *meta;
@@ -48,6 +53,18 @@ read_at(struct parquet_reader *r, uint64_t off, size_t len, void *dst, struct tc
                           len, (unsigned long long)off, (unsigned long long)r->size);
     if (r->mem) {
         memcpy(dst, r->mem + off, len);
+        return TC_OK;
+    }
+    if (r->rgbuf_valid && off >= r->rgbuf_off && off - r->rgbuf_off <= r->rgbuf.len &&
+        len <= r->rgbuf.len - (off - r->rgbuf_off)) {
+        memcpy(dst, r->rgbuf.data + (off - r->rgbuf_off), len);
+        return TC_OK;
+    }
+    if (r->src.read_at) {
+        int rc = r->src.read_at(r->src.ctx, off, dst, len, err);
+        if (rc != TC_OK)
+            return tc_err_prefix(err, "%s: read of %zu bytes at %llu", r->name, len,
+                                 (unsigned long long)off);
         return TC_OK;
     }
     while (len > 0) {
@@ -109,6 +126,7 @@ reader_init(struct parquet_reader *r, struct tc_err *err)
     int rc;
 
     buf_init(&r->chunk, (size_t)PARQUET_MAX_CHUNK + 1);
+    buf_init(&r->rgbuf, (size_t)PARQUET_MAX_CHUNK + 1);
     buf_init(&r->page, (size_t)PARQUET_MAX_PAGE + 1);
     if (r->size < 12)
         return tc_err_set(err, TC_CORRUPT, "%s: %llu bytes is too small for parquet", r->name,
@@ -195,6 +213,32 @@ parquet_reader_open_mem(struct parquet_reader **out, const void *data, size_t le
     return TC_OK;
 }
 
+int
+parquet_reader_open_source(struct parquet_reader **out, const struct parquet_source *src,
+                           const char *name, struct tc_err *err)
+{
+    struct parquet_reader *r;
+    int rc;
+
+    *out = NULL;
+    if (src == NULL || src->read_at == NULL)
+        return tc_err_set(err, TC_INVAL, "parquet reader: source without read_at");
+    r = tc_calloc(1, sizeof(*r));
+    if (r == NULL)
+        return tc_err_set(err, TC_NOMEM, "parquet reader: out of memory");
+    r->fd = -1;
+    r->src = *src;
+    r->size = src->size;
+    r->name = tc_strdup(name ? name : "(source)");
+    rc = reader_init(r, err);
+    if (rc != TC_OK) {
+        parquet_reader_free(r);
+        return rc;
+    }
+    *out = r;
+    return TC_OK;
+}
+
 void
 parquet_reader_free(struct parquet_reader *r)
 {
@@ -208,6 +252,7 @@ parquet_reader_free(struct parquet_reader *r)
     tc_free(r->name);
     buf_cleanup(&r->chunk);
     buf_cleanup(&r->page);
+    buf_cleanup(&r->rgbuf);
     tc_free(r);
 }
 
@@ -1060,6 +1105,40 @@ synthesize(const struct parquet_colmap *m, const struct parquet_node *leaf,
     return TC_OK;
 }
 
+/* Remote sources: one read for the whole row group instead of one per
+ * column chunk (a range GET each on object storage). */
+static int
+prefetch_rowgroup(struct parquet_reader *r, int rg, struct tc_err *err)
+{
+    const struct parquet_rowgroup_meta *g = &r->meta->rowgroups[rg];
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int rc;
+
+    r->rgbuf_valid = 0;
+    for (int c = 0; c < g->ncols; c++) {
+        const struct parquet_chunk_meta *cm = &g->cols[c];
+        int64_t start = cm->data_page_offset;
+        if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start)
+            start = cm->dictionary_page_offset;
+        if ((uint64_t)start < lo)
+            lo = (uint64_t)start;
+        if ((uint64_t)start + (uint64_t)cm->total_compressed > hi)
+            hi = (uint64_t)start + (uint64_t)cm->total_compressed;
+    }
+    if (g->ncols == 0 || hi <= lo || hi - lo > (uint64_t)PARQUET_MAX_CHUNK)
+        return TC_OK; /* fall back to per-chunk reads */
+    buf_reset(&r->rgbuf);
+    if ((rc = buf_reserve(&r->rgbuf, (size_t)(hi - lo))) != TC_OK)
+        return tc_err_set(err, rc, "%s: row group %d: %llu bytes", r->name, rg,
+                          (unsigned long long)(hi - lo));
+    if ((rc = read_at(r, lo, (size_t)(hi - lo), r->rgbuf.data, err)) != TC_OK)
+        return rc;
+    r->rgbuf.len = (size_t)(hi - lo);
+    r->rgbuf_off = lo;
+    r->rgbuf_valid = 1;
+    return TC_OK;
+}
+
 int
 parquet_reader_read_rowgroup(struct parquet_reader *r, int rg, struct parquet_rowset *rs,
                              struct tc_err *err)
@@ -1073,6 +1152,8 @@ parquet_reader_read_rowgroup(struct parquet_reader *r, int rg, struct parquet_ro
         return tc_err_set(err, TC_INVAL, "%s: rowset has %d columns, want %d", r->name, rs->ncols,
                           t->ncolumns);
     parquet_rowset_reset(rs);
+    if (r->src.read_at && (rc = prefetch_rowgroup(r, rg, err)) != TC_OK)
+        return rc;
     for (int c = 0; c < t->ncolumns; c++) {
         int fc = r->map ? r->map[c].file_col : c;
         if (fc < 0)

@@ -694,7 +694,87 @@ TEST(generator_overlap_for_compaction_tests)
     ASSERT_EQ(vp4_gen_block(&o, &res, &err), TC_INVAL);
 }
 
-TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout),
+struct counting_src {
+    FILE *f;
+    int calls;
+    int fail_after;
+};
+
+static int
+src_read(void *ctx, uint64_t off, void *dst, size_t len, struct tc_err *err)
+{
+    struct counting_src *c = ctx;
+
+    if (c->fail_after >= 0 && c->calls >= c->fail_after)
+        return tc_err_set(err, TC_NET, "injected: connection reset");
+    c->calls++;
+    if (fseek(c->f, (long)off, SEEK_SET) != 0 || fread(dst, 1, len, c->f) != len)
+        return tc_err_set(err, TC_IO, "short read");
+    return TC_OK;
+}
+
+/* A caller's source (object storage) gets one read per row group. */
+TEST(source_reads_one_range_per_row_group)
+{
+    const char *tmp = test_tmpdir();
+    char dir[600], path[700];
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct tc_err err;
+    struct parquet_reader *rf, *rs;
+    struct parquet_cursor *cf, *cs;
+    struct parquet_source src;
+    struct counting_src cnt = {NULL, 0, -1};
+    struct parquet_row a, b;
+    int ea = 0, eb = 0, rows = 0;
+
+    snprintf(dir, sizeof(dir), "%s/blk", tmp);
+    vp4_gen_opts_default(&o);
+    o.dir = dir;
+    o.traces = 500;
+    o.row_group_bytes = 30000;
+    ASSERT_OK(vp4_gen_block(&o, &res, &err));
+    ASSERT_GT(res.row_groups, 3);
+    snprintf(path, sizeof(path), "%s/data.parquet", dir);
+    cnt.f = fopen(path, "rb");
+    ASSERT(cnt.f != NULL);
+    src.read_at = src_read;
+    src.ctx = &cnt;
+    src.size = res.size;
+    ASSERT_OK(parquet_reader_open_source(&rs, &src, "s3://bucket/data.parquet", &err));
+    ASSERT_OK(parquet_reader_open(&rf, path, &err));
+    ASSERT_OK(parquet_cursor_new(&cs, rs, &err));
+    ASSERT_OK(parquet_cursor_new(&cf, rf, &err));
+    for (;;) {
+        ASSERT_OK(parquet_cursor_next(cf, &a, &ea, &err));
+        ASSERT_OK(parquet_cursor_next(cs, &b, &eb, &err));
+        ASSERT_EQ(ea, eb);
+        if (ea)
+            break;
+        ASSERT(parquet_row_equal(&a, &b));
+        rows++;
+    }
+    ASSERT_EQ(rows, 500);
+    /* head magic, tail, footer, then one range per row group */
+    ASSERT_EQ(cnt.calls, 3 + res.row_groups);
+    parquet_cursor_free(cs);
+    parquet_reader_free(rs);
+    /* a failing source: the error names the object */
+    cnt.calls = 0;
+    cnt.fail_after = 3;
+    ASSERT_OK(parquet_reader_open_source(&rs, &src, "s3://bucket/data.parquet", &err));
+    ASSERT_OK(parquet_cursor_new(&cs, rs, &err));
+    ASSERT_EQ(parquet_cursor_next(cs, &b, &eb, &err), TC_NET);
+    ASSERT_STR_CONTAINS(err.msg, "s3://bucket/data.parquet");
+    ASSERT_STR_CONTAINS(err.msg, "connection reset");
+    parquet_cursor_free(cs);
+    parquet_reader_free(rs);
+    parquet_cursor_free(cf);
+    parquet_reader_free(rf);
+    fclose(cnt.f);
+}
+
+TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(source_reads_one_range_per_row_group),
           TEST_ENTRY(generator_overlap_for_compaction_tests),
           TEST_ENTRY(empty_file_has_no_row_groups), TEST_ENTRY(writer_rejects_foreign_rows),
           TEST_ENTRY(v3_conversion_equals_v4_block), TEST_ENTRY(v3_protobuf_attributes_and_links),
