@@ -42,8 +42,10 @@ if not fakeapi_util.have_tools():
 
 CHART = os.path.join(TOP, "charts", "tempo-compactor")
 SEED = os.path.join(CHART, "ci", "seed-values.yaml")
+VERSION = open(os.path.join(TOP, "VERSION")).read().strip()
 CONTROLLER = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin",
                           "tempo-compactor-controller")
+DAEMON = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin", "tempo-compactor")
 NS = "tempo"
 REL = "tempo"
 CR = "tempo"                     # compactor.name defaults to the release name
@@ -225,7 +227,7 @@ try:
                             timeout=120)
     t.ok(rc == 0, "helm install with ci/seed-values.yaml", err + out)
     t.ok("TempoCompactor tempo: KEDA autoscaling 1-10 replicas at 250 outstanding blocks per "
-         "compactor, storage s3." in out and
+         "compactor, storage s3, image tempo-compactor:%s." % VERSION in out and
          "kubectl -n tempo wait --for=condition=Ready tempocompactor/tempo" in out,
          "NOTES.txt summarises the TempoCompactor", out)
     crd = get(srv, CRD_PATH)
@@ -261,6 +263,31 @@ try:
         t.ok(any(o.get("kind") == "TempoCompactor" and o.get("name") == CR for o in owners),
              "ScaledObject is owned by the TempoCompactor", json.dumps(owners))
 
+        # chart -> CRD -> controller -> our daemon: the compactor Deployment runs
+        # tempo-compactor:<version> with /ready and /live probes, and the daemon
+        # itself accepts the ConfigMap's tempo.yaml
+        dep = get(srv, CHILD_PATHS["Deployment"]) or {}
+        ctrs = dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])
+        cm = get(srv, CHILD_PATHS["ConfigMap"]) or {}
+        vc = None
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = os.path.join(tmp, "tempo.yaml")
+            with open(cfg, "w") as f:
+                f.write(cm.get("data", {}).get("tempo.yaml", ""))
+            vc = subprocess.run([DAEMON, "verify-config", "-config.file=" + cfg,
+                                 "-config.expand-env"], capture_output=True, text=True,
+                                timeout=30) if os.access(DAEMON, os.X_OK) else \
+                subprocess.CompletedProcess([DAEMON], 127, "", DAEMON + " not built")
+        c0 = ctrs[0]
+        t.ok(c0.get("image") == "tempo-compactor:" + VERSION and
+             c0.get("readinessProbe", {}).get("httpGet", {}).get("path") == "/ready" and
+             c0.get("livenessProbe", {}).get("httpGet", {}).get("path") == "/live" and
+             vc.returncode == 0 and "not used" not in vc.stderr,
+             "compactor Deployment runs tempo-compactor:%s (/ready, /live) and the daemon's "
+             "verify-config accepts its tempo.yaml" % VERSION,
+             "container: %s\nverify-config: %d %s" % (json.dumps(c0)[:1500], vc.returncode,
+                                                      vc.stdout + vc.stderr))
+
         def ready():
             o = get(srv, CR_PATH) or {}
             st = o.get("status") or {}
@@ -295,6 +322,8 @@ try:
         for name in ("controller creates the ScaledObject: customHeaders "
                      "X-Scope-OrgID=tenant-123, threshold \"250\"",
                      "ScaledObject is owned by the TempoCompactor",
+                     "compactor Deployment runs tempo-compactor (/ready, /live) and the "
+                     "daemon's verify-config accepts its tempo.yaml",
                      "TempoCompactor status: Ready=True for the current generation",
                      "every API request of the controller is allowed by the chart's RBAC",
                      "Argo CD health.lua on the live TempoCompactor: Healthy",
