@@ -46,6 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 0:
         parquet_rle_decode(data + 4, data + size, data[1] % 33, u32, n);
+        parquet_rle_decode_u8(data + 4, data + size, data[1] % 9, out, n, data[2]);
         break;
     case 1:
         parquet_delta_decode(data + 4, data + size, data[1] & 1, i64, n, &used);
