@@ -94,6 +94,12 @@ validate_meta(struct parquet_reader *r, struct tc_err *err)
             int64_t start = cm->data_page_offset;
             if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start)
                 start = cm->dictionary_page_offset;
+            if (strcmp(cm->path ? cm->path : "", r->schema->paths[c]) != 0)
+                return tc_err_set(err, TC_CORRUPT,
+                                  "%s: row group %d column %d: path %s, schema says %s", r->name, g,
+                                  c, cm->path ? cm->path : "(none)", r->schema->paths[c]);
+            if (cm->num_values == 0 && cm->total_compressed == 0 && rg->num_rows == 0)
+                continue; /* an empty row group's empty chunk */
             if (start < 4 || cm->total_compressed <= 0 ||
                 cm->total_compressed > PARQUET_MAX_CHUNK ||
                 (uint64_t)start + (uint64_t)cm->total_compressed > r->data_end)
@@ -105,10 +111,6 @@ validate_meta(struct parquet_reader *r, struct tc_err *err)
             if (cm->num_values < 0 || cm->num_values > PARQUET_MAX_CHUNK_VALUES)
                 return tc_err_set(err, TC_CORRUPT, "%s: row group %d column %s: num_values %lld",
                                   r->name, g, r->schema->paths[c], (long long)cm->num_values);
-            if (strcmp(cm->path ? cm->path : "", r->schema->paths[c]) != 0)
-                return tc_err_set(err, TC_CORRUPT,
-                                  "%s: row group %d column %d: path %s, schema says %s", r->name, g,
-                                  c, cm->path ? cm->path : "(none)", r->schema->paths[c]);
         }
     }
     if (rows != r->meta->num_rows)
