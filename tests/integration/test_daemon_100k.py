@@ -9,40 +9,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TC_BUILD", "build")
-BIN = os.path.join(BUILD if os.path.isabs(BUILD) else os.path.join(TOP, BUILD),
-                   "bin", "tempo-compactor")
-n = 0
-failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tclib import COMPACTOR as BIN, TOP, Tap, free_ports, http_get as get  # noqa: E402
 
-
-def tap(ok, name, detail=""):
-    global n, failed
-    n += 1
-    print(("ok %d - %s" if ok else "not ok %d - %s") % (n, name))
-    if not ok:
-        failed += 1
-        for line in str(detail).splitlines()[:30]:
-            print("# " + line)
-    sys.stdout.flush()
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError as e:
-        return 0, str(e)
+tap = Tap()
 
 
 def progress(port):
@@ -64,10 +39,7 @@ def main():
                                "--compacted", "0.15", "--hours", "400"],
                               stdout=subprocess.DEVNULL)
         print("# generated 100,000 metas in %.1fs" % (time.time() - t0))
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_ports(1)[0]
         cfg = os.path.join(work, "tempo.yaml")
         with open(cfg, "w") as f:
             f.write("server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: %d\n"
@@ -126,8 +98,7 @@ def main():
             proc.kill()
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)
-        print("1..%d" % n)
-    sys.exit(1 if failed else 0)
+    tap.done()
 
 
 if __name__ == "__main__":

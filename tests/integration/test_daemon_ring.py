@@ -10,53 +10,26 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("TC_BUILD", "build")
-BIN = os.path.join(TOP, BUILD, "bin", "tempo-compactor") if not os.path.isabs(BUILD) \
-    else os.path.join(BUILD, "bin", "tempo-compactor")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tclib import COMPACTOR as BIN, TOP, Tap, free_ports, wait  # noqa: E402
+from tclib import http_get  # noqa: E402
+
 QUERY = ("sum by (tenant)(tempodb_compaction_outstanding_blocks) "
          "/ ignoring(tenant) group_left count(tempo_build_info)")
-
-n = 0
-failed = 0
-
-
-def tap(ok, name, detail=""):
-    global n, failed
-    n += 1
-    if ok:
-        print("ok %d - %s" % (n, name))
-    else:
-        failed += 1
-        print("not ok %d - %s" % (n, name))
-        for line in str(detail).splitlines()[:30]:
-            print("# " + line)
-    sys.stdout.flush()
-
-
-def free_ports(k):
-    socks, ports = [], []
-    for _ in range(k):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+tap = Tap()
 
 
 def get(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read().decode()
+    st, body = http_get(url, timeout)
+    if st != 200:
+        raise OSError("%s: %s %s" % (url, st, body[:200]))
+    return body
 
 
 def plan(port):
@@ -69,19 +42,6 @@ def owned(p):
 
 def outstanding(p):
     return {t["tenant"]: t["outstanding_blocks"] for t in p["tenants"]}
-
-
-def wait(pred, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except Exception:
-            pass
-        time.sleep(0.2)
-    return None
 
 
 def main():
@@ -225,8 +185,7 @@ def main():
             prom.terminate()
             prom.wait()
         shutil.rmtree(work, ignore_errors=True)
-        print("1..%d" % n)
-    sys.exit(1 if failed else 0)
+    tap.done()
 
 
 if __name__ == "__main__":
