@@ -79,37 +79,6 @@ exists(const char *rel)
     return stat(path, &st) == 0;
 }
 
-/* Writes block n of tenant t ending at end_s; compacted_at > 0 writes
- * meta.compacted.json with that mtime instead of meta.json. */
-static void
-block(const char *t, int n, int64_t end_s, int64_t compacted_at)
-{
-    struct meta m;
-    struct buf b;
-    char ids[UUID_STR_LEN + 1], rel[256];
-
-    meta_init(&m);
-    m.id[0] = (uint8_t)n;
-    m.id[15] = 0x42;
-    m.tenant = meta_intern(t, strlen(t));
-    m.version = meta_intern("vParquet4", 9);
-    m.data_encoding = meta_intern("", 0);
-    m.dedicated = meta_intern("", 0);
-    m.start_s = end_s - 300;
-    m.end_s = end_s;
-    m.total_objects = 10;
-    m.size = 100;
-    buf_init(&b, 0);
-    ASSERT_OK(meta_encode_json(&m, 0, &b));
-    uuid_format(m.id, ids);
-    snprintf(rel, sizeof(rel), "%s/%s/data.parquet", t, ids);
-    put_file(rel, "PAR1....PAR1", 12, compacted_at ? compacted_at : end_s);
-    snprintf(rel, sizeof(rel), "%s/%s/%s", t, ids,
-             compacted_at ? BACKEND_META_COMPACTED : BACKEND_META);
-    put_file(rel, b.data, b.len, compacted_at ? compacted_at : end_s);
-    buf_cleanup(&b);
-}
-
 static const char *
 path_of(const char *t, int n, const char *file)
 {
@@ -122,6 +91,42 @@ path_of(const char *t, int n, const char *file)
     uuid_format(id, ids);
     snprintf(rel, sizeof(rel), "%s/%s%s%s", t, ids, file ? "/" : "", file ? file : "");
     return rel;
+}
+
+/* The meta.json text of fixture block n of tenant t, ending at end_s. */
+static void
+fixture_meta(const char *t, int n, int64_t end_s, struct buf *json)
+{
+    struct meta m;
+
+    meta_init(&m);
+    m.id[0] = (uint8_t)n;
+    m.id[15] = 0x42;
+    m.tenant = meta_intern(t, strlen(t));
+    m.version = meta_intern("vParquet4", 9);
+    m.data_encoding = meta_intern("", 0);
+    m.dedicated = meta_intern("", 0);
+    m.start_s = end_s - 300;
+    m.end_s = end_s;
+    m.total_objects = 10;
+    m.size = 100;
+    buf_init(json, 0);
+    ASSERT_OK(meta_encode_json(&m, 0, json));
+}
+
+/* Writes block n of tenant t ending at end_s; compacted_at > 0 writes
+ * meta.compacted.json with that mtime instead of meta.json. */
+static void
+block(const char *t, int n, int64_t end_s, int64_t compacted_at)
+{
+    struct buf b;
+
+    fixture_meta(t, n, end_s, &b);
+    put_file(path_of(t, n, "data.parquet"), "PAR1....PAR1", 12,
+             compacted_at ? compacted_at : end_s);
+    put_file(path_of(t, n, compacted_at ? BACKEND_META_COMPACTED : BACKEND_META), b.data, b.len,
+             compacted_at ? compacted_at : end_s);
+    buf_cleanup(&b);
 }
 
 static int
@@ -257,23 +262,11 @@ TEST(local_backend_retention)
 static void
 s3_meta(struct backend *b, const char *t, int n, int64_t end_s, int compacted)
 {
-    struct meta m;
     struct buf j;
     struct tc_err err;
     char key[300];
 
-    meta_init(&m);
-    m.id[0] = (uint8_t)n;
-    m.id[15] = 0x42;
-    m.tenant = meta_intern(t, strlen(t));
-    m.version = meta_intern("vParquet4", 9);
-    m.data_encoding = meta_intern("", 0);
-    m.dedicated = meta_intern("", 0);
-    m.start_s = end_s - 300;
-    m.end_s = end_s;
-    m.total_objects = 10;
-    buf_init(&j, 0);
-    ASSERT_OK(meta_encode_json(&m, 0, &j));
+    fixture_meta(t, n, end_s, &j);
     snprintf(key, sizeof(key), "%s", path_of(t, n, "data.parquet"));
     ASSERT_OK(backend_put(b, key, "PAR1....PAR1", 12, &err));
     snprintf(key, sizeof(key), "%s",
