@@ -39,7 +39,7 @@ for rg in 4000000 16000000; do
     if [ "$rg" = 16000000 ]; then
         for lvl in 1 3; do
             line=$(zstd -b$lvl -i2 "$f" 2>&1 | tr '\r' '\n' | grep -E 'MB/s.*MB/s' | tail -1 |
-                sed 's/^[ |/\\-]*//; s/ \+/ /g')
+                sed 's/^[^A-Za-z0-9]*//; s/ \+/ /g')
             echo "zstd -b$lvl (same bytes): $line"
         done
     fi
