@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "daemon_config.h"
 #include "mem.h"
 #include "yamljson.h"
 
@@ -1129,6 +1130,31 @@ r_triggerauth(const struct r_spec *s)
     return ta;
 }
 
+/* The compactor daemon's own loader (compactor/daemon_config.c, linked into
+ * the controller) reads the rendered tempo.yaml: a typo or an out-of-range
+ * value in spec.extraConfig is rejected here, naming the key, instead of
+ * crash-looping the pods. ${VAR} is expanded only inside the pod, so such a
+ * config is left to the daemon. Ignored Tempo keys are logged as warnings. */
+static int
+r_check_daemon_config(const struct buf *yaml, struct tc_err *err)
+{
+    struct daemon_config dc;
+    struct tc_err e = {0};
+    int rc;
+
+    if (strstr(yaml->data, "${") != NULL)
+        return TC_OK;
+    memset(&dc, 0, sizeof(dc));
+    rc = cfg_defaults(&daemon_config_table, &dc, &e);
+    if (rc == TC_OK)
+        rc = cfg_load_yaml(&daemon_config_table, &dc, yaml->data, yaml->len, "tempo.yaml", &e);
+    cfg_cleanup(&daemon_config_table, &dc);
+    if (rc != TC_OK)
+        return tc_err_set(err, TC_INVAL, "spec.extraConfig: the compactor rejects the rendered %s",
+                          e.msg);
+    return TC_OK;
+}
+
 void
 render_result_cleanup(struct render_result *res)
 {
@@ -1150,6 +1176,8 @@ render_manifests(const json_t *cr, struct render_result *res, struct tc_err *err
     if ((rc = r_parse_spec(cr, &s, err)) != TC_OK)
         goto done;
     if ((rc = yamljson_emit(s.tempo, &yaml, err)) != TC_OK)
+        goto done;
+    if ((rc = r_check_daemon_config(&yaml, err)) != TC_OK)
         goto done;
     r_sha256_hex(yaml.data, yaml.len, res->config_hash);
     out = json_array();
