@@ -23,7 +23,8 @@ function canon(v, mapNames, key) {
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'string') return v;
+  // UUIDs: readers print them dashed, we print FIXED_LEN_BYTE_ARRAY as hex
+  if (typeof v === 'string') return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v) ? v.replace(/-/g, '') : v;
   if (v instanceof Uint8Array) return hex(v);
   if (Array.isArray(v)) return v.map((x) => canon(x, mapNames));
   if (v instanceof Map) return [...v.entries()].map(([k, x]) => ({ key: canon(k, mapNames), value: canon(x, mapNames) }));

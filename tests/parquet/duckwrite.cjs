@@ -3,8 +3,8 @@
 // cover encodings and codecs our own writer does not produce: data page v1
 // and v2, PLAIN_DICTIONARY/RLE_DICTIONARY, DELTA_BINARY_PACKED,
 // DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT, RLE
-// booleans, and UNCOMPRESSED/SNAPPY/GZIP/ZSTD, over nested lists, structs,
-// maps and nulls.
+// booleans, FIXED_LEN_BYTE_ARRAY (UUID), and UNCOMPRESSED/SNAPPY/GZIP/ZSTD,
+// over nested lists, structs, maps and nulls.
 //
 //   node duckwrite.cjs OUTDIR      prints one file name per line
 //   (DUCK_ROWS=N sets the row count, default 3000; fuzz seeds use a few)
@@ -25,6 +25,7 @@ SELECT
   'unique-' || i::VARCHAR || repeat('x', i % 40) AS plainstr,
   ('prefix/shared/path/' || (i // 10)::VARCHAR || '/' || i::VARCHAR) AS prefixed,
   encode('blob' || i::VARCHAR)::BLOB AS bin,
+  CASE WHEN i % 7 = 0 THEN NULL ELSE md5(i::VARCHAR)::UUID END AS uid,
   CASE WHEN i % 9 = 0 THEN NULL WHEN i % 4 = 0 THEN [] ELSE range(i % 6)::BIGINT[] END AS ints,
   CASE WHEN i % 5 = 0 THEN [NULL, 'a'] ELSE ['x' || (i % 3)::VARCHAR, 'y'] END AS strs,
   {'name': 'n' || (i % 4)::VARCHAR, 'count': i % 100, 'inner': {'ok': i % 2 = 0, 'tags': ['t1', 't' || (i%5)::VARCHAR]}} AS st,
