@@ -2,7 +2,7 @@
  * main.c - tempo-compactor: the daemon, plus tool subcommands.
  *
  *   tempo-compactor -config.file=tempo.yaml [-config.expand-env] [-key=value ...]
- *   tempo-compactor parquet schema|dump|cat|ids|check|copy|gen ...
+ *   tempo-compactor parquet schema|dump|cat|ids|check|copy|gen|bench ...
  *   tempo-compactor verify-config -config.file=tempo.yaml [...]   load, check, exit 0 or 1
  *   tempo-compactor config-reference    every config key as a Markdown table
  *   tempo-compactor version
