@@ -12,6 +12,8 @@
 # left out of its library so tests can link the rest), tests/unit/test_*.c
 # one test binary each.
 
+.DEFAULT_GOAL := all
+
 SANITIZER ?=
 ifeq ($(SANITIZER),)
 BUILD ?= build
