@@ -367,6 +367,7 @@ TEST(s3_backend_retention)
     poller_free(p);
     blocklist_free(bl);
     backend_free(b);
+    metrics_free(c.metrics);
 }
 
 TEST_MAIN(TEST_ENTRY(local_backend_retention), TEST_ENTRY(s3_backend_retention))
