@@ -112,7 +112,7 @@ storage:
     credentialsSecretRef: {name: tempo-s3}
 YAML
 helm upgrade --install tempo-compactor charts/tempo-compactor -n "$NS" -f /tmp/e2e-kind-values.yaml \
-    -f hack/e2e-kind-images.yaml --set-string "controller.image.tag=$V" --wait --timeout 5m
+    --wait --timeout 5m
 
 t0=$(date +%s)
 kubectl -n "$NS" wait --for=condition=Ready tempocompactor --all --timeout=180s ||
@@ -140,7 +140,6 @@ kill "$pf"
 pass "compactor status and metrics"
 
 helm upgrade tempo-compactor charts/tempo-compactor -n "$NS" -f /tmp/e2e-kind-values.yaml \
-    -f hack/e2e-kind-images.yaml --set-string "controller.image.tag=$V" \
     --set-string compactor.autoscaling.prometheus.threshold=300 --wait --timeout 5m
 for _ in $(seq 60); do
     th=$(kubectl -n "$NS" get scaledobject -o jsonpath='{.items[0].spec.triggers[0].metadata.threshold}')
