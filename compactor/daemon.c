@@ -192,8 +192,13 @@ h_blocklist(const struct http_server_request *req, struct http_server_response *
 {
     struct daemon *d = ud;
 
+    struct poller *p;
+
     resp->content_type = "application/json";
-    if (d->poller == NULL) {
+    pthread_mutex_lock(&d->mu); /* set by the main thread once the backend answers */
+    p = d->poller;
+    pthread_mutex_unlock(&d->mu);
+    if (p == NULL) {
         buf_printf(&resp->body, "{\"state\":\"starting\",\"reason\":\"backend not ready\"}\n");
         return;
     }
@@ -202,7 +207,7 @@ h_blocklist(const struct http_server_request *req, struct http_server_response *
                "\"poller\":",
                atomic_load(&d->first_poll_done) ? "true" : "false", blocklist_len(d->bl),
                blocklist_bytes(d->bl));
-    poller_status_json(d->poller, &resp->body);
+    poller_status_json(p, &resp->body);
     buf_puts(&resp->body, "}\n");
 }
 
@@ -211,12 +216,17 @@ h_ring(const struct http_server_request *req, struct http_server_response *resp,
 {
     struct daemon *d = ud;
 
+    struct ring *r;
+
     resp->content_type = "application/json";
-    if (d->ring == NULL) {
+    pthread_mutex_lock(&d->mu);
+    r = d->ring;
+    pthread_mutex_unlock(&d->mu);
+    if (r == NULL) {
         buf_puts(&resp->body, "{}\n");
         return;
     }
-    ring_status_json(d->ring, &resp->body);
+    ring_status_json(r, &resp->body);
     buf_putc(&resp->body, '\n');
 }
 
@@ -386,12 +396,16 @@ make_ring(struct daemon *d, struct tc_err *err)
     const struct daemon_config *c = &d->cfg;
     char self[300] = "";
     int port = http_server_port(d->http);
+    struct ring *r;
 
     if (c->ring_instance_addr[0])
         snprintf(self, sizeof(self), "%s:%d", c->ring_instance_addr, port);
-    d->ring = ring_new((const char *const *)c->ring_peers.v, c->ring_peers.n, self[0] ? self : NULL,
-                       port, (long)c->ring_refresh_ms, err);
-    return d->ring ? TC_OK : err->code;
+    r = ring_new((const char *const *)c->ring_peers.v, c->ring_peers.n, self[0] ? self : NULL, port,
+                 (long)c->ring_refresh_ms, err);
+    pthread_mutex_lock(&d->mu); /* HTTP handlers read it */
+    d->ring = r;
+    pthread_mutex_unlock(&d->mu);
+    return r ? TC_OK : err->code;
 }
 
 static int
@@ -399,6 +413,7 @@ make_poller(struct daemon *d, struct tc_err *err)
 {
     const struct daemon_config *c = &d->cfg;
     struct poll_cfg pc;
+    struct poller *p;
 
     poll_cfg_defaults(&pc);
     if (c->blocklist_poll_concurrency > 0)
@@ -416,8 +431,11 @@ make_poller(struct daemon *d, struct tc_err *err)
     d->bl = blocklist_new();
     if (d->bl == NULL)
         return tc_err_set(err, TC_NOMEM, "blocklist: out of memory");
-    d->poller = poller_new(d->backend, &pc, owns_cb, d->ring, NULL, err);
-    return d->poller ? TC_OK : err->code;
+    p = poller_new(d->backend, &pc, owns_cb, d->ring, NULL, err);
+    pthread_mutex_lock(&d->mu); /* HTTP handlers read it */
+    d->poller = p;
+    pthread_mutex_unlock(&d->mu);
+    return p ? TC_OK : err->code;
 }
 
 /* ---- loops ---- */

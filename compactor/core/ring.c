@@ -277,7 +277,8 @@ ring_refresh(struct ring *r)
             goto out;
     if (r->self_known && strv_add(&members, &nmem, r->self) != TC_OK)
         goto out;
-    qsort(members, nmem, sizeof(char *), cmp_str);
+    if (nmem > 1) /* members is NULL when no peer resolved */
+        qsort(members, nmem, sizeof(char *), cmp_str);
 
     pthread_mutex_lock(&r->mu);
     changed = nmem != r->nmembers;

@@ -123,5 +123,27 @@ TEST(three_live_peers_one_owner_each_and_failover)
     }
 }
 
-TEST_MAIN(TEST_ENTRY(pick_balances_and_moves_minimally), TEST_ENTRY(unsharded_owns_everything),
+TEST(unresolvable_peers_own_nothing)
+{
+    /* peers that do not resolve (no DNS yet): this instance is not found
+     * among them, so it takes no job rather than duplicate work */
+    const char *peers[] = {"dns+no-such-peer.invalid:3200", "not-a-peer"};
+    struct ring *r;
+    struct buf b;
+
+    log_set_level("error");
+    r = ring_new(peers, 2, NULL, 3200, 100, NULL);
+    ASSERT(r != NULL);
+    ASSERT_OK(ring_start(r, NULL));
+    ASSERT_EQ(ring_members(r), 0);
+    ASSERT(!ring_owns(r, "tenant-0-1-0"));
+    buf_init(&b, 0);
+    ASSERT_OK(ring_status_json(r, &b));
+    ASSERT_STR_CONTAINS(b.data, "\"self_found\":false");
+    buf_cleanup(&b);
+    ring_free(r);
+}
+
+TEST_MAIN(TEST_ENTRY(unresolvable_peers_own_nothing), TEST_ENTRY(pick_balances_and_moves_minimally),
+          TEST_ENTRY(unsharded_owns_everything),
           TEST_ENTRY(three_live_peers_one_owner_each_and_failover))
