@@ -3,9 +3,11 @@
 real Prometheus scraping them.
 
 Shows: every compaction job has exactly one owner among the replicas; their
-outstanding blocks add up to the single-instance figure; the seed's KEDA query
-returns that figure divided by the replica count; killing one replica moves only
-its share, within a few seconds."""
+outstanding blocks add up to the single-instance figure; the ScaledObject the
+controller renders for it, queried the way KEDA does (customHeaders with
+X-Scope-OrgID) through an nginx tenant gate in front of Prometheus, returns that
+figure divided by the replica count; killing one replica moves only its share,
+within a few seconds."""
 import json
 import os
 import shutil
@@ -14,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tclib import COMPACTOR as BIN, TOP, Tap, free_ports, wait  # noqa: E402
@@ -32,6 +36,64 @@ def get(url, timeout=2):
     return body
 
 
+CR = """apiVersion: compactor.tempo.dev/v1alpha1
+kind: TempoCompactor
+metadata: {name: ring-test, namespace: tempo}
+spec:
+  storage:
+    backend: s3
+    s3: {bucket: tempo-traces, endpoint: s3.us-east-1.amazonaws.com}
+  autoscaling:
+    enabled: true
+    minReplicas: 1
+    maxReplicas: 6
+    prometheus:
+      serverAddress: http://127.0.0.1:%d/prometheus
+      query: %s
+      threshold: "250"
+      customHeaders: {X-Scope-OrgID: tenant-123, X-Source: keda}
+"""
+
+NGINX = """daemon off;
+master_process off;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path %(d)s/body;
+  proxy_temp_path %(d)s/proxy;
+  fastcgi_temp_path %(d)s/fastcgi;
+  uwsgi_temp_path %(d)s/uwsgi;
+  scgi_temp_path %(d)s/scgi;
+  map $http_x_scope_orgid $tenant_backend { default ""; "tenant-123" 127.0.0.1:%(prom)d; }
+  server {
+    listen 127.0.0.1:%(port)d;
+    location /prometheus/ {
+      if ($http_x_scope_orgid = "") { return 401 "no org id\\n"; }
+      if ($tenant_backend = "") { return 403 "unknown tenant\\n"; }
+      rewrite ^/prometheus(/.*)$ $1 break;
+      proxy_pass http://$tenant_backend;
+    }
+  }
+}
+"""
+
+
+def start_gate(work, port, prom_port):
+    """nginx as a Mimir-like gate: X-Scope-OrgID tenant-123 reaches Prometheus."""
+    d = os.path.join(work, "nginx")
+    os.makedirs(d)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX % {"d": d, "port": port, "prom": prom_port})
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    p = subprocess.Popen([nginx, "-c", conf, "-p", d], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    wait(lambda: http_get("http://127.0.0.1:%d/prometheus/" % port)[0] == 401, 5, 0.05)
+    return p
+
+
 def plan(port):
     return json.loads(get("http://127.0.0.1:%d/status/compaction" % port))
 
@@ -47,13 +109,13 @@ def outstanding(p):
 def main():
     work = tempfile.mkdtemp(prefix="tcring.")
     procs = {}
-    prom = None
+    prom = gate = None
     try:
         bucket = os.path.join(work, "bucket")
         subprocess.check_call(["/usr/bin/python3", os.path.join(TOP, "hack", "gen-metas.py"),
                                bucket, "--tenants", "5", "--blocks", "200", "--hours", "20",
                                "--levels", "2"], stdout=subprocess.DEVNULL)
-        ports = free_ports(5)
+        ports = free_ports(6)
         peers = ["127.0.0.1:%d" % p for p in ports[:3]]
 
         def start(name, port, with_peers):
@@ -129,10 +191,31 @@ def main():
                                  "--storage.tsdb.path=" + os.path.join(pdir, "data"),
                                  "--web.listen-address=127.0.0.1:%d" % ports[4]],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        qurl = "http://127.0.0.1:%d/api/v1/query?query=%s" % (ports[4], urllib.parse.quote(QUERY))
+        # KEDA's side: the controller renders the ScaledObject for a TempoCompactor
+        # whose Prometheus sits behind a Mimir-style tenant gate (nginx requiring
+        # X-Scope-OrgID); the query is then sent exactly as KEDA's prometheus
+        # scaler sends it: customHeaders split on ',' then '='.
+        gate = start_gate(work, ports[5], ports[4])
+        cr = os.path.join(work, "cr.yaml")
+        with open(cr, "w") as f:
+            f.write(CR % (ports[5], json.dumps(QUERY)))
+        rendered = json.loads(subprocess.check_output(
+            [os.path.join(os.path.dirname(BIN), "tempo-compactor-controller"), "render", "-f", cr,
+             "-o", "json"]))
+        items = rendered if isinstance(rendered, list) else rendered.get("items", [rendered])
+        so = [i for i in items if i.get("kind") == "ScaledObject"][0]
+        md = so["spec"]["triggers"][0]["metadata"]
+        headers = dict(kv.split("=", 1) for kv in md["customHeaders"].split(","))
+        tap(headers == {"X-Scope-OrgID": "tenant-123", "X-Source": "keda"}
+            and md["threshold"] == "250",
+            "rendered ScaledObject: customHeaders %r, threshold %r" % (md["customHeaders"],
+                                                                      md["threshold"]), md)
+        qurl = md["serverAddress"] + "/api/v1/query?query=" + urllib.parse.quote(md["query"])
 
         def query_matches():
-            res = json.loads(get(qurl))["data"]["result"]
+            req = urllib.request.Request(qurl, headers=headers)
+            with urllib.request.urlopen(req, timeout=2) as r:
+                res = json.loads(r.read().decode())["data"]["result"]
             got = {r["metric"]["tenant"]: float(r["value"][1]) for r in res}
             solo = outstanding(plan(ports[3]))
             want = {t: v / 3.0 for t, v in solo.items()}
@@ -141,10 +224,18 @@ def main():
             return None
 
         got = wait(query_matches, 40)
-        tap(got is not None, "Prometheus: the seed's query returns outstanding/replicas per tenant",
-            get(qurl) if got is None else "")
+        tap(got is not None, "Prometheus behind the tenant gate: the ScaledObject's query with its "
+            "headers returns outstanding/replicas per tenant", http_get(qurl)[1][:300])
         if got:
             print("# query result: %s" % {k: round(v, 3) for k, v in sorted(got.items())})
+        st, _ = http_get(qurl)
+        bad = urllib.request.Request(qurl, headers={"X-Scope-OrgID": "someone-else"})
+        try:
+            st2 = urllib.request.urlopen(bad, timeout=2).status
+        except urllib.error.HTTPError as e:
+            st2 = e.code
+        tap(st == 401 and st2 == 403, "the gate refuses a query without X-Scope-OrgID (%d) "
+            "and for another tenant (%d)" % (st, st2))
 
         # kill replica 2: its jobs move to the survivors, the others stay put
         before = [owned(plan(ports[i])) for i in range(3)]
@@ -181,9 +272,10 @@ def main():
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        if prom:
-            prom.terminate()
-            prom.wait()
+        for extra in (prom, gate):
+            if extra:
+                extra.terminate()
+                extra.wait()
         shutil.rmtree(work, ignore_errors=True)
     tap.done()
 
