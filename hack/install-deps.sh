@@ -13,7 +13,7 @@ BUILD_ONLY=0
 [ "${1:-}" = "--build" ] && BUILD_ONLY=1
 
 BUILD_PKGS=(
-    gcc make pkg-config git ca-certificates curl
+    gcc make pkg-config git ca-certificates curl python3
     libcurl4-openssl-dev libyaml-dev libjansson-dev libwebsockets-dev libssl-dev
     zlib1g-dev libzstd-dev libsnappy-dev
 )
