@@ -6,6 +6,6 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
 rc=0
 echo "== hack/bench/poll";        bash hack/bench/poll || rc=1
-echo "== hack/bench/controller";  bash hack/bench/controller || rc=1
+echo "== hack/bench/controller";  /usr/bin/python3 hack/bench/controller || rc=1
 echo "== hack/bench/parquet.sh";  bash hack/bench/parquet.sh || rc=1
 exit "$rc"
