@@ -46,17 +46,27 @@ tc_strerror(int code)
     return tc_names[code];
 }
 
+/* A cut message ends in "..." so nobody mistakes it for the whole text. */
+static void
+tc_err_mark_cut(struct tc_err *err, int n)
+{
+    if (n >= (int)sizeof(err->msg))
+        memcpy(err->msg + sizeof(err->msg) - 4, "...", 4);
+}
+
 int
 tc_err_set(struct tc_err *err, int code, const char *fmt, ...)
 {
     va_list ap;
+    int n;
 
     if (err == NULL)
         return code;
     err->code = code;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    tc_err_mark_cut(err, n);
     return code;
 }
 
@@ -65,6 +75,7 @@ tc_err_prefix(struct tc_err *err, const char *fmt, ...)
 {
     char pre[TC_ERR_LEN], old[TC_ERR_LEN];
     va_list ap;
+    int n;
 
     if (err == NULL)
         return TC_ERR;
@@ -72,7 +83,8 @@ tc_err_prefix(struct tc_err *err, const char *fmt, ...)
     vsnprintf(pre, sizeof(pre), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+    n = snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+    tc_err_mark_cut(err, n);
     return err->code;
 }
 

@@ -33,7 +33,9 @@ enum tc_code {
     TC__LAST             /* never use */
 };
 
-#define TC_ERR_LEN 256
+/* Room for a long file path plus a field path and a sentence; a longer
+ * message is cut and ends in "..." so the cut is visible. */
+#define TC_ERR_LEN 1024
 
 /* Error detail filled by the callee. code mirrors the return value. */
 struct tc_err {

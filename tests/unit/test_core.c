@@ -1,4 +1,6 @@
 /* test_core.c - tc error helpers, allocation wrappers and capped buffers. */
+#include <string.h>
+
 #include "buf.h"
 #include "mem.h"
 #include "tc.h"
@@ -23,6 +25,36 @@ TEST(err_set_and_prefix)
     tc_err_prefix(&e, "file %s", "a.yaml");
     ASSERT_STR_EQ(e.msg, "file a.yaml: bad x");
     ASSERT_EQ(tc_err_set(NULL, TC_IO, "ignored"), TC_IO);
+}
+
+/* A deep checkout path plus a field path must survive whole (CI once cut
+ * "authSecretRef" off a message at 256 bytes). */
+TEST(err_long_messages_whole_or_visibly_cut)
+{
+    struct tc_err e;
+    char path[300], big[2 * TC_ERR_LEN];
+    size_t n;
+
+    memset(path, 'd', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    tc_err_set(&e, TC_INVAL, "spec.a.b.c: value must not contain ','; use authSecretRef");
+    tc_err_prefix(&e, "%s/cr.yaml: document 1", path);
+    ASSERT_EQ(e.code, TC_INVAL);
+    n = strlen(e.msg);
+    ASSERT_GT(n, 350);
+    ASSERT_STR_CONTAINS(e.msg, "; use authSecretRef");
+    ASSERT(strstr(e.msg, "...") == NULL);
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    tc_err_set(&e, TC_INVAL, "%s", big);
+    n = strlen(e.msg);
+    ASSERT_EQ(n, TC_ERR_LEN - 1);
+    ASSERT_STR_EQ(e.msg + n - 3, "...");
+    tc_err_set(&e, TC_INVAL, "short");
+    tc_err_prefix(&e, "%s", big);
+    ASSERT_EQ(strlen(e.msg), TC_ERR_LEN - 1);
+    ASSERT_STR_EQ(e.msg + TC_ERR_LEN - 4, "...");
 }
 
 TEST(buf_grows_and_caps)
@@ -103,5 +135,6 @@ TEST(mem_fault_injection)
 }
 
 TEST_MAIN(TEST_ENTRY(strerror_names), TEST_ENTRY(err_set_and_prefix),
-          TEST_ENTRY(buf_grows_and_caps), TEST_ENTRY(buf_encoders), TEST_ENTRY(buf_take_transfers),
-          TEST_ENTRY(mem_accounting), TEST_ENTRY(mem_fault_injection))
+          TEST_ENTRY(err_long_messages_whole_or_visibly_cut), TEST_ENTRY(buf_grows_and_caps),
+          TEST_ENTRY(buf_encoders), TEST_ENTRY(buf_take_transfers), TEST_ENTRY(mem_accounting),
+          TEST_ENTRY(mem_fault_injection))
