@@ -160,10 +160,7 @@ overrides_reload(struct overrides *o, struct tc_err *err)
 {
     struct stat st;
     struct buf b;
-    FILE *f;
-    char chunk[65536];
-    size_t got;
-    int rc = TC_OK;
+    int rc;
 
     if (o->path == NULL)
         return TC_OK;
@@ -171,16 +168,10 @@ overrides_reload(struct overrides *o, struct tc_err *err)
         return tc_err_set(err, TC_NOTFOUND, "overrides file %s: cannot stat", o->path);
     if (st.st_mtime == o->mtime)
         return TC_OK;
-    f = fopen(o->path, "rb");
-    if (f == NULL)
-        return tc_err_set(err, TC_IO, "overrides file %s: cannot open", o->path);
     buf_init(&b, OVERRIDES_FILE_MAX);
-    while (rc == TC_OK && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = buf_append(&b, chunk, got);
-    fclose(f);
-    if (rc != TC_OK) {
+    if ((rc = buf_read_file(&b, o->path, err)) != TC_OK) {
         buf_cleanup(&b);
-        return tc_err_set(err, rc, "overrides file %s: %s", o->path, tc_strerror(rc));
+        return tc_err_prefix(err, "overrides file");
     }
     rc = overrides_load_text(o, b.data ? b.data : "", b.len, o->path, err);
     buf_cleanup(&b);

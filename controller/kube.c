@@ -33,27 +33,6 @@ struct kube {
 
 /* ---- small helpers ---- */
 
-static int
-kube_read_file(const char *path, struct buf *b, struct tc_err *err)
-{
-    char tmp[8192];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return tc_err_set(err, errno == ENOENT ? TC_NOTFOUND : TC_IO, "%s: %s", path,
-                          strerror(errno));
-    while ((n = read(fd, tmp, sizeof(tmp))) > 0)
-        if (buf_append(b, tmp, (size_t)n) != TC_OK) {
-            close(fd);
-            return tc_err_set(err, TC_TOOBIG, "%s: too large", path);
-        }
-    close(fd);
-    if (n < 0)
-        return tc_err_set(err, TC_IO, "%s: %s", path, strerror(errno));
-    return TC_OK;
-}
-
 int
 kube_base64_decode(const char *s, size_t n, struct buf *out)
 {
@@ -184,11 +163,11 @@ kube_config_in_cluster(const char *sa_dir, struct kube_config **out, struct tc_e
     snprintf(path, sizeof(path), "%s/token", sa_dir);
     c->token_file = tc_strdup(path);
     snprintf(path, sizeof(path), "%s/ca.crt", sa_dir);
-    if ((rc = kube_read_file(path, &c->ca_pem, err)) != TC_OK)
+    if ((rc = buf_read_file(&c->ca_pem, path, err)) != TC_OK)
         goto fail;
     snprintf(path, sizeof(path), "%s/namespace", sa_dir);
     buf_init(&ns, 4096);
-    if (kube_read_file(path, &ns, NULL) == TC_OK && ns.data)
+    if (buf_read_file(&ns, path, NULL) == TC_OK && ns.data)
         c->ns = kube_trim_dup(ns.data, ns.len);
     buf_cleanup(&ns);
     if (c->ns == NULL)
@@ -197,7 +176,7 @@ kube_config_in_cluster(const char *sa_dir, struct kube_config **out, struct tc_e
     {
         struct buf t;
         buf_init(&t, 1 << 20);
-        rc = kube_read_file(c->token_file, &t, err);
+        rc = buf_read_file(&t, c->token_file, err);
         buf_cleanup(&t);
         if (rc != TC_OK)
             goto fail;
@@ -250,7 +229,7 @@ kube_load_pem(const json_t *o, const char *key, const char *dir, struct buf *b, 
             snprintf(path, sizeof(path), "%s", v);
         else
             snprintf(path, sizeof(path), "%s/%s", dir, v);
-        return kube_read_file(path, b, err);
+        return buf_read_file(b, path, err);
     }
     return TC_OK;
 }
@@ -426,7 +405,7 @@ kube_config_files(const char *list, const char *context, struct kube_config **ou
         if (*p == '\0')
             continue;
         buf_init(&b, 16 << 20);
-        rc = kube_read_file(p, &b, err);
+        rc = buf_read_file(&b, p, err);
         if (rc == TC_NOTFOUND) {
             buf_cleanup(&b);
             continue; /* missing files in $KUBECONFIG are skipped, as kubectl does */
@@ -607,7 +586,7 @@ kube_auth(struct kube_config *c, char **tok, unsigned long *gen, struct tc_err *
         if (c->cur_token == NULL || changed || now - c->token_checked >= KUBE_TOKEN_MAX_AGE) {
             struct buf b;
             buf_init(&b, 1 << 20);
-            rc = kube_read_file(c->token_file, &b, err);
+            rc = buf_read_file(&b, c->token_file, err);
             if (rc == TC_OK) {
                 char *t = kube_trim_dup(b.data ? b.data : "", b.len);
                 if (c->cur_token == NULL || strcmp(t, c->cur_token) != 0)

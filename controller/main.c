@@ -25,31 +25,6 @@ usage(FILE *f)
 }
 
 static int
-read_file(const char *path, struct buf *b, struct tc_err *err)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char tmp[65536];
-    size_t n;
-
-    if (f == NULL)
-        return tc_err_set(err, TC_IO, "%s: %s", path, strerror(errno));
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        if (buf_append(b, tmp, n) != TC_OK) {
-            if (f != stdin)
-                fclose(f);
-            return tc_err_set(err, TC_TOOBIG, "%s: larger than %zu bytes", path, b->cap);
-        }
-    if (ferror(f)) {
-        if (f != stdin)
-            fclose(f);
-        return tc_err_set(err, TC_IO, "%s: read error", path);
-    }
-    if (f != stdin)
-        fclose(f);
-    return TC_OK;
-}
-
-static int
 cmd_render(int argc, char **argv)
 {
     const char *file = NULL, *fmt = "yaml";
@@ -75,7 +50,7 @@ cmd_render(int argc, char **argv)
     }
     buf_init(&in, (size_t)16 << 20);
     buf_init(&out, (size_t)64 << 20);
-    rc = read_file(file, &in, &err);
+    rc = buf_read_file(&in, file, &err);
     if (rc == TC_OK)
         rc = yamljson_parse(in.data ? in.data : "", in.len, file, &docs, &err);
     all = json_array();

@@ -1,7 +1,6 @@
 /* render.c - TempoCompactor -> child manifests, validation with field paths. */
 #include "render.h"
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,19 +55,6 @@ r_type_name(const json_t *v)
     default:
         return "null";
     }
-}
-
-static int
-r_match(const char *s, const char *re)
-{
-    regex_t rx;
-    int ok;
-
-    if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
-        return 0;
-    ok = regexec(&rx, s, 0, NULL, 0) == 0;
-    regfree(&rx);
-    return ok;
 }
 
 /* r_known() rejects fields outside allowed (NULL-terminated): a typo in a
@@ -283,7 +269,7 @@ r_numeric_str(const json_t *obj, const char *key, const char *path, int required
     if (!json_is_string(v))
         return tc_err_set(err, TC_INVAL, "%s.%s: must be a numeric string, got %s", path, key,
                           r_type_name(v));
-    if (!r_match(json_string_value(v), "^[0-9]+(\\.[0-9]+)?$"))
+    if (!yamljson_match(json_string_value(v), "^[0-9]+(\\.[0-9]+)?$"))
         return tc_err_set(err, TC_INVAL,
                           "%s.%s: \"%s\" is not a non-negative decimal number such as \"250\" or "
                           "\"0.5\"",
@@ -315,7 +301,7 @@ r_keda_map(const json_t *obj, const char *key, const char *path, const char *key
         const char *s, *p;
         size_t n;
 
-        if (!r_match(k, keyre))
+        if (!yamljson_match(k, keyre))
             return tc_err_set(err, TC_INVAL, "%s.%s: key \"%s\" must match %s", path, key, k,
                               keydesc);
         if (!json_is_string(v))
@@ -698,7 +684,7 @@ r_parse_autoscaling(const json_t *spec, struct r_spec *s, struct tc_err *err)
         return rc;
     if ((rc = r_str(prom, "serverAddress", P, NULL, 1, &s->server, err)) != TC_OK)
         return rc;
-    if (strlen(s->server) > 2048 || !r_match(s->server, "^https?://[^[:space:]]+$"))
+    if (strlen(s->server) > 2048 || !yamljson_match(s->server, "^https?://[^[:space:]]+$"))
         return tc_err_set(err, TC_INVAL,
                           "%s.serverAddress: \"%s\" must be an http:// or https:// URL without "
                           "spaces (the Prometheus API root, e.g. http://mimir/prometheus)",
@@ -719,7 +705,7 @@ r_parse_autoscaling(const json_t *spec, struct r_spec *s, struct tc_err *err)
         return rc;
     if (s->timeout) {
         double d;
-        if (!r_match(s->timeout, "^[0-9]+$") && r_parse_duration(s->timeout, &d) != 0)
+        if (!yamljson_match(s->timeout, "^[0-9]+$") && r_parse_duration(s->timeout, &d) != 0)
             return tc_err_set(err, TC_INVAL,
                               "%s.timeout: \"%s\" must be milliseconds (\"3000\") or a duration "
                               "(\"3s\")",
@@ -812,7 +798,8 @@ r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
         return tc_err_set(err, rc, "metadata: required object is missing");
     if ((rc = r_str(md, "name", "metadata", NULL, 1, &s->name, err)) != TC_OK)
         return rc;
-    if (strlen(s->name) > RENDER_MAX_NAME || !r_match(s->name, "^[a-z]([-a-z0-9]*[a-z0-9])?$"))
+    if (strlen(s->name) > RENDER_MAX_NAME ||
+        !yamljson_match(s->name, "^[a-z]([-a-z0-9]*[a-z0-9])?$"))
         return tc_err_set(err, TC_INVAL,
                           "metadata.name: \"%s\" must be a DNS label of at most %d characters "
                           "(children are named tempo-<name>-compactor)",
@@ -875,8 +862,9 @@ r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
                                       "or \"1Gi\"",
                                       k, q);
                 if (json_is_string(qv) &&
-                    !r_match(json_string_value(qv), "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?["
-                                                    "0-9]+|[KMGTPE]i|[mkMGTPE])?$"))
+                    !yamljson_match(json_string_value(qv),
+                                    "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?["
+                                    "0-9]+|[KMGTPE]i|[mkMGTPE])?$"))
                     return tc_err_set(err, TC_INVAL,
                                       "spec.resources.%s.%s: \"%s\" is not a Kubernetes quantity",
                                       k, q, json_string_value(qv));

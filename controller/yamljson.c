@@ -36,8 +36,8 @@ yj_next(struct yj_parser *yp, yaml_event_t *ev)
     return TC_OK;
 }
 
-static int
-yj_match(const char *s, const char *re)
+int
+yamljson_match(const char *s, const char *re)
 {
     regex_t rx;
     int ok;
@@ -60,7 +60,7 @@ yj_resolve_plain(const char *s, size_t len)
         return json_true();
     if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
         return json_false();
-    if (yj_match(s, "^[-+]?[0-9]+$")) {
+    if (yamljson_match(s, "^[-+]?[0-9]+$")) {
         char *end;
         long long v;
         errno = 0;
@@ -69,7 +69,7 @@ yj_resolve_plain(const char *s, size_t len)
             return json_integer(v);
         return json_stringn(s, len); /* out of range: keep the text */
     }
-    if (yj_match(s, "^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$")) {
+    if (yamljson_match(s, "^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$")) {
         char *end;
         double d = strtod(s, &end);
         if (*end == '\0')

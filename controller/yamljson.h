@@ -36,4 +36,8 @@ int yamljson_emit_stream(const json_t *docs, struct buf *out, struct tc_err *err
  * reader still resolves to a string (exposed for tests). */
 int yamljson_plain_ok(const char *s);
 
+/* yamljson_match() is 1 when s matches the POSIX extended regex re (used by
+ * scalar resolution here and by CR field validation in render.c). */
+int yamljson_match(const char *s, const char *re);
+
 #endif

@@ -20,6 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "mem.h"
+
 #define TEST_SKIP_EXIT 77
 
 struct test_case {
@@ -109,6 +112,24 @@ struct test_case {
 
 /* ASSERT_OK expects TC_OK (0) and prints the code otherwise. */
 #define ASSERT_OK(e) ASSERT_INT_(e, ==, 0)
+
+/* test_slurp() returns a whole file, NUL-terminated (free with tc_free), or
+ * fails the case with the reader's error, which names the file. */
+static inline char *
+test_slurp(const char *path, size_t *len)
+{
+    struct buf b;
+    struct tc_err err;
+    char *p;
+
+    buf_init(&b, 0);
+    if (buf_read_file(&b, path, &err) != TC_OK)
+        TEST_FAIL_("%s", err.msg);
+    p = buf_take(&b, len);
+    if (p == NULL && (p = tc_strdup("")) == NULL)
+        TEST_FAIL_("%s: out of memory", path);
+    return p;
+}
 
 /* test_shared_dir() returns the path of ../shared (or $TC_SHARED), or NULL. */
 static inline const char *

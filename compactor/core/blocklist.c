@@ -582,23 +582,16 @@ blocklist_load(struct blocklist *bl, const char *path, struct tc_err *err)
     struct buf z, raw;
     struct blocklist *tmp;
     const uint8_t *p, *end;
-    char chunk[65536];
     ssize_t r;
     unsigned long long sz;
     uint32_t crc;
-    int fd, rc = TC_OK;
+    int rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tc_err_set(err, errno == ENOENT ? TC_NOTFOUND : TC_IO, "state %s: %s", path,
-                          strerror(errno));
     buf_init(&z, BLOCKLIST_MAX_STATE);
-    while ((r = read(fd, chunk, sizeof(chunk))) > 0)
-        if (buf_append(&z, chunk, (size_t)r) != TC_OK) {
-            close(fd);
-            return tc_err_set(err, TC_TOOBIG, "state %s: too large", path);
-        }
-    close(fd);
+    if ((rc = buf_read_file(&z, path, err)) != TC_OK) {
+        buf_cleanup(&z);
+        return tc_err_prefix(err, "state");
+    }
     sz = ZSTD_getFrameContentSize(z.data ? z.data : "", z.len);
     if (sz == ZSTD_CONTENTSIZE_ERROR || sz == ZSTD_CONTENTSIZE_UNKNOWN ||
         sz > BLOCKLIST_MAX_STATE) {

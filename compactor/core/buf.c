@@ -1,8 +1,11 @@
 /* buf.c - capped growable buffers (see buf.h for the contract). */
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mem.h"
 #include "tc.h"
@@ -163,4 +166,40 @@ buf_take(struct buf *b, size_t *len)
     b->len = 0;
     b->size = 0;
     return p;
+}
+
+int
+buf_read_fd(struct buf *b, int fd, const char *name, struct tc_err *err)
+{
+    char chunk[65536];
+    ssize_t n;
+
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n == 0)
+            return TC_OK;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return tc_err_set(err, TC_IO, "%s: %s", name, strerror(errno));
+        }
+        if (buf_append(b, chunk, (size_t)n) != TC_OK)
+            return tc_err_set(err, TC_TOOBIG, "%s: larger than %zu bytes", name, b->cap);
+    }
+}
+
+int
+buf_read_file(struct buf *b, const char *path, struct tc_err *err)
+{
+    int fd, rc;
+
+    if (strcmp(path, "-") == 0)
+        return buf_read_fd(b, STDIN_FILENO, "stdin", err);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tc_err_set(err, errno == ENOENT ? TC_NOTFOUND : TC_IO, "%s: %s", path,
+                          strerror(errno));
+    rc = buf_read_fd(b, fd, path, err);
+    close(fd);
+    return rc;
 }

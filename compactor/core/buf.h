@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tc.h"
+
 struct buf {
     char *data;  /* NULL until the first append */
     size_t len;  /* bytes used, excluding the NUL */
@@ -39,6 +41,13 @@ int buf_reserve(struct buf *b, size_t n);
 int buf_put_u32le(struct buf *b, uint32_t v);
 int buf_put_u64be(struct buf *b, uint64_t v);
 int buf_put_uvarint(struct buf *b, uint64_t v);
+
+/* buf_read_fd() appends everything up to EOF on fd to b; name is only for
+ * the error. buf_read_file() does the same for path ("-" reads stdin).
+ * Errors name the file: TC_NOTFOUND, TC_IO, or TC_TOOBIG past b's cap
+ * (b is then empty, as after any failed append). */
+int buf_read_fd(struct buf *b, int fd, const char *name, struct tc_err *err);
+int buf_read_file(struct buf *b, const char *path, struct tc_err *err);
 
 /* buf_take() hands the data to the caller (who frees it with tc_free) and
  * resets b. Returns NULL for an empty buffer that never allocated. */

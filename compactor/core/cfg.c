@@ -648,26 +648,6 @@ cfg_yaml_to_json(const char *yaml, size_t len, const char *name, json_t **out, s
     return rc;
 }
 
-static int
-read_file(const char *path, struct buf *out, struct tc_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    char chunk[65536];
-    size_t n;
-    int rc = TC_OK;
-
-    if (f == NULL)
-        return tc_err_set(err, TC_NOTFOUND, "config file %s: %s", path, strerror(errno));
-    while (rc == TC_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = buf_append(out, chunk, n);
-    if (rc == TC_OK && ferror(f))
-        rc = TC_IO;
-    fclose(f);
-    if (rc != TC_OK)
-        return tc_err_set(err, rc, "config file %s: %s", path, tc_strerror(rc));
-    return TC_OK;
-}
-
 /* Splits "-name=value" / "--name=value" / "-name value". Returns the index of
  * the next unread argument, or -1 on a malformed argument. */
 static int
@@ -726,7 +706,8 @@ cfg_load(const struct cfg_table *t, void *target, int argc, char **argv, struct 
     if (file) {
         buf_init(&raw, CFG_FILE_MAX);
         buf_init(&expanded, CFG_FILE_MAX);
-        rc = read_file(file, &raw, err);
+        if ((rc = buf_read_file(&raw, file, err)) != TC_OK)
+            tc_err_prefix(err, "config file");
         if (rc == TC_OK && expand)
             rc = cfg_expand_env(raw.data ? raw.data : "", raw.len, &expanded, err);
         if (rc == TC_OK) {

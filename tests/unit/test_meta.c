@@ -9,23 +9,6 @@
 #include "timefmt.h"
 #include "uuid.h"
 
-static char *
-read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char tmp[65536];
-    size_t r;
-
-    if (f == NULL)
-        TEST_FAIL_("cannot open %s", path);
-    buf_init(&b, 0);
-    while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        ASSERT_OK(buf_append(&b, tmp, r));
-    fclose(f);
-    return buf_take(&b, n);
-}
-
 TEST(uuid_roundtrip)
 {
     uint8_t id[16];
@@ -91,7 +74,7 @@ TEST(meta_json_vparquet4_old_fields)
              "%s/testdata/tempo-blocks/vParquet4/single-tenant/"
              "b27b0e53-66a0-4505-afd6-434ae3cd4a10/meta.json",
              shared);
-    text = read_file(path, &n);
+    text = test_slurp(path, &n);
     ASSERT_OK(meta_decode_json(text, n, &m, &err));
     ASSERT_STR_EQ(m.version, "vParquet4");
     ASSERT_STR_EQ(m.tenant, "single-tenant");
@@ -166,7 +149,7 @@ TEST(meta_pb_matches_tempo_bytes)
 
     snprintf(path, sizeof(path),
              "%s/testdata/tempo-blocks/backend-test-bucket/single-tenant/index.pb.zst", shared);
-    zst = read_file(path, &zn);
+    zst = test_slurp(path, &zn);
     rn = ZSTD_decompress(raw, sizeof(raw), zst, zn);
     ASSERT(!ZSTD_isError(rn));
     p = raw;
@@ -182,7 +165,7 @@ TEST(meta_pb_matches_tempo_bytes)
              "%s/testdata/tempo-blocks/backend-test-bucket/single-tenant/"
              "709f51b4-4e04-464a-89e0-f1f8d956e633/meta.json",
              shared);
-    text = read_file(path, &n);
+    text = test_slurp(path, &n);
     ASSERT_OK(meta_decode_json(text, n, &m, &err));
     buf_init(&out, 0);
     ASSERT_OK(meta_encode_pb(&m, &out));
@@ -254,7 +237,7 @@ TEST(meta_fast_path_agrees_with_jansson)
              "%s/testdata/tempo-blocks/vParquet4/single-tenant/"
              "b27b0e53-66a0-4505-afd6-434ae3cd4a10/meta.json",
              shared);
-    gz = read_file(path, &n);
+    gz = test_slurp(path, &n);
     buf_init(&raw, 0);
     buf_append(&raw, gz, n);
     tc_free(gz);

@@ -72,28 +72,6 @@ read_all(const uint8_t *data, size_t len, const struct parquet_schema *proj, lon
 }
 
 static uint8_t *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *p;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    p = tc_malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        tc_free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static uint8_t *
 generated(size_t *len)
 {
     static char path[700];
@@ -113,7 +91,7 @@ generated(size_t *len)
     if (vp4_gen_block(&o, &res, &err) != TC_OK)
         TEST_FAIL_("gen: %s", err.msg);
     snprintf(path, sizeof(path), "%s/data.parquet", dir);
-    return slurp(path, len);
+    return (uint8_t *)test_slurp(path, len);
 }
 
 static void
@@ -179,7 +157,7 @@ TEST(real_blocks_corpus)
                  "%s/testdata/tempo-blocks/%s/single-tenant/"
                  "b27b0e53-66a0-4505-afd6-434ae3cd4a10/data.parquet",
                  shared, vs[i]);
-        p = slurp(path, &len);
+        p = (uint8_t *)test_slurp(path, &len);
         ASSERT(p != NULL);
         corpus(p, len, 300);
         tc_free(p);

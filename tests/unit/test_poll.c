@@ -112,22 +112,6 @@ log_to_file(const char *dir, char *path, size_t n)
     return fd;
 }
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char tmp[4096];
-    size_t r;
-
-    ASSERT(f != NULL);
-    buf_init(&b, 0);
-    while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        buf_append(&b, tmp, r);
-    fclose(f);
-    return buf_take(&b, NULL);
-}
-
 TEST(cold_poll_then_warm_restart_needs_no_gets)
 {
     const char *dir;
@@ -277,7 +261,7 @@ TEST(bad_input_loses_nothing)
                                   (const char *[]){"a"}),
                     2, 0);
     close(fd);
-    log = slurp(logp);
+    log = test_slurp(logp, NULL);
     ASSERT_STR_CONTAINS(log, "skipping block with unreadable meta");
     ASSERT_STR_CONTAINS(log, "11111111-1111-4111-8111-111111111111/meta.json");
     ASSERT_STR_CONTAINS(log, "exceed the cap");
@@ -374,7 +358,7 @@ TEST(hostile_tenant_is_skipped)
                                   (const char *[]){"../x"}),
                     1, 0);
     close(fd);
-    log = slurp(logp);
+    log = test_slurp(logp, NULL);
     ASSERT_STR_CONTAINS(log, "skipping invalid tenant");
     ASSERT_STR_CONTAINS(log, "tenant \\\"../x\\\": contains '/'");
     ASSERT_STR_CONTAINS(log, "would escape the root");
@@ -555,7 +539,7 @@ TEST(progress_log_status_and_metric_names)
     ASSERT_OK(poller_poll(p, bl, &err));
     ASSERT(poller_done(p));
     close(fd);
-    log = slurp(logp);
+    log = test_slurp(logp, NULL);
     ASSERT_STR_CONTAINS(log, "msg=\"blocklist poll progress\"");
     ASSERT_STR_CONTAINS(log, "metas_remaining=");
     ASSERT_STR_CONTAINS(log, "msg=\"blocklist poll complete\"");

@@ -17,21 +17,6 @@ golden_dir(void)
 }
 
 static int
-slurp(const char *path, struct buf *b)
-{
-    FILE *f = fopen(path, "rb");
-    char tmp[8192];
-    size_t n;
-
-    if (f == NULL)
-        return -1;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        buf_append(b, tmp, n);
-    fclose(f);
-    return 0;
-}
-
-static int
 spit(const char *path, const char *p, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -132,8 +117,8 @@ run_case(const char *dir, const char *name, int update)
     buf_init(&out, 8 << 20);
     buf_init(&exp, 8 << 20);
     snprintf(path, sizeof(path), "%s/%s/cr.yaml", dir, name);
-    if (slurp(path, &in) != 0)
-        TEST_FAIL_("%s: %s", path, strerror(errno));
+    if (buf_read_file(&in, path, &err) != TC_OK)
+        TEST_FAIL_("%s", err.msg);
     ASSERT_OK(yamljson_parse(in.data, in.len, path, &docs, &err));
     ASSERT_EQ(json_array_size(docs), 1);
     rc = render_manifests(json_array_get(docs, 0), &res, &err);
@@ -143,7 +128,7 @@ run_case(const char *dir, const char *name, int update)
         buf_printf(&out, "%s\n", err.msg);
         if (update)
             spit(path, out.data, out.len);
-        if (slurp(path, &exp) != 0)
+        if (buf_read_file(&exp, path, NULL) != TC_OK)
             TEST_FAIL_("%s: render failed (%s) and no expected-error.txt", name, err.msg);
         if (strcmp(exp.data, out.data) != 0)
             TEST_FAIL_("%s: error differs:\n got: %s want: %s", name, out.data, exp.data);
@@ -153,7 +138,7 @@ run_case(const char *dir, const char *name, int update)
     snprintf(path, sizeof(path), "%s/%s/expected.yaml", dir, name);
     if (update)
         spit(path, out.data, out.len);
-    if (slurp(path, &exp) != 0)
+    if (buf_read_file(&exp, path, NULL) != TC_OK)
         TEST_FAIL_("%s: no expected.yaml (run with TC_GOLDEN_UPDATE=1)", name);
     if (strcmp(exp.data, out.data) != 0) {
         spit("/tmp/render-got.yaml", out.data, out.len);
@@ -216,7 +201,7 @@ mutate_case(const char *dir, const char *name, unsigned *seed)
 
     buf_init(&in, 1 << 20);
     snprintf(path, sizeof(path), "%s/%s/cr.yaml", dir, name);
-    if (slurp(path, &in) != 0 || in.len == 0)
+    if (buf_read_file(&in, path, NULL) != TC_OK || in.len == 0)
         TEST_FAIL_("%s: unreadable", path);
     for (cut = 0; cut <= in.len; cut++) {
         char *copy = tc_memdup(in.data, in.len + 1);

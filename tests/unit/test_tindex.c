@@ -10,23 +10,6 @@
 #include "tindex.h"
 #include "uuid.h"
 
-static char *
-slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char tmp[65536];
-    size_t r;
-
-    if (f == NULL)
-        TEST_FAIL_("cannot open %s", path);
-    buf_init(&b, 0);
-    while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        ASSERT_OK(buf_append(&b, tmp, r));
-    fclose(f);
-    return buf_take(&b, n);
-}
-
 static void
 assert_same(const struct tindex *a, const struct tindex *b)
 {
@@ -58,7 +41,7 @@ TEST(tenant3_json_counts_and_roundtrip)
 
     snprintf(path, sizeof(path), "%s/testdata/tempo-blocks/backend-test-bucket/3/index.json.gz",
              shared);
-    gz = slurp(path, &n);
+    gz = test_slurp(path, &n);
     ASSERT_MEM_EQ(gz, hdr, sizeof(hdr)); /* Tempo's own header, for reference */
     ASSERT_OK(tindex_decode_json_gz(gz, n, &ti, &err));
     ASSERT_EQ(ti.nlive, 22435);
@@ -101,7 +84,7 @@ TEST(small_bucket_pb)
 
     snprintf(path, sizeof(path),
              "%s/testdata/tempo-blocks/backend-test-bucket/single-tenant/index.pb.zst", shared);
-    zst = slurp(path, &n);
+    zst = test_slurp(path, &n);
     ASSERT_OK(tindex_decode_pb_zst(zst, n, &ti, &err));
     ASSERT_EQ(ti.nlive, 3);
     ASSERT_EQ(ti.ncompacted, 1);
@@ -151,7 +134,7 @@ TEST(corrupt_inputs_are_errors)
 
     snprintf(path, sizeof(path), "%s/testdata/tempo-blocks/backend-test-bucket/3/index.json.gz",
              shared);
-    gz = slurp(path, &n);
+    gz = test_slurp(path, &n);
     for (cut = 0; cut < n; cut += n / 7 + 1) {
         ASSERT_NE(tindex_decode_json_gz(gz, cut, &ti, &err), TC_OK);
         ASSERT_EQ(ti.nlive, 0);

@@ -10,28 +10,6 @@
 #include "vp4.h"
 #include "vp4_bloom.h"
 
-static uint8_t *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *p;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    p = tc_malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        tc_free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 TEST(murmur3_vectors)
 {
     uint64_t h1, h2;
@@ -81,7 +59,7 @@ TEST(rebuild_real_bloom_byte_for_byte)
                  "%s/testdata/tempo-blocks/%s/single-tenant/b27b0e53-66a0-4505-afd6-434ae3cd4a10",
                  shared, vs[v]);
         snprintf(path, sizeof(path), "%s/bloom-0", dir);
-        file = slurp(path, &len);
+        file = (uint8_t *)test_slurp(path, &len);
         ASSERT(file != NULL);
         ASSERT_EQ(len, 102424);
         ASSERT_OK(vp4_bloom_unmarshal(&orig, file, len, &err));
@@ -131,7 +109,7 @@ TEST(common_test_shards_roundtrip)
         struct buf out;
         snprintf(path, sizeof(path), "%s/testdata/tempo-blocks/common-bloom-shards/bloom-%d",
                  shared, i);
-        file = slurp(path, &len);
+        file = (uint8_t *)test_slurp(path, &len);
         ASSERT(file != NULL);
         ASSERT_OK(vp4_bloom_unmarshal(&b, file, len, &err));
         ASSERT_U64_EQ(b.m, 160);
@@ -205,9 +183,9 @@ TEST(generated_block_blooms)
         uint8_t *file;
         size_t len;
         snprintf(path, sizeof(path), "%s/bloom-%u", dir, nsh);
-        file = slurp(path, &len);
-        if (file == NULL)
-            break;
+        if (access(path, F_OK) != 0)
+            break; /* the shard count is what the case checks */
+        file = (uint8_t *)test_slurp(path, &len);
         ASSERT_OK(vp4_bloom_unmarshal(&sh[nsh], file, len, &err));
         tc_free(file);
     }
