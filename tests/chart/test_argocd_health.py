@@ -15,10 +15,10 @@ import tempfile
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from tap import Tap  # noqa: E402
-
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import Tap  # noqa: E402
+
 DIR = os.path.join(TOP, "charts", "tempo-compactor", "argocd")
 LUA = shutil.which("lua5.1")
 
@@ -64,8 +64,7 @@ def main():
     t = Tap()
     cases = yaml.safe_load(open(os.path.join(DIR, "health_test.yaml")))["tests"]
     if LUA is None:
-        t.skip("lua health check", "lua5.1 not installed (hack/install-deps.sh installs it)")
-        t.done()
+        t.skip_all("lua health check", "lua5.1 not installed (hack/install-deps.sh installs it)")
     seen = set()
     with tempfile.TemporaryDirectory() as tmp:
         for c in cases:

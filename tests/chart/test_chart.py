@@ -22,13 +22,12 @@ TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import crdcheck  # noqa: E402
 import gen_readme  # noqa: E402
-from tap import Tap  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import CONTROLLER, Tap  # noqa: E402
 
 CHART = os.path.join(TOP, "charts", "tempo-compactor")
 CI = os.path.join(CHART, "ci")
 VERSION = open(os.path.join(TOP, "VERSION")).read().strip()
-CONTROLLER = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin",
-                          "tempo-compactor-controller")
 CRD = yaml.safe_load(open(os.path.join(TOP, "crds", "tempocompactor.yaml")))
 SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 NS = "tempo"

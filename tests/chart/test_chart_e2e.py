@@ -14,7 +14,6 @@ implemented; the helm parts always run.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,55 +24,25 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from tap import Tap  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import COMPACTOR as DAEMON, CONTROLLER, Tap, fakeapi, free_port, wait  # noqa: E402
 from test_argocd_health import LUA, run_health  # noqa: E402
 
 t = Tap()
-FAKE = os.path.join(TOP, "tests", "fakeapi")
-if not os.path.exists(os.path.join(FAKE, "fakeapi_util.py")):
-    t.skip("chart end to end", "tests/fakeapi not present")
-    t.done()
-sys.path.insert(0, FAKE)
-import fakeapi_util  # noqa: E402
-
-if not fakeapi_util.have_tools():
-    t.skip("chart end to end", "no .tools/bin/helm (run make deps)")
-    t.done()
+fakeapi_util = fakeapi(t, "chart end to end", tools=["helm", "kubectl"])
 
 CHART = os.path.join(TOP, "charts", "tempo-compactor")
 SEED = os.path.join(CHART, "ci", "seed-values.yaml")
 VERSION = open(os.path.join(TOP, "VERSION")).read().strip()
-CONTROLLER = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin",
-                          "tempo-compactor-controller")
-DAEMON = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin", "tempo-compactor")
 NS = "tempo"
 REL = "tempo"
 CR = "tempo"                     # compactor.name defaults to the release name
 CHILD = "tempo-%s-compactor" % CR  # the controller's child naming
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def get(srv, path):
     code, body, _ = srv.req("GET", path)
     return body if code == 200 else None
-
-
-def wait_for(fn, timeout=30.0, step=0.2):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    return last
 
 
 SO_PATH = "/apis/keda.sh/v1alpha1/namespaces/%s/scaledobjects/%s" % (NS, CHILD)
@@ -251,7 +220,7 @@ try:
         t0 = time.time()
         with open(ctrl_log, "w") as log:
             ctrl = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        md = wait_for(lambda: trigger_md(srv), timeout=30)
+        md = wait(lambda: trigger_md(srv), 30, 0.2)
         t.ok(md is not None and md.get("customHeaders") == "X-Scope-OrgID=tenant-123"
              and md.get("threshold") == "250",
              "controller creates the ScaledObject: customHeaders X-Scope-OrgID=tenant-123, "
@@ -295,7 +264,7 @@ try:
             ok = (st.get("observedGeneration") == o["metadata"].get("generation") and
                   conds.get("Ready") == "True")
             return o if ok else None
-        live = wait_for(ready, timeout=30)
+        live = wait(ready, 30, 0.2)
         t.ok(live is not None, "TempoCompactor status: Ready=True for the current generation",
              json.dumps((get(srv, CR_PATH) or {}).get("status"))[:2000])
         if live is not None and LUA:
@@ -337,8 +306,8 @@ try:
          "helm upgrade changes the TempoCompactor's threshold to \"300\"", err)
     if ctrl is not None:
         t1 = time.time()
-        md = wait_for(lambda: (trigger_md(srv) or {}).get("threshold") == "300" and
-                      trigger_md(srv), timeout=30)
+        md = wait(lambda: (trigger_md(srv) or {}).get("threshold") == "300" and
+                  trigger_md(srv), 30, 0.2)
         print("# ScaledObject threshold changed %.2f s after helm upgrade returned"
               % (time.time() - t1))
         t.ok(bool(md) and md.get("customHeaders") == "X-Scope-OrgID=tenant-123",
@@ -353,9 +322,9 @@ try:
     t.ok(rc == 0, "helm upgrade with compactor.autoscaling.enabled=false", err)
     if ctrl is not None:
         dep_path = CHILD_PATHS["Deployment"]
-        done = wait_for(lambda: get(srv, SO_PATH) is None and
-                        (get(srv, dep_path) or {}).get("spec", {}).get("replicas") == 2,
-                        timeout=30)
+        done = wait(lambda: get(srv, SO_PATH) is None and
+                    (get(srv, dep_path) or {}).get("spec", {}).get("replicas") == 2,
+                    30, 0.2)
         t.ok(done, "the controller deletes the ScaledObject and sets replicas 2 (compactor.replicas)",
              "SO: %s, replicas: %s" % (get(srv, SO_PATH) is not None,
                                         (get(srv, dep_path) or {}).get("spec", {}).get("replicas")))
@@ -364,11 +333,11 @@ try:
 
     rc, out, err = srv.helm("uninstall", REL, "-n", NS, timeout=120)
     t.ok(rc == 0, "helm uninstall", err)
-    gone = wait_for(lambda: get(srv, CR_PATH) is None, timeout=15)
+    gone = wait(lambda: get(srv, CR_PATH) is None, 15, 0.2)
     t.ok(gone, "TempoCompactor deleted by helm uninstall")
     if ctrl is not None:
-        left = wait_for(lambda: not [k for k, p in CHILD_PATHS.items() if get(srv, p)],
-                        timeout=30)
+        left = wait(lambda: not [k for k, p in CHILD_PATHS.items() if get(srv, p)],
+                    30, 0.2)
         t.ok(left, "children (Deployment, Service, ConfigMap, ScaledObject) removed",
              "still there: %s" % [k for k, p in CHILD_PATHS.items() if get(srv, p)])
     else:

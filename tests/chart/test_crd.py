@@ -20,14 +20,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import crdcheck  # noqa: E402
-from tap import Tap  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import CONTROLLER, Tap  # noqa: E402
 
 CRD_PATH = os.path.join(TOP, "crds", "tempocompactor.yaml")
 CHART_CRD = os.path.join(TOP, "charts", "tempo-compactor", "crds", "tempocompactor.yaml")
 EXAMPLES = sorted(glob.glob(os.path.join(TOP, "crds", "examples", "*.yaml")))
 INVALID = sorted(glob.glob(os.path.join(HERE, "invalid", "*.yaml")))
-CONTROLLER = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin",
-                          "tempo-compactor-controller")
 
 t = Tap()
 crd = yaml.safe_load(open(CRD_PATH))

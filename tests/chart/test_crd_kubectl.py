@@ -19,19 +19,11 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from tap import Tap  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import Tap, fakeapi  # noqa: E402
 
 t = Tap()
-FAKE = os.path.join(TOP, "tests", "fakeapi")
-if not os.path.exists(os.path.join(FAKE, "fakeapi_util.py")):
-    t.skip("CRD on the fake API server", "tests/fakeapi not present")
-    t.done()
-sys.path.insert(0, FAKE)
-import fakeapi_util  # noqa: E402
-
-if not fakeapi_util.have_tools():
-    t.skip("CRD on the fake API server", "no .tools/bin/kubectl (run make deps)")
-    t.done()
+fakeapi_util = fakeapi(t, "CRD on the fake API server", tools=["kubectl"])
 
 CRD = os.path.join(TOP, "crds", "tempocompactor.yaml")
 EXAMPLES = sorted(glob.glob(os.path.join(TOP, "crds", "examples", "*.yaml")))
@@ -87,7 +79,6 @@ try:
         if kind == "cel":
             crd = yaml.safe_load(open(CRD))
             schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-            sys.path.insert(0, HERE)
             import crdcheck  # noqa: E402
             for _, r in crdcheck.rules(schema):
                 if r.get("message") == msg:

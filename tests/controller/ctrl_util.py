@@ -6,15 +6,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "fakeapi"))
-BIN = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin", "tempo-compactor-controller")
+sys.path.insert(0, os.path.join(TOP, "tests"))  # hack/bench/controller imports this file too
 CRD = os.path.join(TOP, "crds", "tempocompactor.yaml")
 
 import fakeapi_util  # noqa: E402,F401
+from tclib import CONTROLLER as BIN, http_get  # noqa: E402,F401
 
 CR_BASE = "/apis/compactor.tempo.dev/v1alpha1/namespaces/%s/tempocompactors"
 
@@ -40,14 +40,7 @@ class Controller:
         self.port = int(open(self.portfile).read())
 
     def http(self, path):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
-                                        timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except OSError as e:
-            return 0, str(e)
+        return http_get("http://127.0.0.1:%d%s" % (self.port, path), timeout=5)
 
     def metric(self, name):
         st, body = self.http("/metrics")
@@ -81,17 +74,6 @@ class Controller:
                 raise RuntimeError("sanitizer report in controller %s:\n%s"
                                    % (self.identity, log[log.index(marker) - 200:][:4000]))
         return self.proc.returncode
-
-
-def wait_for(pred, timeout=10.0, interval=0.05):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    return last
 
 
 def cr(name, ns="tempo", **spec):

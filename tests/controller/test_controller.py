@@ -12,11 +12,13 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests"))
 
 from ctrl_util import (BIN, CM, CR_BASE, CRD, DEPLOY, PDB, SO, SVC, TA, Controller,  # noqa: E402
-                       autoscaling, child, cond, cr, dump, fakeapi_util, get, merge_patch,
-                       wait_for)
+                       autoscaling, child, cond, cr, dump, fakeapi_util, get, merge_patch)
+from tclib import Tap, need, wait  # noqa: E402
 
 NS = "tempo"
 
@@ -47,10 +49,8 @@ def last_seq(srv):
 
 
 def main():
-    t = fakeapi_util.Tap()
-    if not os.access(BIN, os.X_OK):
-        t.skip("controller tests", "controller not built")
-        t.done()
+    t = Tap()
+    need(t, "controller tests", built=[BIN])
     srv = fakeapi_util.Server("--keda", "--crd", CRD, "--bookmark-interval", "1")
     ctl = None
     try:
@@ -58,13 +58,13 @@ def main():
                                                "metadata": {"name": NS}})
         ctl = Controller(srv, "ctl-a", "--lease-duration", "4000", "--renew-deadline", "3000",
                          "--retry-period", "500", "--watch-timeout", "5:8")
-        t.ok(wait_for(ctl.is_leader, 10), "single controller becomes leader", ctl.log())
+        t.ok(wait(ctl.is_leader, 10), "single controller becomes leader", ctl.log())
 
         # --- create converges
         st, body, _ = srv.req("POST", CR_BASE % NS, cr("a", replicas=3))
         t.ok(st == 201, "create CR a", dump(body))
         uid = body["metadata"]["uid"]
-        o = wait_for(lambda: ready(srv, "a", 1), 10)
+        o = wait(lambda: ready(srv, "a", 1), 10)
         t.ok(o is not None, "CR a becomes Ready with observedGeneration 1",
              dump(get(srv, CR_BASE % NS + "/a")) + ctl.log())
         dep = child(srv, DEPLOY, NS, "tempo-a-compactor")
@@ -85,7 +85,7 @@ def main():
         # --- update converges (config change rolls pods via checksum)
         h0 = dep["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"compaction": {"blockRetention": "72h"}}})
-        o = wait_for(lambda: ready(srv, "a", 2), 10)
+        o = wait(lambda: ready(srv, "a", 2), 10)
         cm = child(srv, CM, NS, "tempo-a-compactor-config")
         dep = child(srv, DEPLOY, NS, "tempo-a-compactor")
         h1 = dep["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
@@ -96,8 +96,8 @@ def main():
         srv.admin("POST", "faults", {"action": "drop_watches", "abrupt": True})
         time.sleep(0.3)
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 4}})
-        ok = wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
-                      .get("spec", {}).get("replicas") == 4, 15)
+        ok = wait(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                  .get("spec", {}).get("replicas") == 4, 15)
         t.ok(ok, "watch survives an abrupt drop", ctl.log()[-3000:])
 
         seq = last_seq(srv)
@@ -105,8 +105,8 @@ def main():
         srv.admin("POST", "faults", {"action": "drop_watches", "error": 410})
         time.sleep(0.3)
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 5}})
-        ok = wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
-                      .get("spec", {}).get("replicas") == 5, 15)
+        ok = wait(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                  .get("spec", {}).get("replicas") == 5, 15)
         relists = [r for r in requests_since(srv, seq) if r["path"].endswith("/tempocompactors")
                    and "watch" not in r["query"]]
         t.ok(ok and relists, "410 ERROR event leads to a relist and convergence",
@@ -118,8 +118,8 @@ def main():
         srv.admin("POST", "faults", {"action": "drop_watches", "path": "/tempocompactors"})
         time.sleep(0.3)
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 3}})
-        ok = wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
-                      .get("spec", {}).get("replicas") == 3, 15)
+        ok = wait(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                  .get("spec", {}).get("replicas") == 3, 15)
         relists = [r for r in requests_since(srv, seq) if r["path"].endswith("/tempocompactors")
                    and "watch" not in r["query"]]
         t.ok(ok and relists, "HTTP 410 on re-watch leads to a relist and convergence",
@@ -134,15 +134,15 @@ def main():
                                      "path": "/tempocompactors"})
         time.sleep(0.3)
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 2}})
-        ok = wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
-                      .get("spec", {}).get("replicas") == 2, 15)
+        ok = wait(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                  .get("spec", {}).get("replicas") == 2, 15)
         relists = [r for r in requests_since(srv, seq) if r["path"].endswith("/tempocompactors")
                    and "watch" not in r["query"]]
         t.ok(ok and relists, "a 504 ERROR event (resourceVersion too large) relists",
              ctl.log()[-2000:])
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 3}})
-        wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
-                 .get("spec", {}).get("replicas") == 3, 15)
+        wait(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+             .get("spec", {}).get("replicas") == 3, 15)
 
         # --- 409 on the status write and on an apply: refetch the CR and retry
         seq = last_seq(srv)
@@ -151,7 +151,7 @@ def main():
         srv.admin("POST", "faults", {"action": "error", "code": 409, "method": "PATCH",
                                      "path": "/configmaps/tempo-a-compactor-config", "count": 1})
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"compaction": {"blockRetention": "96h"}}})
-        o = wait_for(lambda: ready_now(srv, "a"), 15)
+        o = wait(lambda: ready_now(srv, "a"), 15)
         reqs = requests_since(srv, seq)
         gets = [r for r in reqs if r["method"] == "GET" and r["path"].endswith("/tempocompactors/a")]
         c409 = [r for r in reqs if r["status"] == 409]
@@ -167,8 +167,8 @@ def main():
                                      "method": "PATCH", "path": "/deployments/tempo-a-compactor$",
                                      "count": 1})
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 2}})
-        ok = wait_for(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
-                      .get("spec", {}).get("replicas") == 2, 15)
+        ok = wait(lambda: (child(srv, DEPLOY, NS, "tempo-a-compactor") or {})
+                  .get("spec", {}).get("replicas") == 2, 15)
         fails = [r for r in requests_since(srv, seq) if r["status"] in (429, 500)]
         t.ok(ok and len(fails) == 3 and "reconcile failed" in ctl.log(),
              "500/429 on apply: retried with per-key backoff until it converges",
@@ -176,8 +176,8 @@ def main():
 
         # --- autoscaling on: replicas handed over, never reset
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"replicas": 4}})
-        wait_for(lambda: child(srv, DEPLOY, NS, "tempo-a-compactor")["spec"]["replicas"] == 4, 10)
-        wait_for(lambda: ready_now(srv, "a"), 10)
+        wait(lambda: child(srv, DEPLOY, NS, "tempo-a-compactor")["spec"]["replicas"] == 4, 10)
+        wait(lambda: ready_now(srv, "a"), 10)
         rv = child(srv, DEPLOY, NS, "tempo-a-compactor")["metadata"]["resourceVersion"]
         w = srv.watch("/apis/apps/v1/namespaces/%s/deployments?watch=1&resourceVersion=%s"
                       "&timeoutSeconds=20&fieldSelector=metadata.name%%3Dtempo-a-compactor"
@@ -199,7 +199,7 @@ def main():
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"autoscaling": autoscaling(
             customHeaders={"X-Scope-OrgID": "ops"},
             authSecretRef={"name": "mimir", "authModes": ["bearer"]})}})
-        so = wait_for(lambda: child(srv, SO, NS, "tempo-a-compactor"), 10)
+        so = wait(lambda: child(srv, SO, NS, "tempo-a-compactor"), 10)
         ta = child(srv, TA, NS, "tempo-a-compactor")
         t.ok(so and ta and so["spec"]["triggers"][0]["metadata"]["customHeaders"] ==
              "X-Scope-OrgID=ops", "autoscaling on: ScaledObject and TriggerAuthentication applied",
@@ -210,7 +210,7 @@ def main():
                            "scale?fieldManager=kube-controller-manager" % NS,
                            {"spec": {"replicas": 7}}, ctype="application/merge-patch+json")
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"compaction": {"blockRetention": "97h"}}})
-        wait_for(lambda: ready_now(srv, "a"), 10)
+        wait(lambda: ready_now(srv, "a"), 10)
         time.sleep(0.5)
         dep = child(srv, DEPLOY, NS, "tempo-a-compactor")
         t.ok(st == 200 and seen and all(r in (4, 7) for r in seen) and
@@ -223,13 +223,13 @@ def main():
 
         # --- autoscaling off: ScaledObject deleted, replicas taken back
         merge_patch(srv, CR_BASE % NS + "/a", {"spec": {"autoscaling": {"enabled": False}}})
-        gone = wait_for(lambda: child(srv, SO, NS, "tempo-a-compactor") is None and
-                        child(srv, TA, NS, "tempo-a-compactor") is None, 10)
-        dep = wait_for(lambda: (lambda d: d if d["spec"]["replicas"] == 4 else None)(
+        gone = wait(lambda: child(srv, SO, NS, "tempo-a-compactor") is None and
+                    child(srv, TA, NS, "tempo-a-compactor") is None, 10)
+        dep = wait(lambda: (lambda d: d if d["spec"]["replicas"] == 4 else None)(
             child(srv, DEPLOY, NS, "tempo-a-compactor")), 10)
         t.ok(gone and dep, "autoscaling off deletes the ScaledObject and restores spec.replicas",
              dump(child(srv, DEPLOY, NS, "tempo-a-compactor")))
-        wait_for(lambda: any(e["reason"] == "ScaledObjectDeleted" for e in get(
+        wait(lambda: any(e["reason"] == "ScaledObjectDeleted" for e in get(
             srv, "/apis/events.k8s.io/v1/namespaces/%s/events" % NS)["items"]), 5)
         evs = get(srv, "/apis/events.k8s.io/v1/namespaces/%s/events" % NS)["items"]
         reasons = sorted({e["reason"] for e in evs})
@@ -238,17 +238,17 @@ def main():
 
         # --- a child deleted by hand comes back (children are watched)
         srv.req("DELETE", "/api/v1/namespaces/%s/services/tempo-a-compactor" % NS)
-        t.ok(wait_for(lambda: child(srv, SVC, NS, "tempo-a-compactor"), 10),
+        t.ok(wait(lambda: child(srv, SVC, NS, "tempo-a-compactor"), 10),
              "a deleted child is re-created", ctl.log()[-4000:])
 
         # --- many CRs at once converge; delete converges
         for i in range(20):
             srv.req("POST", CR_BASE % NS, cr("m%d" % i))
-        ok = wait_for(lambda: all(ready(srv, "m%d" % i) for i in range(20)), 20, 0.2)
+        ok = wait(lambda: all(ready(srv, "m%d" % i) for i in range(20)), 20, 0.2)
         t.ok(ok, "20 CRs created at once all become Ready")
         srv.req("DELETE", CR_BASE % NS + "/a")
-        ok = wait_for(lambda: child(srv, DEPLOY, NS, "tempo-a-compactor") is None and
-                      child(srv, CM, NS, "tempo-a-compactor-config") is None, 10)
+        ok = wait(lambda: child(srv, DEPLOY, NS, "tempo-a-compactor") is None and
+                  child(srv, CM, NS, "tempo-a-compactor-config") is None, 10)
         time.sleep(0.5)
         t.ok(ok and child(srv, DEPLOY, NS, "tempo-a-compactor") is None,
              "delete converges: children gone and not re-created")
@@ -279,7 +279,7 @@ def main():
         def degraded():
             c = cond(get(srv, CR_BASE % NS + "/k"), "Degraded")
             return c if c and c["reason"] == "KEDANotInstalled" else None
-        c = wait_for(degraded, 10)
+        c = wait(degraded, 10)
         dep = child(srv, DEPLOY, NS, "tempo-k-compactor")
         t.ok(c and dep and dep["spec"]["replicas"] == 2 and ctl.proc.poll() is None,
              "KEDA absent: Degraded=KEDANotInstalled, replicas clamped to minReplicas, "
@@ -303,19 +303,19 @@ def main():
         def invalid():
             c = cond(get(srv, CR_BASE % NS + "/bad"), "Degraded")
             return c if c and c["status"] == "True" else None
-        c = wait_for(invalid, 10)
+        c = wait(invalid, 10)
         t.ok(c and c["reason"] == "InvalidSpec" and
              "spec.autoscaling.prometheus.customHeaders.X-Scope-OrgID" in c["message"] and
              child(srv, DEPLOY, NS, "tempo-bad-compactor") is None and
              child(srv, CM, NS, "tempo-bad-compactor-config") is None,
              "invalid spec: Degraded names the field and nothing is applied", dump(c))
-        t.ok(wait_for(lambda: any(
+        t.ok(wait(lambda: any(
             e["type"] == "Warning" and e["reason"] == "InvalidSpec" and "customHeaders" in e["note"]
             for e in get(srv, "/apis/events.k8s.io/v1/namespaces/%s/events" % NS)["items"]), 5),
              "invalid spec emits a Warning event naming the field")
         merge_patch(srv, CR_BASE % NS + "/bad", {"spec": {"autoscaling": {"prometheus": {
             "customHeaders": {"X-Scope-OrgID": "a|b"}}}}})
-        t.ok(wait_for(lambda: ready(srv, "bad"), 10), "fixing the spec clears Degraded")
+        t.ok(wait(lambda: ready(srv, "bad"), 10), "fixing the spec clears Degraded")
     finally:
         if ctl:
             ctl.stop()

@@ -17,10 +17,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tests", "fakeapi"))
-BIN = os.path.join(TOP, os.environ.get("TC_BUILD", "build"), "bin", "tempo-compactor-controller")
-
-import fakeapi_util  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import CONTROLLER as BIN, Tap, fakeapi  # noqa: E402
 
 TOKEN = "s3cr3t-token"
 
@@ -47,13 +45,10 @@ def get(args, env=None, timeout=30):
 
 
 def main():
-    t = fakeapi_util.Tap()
-    if not os.access(BIN, os.X_OK):
-        t.skip("kube auth", "controller not built")
-        t.done()
+    t = Tap()
+    fakeapi_util = fakeapi(t, "kube auth", built=[BIN])
     if shutil.which("openssl") is None:
-        t.skip("kube auth", "no openssl CLI")
-        t.done()
+        t.skip_all("kube auth", "no openssl CLI")
     d = tempfile.mkdtemp(prefix="kubeauth.")
     srv = None
     try:

@@ -7,19 +7,17 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests"))
 
-from ctrl_util import BIN, CRD, DEPLOY, TOP, Controller, child, fakeapi_util, wait_for  # noqa
+from ctrl_util import BIN, CRD, DEPLOY, Controller, child, fakeapi_util  # noqa: E402
+from tclib import Tap, need, wait  # noqa: E402
 
 
 def main():
-    t = fakeapi_util.Tap()
-    if not os.access(BIN, os.X_OK):
-        t.skip("kubectl", "controller not built")
-        t.done()
-    if not fakeapi_util.have_tools():
-        t.skip("kubectl", "no .tools/bin/kubectl (run make deps)")
-        t.done()
+    t = Tap()
+    need(t, "kubectl", built=[BIN], tools=["kubectl"])
     srv = fakeapi_util.Server("--keda", "--crd", CRD)
     ctl = None
     try:
@@ -52,14 +50,14 @@ def main():
             sns, sname = small[0].split("/")
             rc, out, err = srv.kubectl("scale", "tempocompactor", sname, "-n", sns,
                                        "--replicas=3")
-            ok = wait_for(lambda: (child(srv, DEPLOY, sns, "tempo-%s-compactor" % sname) or {})
-                          .get("spec", {}).get("replicas") == 3, 10)
+            ok = wait(lambda: (child(srv, DEPLOY, sns, "tempo-%s-compactor" % sname) or {})
+                      .get("spec", {}).get("replicas") == 3, 10)
             t.ok(rc == 0 and ok, "kubectl scale tempocompactor: the Deployment follows",
                  out + err)
         rc, out, err = srv.kubectl("get", "tempocompactor", name, "-n", ns)
         rc2, out2, err2 = srv.kubectl("delete", "tempocompactor", name, "-n", ns,
                                       "--wait=true", "--timeout=30s", timeout=60)
-        gone = wait_for(lambda: child(srv, DEPLOY, ns, "tempo-%s-compactor" % name) is None, 10)
+        gone = wait(lambda: child(srv, DEPLOY, ns, "tempo-%s-compactor" % name) is None, 10)
         t.ok(rc2 == 0 and gone, "kubectl delete removes the CR and its children", out2 + err2)
     finally:
         if ctl:

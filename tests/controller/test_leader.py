@@ -9,10 +9,13 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests"))
 
-from ctrl_util import (BIN, CR_BASE, CRD, DEPLOY, Controller, child, cr, fakeapi_util,  # noqa
-                       get, wait_for)
+from ctrl_util import (BIN, CR_BASE, CRD, DEPLOY, Controller, child, cr, fakeapi_util,  # noqa: E402
+                       get)
+from tclib import Tap, need, wait  # noqa: E402
 
 NS = "tempo"
 LEASE_MS, RENEW_MS, RETRY_MS = 4000, 3000, 500
@@ -26,10 +29,8 @@ def leaders(ctls):
 
 
 def main():
-    t = fakeapi_util.Tap()
-    if not os.access(BIN, os.X_OK):
-        t.skip("leader election", "controller not built")
-        t.done()
+    t = Tap()
+    need(t, "leader election", built=[BIN])
     srv = fakeapi_util.Server("--keda", "--crd", CRD)
     ctls = []
     try:
@@ -38,7 +39,7 @@ def main():
         a = Controller(srv, "ctl-a", *ARGS)
         b = Controller(srv, "ctl-b", *ARGS)
         ctls = [a, b]
-        ok = wait_for(lambda: len(leaders(ctls)) == 1, 10)
+        ok = wait(lambda: len(leaders(ctls)) == 1, 10)
         # Watch for a while: never two leaders.
         counts = []
         for _ in range(20):
@@ -57,14 +58,14 @@ def main():
         t.ok(st == 200 and "standby" in body, "the standby reports ready as standby", body)
 
         srv.req("POST", CR_BASE % NS, cr("one"))
-        t.ok(wait_for(lambda: child(srv, DEPLOY, NS, "tempo-one-compactor"), 10),
+        t.ok(wait(lambda: child(srv, DEPLOY, NS, "tempo-one-compactor"), 10),
              "the leader reconciles")
 
         # Kill the leader without a release: the standby waits out the lease.
         lease0 = get(srv, LEASE)
         t0 = time.time()
         lead.stop(signal.SIGKILL)
-        ok = wait_for(lambda: other.is_leader(), (LEASE_MS + 4 * RETRY_MS) / 1000.0, 0.05)
+        ok = wait(lambda: other.is_leader(), (LEASE_MS + 4 * RETRY_MS) / 1000.0, 0.05)
         dt = time.time() - t0
         # Bound (client-go semantics): the standby may first see the leader's last
         # renew up to one jittered retry after the kill, then waits the lease
@@ -79,7 +80,7 @@ def main():
              lease1["spec"]["leaseTransitions"] == lease0["spec"]["leaseTransitions"] + 1,
              "holder and leaseTransitions updated", str(lease1["spec"]))
         srv.req("POST", CR_BASE % NS, cr("two"))
-        t.ok(wait_for(lambda: child(srv, DEPLOY, NS, "tempo-two-compactor"), 10),
+        t.ok(wait(lambda: child(srv, DEPLOY, NS, "tempo-two-compactor"), 10),
              "the new leader reconciles")
 
         # Graceful hand-off: SIGTERM releases the Lease, a new standby takes it at once.
@@ -88,7 +89,7 @@ def main():
         time.sleep(1.0)
         t0 = time.time()
         rc = other.stop(signal.SIGTERM)
-        ok = wait_for(lambda: c.is_leader(), 5, 0.05)
+        ok = wait(lambda: c.is_leader(), 5, 0.05)
         dt = time.time() - t0
         t.ok(rc == 0 and ok and dt < (2 * RETRY_MS + 1000) / 1000.0,
              "after SIGTERM the lease is released and taken over in %.2fs" % dt, c.log()[-1500:])

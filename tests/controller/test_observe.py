@@ -8,10 +8,13 @@ import sys
 import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests"))
 
 from ctrl_util import (BIN, CR_BASE, CRD, Controller, autoscaling, cr, dump,  # noqa: E402
-                       fakeapi_util, get, wait_for)
+                       fakeapi_util, get)
+from tclib import Tap, need, wait  # noqa: E402
 
 NS = "tempo"
 METRICS = {"text": ""}
@@ -30,10 +33,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    t = fakeapi_util.Tap()
-    if not os.access(BIN, os.X_OK):
-        t.skip("observe", "controller not built")
-        t.done()
+    t = Tap()
+    need(t, "observe", built=[BIN])
     web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=web.serve_forever, daemon=True).start()
     srv = fakeapi_util.Server("--keda", "--crd", CRD)
@@ -77,13 +78,13 @@ def main():
 
         def status():
             return (get(srv, CR_BASE % NS + "/o") or {}).get("status", {})
-        st = wait_for(lambda: status() if status().get("outstandingBlocks") == 300 else None, 10)
+        st = wait(lambda: status() if status().get("outstandingBlocks") == 300 else None, 10)
         t.ok(st is not None and st.get("outstandingBlocksTime"),
              "outstandingBlocks sums the gauge over running pods (2 x 150)", dump(status()))
-        t.ok(wait_for(lambda: status().get("desiredReplicas") == 5, 10),
+        t.ok(wait(lambda: status().get("desiredReplicas") == 5, 10),
              "desiredReplicas from keda-hpa-<name>", dump(status()))
         METRICS["text"] = "tempodb_compaction_outstanding_blocks{tenant=\"a\"} 10\n"
-        t.ok(wait_for(lambda: status().get("outstandingBlocks") == 20, 10),
+        t.ok(wait(lambda: status().get("outstandingBlocks") == 20, 10),
              "outstandingBlocks follows the pods (refreshed every --observe-interval)",
              dump(status()))
         rc, out, err = srv.kubectl("get", "tempocompactor", "o", "-n", NS)

@@ -11,8 +11,9 @@ import sys
 import yaml
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("TC_BUILD", "build")
-BIN = os.path.join(TOP, BUILD, "bin", "tempo-compactor-controller")
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import CONTROLLER as BIN, Tap  # noqa: E402
+
 GOLDEN = os.path.join(TOP, "tests", "golden", "render")
 
 
@@ -89,37 +90,24 @@ def check_case(name):
 
 
 def main():
+    t = Tap()
     cases = sorted(os.listdir(GOLDEN))
-    print("1..%d" % (len(cases) + 1))
-    failed = 0
-    n = 0
     if not os.access(BIN, os.X_OK):
         for c in cases + ["multi_doc"]:
-            n += 1
-            print("ok %d - %s # SKIP %s not built" % (n, c, BIN))
-        return 0
+            t.skip(c, "%s not built" % BIN)
+        t.done()
     for c in cases:
-        n += 1
-        try:
-            check_case(c)
-            print("ok %d - %s" % (n, c))
-        except Exception as e:  # noqa: BLE001 - report every failure as TAP
-            failed += 1
-            print("not ok %d - %s # %s" % (n, c, e))
+        t.run(c, lambda c=c: check_case(c))
     # A multi-document file renders every TempoCompactor and skips other kinds.
-    n += 1
     src = "".join(open(os.path.join(GOLDEN, c, "cr.yaml")).read() + "---\n"
                   for c in ("01-minimal-s3", "03-autoscaling-default-query"))
     src += "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
     p = subprocess.run([BIN, "render", "-f", "-"], input=src, capture_output=True, text=True)
     docs = list(yaml.safe_load_all(p.stdout)) if p.returncode == 0 else []
-    if p.returncode == 0 and sum(1 for m in docs if m["kind"] == "Deployment") == 2:
-        print("ok %d - multi_doc" % n)
-    else:
-        failed += 1
-        print("not ok %d - multi_doc # rc=%d %s" % (n, p.returncode, p.stderr))
-    return 1 if failed else 0
+    t.ok(p.returncode == 0 and sum(1 for m in docs if m["kind"] == "Deployment") == 2,
+         "multi_doc", "rc=%d %s" % (p.returncode, p.stderr))
+    t.done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

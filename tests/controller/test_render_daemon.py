@@ -28,33 +28,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.environ.get("TC_BUILD", "build")
-CTRL = os.path.join(TOP, BUILD, "bin", "tempo-compactor-controller")
-DAEMON = os.path.join(TOP, BUILD, "bin", "tempo-compactor")
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import COMPACTOR as DAEMON, CONTROLLER as CTRL, Tap, http_get, need  # noqa: E402
+
 GOLDEN = os.path.join(TOP, "tests", "golden", "render")
 EXAMPLES = os.path.join(TOP, "crds", "examples")
 VERSION = open(os.path.join(TOP, "VERSION")).read().strip()
 ARGS = ["-target=compactor", "-config.file=/conf/tempo.yaml", "-config.expand-env=true"]
 UNUSED = "config key is not used"
 
-n = 0
-failed = 0
-
-
-def report(ok, name, detail=""):
-    global n, failed
-    n += 1
-    if ok:
-        print("ok %d - %s" % (n, name))
-    else:
-        failed += 1
-        print("not ok %d - %s" % (n, name))
-        for ln in str(detail).splitlines()[:30]:
-            print("#   " + ln)
+tap = Tap()
 
 
 def render(cr_path):
@@ -103,16 +89,6 @@ def check_tempo_yaml(tempo_yaml):
     assert cfg["storage"]["trace"]["backend"] == "s3", cfg["storage"]["trace"]
     assert not any(k.startswith("v2_") for k in cfg["compactor"]["compaction"]), \
         cfg["compactor"]["compaction"]
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status, r.read().decode(errors="replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
-    except OSError as e:
-        return None, str(e)
 
 
 RGW = {}  # RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY once started
@@ -181,13 +157,13 @@ def run_daemon(tempo_yaml, dep, d):
                         port = tok.split(":")[-1].split("=")[-1].strip('"')
                 break
         assert port and port.isdigit(), "no listening port in:\n" + out
-        code, body = get("http://127.0.0.1:%s/live" % port)
+        code, body = http_get("http://127.0.0.1:%s/live" % port)
         assert code == 200, "/live: %s %s" % (code, body)
         if not RGW:
             return None
         ready = None
         while time.time() < t0 + 2:
-            code, _ = get("http://127.0.0.1:%s/ready" % port)
+            code, _ = http_get("http://127.0.0.1:%s/ready" % port)
             if code == 200:
                 ready = time.time() - t0
                 break
@@ -218,31 +194,28 @@ def case(name, cr_path):
             assert UNUSED not in out, out
             ready = run_daemon(tempo_yaml, dep, d)
         if ready is None:
-            report(True, "%s: verify-config ok, no unused keys, probes, /live 200 "
-                   "# SKIP /ready needs radosgw" % name)
+            tap.skip("%s: verify-config ok, no unused keys, probes, /live 200" % name,
+                     "/ready needs radosgw")
         else:
-            report(True, "%s: verify-config ok, no unused keys, probes /ready+/live, "
-                   "ready %.2f s after start" % (name, ready))
+            tap(True, "%s: verify-config ok, no unused keys, probes /ready+/live, "
+                "ready %.2f s after start" % (name, ready))
     except Exception as e:  # noqa: BLE001 - every failure is reported as TAP
-        report(False, name, e)
+        tap(False, name, e)
 
 
 def negative(name, tempo_yaml, want):
     """verify-config must reject what the daemon cannot run (the check can fail)."""
     with tempfile.TemporaryDirectory() as d:
         rc, out = verify(tempo_yaml, d)
-    report(rc == 1 and want in out, "verify-config rejects %s" % name,
-           "exit %d, want %r in:\n%s" % (rc, want, out))
+    tap(rc == 1 and want in out, "verify-config rejects %s" % name,
+        "exit %d, want %r in:\n%s" % (rc, want, out))
 
 
 def main():
-    if not (os.access(CTRL, os.X_OK) and os.access(DAEMON, os.X_OK)):
-        print("ok 1 - # SKIP binaries not built")
-        print("1..1")
-        return 0
+    need(tap, "controller render vs daemon", built=[CTRL, DAEMON])
     rgw_dir = tempfile.mkdtemp(prefix="tc-render-daemon-rgw.")
     try:
-        return run_all(rgw_dir)
+        run_all(rgw_dir)
     finally:
         subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-down.sh"), rgw_dir],
                        capture_output=True, timeout=60)
@@ -252,9 +225,12 @@ def main():
 def run_all(rgw_dir):
     try:
         why = rgw_up(rgw_dir)
-        report(True, "rgw for the readiness checks" + (" # SKIP " + why if why else " started"))
+        if why:
+            tap.skip("rgw for the readiness checks", why)
+        else:
+            tap(True, "rgw for the readiness checks started")
     except Exception as e:  # noqa: BLE001
-        report(False, "rgw for the readiness checks", e)
+        tap(False, "rgw for the readiness checks", e)
     for ex in sorted(os.listdir(EXAMPLES)):
         if ex.endswith(".yaml"):
             case("crds/examples/" + ex, os.path.join(EXAMPLES, ex))
@@ -273,12 +249,11 @@ def run_all(rgw_dir):
     with tempfile.TemporaryDirectory() as d:
         rc, out = verify(tempo_yaml.replace(
             "compaction:\n", "compaction:\n    v2_in_buffer_bytes: 5242880\n", 1), d)
-    report(rc == 0 and UNUSED in out, "a v2_* key would be flagged as unused (exit %d)" % rc, out)
-    print("1..%d" % n)
-    return 1 if failed else 0
+    tap(rc == 0 and UNUSED in out, "a v2_* key would be flagged as unused (exit %d)" % rc, out)
 
 
 if __name__ == "__main__":
     # a timeout's SIGTERM still runs main's finally (RGW stopped)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    sys.exit(main())
+    main()
+    tap.done()

@@ -6,16 +6,17 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests"))
 
-from ctrl_util import BIN, CR_BASE, CRD, DEPLOY, Controller, child, cr, fakeapi_util, wait_for
+from ctrl_util import BIN, CR_BASE, CRD, DEPLOY, Controller, child, cr, fakeapi_util  # noqa: E402
+from tclib import Tap, need, wait  # noqa: E402
 
 
 def main():
-    t = fakeapi_util.Tap()
-    if not os.access(BIN, os.X_OK):
-        t.skip("watch namespace", "controller not built")
-        t.done()
+    t = Tap()
+    need(t, "watch namespace", built=[BIN])
     srv = fakeapi_util.Server("--keda", "--crd", CRD)
     ctl = None
     try:
@@ -25,7 +26,7 @@ def main():
         ctl = Controller(srv, "ctl-ns", "--leader-elect", "false", "--watch-namespace", "mine")
         srv.req("POST", CR_BASE % "other", cr("x", ns="other"))
         srv.req("POST", CR_BASE % "mine", cr("x", ns="mine"))
-        t.ok(wait_for(lambda: child(srv, DEPLOY, "mine", "tempo-x-compactor"), 10),
+        t.ok(wait(lambda: child(srv, DEPLOY, "mine", "tempo-x-compactor"), 10),
              "CR in the watched namespace is reconciled", ctl.log()[-2000:])
         time.sleep(1.0)
         t.ok(child(srv, DEPLOY, "other", "tempo-x-compactor") is None,

@@ -1,10 +1,10 @@
-"""Helpers for tests that use the fake API server: spawn it, talk to it, print TAP."""
+"""Helpers for tests that use the fake API server: spawn it and talk to it (TAP output is
+tests/tclib.py's Tap)."""
 
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -129,30 +129,3 @@ def run(cmd, env, input=None, timeout=60):
 def have_tools():
     return all(os.access(os.path.join(TOOLS, t), os.X_OK) for t in ('kubectl', 'helm'))
 
-
-class Tap:
-    """Minimal TAP producer: ok()/skip(), exit status reflects failures."""
-
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def ok(self, cond, name, diag=''):
-        self.n += 1
-        if cond:
-            print('ok %d - %s' % (self.n, name))
-        else:
-            self.failed += 1
-            print('not ok %d - %s' % (self.n, name))
-            for line in str(diag).splitlines()[:40]:
-                print('#   ' + line)
-        sys.stdout.flush()
-        return cond
-
-    def skip(self, name, why):
-        self.n += 1
-        print('ok %d - %s # SKIP %s' % (self.n, name, why))
-
-    def done(self):
-        print('1..%d' % self.n)
-        sys.exit(1 if self.failed else 0)

@@ -10,9 +10,13 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, 'tests'))
 import kproto  # noqa: E402
-from fakeapi_util import Server, Tap, read_events  # noqa: E402
+from fakeapi_util import Server, read_events  # noqa: E402
+from tclib import Tap  # noqa: E402
 
 CM = '/api/v1/namespaces/default/configmaps'
 DEP = '/apis/apps/v1/namespaces/default/deployments'

@@ -4,10 +4,13 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, 'tests'))
 import kcel  # noqa: E402
 import kschema  # noqa: E402
-from fakeapi_util import Tap  # noqa: E402
+from tclib import Tap  # noqa: E402
 
 SPEC = {'minReplicas': 1, 'maxReplicas': 3, 'enabled': True,
         'prometheus': {'serverAddress': 'http://prom:9090', 'threshold': '10'},

@@ -8,8 +8,12 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fakeapi_util import Server, Tap, have_tools, HERE  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, 'tests'))
+from fakeapi_util import Server, have_tools  # noqa: E402
+from tclib import Tap  # noqa: E402
 
 CHART = os.path.join(HERE, 'testdata', 'chart')
 
@@ -17,8 +21,7 @@ CHART = os.path.join(HERE, 'testdata', 'chart')
 def main():
     t = Tap()
     if not have_tools():
-        t.skip('helm flows', 'no .tools/bin/helm (run hack/install-deps.sh)')
-        t.done()
+        t.skip_all('helm flows', 'no .tools/bin/helm (run hack/install-deps.sh)')
     s = Server('--deploy-delay-ms', '300')
     try:
         run(t, s)

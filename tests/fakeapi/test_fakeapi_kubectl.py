@@ -7,8 +7,12 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fakeapi_util import Server, Tap, have_tools, HERE  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, 'tests'))
+from fakeapi_util import Server, have_tools  # noqa: E402
+from tclib import Tap  # noqa: E402
 
 TD = os.path.join(HERE, 'testdata')
 CRD = os.path.join(TD, 'widget-crd.yaml')
@@ -30,8 +34,7 @@ spec:
 def main():
     t = Tap()
     if not have_tools():
-        t.skip('kubectl flows', 'no .tools/bin/kubectl (run hack/install-deps.sh)')
-        t.done()
+        t.skip_all('kubectl flows', 'no .tools/bin/kubectl (run hack/install-deps.sh)')
     s = Server()
     try:
         run(t, s)

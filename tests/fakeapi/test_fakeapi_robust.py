@@ -9,8 +9,12 @@ import sys
 import urllib.error
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fakeapi_util import Server, Tap  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, 'tests'))
+from fakeapi_util import Server  # noqa: E402
+from tclib import Tap  # noqa: E402
 
 PATHS = ['/api/v1/namespaces/default/configmaps', '/api/v1/namespaces/default/configmaps/x',
          '/apis/apps/v1/namespaces/default/deployments/d',

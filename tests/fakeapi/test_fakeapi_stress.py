@@ -8,8 +8,12 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fakeapi_util import Server, Tap, read_events  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, 'tests'))
+from fakeapi_util import Server, read_events  # noqa: E402
+from tclib import Tap  # noqa: E402
 
 CM = '/api/v1/namespaces/default/configmaps'
 WRITERS, PER_WRITER = 4, 60  # each object: create, update, delete = 3 events

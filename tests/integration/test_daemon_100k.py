@@ -14,8 +14,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tclib import COMPACTOR as BIN, TOP, Tap, free_ports, http_get as get  # noqa: E402
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import COMPACTOR as BIN, Tap, free_port, http_get as get  # noqa: E402
 
 tap = Tap()
 
@@ -39,7 +40,7 @@ def main():
                                "--compacted", "0.15", "--hours", "400"],
                               stdout=subprocess.DEVNULL)
         print("# generated 100,000 metas in %.1fs" % (time.time() - t0))
-        port = free_ports(1)[0]
+        port = free_port()
         cfg = os.path.join(work, "tempo.yaml")
         with open(cfg, "w") as f:
             f.write("server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: %d\n"

@@ -20,9 +20,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tclib import COMPACTOR as BIN, TOP, Tap, free_ports, wait  # noqa: E402
-from tclib import http_get  # noqa: E402
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tclib import COMPACTOR as BIN, Tap, free_ports, http_get, wait  # noqa: E402
 
 QUERY = ("sum by (tenant)(tempodb_compaction_outstanding_blocks) "
          "/ ignoring(tenant) group_left count(tempo_build_info)")
@@ -144,7 +144,7 @@ def main():
                 return None
             return ps
 
-        ps = wait(planned, 30)
+        ps = wait(planned, 30, 0.2)
         tap(ps is not None, "all four daemons planned after their first poll",
             "" if ps else open(os.path.join(work, "r0.log")).read())
         if ps is None:
@@ -166,7 +166,7 @@ def main():
             return ps
 
         # planning is periodic and time-windowed: retry until a snapshot agrees
-        ps = wait(consistent, 15)
+        ps = wait(consistent, 15, 0.2)
         solo_jobs = sum(len(j) for j in owned(plan(ports[3])).values())
         tap(ps is not None and solo_jobs > 20,
             "every job has exactly one owner among the 3 replicas (%d jobs)" % solo_jobs)
@@ -223,7 +223,7 @@ def main():
                 return got
             return None
 
-        got = wait(query_matches, 40)
+        got = wait(query_matches, 40, 0.2)
         tap(got is not None, "Prometheus behind the tenant gate: the ScaledObject's query with its "
             "headers returns outstanding/replicas per tenant", http_get(qurl)[1][:300])
         if got:
@@ -252,7 +252,7 @@ def main():
                     return None
             return (a, b)
 
-        res = wait(moved, 10)
+        res = wait(moved, 10, 0.2)
         secs = time.time() - t0
         tap(res is not None and secs < 5,
             "after killing a replica the survivors own every job within %.1fs" % secs)

@@ -12,8 +12,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "controller"))
+sys.path.insert(0, os.path.join(TOP, "tests"))
 import ctrl_util  # noqa: E402
 import fakeapi_util  # noqa: E402
+from tclib import Tap  # noqa: E402
 
 CR = """apiVersion: compactor.tempo.dev/v1alpha1
 kind: TempoCompactor
@@ -34,7 +36,7 @@ spec:
 
 
 def main():
-    t = fakeapi_util.Tap()
+    t = Tap()
     srv = fakeapi_util.Server("--keda", "--crd", ctrl_util.CRD)
     ctl = None
     try:
