@@ -111,6 +111,8 @@ class H(BaseHTTPRequestHandler):
 
 srv = ThreadingHTTPServer(("127.0.0.1", args.port), H)
 srv.daemon_threads = True
-print("ready", flush=True)
+# LISTEN_PORT 0 lets the kernel pick a free port; callers read it from here,
+# so a port that some other socket holds can never make the proxy vanish.
+print("ready %d" % srv.server_address[1], flush=True)
 sys.stdout.flush()
 srv.serve_forever()

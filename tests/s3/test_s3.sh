@@ -13,7 +13,28 @@ if [ ! -x "$bin" ]; then
     echo "1..1"; echo "not ok 1 - s3 suite: $bin not built"; exit 1
 fi
 dir=$(mktemp -d /tmp/tc-s3.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+# Two free ports (RGW, mon) below the kernel's ephemeral range, so no
+# outgoing connection of the Ceph daemons can be holding them.
+port=$(/usr/bin/python3 - <<'PY'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(20000, max(20002, lo - 2))
+    try:
+        socks = []
+        for q in (p, p + 1):
+            s = socket.socket()
+            s.bind(("127.0.0.1", q))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p)
+    break
+PY
+)
 export RGW_PORT=$port RGW_MON_PORT=$((port + 1))
 proxy_pid=
 proxy2_pid=
@@ -56,19 +77,27 @@ PY
 }
 if boto setup >/dev/null; then echo "ok 2 - boto3 creates buckets and writes"; else
     echo "not ok 2 - boto3 creates buckets and writes"; exit 1; fi
-/usr/bin/python3 "$top/hack/delay-proxy.py" $((port + 2)) "$RGW_ENDPOINT" --fail-every 3 \
+/usr/bin/python3 "$top/hack/delay-proxy.py" 0 "$RGW_ENDPOINT" --fail-every 3 \
     >"$dir/proxy.out" 2>&1 &
 proxy_pid=$!
 AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY \
-    /usr/bin/python3 "$top/hack/delay-proxy.py" $((port + 3)) "$RGW_ENDPOINT" --ignore-start-after \
+    /usr/bin/python3 "$top/hack/delay-proxy.py" 0 "$RGW_ENDPOINT" --ignore-start-after \
     >"$dir/proxy2.out" 2>&1 &
 proxy2_pid=$!
-for _ in $(seq 1 50); do
-    grep -q ready "$dir/proxy.out" 2>/dev/null && grep -q ready "$dir/proxy2.out" 2>/dev/null && break
+# Each proxy prints "ready <port>" once it listens; no guessing free ports.
+px1= px2=
+for _ in $(seq 1 100); do
+    px1=$(sed -n 's/^ready \([0-9]*\)$/\1/p' "$dir/proxy.out" 2>/dev/null)
+    px2=$(sed -n 's/^ready \([0-9]*\)$/\1/p' "$dir/proxy2.out" 2>/dev/null)
+    [ -n "$px1" ] && [ -n "$px2" ] && break
     sleep 0.1
 done
+if [ -z "$px1" ] || [ -z "$px2" ]; then
+    echo "not ok 3 - C S3 backend suite: the fault proxies did not start"
+    sed 's/^/# /' "$dir/proxy.out" "$dir/proxy2.out"; exit 1
+fi
 out=$(TC_S3_ENDPOINT=$RGW_ENDPOINT TC_S3_HOSTNAME=$RGW_HOSTNAME \
-    TC_S3_PROXY=127.0.0.1:$((port + 2)) TC_S3_PROXY_NOSA=127.0.0.1:$((port + 3)) \
+    TC_S3_PROXY=127.0.0.1:$px1 TC_S3_PROXY_NOSA=127.0.0.1:$px2 \
     TC_S3_ACCESS_KEY=$RGW_ACCESS_KEY \
     TC_S3_SECRET_KEY=$RGW_SECRET_KEY "$bin" 2>&1)
 rc=$?

@@ -208,9 +208,11 @@ TEST(retries_through_fault_proxy)
         char key[32];
 
         snprintf(key, sizeof(key), "t/k%d", i);
-        ASSERT_OK(backend_put(b, key, "v", 1, &err));
+        if (backend_put(b, key, "v", 1, &err) != TC_OK)
+            TEST_FAIL_("put %s through the proxy: %s", key, err.msg);
         buf_reset(&out);
-        ASSERT_OK(backend_get(b, key, 0, 0, 0, &out, NULL, &err));
+        if (backend_get(b, key, 0, 0, 0, &out, NULL, &err) != TC_OK)
+            TEST_FAIL_("get %s through the proxy: %s", key, err.msg);
         ASSERT_STR_EQ(out.data, "v");
     }
     /* 12 logical requests, every 3rd answer is a 503: more than 12 sent. */
