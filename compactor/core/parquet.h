@@ -470,6 +470,40 @@ int parquet_shred(const struct parquet_val *rec, const struct parquet_schema *s,
 int parquet_val_json(const struct parquet_val *v, const struct parquet_schema *s, int node,
                      struct buf *b);
 
+/* ---- navigating an assembled record ---- */
+
+/* A position in a record tree: a schema node and its value. Navigation is
+ * NULL-safe so readers of several schema versions need no checks: a field
+ * the schema lacks gives node -1, an absent value (null, or an empty list)
+ * gives v NULL, and both read as 0, "" or not set. The struct borrows the
+ * schema and the tree; it owns nothing. */
+struct parquet_nav {
+    const struct parquet_schema *s;
+    int node;                    /* schema node index, -1 if there is none */
+    const struct parquet_val *v; /* NULL if the value is absent */
+};
+
+/* The root of a tree from parquet_row_assemble(). */
+struct parquet_nav parquet_nav_root(const struct parquet_schema *s, const struct parquet_val *root);
+/* The child field called name of a group. */
+struct parquet_nav parquet_nav_get(struct parquet_nav p, const char *name);
+/* Number of items of a 3-level LIST (or MAP) group, 0 if absent. */
+uint32_t parquet_nav_len(struct parquet_nav l);
+/* The i-th element of a LIST group (list.element); {-1, NULL} when i is out
+ * of range or the repeated node has no child. */
+struct parquet_nav parquet_nav_at(struct parquet_nav l, uint32_t i);
+/* The i-th repeated group itself: a MAP's key_value (fields key, value). */
+struct parquet_nav parquet_nav_entry(struct parquet_nav l, uint32_t i);
+/* The scalar value of field name of p, or of p itself when name is NULL;
+ * NULL when absent or not a leaf value. */
+const struct parquet_val *parquet_nav_scalar(struct parquet_nav p, const char *name);
+/* Integer/boolean of a scalar (0 if absent); name as for parquet_nav_scalar. */
+int64_t parquet_nav_i64(struct parquet_nav p, const char *name);
+/* FLOAT/DOUBLE of a scalar (0 if absent). */
+double parquet_nav_f64(struct parquet_nav p, const char *name);
+/* Bytes of a scalar, borrowed from the tree; "" and *len 0 if absent. */
+const uint8_t *parquet_nav_bytes(struct parquet_nav p, const char *name, uint32_t *len);
+
 /* Name helpers for dumps. */
 const char *parquet_type_name(int type);
 const char *parquet_codec_name(int codec);

@@ -756,6 +756,103 @@ parquet_shred(const struct parquet_val *rec, const struct parquet_schema *s,
     return TC_OK;
 }
 
+/* ---- navigation ---- */
+
+struct parquet_nav
+parquet_nav_root(const struct parquet_schema *s, const struct parquet_val *root)
+{
+    struct parquet_nav r = {s, 0, root};
+
+    return r;
+}
+
+struct parquet_nav
+parquet_nav_get(struct parquet_nav p, const char *name)
+{
+    struct parquet_nav r = {p.s, -1, NULL};
+    const struct parquet_node *nd;
+
+    if (p.node < 0)
+        return r;
+    nd = &p.s->nodes[p.node];
+    for (int k = 0; k < nd->num_children; k++)
+        if (strcmp(p.s->nodes[nd->children[k]].name, name) == 0) {
+            r.node = nd->children[k];
+            /* items[k] is the k-th child only in an assembled GROUP */
+            if (p.v && p.v->kind == PARQUET_V_GROUP && (uint32_t)k < p.v->n)
+                r.v = &p.v->items[k];
+            break;
+        }
+    return r;
+}
+
+uint32_t
+parquet_nav_len(struct parquet_nav l)
+{
+    if (l.node < 0 || l.v == NULL || l.v->kind != PARQUET_V_GROUP || l.v->n < 1 ||
+        l.v->items[0].kind != PARQUET_V_LIST)
+        return 0;
+    return l.v->items[0].n;
+}
+
+struct parquet_nav
+parquet_nav_entry(struct parquet_nav l, uint32_t i)
+{
+    struct parquet_nav r = {l.s, -1, NULL};
+
+    if (i >= parquet_nav_len(l) || l.s->nodes[l.node].num_children < 1)
+        return r;
+    r.node = l.s->nodes[l.node].children[0];
+    r.v = &l.v->items[0].items[i];
+    return r;
+}
+
+struct parquet_nav
+parquet_nav_at(struct parquet_nav l, uint32_t i)
+{
+    struct parquet_nav r = parquet_nav_entry(l, i), e = {l.s, -1, NULL};
+
+    if (r.node < 0 || r.s->nodes[r.node].num_children < 1)
+        return e;
+    e.node = r.s->nodes[r.node].children[0];
+    /* a repeated group with a null element assembles as no GROUP */
+    e.v = r.v->kind == PARQUET_V_GROUP ? &r.v->items[0] : NULL;
+    return e;
+}
+
+const struct parquet_val *
+parquet_nav_scalar(struct parquet_nav p, const char *name)
+{
+    const struct parquet_val *v = name ? parquet_nav_get(p, name).v : p.v;
+
+    return v && v->kind == PARQUET_V_SCALAR ? v : NULL;
+}
+
+int64_t
+parquet_nav_i64(struct parquet_nav p, const char *name)
+{
+    const struct parquet_val *v = parquet_nav_scalar(p, name);
+
+    return v ? v->i : 0;
+}
+
+double
+parquet_nav_f64(struct parquet_nav p, const char *name)
+{
+    const struct parquet_val *v = parquet_nav_scalar(p, name);
+
+    return v ? v->d : 0;
+}
+
+const uint8_t *
+parquet_nav_bytes(struct parquet_nav p, const char *name, uint32_t *len)
+{
+    const struct parquet_val *v = parquet_nav_scalar(p, name);
+
+    *len = v ? v->len : 0;
+    return v ? v->b : (const uint8_t *)"";
+}
+
 /* ---- JSON ---- */
 
 static int

@@ -9,6 +9,7 @@
 #include "mem.h"
 #include "parquet_int.h"
 #include "vp4.h"
+#include "vp4_int.h"
 
 /* ---- schema ---- */
 
@@ -182,14 +183,6 @@ vp4_schema_new(struct parquet_schema **out, struct tc_err *err)
     return parquet_sb_build(sb, out, err);
 }
 
-/* ---- tree navigation ---- */
-
-struct nv {
-    const struct parquet_schema *s;
-    int node;
-    const struct parquet_val *v;
-};
-
 static int
 child_index(const struct parquet_schema *s, int node, const char *name)
 {
@@ -201,146 +194,114 @@ child_index(const struct parquet_schema *s, int node, const char *name)
     return -1;
 }
 
-static struct nv
-get(struct nv p, const char *name)
-{
-    struct nv r = {p.s, -1, NULL};
-    int k = child_index(p.s, p.node, name);
-
-    if (k < 0)
-        return r;
-    r.node = p.s->nodes[p.node].children[k];
-    if (p.v && p.v->kind == PARQUET_V_GROUP && (uint32_t)k < p.v->n)
-        r.v = &p.v->items[k];
-    return r;
-}
-
-/* Items of a 3-level LIST (or MAP) group: count and the i-th element. */
-static uint32_t
-list_len(struct nv l)
-{
-    if (l.v == NULL || l.v->kind != PARQUET_V_GROUP || l.v->n < 1 ||
-        l.v->items[0].kind != PARQUET_V_LIST)
-        return 0;
-    return l.v->items[0].n;
-}
-
-static struct nv
-list_at(struct nv l, uint32_t i, int element)
-{
-    struct nv r = {l.s, -1, NULL};
-    int rnode = l.s->nodes[l.node].children[0];
-    const struct parquet_val *it = &l.v->items[0].items[i];
-
-    if (!element) {
-        r.node = rnode;
-        r.v = it;
-        return r;
-    }
-    r.node = l.s->nodes[rnode].children[0];
-    r.v = it->kind == PARQUET_V_GROUP ? &it->items[0] : NULL;
-    return r;
-}
-
-static struct vp4_bytes
-get_bytes(struct nv p, const char *name)
-{
-    struct nv c = get(p, name);
-    struct vp4_bytes b = {(const uint8_t *)"", 0};
-
-    if (c.v && c.v->kind == PARQUET_V_SCALAR) {
-        b.p = c.v->b;
-        b.len = c.v->len;
-    }
-    return b;
-}
-
-static struct vp4_ostr
-get_ostr(struct nv p, const char *name)
-{
-    struct nv c = get(p, name);
-    struct vp4_ostr o = {0, {(const uint8_t *)"", 0}};
-
-    if (c.v && c.v->kind == PARQUET_V_SCALAR) {
-        o.set = 1;
-        o.v.p = c.v->b;
-        o.v.len = c.v->len;
-    }
-    return o;
-}
-
-static int64_t
-get_i64(struct nv p, const char *name)
-{
-    struct nv c = get(p, name);
-
-    return c.v && c.v->kind == PARQUET_V_SCALAR ? c.v->i : 0;
-}
-
-#define ALLOC(a, n, T) ((T *)parquet_arena_alloc((a), sizeof(T) * ((n) ? (n) : 1)))
+/* ---- reading rows (parquet_nav, fields shared with vp4_v3.c) ---- */
 
 static int
-read_attrs(struct nv p, struct parquet_arena *a, struct vp4_attrs *out)
+read_attrs(struct parquet_nav p, struct parquet_arena *a, struct vp4_attrs *out)
 {
-    struct nv l = get(p, "Attrs");
-    uint32_t n = list_len(l);
+    struct parquet_nav l = parquet_nav_get(p, "Attrs");
+    uint32_t n = parquet_nav_len(l);
 
     out->n = n;
-    out->a = ALLOC(a, n, struct vp4_attr);
+    out->a = VP4_ALLOC(a, n, struct vp4_attr);
     if (out->a == NULL)
         return TC_NOMEM;
     for (uint32_t i = 0; i < n; i++) {
-        struct nv e = list_at(l, i, 1);
+        struct parquet_nav e = parquet_nav_at(l, i), vs = parquet_nav_get(e, "Value"),
+                           vi = parquet_nav_get(e, "ValueInt"),
+                           vd = parquet_nav_get(e, "ValueDouble"),
+                           vb = parquet_nav_get(e, "ValueBool");
         struct vp4_attr *at = &out->a[i];
-        struct nv vl;
-        at->key = get_bytes(e, "Key");
-        at->is_array = get_i64(e, "IsArray") != 0;
-        vl = get(e, "Value");
-        at->nstr = list_len(vl);
-        at->str = ALLOC(a, at->nstr, struct vp4_bytes);
-        for (uint32_t k = 0; at->str && k < at->nstr; k++) {
-            struct nv x = list_at(vl, k, 1);
-            at->str[k].p = x.v && x.v->kind == PARQUET_V_SCALAR ? x.v->b : (const uint8_t *)"";
-            at->str[k].len = x.v && x.v->kind == PARQUET_V_SCALAR ? x.v->len : 0;
-        }
-        vl = get(e, "ValueInt");
-        at->nint = list_len(vl);
-        at->ints = ALLOC(a, at->nint, int64_t);
-        for (uint32_t k = 0; at->ints && k < at->nint; k++) {
-            struct nv x = list_at(vl, k, 1);
-            at->ints[k] = x.v ? x.v->i : 0;
-        }
-        vl = get(e, "ValueDouble");
-        at->ndbl = list_len(vl);
-        at->dbls = ALLOC(a, at->ndbl, double);
-        for (uint32_t k = 0; at->dbls && k < at->ndbl; k++) {
-            struct nv x = list_at(vl, k, 1);
-            at->dbls[k] = x.v ? x.v->d : 0;
-        }
-        vl = get(e, "ValueBool");
-        at->nbool = list_len(vl);
-        at->bools = ALLOC(a, at->nbool, uint8_t);
-        for (uint32_t k = 0; at->bools && k < at->nbool; k++) {
-            struct nv x = list_at(vl, k, 1);
-            at->bools[k] = x.v ? x.v->i != 0 : 0;
-        }
+        at->key = vp4_nav_bytes(e, "Key");
+        at->is_array = parquet_nav_i64(e, "IsArray") != 0;
+        at->nstr = parquet_nav_len(vs);
+        at->nint = parquet_nav_len(vi);
+        at->ndbl = parquet_nav_len(vd);
+        at->nbool = parquet_nav_len(vb);
+        at->str = VP4_ALLOC(a, at->nstr, struct vp4_bytes);
+        at->ints = VP4_ALLOC(a, at->nint, int64_t);
+        at->dbls = VP4_ALLOC(a, at->ndbl, double);
+        at->bools = VP4_ALLOC(a, at->nbool, uint8_t);
         if (!at->str || !at->ints || !at->dbls || !at->bools)
             return TC_NOMEM;
-        at->unsupported = get_ostr(e, "ValueUnsupported");
+        for (uint32_t k = 0; k < at->nstr; k++)
+            at->str[k] = vp4_nav_bytes(parquet_nav_at(vs, k), NULL);
+        for (uint32_t k = 0; k < at->nint; k++)
+            at->ints[k] = parquet_nav_i64(parquet_nav_at(vi, k), NULL);
+        for (uint32_t k = 0; k < at->ndbl; k++)
+            at->dbls[k] = parquet_nav_f64(parquet_nav_at(vd, k), NULL);
+        for (uint32_t k = 0; k < at->nbool; k++)
+            at->bools[k] = parquet_nav_i64(parquet_nav_at(vb, k), NULL) != 0;
+        at->unsupported = vp4_nav_ostr(e, "ValueUnsupported");
     }
     return TC_OK;
 }
 
 static void
-read_dedicated(struct nv p, struct vp4_ostr *out)
+read_dedicated(struct parquet_nav p, struct vp4_ostr *out)
 {
-    struct nv d = get(p, "DedicatedAttributes");
+    struct parquet_nav d = parquet_nav_get(p, "DedicatedAttributes");
     char name[16];
 
     for (int i = 0; i < 10; i++) {
         snprintf(name, sizeof(name), "String%02d", i + 1);
-        out[i] = get_ostr(d, name);
+        out[i] = vp4_nav_ostr(d, name);
     }
+}
+
+void
+vp4_read_trace_fields(struct parquet_nav top, struct vp4_trace *t)
+{
+    t->trace_id = vp4_nav_bytes(top, "TraceID");
+    t->trace_id_text = vp4_nav_bytes(top, "TraceIDText");
+    t->start = (uint64_t)parquet_nav_i64(top, "StartTimeUnixNano");
+    t->end = (uint64_t)parquet_nav_i64(top, "EndTimeUnixNano");
+    t->duration = (uint64_t)parquet_nav_i64(top, "DurationNano");
+    t->root_service = vp4_nav_bytes(top, "RootServiceName");
+    t->root_span = vp4_nav_bytes(top, "RootSpanName");
+}
+
+void
+vp4_read_resource_fields(struct parquet_nav res, struct vp4_resource_spans *rs)
+{
+    rs->service_name = vp4_nav_bytes(res, "ServiceName");
+    for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
+        rs->wellknown[k] = vp4_nav_ostr(res, res_wellknown[k]);
+    read_dedicated(res, rs->dedicated);
+}
+
+void
+vp4_read_scope_fields(struct parquet_nav sc, struct vp4_scope_spans *ss)
+{
+    ss->scope_name = vp4_nav_bytes(sc, "Name");
+    ss->scope_version = vp4_nav_bytes(sc, "Version");
+}
+
+void
+vp4_read_span_fields(struct parquet_nav sp, struct vp4_span *s)
+{
+    const struct parquet_val *hs = parquet_nav_scalar(sp, "HttpStatusCode");
+
+    s->span_id = vp4_nav_bytes(sp, "SpanID");
+    s->parent_span_id = vp4_nav_bytes(sp, "ParentSpanID");
+    s->parent_id = (int32_t)parquet_nav_i64(sp, "ParentID");
+    s->nested_left = (int32_t)parquet_nav_i64(sp, "NestedSetLeft");
+    s->nested_right = (int32_t)parquet_nav_i64(sp, "NestedSetRight");
+    s->name = vp4_nav_bytes(sp, "Name");
+    s->kind = parquet_nav_i64(sp, "Kind");
+    s->trace_state = vp4_nav_bytes(sp, "TraceState");
+    s->start = (uint64_t)parquet_nav_i64(sp, "StartTimeUnixNano");
+    s->duration = (uint64_t)parquet_nav_i64(sp, "DurationNano");
+    s->status_code = parquet_nav_i64(sp, "StatusCode");
+    s->status_message = vp4_nav_bytes(sp, "StatusMessage");
+    s->dropped_attrs = (int32_t)parquet_nav_i64(sp, "DroppedAttributesCount");
+    s->dropped_events = (int32_t)parquet_nav_i64(sp, "DroppedEventsCount");
+    s->dropped_links = (int32_t)parquet_nav_i64(sp, "DroppedLinksCount");
+    s->http_method = vp4_nav_ostr(sp, "HttpMethod");
+    s->http_url = vp4_nav_ostr(sp, "HttpUrl");
+    s->has_http_status = hs != NULL;
+    s->http_status = hs ? hs->i : 0;
+    read_dedicated(sp, s->dedicated);
 }
 
 int
@@ -349,121 +310,90 @@ vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *s
 {
     struct parquet_val *root;
     struct vp4_trace *t;
-    struct nv top, l;
+    struct parquet_nav top, l;
     int rc;
 
     if ((rc = parquet_row_assemble(row, schema, a, &root, err)) != TC_OK)
         return rc;
-    t = ALLOC(a, 1, struct vp4_trace);
+    t = VP4_ALLOC(a, 1, struct vp4_trace);
     if (t == NULL)
         goto nomem;
-    top.s = schema;
-    top.node = 0;
-    top.v = root;
-    t->trace_id = get_bytes(top, "TraceID");
-    t->trace_id_text = get_bytes(top, "TraceIDText");
-    t->start = (uint64_t)get_i64(top, "StartTimeUnixNano");
-    t->end = (uint64_t)get_i64(top, "EndTimeUnixNano");
-    t->duration = (uint64_t)get_i64(top, "DurationNano");
-    t->root_service = get_bytes(top, "RootServiceName");
-    t->root_span = get_bytes(top, "RootSpanName");
-    l = get(top, "ServiceStats");
-    t->nstats = list_len(l);
-    t->stats = ALLOC(a, t->nstats, struct vp4_service_stats);
+    top = parquet_nav_root(schema, root);
+    vp4_read_trace_fields(top, t);
+    l = parquet_nav_get(top, "ServiceStats");
+    t->nstats = parquet_nav_len(l);
+    t->stats = VP4_ALLOC(a, t->nstats, struct vp4_service_stats);
     if (t->stats == NULL)
         goto nomem;
     for (uint32_t i = 0; i < t->nstats; i++) {
-        struct nv kv = list_at(l, i, 0), v;
-        t->stats[i].service = get_bytes(kv, "key");
-        v = get(kv, "value");
-        t->stats[i].span_count = (uint32_t)get_i64(v, "SpanCount");
-        t->stats[i].error_count = (uint32_t)get_i64(v, "ErrorCount");
+        struct parquet_nav kv = parquet_nav_entry(l, i), v = parquet_nav_get(kv, "value");
+        t->stats[i].service = vp4_nav_bytes(kv, "key");
+        t->stats[i].span_count = (uint32_t)parquet_nav_i64(v, "SpanCount");
+        t->stats[i].error_count = (uint32_t)parquet_nav_i64(v, "ErrorCount");
     }
-    l = get(top, "rs");
-    t->nrs = list_len(l);
-    t->rs = ALLOC(a, t->nrs, struct vp4_resource_spans);
+    l = parquet_nav_get(top, "rs");
+    t->nrs = parquet_nav_len(l);
+    t->rs = VP4_ALLOC(a, t->nrs, struct vp4_resource_spans);
     if (t->rs == NULL)
         goto nomem;
     for (uint32_t i = 0; i < t->nrs; i++) {
-        struct nv e = list_at(l, i, 1), res = get(e, "Resource"), ssl = get(e, "ss");
+        struct parquet_nav e = parquet_nav_at(l, i), res = parquet_nav_get(e, "Resource"),
+                           ssl = parquet_nav_get(e, "ss");
         struct vp4_resource_spans *rs = &t->rs[i];
         if (read_attrs(res, a, &rs->attrs) != TC_OK)
             goto nomem;
-        rs->dropped_attrs = (int32_t)get_i64(res, "DroppedAttributesCount");
-        rs->service_name = get_bytes(res, "ServiceName");
-        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
-            rs->wellknown[k] = get_ostr(res, res_wellknown[k]);
-        read_dedicated(res, rs->dedicated);
-        rs->nss = list_len(ssl);
-        rs->ss = ALLOC(a, rs->nss, struct vp4_scope_spans);
+        rs->dropped_attrs = (int32_t)parquet_nav_i64(res, "DroppedAttributesCount");
+        vp4_read_resource_fields(res, rs);
+        rs->nss = parquet_nav_len(ssl);
+        rs->ss = VP4_ALLOC(a, rs->nss, struct vp4_scope_spans);
         if (rs->ss == NULL)
             goto nomem;
         for (uint32_t j = 0; j < rs->nss; j++) {
-            struct nv se = list_at(ssl, j, 1), sc = get(se, "Scope"), spl = get(se, "Spans");
+            struct parquet_nav se = parquet_nav_at(ssl, j), sc = parquet_nav_get(se, "Scope"),
+                               spl = parquet_nav_get(se, "Spans");
             struct vp4_scope_spans *ss = &rs->ss[j];
-            ss->scope_name = get_bytes(sc, "Name");
-            ss->scope_version = get_bytes(sc, "Version");
+            vp4_read_scope_fields(sc, ss);
             if (read_attrs(sc, a, &ss->scope_attrs) != TC_OK)
                 goto nomem;
-            ss->scope_dropped_attrs = (int32_t)get_i64(sc, "DroppedAttributesCount");
-            ss->nspans = list_len(spl);
-            ss->spans = ALLOC(a, ss->nspans, struct vp4_span);
+            ss->scope_dropped_attrs = (int32_t)parquet_nav_i64(sc, "DroppedAttributesCount");
+            ss->nspans = parquet_nav_len(spl);
+            ss->spans = VP4_ALLOC(a, ss->nspans, struct vp4_span);
             if (ss->spans == NULL)
                 goto nomem;
             for (uint32_t k = 0; k < ss->nspans; k++) {
-                struct nv sp = list_at(spl, k, 1), evl, lkl;
+                struct parquet_nav sp = parquet_nav_at(spl, k), evl = parquet_nav_get(sp, "Events"),
+                                   lkl = parquet_nav_get(sp, "Links");
                 struct vp4_span *s = &ss->spans[k];
-                struct nv hs;
-                s->span_id = get_bytes(sp, "SpanID");
-                s->parent_span_id = get_bytes(sp, "ParentSpanID");
-                s->parent_id = (int32_t)get_i64(sp, "ParentID");
-                s->nested_left = (int32_t)get_i64(sp, "NestedSetLeft");
-                s->nested_right = (int32_t)get_i64(sp, "NestedSetRight");
-                s->name = get_bytes(sp, "Name");
-                s->kind = get_i64(sp, "Kind");
-                s->trace_state = get_bytes(sp, "TraceState");
-                s->start = (uint64_t)get_i64(sp, "StartTimeUnixNano");
-                s->duration = (uint64_t)get_i64(sp, "DurationNano");
-                s->status_code = get_i64(sp, "StatusCode");
-                s->status_message = get_bytes(sp, "StatusMessage");
+                vp4_read_span_fields(sp, s);
                 if (read_attrs(sp, a, &s->attrs) != TC_OK)
                     goto nomem;
-                s->dropped_attrs = (int32_t)get_i64(sp, "DroppedAttributesCount");
-                evl = get(sp, "Events");
-                s->nevents = list_len(evl);
-                s->events = ALLOC(a, s->nevents, struct vp4_event);
+                s->nevents = parquet_nav_len(evl);
+                s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
                 if (s->events == NULL)
                     goto nomem;
                 for (uint32_t q = 0; q < s->nevents; q++) {
-                    struct nv ev = list_at(evl, q, 1);
-                    s->events[q].time_since_start = (uint64_t)get_i64(ev, "TimeSinceStartNano");
-                    s->events[q].name = get_bytes(ev, "Name");
-                    if (read_attrs(ev, a, &s->events[q].attrs) != TC_OK)
+                    struct parquet_nav ev = parquet_nav_at(evl, q);
+                    struct vp4_event *e4 = &s->events[q];
+                    e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeSinceStartNano");
+                    e4->name = vp4_nav_bytes(ev, "Name");
+                    if (read_attrs(ev, a, &e4->attrs) != TC_OK)
                         goto nomem;
-                    s->events[q].dropped_attrs = (int32_t)get_i64(ev, "DroppedAttributesCount");
+                    e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
                 }
-                s->dropped_events = (int32_t)get_i64(sp, "DroppedEventsCount");
-                lkl = get(sp, "Links");
-                s->nlinks = list_len(lkl);
-                s->links = ALLOC(a, s->nlinks, struct vp4_link);
+                s->nlinks = parquet_nav_len(lkl);
+                s->links = VP4_ALLOC(a, s->nlinks, struct vp4_link);
                 if (s->links == NULL)
                     goto nomem;
                 for (uint32_t q = 0; q < s->nlinks; q++) {
-                    struct nv lk = list_at(lkl, q, 1);
-                    s->links[q].trace_id = get_bytes(lk, "TraceID");
-                    s->links[q].span_id = get_bytes(lk, "SpanID");
-                    s->links[q].trace_state = get_bytes(lk, "TraceState");
-                    if (read_attrs(lk, a, &s->links[q].attrs) != TC_OK)
+                    struct parquet_nav lk = parquet_nav_at(lkl, q);
+                    struct vp4_link *l4 = &s->links[q];
+                    l4->trace_id = vp4_nav_bytes(lk, "TraceID");
+                    l4->span_id = vp4_nav_bytes(lk, "SpanID");
+                    l4->trace_state = vp4_nav_bytes(lk, "TraceState");
+                    if (read_attrs(lk, a, &l4->attrs) != TC_OK)
                         goto nomem;
-                    s->links[q].dropped_attrs = (int32_t)get_i64(lk, "DroppedAttributesCount");
+                    l4->dropped_attrs = (int32_t)parquet_nav_i64(lk, "DroppedAttributesCount");
                 }
-                s->dropped_links = (int32_t)get_i64(sp, "DroppedLinksCount");
-                s->http_method = get_ostr(sp, "HttpMethod");
-                s->http_url = get_ostr(sp, "HttpUrl");
-                hs = get(sp, "HttpStatusCode");
-                s->has_http_status = hs.v && hs.v->kind == PARQUET_V_SCALAR;
-                s->http_status = s->has_http_status ? hs.v->i : 0;
-                read_dedicated(sp, s->dedicated);
             }
         }
     }
@@ -500,7 +430,7 @@ mk_group(struct bld *b, struct parquet_val *v, int node)
 
     v->kind = PARQUET_V_GROUP;
     v->n = (uint32_t)nd->num_children;
-    v->items = ALLOC(b->a, nd->num_children, struct parquet_val);
+    v->items = VP4_ALLOC(b->a, nd->num_children, struct parquet_val);
     if (v->items == NULL)
         b->nomem = 1;
     return v;
@@ -576,7 +506,7 @@ mk_list(struct bld *b, struct slot p, const char *name, uint32_t n, int element)
     int rnode, enode;
     struct parquet_val *lst;
 
-    out = ALLOC(b->a, n, struct slot);
+    out = VP4_ALLOC(b->a, n, struct slot);
     if (l.v == NULL || out == NULL || l.v->items == NULL) {
         b->nomem = 1;
         return NULL;
@@ -586,7 +516,7 @@ mk_list(struct bld *b, struct slot p, const char *name, uint32_t n, int element)
     lst = &l.v->items[0];
     lst->kind = PARQUET_V_LIST;
     lst->n = n;
-    lst->items = ALLOC(b->a, n, struct parquet_val);
+    lst->items = VP4_ALLOC(b->a, n, struct parquet_val);
     if (lst->items == NULL) {
         b->nomem = 1;
         return NULL;
@@ -658,7 +588,7 @@ vp4_trace_to_rowset(const struct vp4_trace *t, const struct parquet_schema *sche
                     struct parquet_arena *a, struct parquet_rowset *rs, struct tc_err *err)
 {
     struct bld b = {schema, a, 0};
-    struct parquet_val *root = ALLOC(a, 1, struct parquet_val);
+    struct parquet_val *root = VP4_ALLOC(a, 1, struct parquet_val);
     struct slot top, *st, *rsl;
 
     if (root == NULL)

@@ -7,99 +7,7 @@
 
 #include "mem.h"
 #include "thrift.h"
-#include "vp4.h"
-
-struct nv3 {
-    const struct parquet_schema *s;
-    int node;
-    const struct parquet_val *v;
-};
-
-static struct nv3
-get(struct nv3 p, const char *name)
-{
-    struct nv3 r = {p.s, -1, NULL};
-    const struct parquet_node *nd;
-
-    if (p.node < 0)
-        return r;
-    nd = &p.s->nodes[p.node];
-    for (int k = 0; k < nd->num_children; k++)
-        if (strcmp(p.s->nodes[nd->children[k]].name, name) == 0) {
-            r.node = nd->children[k];
-            if (p.v && p.v->kind == PARQUET_V_GROUP && (uint32_t)k < p.v->n)
-                r.v = &p.v->items[k];
-            break;
-        }
-    return r;
-}
-
-static uint32_t
-list_len(struct nv3 l)
-{
-    if (l.node < 0 || l.v == NULL || l.v->kind != PARQUET_V_GROUP || l.v->n < 1 ||
-        l.v->items[0].kind != PARQUET_V_LIST)
-        return 0;
-    return l.v->items[0].n;
-}
-
-static struct nv3
-list_at(struct nv3 l, uint32_t i)
-{
-    struct nv3 r = {l.s, -1, NULL};
-    int rnode = l.s->nodes[l.node].children[0];
-    const struct parquet_val *it = &l.v->items[0].items[i];
-
-    if (l.s->nodes[rnode].num_children < 1)
-        return r;
-    r.node = l.s->nodes[rnode].children[0];
-    r.v = it->kind == PARQUET_V_GROUP ? &it->items[0] : NULL;
-    return r;
-}
-
-static int
-scalar(struct nv3 p, const char *name, const struct parquet_val **v)
-{
-    struct nv3 c = get(p, name);
-
-    *v = c.v && c.v->kind == PARQUET_V_SCALAR ? c.v : NULL;
-    return *v != NULL;
-}
-
-static struct vp4_bytes
-bytes_of(struct nv3 p, const char *name)
-{
-    const struct parquet_val *v;
-    struct vp4_bytes b = {(const uint8_t *)"", 0};
-
-    if (scalar(p, name, &v)) {
-        b.p = v->b;
-        b.len = v->len;
-    }
-    return b;
-}
-
-static int64_t
-int_of(struct nv3 p, const char *name)
-{
-    const struct parquet_val *v;
-
-    return scalar(p, name, &v) ? v->i : 0;
-}
-
-static struct vp4_ostr
-ostr_of(struct nv3 p, const char *name)
-{
-    const struct parquet_val *v;
-    struct vp4_ostr o = {0, {(const uint8_t *)"", 0}};
-
-    if (scalar(p, name, &v)) {
-        o.set = 1;
-        o.v.p = v->b;
-        o.v.len = v->len;
-    }
-    return o;
-}
+#include "vp4_int.h"
 
 /* ---- a bounded protobuf reader ---- */
 
@@ -416,64 +324,51 @@ attr_from_anyvalue(struct parquet_arena *a, struct vp4_bytes key, struct pb val,
     }
 }
 
+/* vParquet3 attributes hold one scalar per attribute (Value, ValueInt, ...)
+ * and arrays/KV lists as protobuf bytes. */
 static int
-v3_attrs(struct nv3 p, struct parquet_arena *a, struct vp4_attrs *out)
+v3_attrs(struct parquet_nav p, struct parquet_arena *a, struct vp4_attrs *out)
 {
-    struct nv3 l = get(p, "Attrs");
-    uint32_t n = list_len(l);
+    struct parquet_nav l = parquet_nav_get(p, "Attrs");
+    uint32_t n = parquet_nav_len(l);
 
     out->n = n;
-    out->a = parquet_arena_alloc(a, sizeof(*out->a) * (n ? n : 1));
+    out->a = VP4_ALLOC(a, n, struct vp4_attr);
     if (out->a == NULL)
         return TC_NOMEM;
     for (uint32_t i = 0; i < n; i++) {
-        struct nv3 e = list_at(l, i);
+        struct parquet_nav e = parquet_nav_at(l, i);
         struct vp4_attr *at = &out->a[i];
         const struct parquet_val *v;
         memset(at, 0, sizeof(*at));
-        at->key = bytes_of(e, "Key");
-        at->str = parquet_arena_alloc(a, sizeof(*at->str));
-        at->ints = parquet_arena_alloc(a, sizeof(int64_t));
-        at->dbls = parquet_arena_alloc(a, sizeof(double));
-        at->bools = parquet_arena_alloc(a, 1);
+        at->key = vp4_nav_bytes(e, "Key");
+        at->str = VP4_ALLOC(a, 1, struct vp4_bytes);
+        at->ints = VP4_ALLOC(a, 1, int64_t);
+        at->dbls = VP4_ALLOC(a, 1, double);
+        at->bools = VP4_ALLOC(a, 1, uint8_t);
         if (!at->str || !at->ints || !at->dbls || !at->bools)
             return TC_NOMEM;
-        if (scalar(e, "Value", &v)) {
+        if ((v = parquet_nav_scalar(e, "Value")) != NULL) {
             at->str[0].p = v->b;
             at->str[0].len = v->len;
             at->nstr = 1;
-        } else if (scalar(e, "ValueInt", &v)) {
+        } else if ((v = parquet_nav_scalar(e, "ValueInt")) != NULL) {
             at->ints[0] = v->i;
             at->nint = 1;
-        } else if (scalar(e, "ValueDouble", &v)) {
+        } else if ((v = parquet_nav_scalar(e, "ValueDouble")) != NULL) {
             at->dbls[0] = v->d;
             at->ndbl = 1;
-        } else if (scalar(e, "ValueBool", &v)) {
+        } else if ((v = parquet_nav_scalar(e, "ValueBool")) != NULL) {
             at->bools[0] = v->i != 0;
             at->nbool = 1;
-        } else if (scalar(e, "ValueArray", &v) && v->len > 0) {
-            at->unsupported.set = 1;
-            at->unsupported.v.p = v->b;
-            at->unsupported.v.len = v->len;
-        } else if (scalar(e, "ValueKVList", &v) && v->len > 0) {
+        } else if (((v = parquet_nav_scalar(e, "ValueArray")) != NULL && v->len > 0) ||
+                   ((v = parquet_nav_scalar(e, "ValueKVList")) != NULL && v->len > 0)) {
             at->unsupported.set = 1;
             at->unsupported.v.p = v->b;
             at->unsupported.v.len = v->len;
         }
     }
     return TC_OK;
-}
-
-static void
-v3_dedicated(struct nv3 p, struct vp4_ostr *out)
-{
-    struct nv3 d = get(p, "DedicatedAttributes");
-    char name[16];
-
-    for (int i = 0; i < 10; i++) {
-        snprintf(name, sizeof(name), "String%02d", i + 1);
-        out[i] = ostr_of(d, name);
-    }
 }
 
 /* LinkSlice { repeated Span_Link links = 1 }; Span_Link { trace_id 1;
@@ -562,93 +457,69 @@ vp4_trace_from_v3_row(const struct parquet_row *row, const struct parquet_schema
 {
     struct parquet_val *root;
     struct vp4_trace *t;
-    struct nv3 top, l;
+    struct parquet_nav top, l;
     int rc;
 
     if ((rc = parquet_row_assemble(row, schema, a, &root, err)) != TC_OK)
         return rc;
-    t = parquet_arena_alloc(a, sizeof(*t));
+    t = VP4_ALLOC(a, 1, struct vp4_trace);
     if (t == NULL)
         goto nomem;
-    top.s = schema;
-    top.node = 0;
-    top.v = root;
-    t->trace_id = bytes_of(top, "TraceID");
-    t->trace_id_text = bytes_of(top, "TraceIDText");
-    t->start = (uint64_t)int_of(top, "StartTimeUnixNano");
-    t->end = (uint64_t)int_of(top, "EndTimeUnixNano");
-    t->duration = (uint64_t)int_of(top, "DurationNano");
-    t->root_service = bytes_of(top, "RootServiceName");
-    t->root_span = bytes_of(top, "RootSpanName");
-    t->stats = parquet_arena_alloc(a, sizeof(*t->stats));
-    l = get(top, "rs");
-    t->nrs = list_len(l);
-    t->rs = parquet_arena_alloc(a, sizeof(*t->rs) * (t->nrs ? t->nrs : 1));
+    top = parquet_nav_root(schema, root);
+    vp4_read_trace_fields(top, t);
+    t->stats = VP4_ALLOC(a, 1, struct vp4_service_stats); /* v3 has no ServiceStats */
+    l = parquet_nav_get(top, "rs");
+    t->nrs = parquet_nav_len(l);
+    t->rs = VP4_ALLOC(a, t->nrs, struct vp4_resource_spans);
     if (t->rs == NULL || t->stats == NULL)
         goto nomem;
     for (uint32_t i = 0; i < t->nrs; i++) {
-        struct nv3 e = list_at(l, i), res = get(e, "Resource"), ssl = get(e, "ss");
+        struct parquet_nav e = parquet_nav_at(l, i), res = parquet_nav_get(e, "Resource"),
+                           ssl = parquet_nav_get(e, "ss");
         struct vp4_resource_spans *rs = &t->rs[i];
-        static const char *const wk[VP4_RES_WELLKNOWN] = {
-            "Cluster",        "Namespace",        "Pod",        "Container",
-            "K8sClusterName", "K8sNamespaceName", "K8sPodName", "K8sContainerName"};
         if (v3_attrs(res, a, &rs->attrs) != TC_OK)
             goto nomem;
-        rs->service_name = bytes_of(res, "ServiceName");
-        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
-            rs->wellknown[k] = ostr_of(res, wk[k]);
-        v3_dedicated(res, rs->dedicated);
-        rs->nss = list_len(ssl);
-        rs->ss = parquet_arena_alloc(a, sizeof(*rs->ss) * (rs->nss ? rs->nss : 1));
+        vp4_read_resource_fields(res, rs);
+        rs->nss = parquet_nav_len(ssl);
+        rs->ss = VP4_ALLOC(a, rs->nss, struct vp4_scope_spans);
         if (rs->ss == NULL)
             goto nomem;
         for (uint32_t j = 0; j < rs->nss; j++) {
-            struct nv3 se = list_at(ssl, j), sc = get(se, "Scope"), spl = get(se, "Spans");
+            struct parquet_nav se = parquet_nav_at(ssl, j), sc = parquet_nav_get(se, "Scope"),
+                               spl = parquet_nav_get(se, "Spans");
             struct vp4_scope_spans *ss = &rs->ss[j];
-            ss->scope_name = bytes_of(sc, "Name");
-            ss->scope_version = bytes_of(sc, "Version");
-            ss->scope_attrs.a = parquet_arena_alloc(a, sizeof(*ss->scope_attrs.a));
-            ss->nspans = list_len(spl);
-            ss->spans = parquet_arena_alloc(a, sizeof(*ss->spans) * (ss->nspans ? ss->nspans : 1));
+            vp4_read_scope_fields(sc, ss);
+            ss->scope_attrs.a = VP4_ALLOC(a, 1, struct vp4_attr); /* v3 scopes have none */
+            ss->nspans = parquet_nav_len(spl);
+            ss->spans = VP4_ALLOC(a, ss->nspans, struct vp4_span);
             if (ss->spans == NULL || ss->scope_attrs.a == NULL)
                 goto nomem;
             for (uint32_t k = 0; k < ss->nspans; k++) {
-                struct nv3 sp = list_at(spl, k), evl;
+                struct parquet_nav sp = parquet_nav_at(spl, k), evl = parquet_nav_get(sp, "Events");
                 struct vp4_span *s = &ss->spans[k];
-                const struct parquet_val *hv;
-                s->span_id = bytes_of(sp, "SpanID");
-                s->parent_span_id = bytes_of(sp, "ParentSpanID");
-                s->parent_id = (int32_t)int_of(sp, "ParentID");
-                s->nested_left = (int32_t)int_of(sp, "NestedSetLeft");
-                s->nested_right = (int32_t)int_of(sp, "NestedSetRight");
-                s->name = bytes_of(sp, "Name");
-                s->kind = int_of(sp, "Kind");
-                s->trace_state = bytes_of(sp, "TraceState");
-                s->start = (uint64_t)int_of(sp, "StartTimeUnixNano");
-                s->duration = (uint64_t)int_of(sp, "DurationNano");
-                s->status_code = int_of(sp, "StatusCode");
-                s->status_message = bytes_of(sp, "StatusMessage");
+                /* sets s->start, which the event times below are relative to */
+                vp4_read_span_fields(sp, s);
                 if (v3_attrs(sp, a, &s->attrs) != TC_OK)
                     goto nomem;
-                s->dropped_attrs = (int32_t)int_of(sp, "DroppedAttributesCount");
-                evl = get(sp, "Events");
-                s->nevents = list_len(evl);
-                s->events = parquet_arena_alloc(a, sizeof(*s->events) * (s->nevents + 1));
+                s->nevents = parquet_nav_len(evl);
+                s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
                 if (s->events == NULL)
                     goto nomem;
                 for (uint32_t q = 0; q < s->nevents; q++) {
-                    struct nv3 ev = list_at(evl, q), al = get(ev, "Attrs");
+                    struct parquet_nav ev = parquet_nav_at(evl, q),
+                                       al = parquet_nav_get(ev, "Attrs");
                     struct vp4_event *e4 = &s->events[q];
-                    uint32_t na = list_len(al);
-                    e4->time_since_start = (uint64_t)int_of(ev, "TimeUnixNano") - s->start;
-                    e4->name = bytes_of(ev, "Name");
-                    e4->dropped_attrs = (int32_t)int_of(ev, "DroppedAttributesCount");
-                    e4->attrs.a = parquet_arena_alloc(a, sizeof(*e4->attrs.a) * (na ? na : 1));
+                    uint32_t na = parquet_nav_len(al);
+                    e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeUnixNano") - s->start;
+                    e4->name = vp4_nav_bytes(ev, "Name");
+                    e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
+                    e4->attrs.a = VP4_ALLOC(a, na, struct vp4_attr);
                     if (e4->attrs.a == NULL)
                         goto nomem;
                     for (uint32_t z = 0; z < na; z++) {
-                        struct nv3 ae = list_at(al, z);
-                        struct vp4_bytes key = bytes_of(ae, "Key"), raw = bytes_of(ae, "Value");
+                        struct parquet_nav ae = parquet_nav_at(al, z);
+                        struct vp4_bytes key = vp4_nav_bytes(ae, "Key"),
+                                         raw = vp4_nav_bytes(ae, "Value");
                         struct pb val = {raw.p, raw.p + raw.len};
                         struct vp4_attr *at = &e4->attrs.a[e4->attrs.n];
                         rc = attr_from_anyvalue(a, key, val, at);
@@ -667,18 +538,11 @@ vp4_trace_from_v3_row(const struct parquet_row *row, const struct parquet_schema
                         e4->attrs.n++;
                     }
                 }
-                s->dropped_events = (int32_t)int_of(sp, "DroppedEventsCount");
-                rc = v3_links(a, bytes_of(sp, "Links"), s);
+                rc = v3_links(a, vp4_nav_bytes(sp, "Links"), s);
                 if (rc == TC_NOMEM)
                     goto nomem;
                 if (rc != TC_OK)
                     return tc_err_set(err, TC_CORRUPT, "vParquet3 span links: bad protobuf");
-                s->dropped_links = (int32_t)int_of(sp, "DroppedLinksCount");
-                s->http_method = ostr_of(sp, "HttpMethod");
-                s->http_url = ostr_of(sp, "HttpUrl");
-                s->has_http_status = scalar(sp, "HttpStatusCode", &hv);
-                s->http_status = s->has_http_status ? hv->i : 0;
-                v3_dedicated(sp, s->dedicated);
             }
         }
     }
