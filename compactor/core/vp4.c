@@ -249,8 +249,8 @@ read_dedicated(struct parquet_nav p, struct vp4_ostr *out)
     }
 }
 
-void
-vp4_read_trace_fields(struct parquet_nav top, struct vp4_trace *t)
+static void
+read_trace_fields(struct parquet_nav top, struct vp4_trace *t)
 {
     t->trace_id = vp4_nav_bytes(top, "TraceID");
     t->trace_id_text = vp4_nav_bytes(top, "TraceIDText");
@@ -261,24 +261,26 @@ vp4_read_trace_fields(struct parquet_nav top, struct vp4_trace *t)
     t->root_span = vp4_nav_bytes(top, "RootSpanName");
 }
 
-void
-vp4_read_resource_fields(struct parquet_nav res, struct vp4_resource_spans *rs)
+static int
+read_stats(struct parquet_nav top, struct parquet_arena *a, struct vp4_trace *t)
 {
-    rs->service_name = vp4_nav_bytes(res, "ServiceName");
-    for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
-        rs->wellknown[k] = vp4_nav_ostr(res, res_wellknown[k]);
-    read_dedicated(res, rs->dedicated);
+    struct parquet_nav l = parquet_nav_get(top, "ServiceStats");
+
+    t->nstats = parquet_nav_len(l);
+    t->stats = VP4_ALLOC(a, t->nstats, struct vp4_service_stats);
+    if (t->stats == NULL)
+        return TC_NOMEM;
+    for (uint32_t i = 0; i < t->nstats; i++) {
+        struct parquet_nav kv = parquet_nav_entry(l, i), v = parquet_nav_get(kv, "value");
+        t->stats[i].service = vp4_nav_bytes(kv, "key");
+        t->stats[i].span_count = (uint32_t)parquet_nav_i64(v, "SpanCount");
+        t->stats[i].error_count = (uint32_t)parquet_nav_i64(v, "ErrorCount");
+    }
+    return TC_OK;
 }
 
-void
-vp4_read_scope_fields(struct parquet_nav sc, struct vp4_scope_spans *ss)
-{
-    ss->scope_name = vp4_nav_bytes(sc, "Name");
-    ss->scope_version = vp4_nav_bytes(sc, "Version");
-}
-
-void
-vp4_read_span_fields(struct parquet_nav sp, struct vp4_span *s)
+static void
+read_span_fields(struct parquet_nav sp, struct vp4_span *s)
 {
     const struct parquet_val *hs = parquet_nav_scalar(sp, "HttpStatusCode");
 
@@ -304,9 +306,50 @@ vp4_read_span_fields(struct parquet_nav sp, struct vp4_span *s)
     read_dedicated(sp, s->dedicated);
 }
 
+/* A resource's scopes and their spans; the span fields both versions share
+ * are read here, rd->span reads the rest. */
+static int
+read_scopes(const struct vp4_row_reader *rd, struct parquet_nav ssl, struct parquet_arena *a,
+            struct vp4_resource_spans *rs, struct tc_err *err)
+{
+    int rc;
+
+    rs->nss = parquet_nav_len(ssl);
+    rs->ss = VP4_ALLOC(a, rs->nss, struct vp4_scope_spans);
+    if (rs->ss == NULL)
+        return TC_NOMEM;
+    for (uint32_t j = 0; j < rs->nss; j++) {
+        struct parquet_nav se = parquet_nav_at(ssl, j), sc = parquet_nav_get(se, "Scope"),
+                           spl = parquet_nav_get(se, "Spans");
+        struct vp4_scope_spans *ss = &rs->ss[j];
+        ss->scope_name = vp4_nav_bytes(sc, "Name");
+        ss->scope_version = vp4_nav_bytes(sc, "Version");
+        if (rd->v4_fields) {
+            if (read_attrs(sc, a, &ss->scope_attrs) != TC_OK)
+                return TC_NOMEM;
+            ss->scope_dropped_attrs = (int32_t)parquet_nav_i64(sc, "DroppedAttributesCount");
+        } else if ((ss->scope_attrs.a = VP4_ALLOC(a, 1, struct vp4_attr)) == NULL) {
+            return TC_NOMEM;
+        }
+        ss->nspans = parquet_nav_len(spl);
+        ss->spans = VP4_ALLOC(a, ss->nspans, struct vp4_span);
+        if (ss->spans == NULL)
+            return TC_NOMEM;
+        for (uint32_t k = 0; k < ss->nspans; k++) {
+            struct parquet_nav sp = parquet_nav_at(spl, k);
+            /* first: rd->span may need s->start */
+            read_span_fields(sp, &ss->spans[k]);
+            if ((rc = rd->span(sp, a, &ss->spans[k], err)) != TC_OK)
+                return rc;
+        }
+    }
+    return TC_OK;
+}
+
 int
-vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *schema,
-                   struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
+vp4_read_row(const struct vp4_row_reader *rd, const struct parquet_row *row,
+             const struct parquet_schema *schema, struct parquet_arena *a, struct vp4_trace **out,
+             struct tc_err *err)
 {
     struct parquet_val *root;
     struct vp4_trace *t;
@@ -319,88 +362,86 @@ vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *s
     if (t == NULL)
         goto nomem;
     top = parquet_nav_root(schema, root);
-    vp4_read_trace_fields(top, t);
-    l = parquet_nav_get(top, "ServiceStats");
-    t->nstats = parquet_nav_len(l);
-    t->stats = VP4_ALLOC(a, t->nstats, struct vp4_service_stats);
-    if (t->stats == NULL)
+    read_trace_fields(top, t);
+    if (rd->v4_fields)
+        rc = read_stats(top, a, t);
+    else
+        rc = (t->stats = VP4_ALLOC(a, 1, struct vp4_service_stats)) ? TC_OK : TC_NOMEM;
+    if (rc != TC_OK)
         goto nomem;
-    for (uint32_t i = 0; i < t->nstats; i++) {
-        struct parquet_nav kv = parquet_nav_entry(l, i), v = parquet_nav_get(kv, "value");
-        t->stats[i].service = vp4_nav_bytes(kv, "key");
-        t->stats[i].span_count = (uint32_t)parquet_nav_i64(v, "SpanCount");
-        t->stats[i].error_count = (uint32_t)parquet_nav_i64(v, "ErrorCount");
-    }
     l = parquet_nav_get(top, "rs");
     t->nrs = parquet_nav_len(l);
     t->rs = VP4_ALLOC(a, t->nrs, struct vp4_resource_spans);
     if (t->rs == NULL)
         goto nomem;
     for (uint32_t i = 0; i < t->nrs; i++) {
-        struct parquet_nav e = parquet_nav_at(l, i), res = parquet_nav_get(e, "Resource"),
-                           ssl = parquet_nav_get(e, "ss");
+        struct parquet_nav e = parquet_nav_at(l, i), res = parquet_nav_get(e, "Resource");
         struct vp4_resource_spans *rs = &t->rs[i];
-        if (read_attrs(res, a, &rs->attrs) != TC_OK)
+        if (rd->attrs(res, a, &rs->attrs) != TC_OK)
             goto nomem;
-        rs->dropped_attrs = (int32_t)parquet_nav_i64(res, "DroppedAttributesCount");
-        vp4_read_resource_fields(res, rs);
-        rs->nss = parquet_nav_len(ssl);
-        rs->ss = VP4_ALLOC(a, rs->nss, struct vp4_scope_spans);
-        if (rs->ss == NULL)
+        if (rd->v4_fields)
+            rs->dropped_attrs = (int32_t)parquet_nav_i64(res, "DroppedAttributesCount");
+        rs->service_name = vp4_nav_bytes(res, "ServiceName");
+        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
+            rs->wellknown[k] = vp4_nav_ostr(res, res_wellknown[k]);
+        read_dedicated(res, rs->dedicated);
+        rc = read_scopes(rd, parquet_nav_get(e, "ss"), a, rs, err);
+        if (rc == TC_NOMEM)
             goto nomem;
-        for (uint32_t j = 0; j < rs->nss; j++) {
-            struct parquet_nav se = parquet_nav_at(ssl, j), sc = parquet_nav_get(se, "Scope"),
-                               spl = parquet_nav_get(se, "Spans");
-            struct vp4_scope_spans *ss = &rs->ss[j];
-            vp4_read_scope_fields(sc, ss);
-            if (read_attrs(sc, a, &ss->scope_attrs) != TC_OK)
-                goto nomem;
-            ss->scope_dropped_attrs = (int32_t)parquet_nav_i64(sc, "DroppedAttributesCount");
-            ss->nspans = parquet_nav_len(spl);
-            ss->spans = VP4_ALLOC(a, ss->nspans, struct vp4_span);
-            if (ss->spans == NULL)
-                goto nomem;
-            for (uint32_t k = 0; k < ss->nspans; k++) {
-                struct parquet_nav sp = parquet_nav_at(spl, k), evl = parquet_nav_get(sp, "Events"),
-                                   lkl = parquet_nav_get(sp, "Links");
-                struct vp4_span *s = &ss->spans[k];
-                vp4_read_span_fields(sp, s);
-                if (read_attrs(sp, a, &s->attrs) != TC_OK)
-                    goto nomem;
-                s->nevents = parquet_nav_len(evl);
-                s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
-                if (s->events == NULL)
-                    goto nomem;
-                for (uint32_t q = 0; q < s->nevents; q++) {
-                    struct parquet_nav ev = parquet_nav_at(evl, q);
-                    struct vp4_event *e4 = &s->events[q];
-                    e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeSinceStartNano");
-                    e4->name = vp4_nav_bytes(ev, "Name");
-                    if (read_attrs(ev, a, &e4->attrs) != TC_OK)
-                        goto nomem;
-                    e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
-                }
-                s->nlinks = parquet_nav_len(lkl);
-                s->links = VP4_ALLOC(a, s->nlinks, struct vp4_link);
-                if (s->links == NULL)
-                    goto nomem;
-                for (uint32_t q = 0; q < s->nlinks; q++) {
-                    struct parquet_nav lk = parquet_nav_at(lkl, q);
-                    struct vp4_link *l4 = &s->links[q];
-                    l4->trace_id = vp4_nav_bytes(lk, "TraceID");
-                    l4->span_id = vp4_nav_bytes(lk, "SpanID");
-                    l4->trace_state = vp4_nav_bytes(lk, "TraceState");
-                    if (read_attrs(lk, a, &l4->attrs) != TC_OK)
-                        goto nomem;
-                    l4->dropped_attrs = (int32_t)parquet_nav_i64(lk, "DroppedAttributesCount");
-                }
-            }
-        }
+        if (rc != TC_OK)
+            return rc;
     }
     *out = t;
     return TC_OK;
 nomem:
-    return tc_err_set(err, TC_NOMEM, "vp4: out of memory converting a row");
+    return tc_err_set(err, TC_NOMEM, "%s: out of memory converting a row", rd->name);
+}
+
+/* vParquet4 span Attrs, Events and Links. */
+static int
+read_span_v4(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s, struct tc_err *err)
+{
+    struct parquet_nav evl = parquet_nav_get(sp, "Events"), lkl = parquet_nav_get(sp, "Links");
+
+    if (read_attrs(sp, a, &s->attrs) != TC_OK)
+        return TC_NOMEM;
+    s->nevents = parquet_nav_len(evl);
+    s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
+    if (s->events == NULL)
+        return TC_NOMEM;
+    for (uint32_t q = 0; q < s->nevents; q++) {
+        struct parquet_nav ev = parquet_nav_at(evl, q);
+        struct vp4_event *e4 = &s->events[q];
+        e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeSinceStartNano");
+        e4->name = vp4_nav_bytes(ev, "Name");
+        if (read_attrs(ev, a, &e4->attrs) != TC_OK)
+            return TC_NOMEM;
+        e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
+    }
+    s->nlinks = parquet_nav_len(lkl);
+    s->links = VP4_ALLOC(a, s->nlinks, struct vp4_link);
+    if (s->links == NULL)
+        return TC_NOMEM;
+    for (uint32_t q = 0; q < s->nlinks; q++) {
+        struct parquet_nav lk = parquet_nav_at(lkl, q);
+        struct vp4_link *l4 = &s->links[q];
+        l4->trace_id = vp4_nav_bytes(lk, "TraceID");
+        l4->span_id = vp4_nav_bytes(lk, "SpanID");
+        l4->trace_state = vp4_nav_bytes(lk, "TraceState");
+        if (read_attrs(lk, a, &l4->attrs) != TC_OK)
+            return TC_NOMEM;
+        l4->dropped_attrs = (int32_t)parquet_nav_i64(lk, "DroppedAttributesCount");
+    }
+    return TC_OK;
+}
+
+int
+vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *schema,
+                   struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
+{
+    static const struct vp4_row_reader v4 = {"vp4", 1, read_attrs, read_span_v4};
+
+    return vp4_read_row(&v4, row, schema, a, out, err);
 }
 
 size_t

@@ -1,7 +1,7 @@
 /*
- * vp4_int.h - internals shared by vp4.c and vp4_v3.c: reading the trace
- * model fields that vParquet3 and vParquet4 rows hold under the same names
- * and types. Not part of the vp4.h API.
+ * vp4_int.h - internals shared by vp4.c and vp4_v3.c: one row reader for
+ * vParquet3 and vParquet4, with hooks for what the versions store
+ * differently. Not part of the vp4.h API.
  *
  * Ownership: every struct vp4_bytes / vp4_ostr read here borrows from the
  * assembled row tree (and so from the row), like vp4_trace_from_row().
@@ -32,15 +32,24 @@ vp4_nav_ostr(struct parquet_nav p, const char *name)
     return o;
 }
 
-/* Trace-level columns (TraceID .. RootSpanName), not ServiceStats. */
-void vp4_read_trace_fields(struct parquet_nav top, struct vp4_trace *t);
-/* Resource.ServiceName, the well-known resource columns and its
- * DedicatedAttributes; not Attrs or DroppedAttributesCount (v3 has none). */
-void vp4_read_resource_fields(struct parquet_nav res, struct vp4_resource_spans *rs);
-/* Scope Name and Version. */
-void vp4_read_scope_fields(struct parquet_nav sc, struct vp4_scope_spans *ss);
-/* The span's scalar columns, its dropped counts, the Http* columns and its
- * DedicatedAttributes; not Attrs, Events or Links, which differ by version. */
-void vp4_read_span_fields(struct parquet_nav sp, struct vp4_span *s);
+/* How one Tempo version's rows differ from the fields vp4_read_row() reads
+ * itself (trace columns, Resource ServiceName/well-known/dedicated, Scope
+ * Name/Version, the span's scalar, dropped-count, Http* and dedicated
+ * columns). */
+struct vp4_row_reader {
+    const char *name; /* prefix of the out-of-memory message */
+    int v4_fields;    /* ServiceStats, Resource/Scope DroppedAttributesCount, Scope Attrs */
+    /* Resource Attrs; TC_NOMEM is the only failure */
+    int (*attrs)(struct parquet_nav p, struct parquet_arena *a, struct vp4_attrs *out);
+    /* span Attrs, Events, Links, after the shared span fields (s->start is
+     * set); TC_NOMEM without a message, other codes with err set */
+    int (*span)(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s,
+                struct tc_err *err);
+};
+
+/* Assembles row and reads it into *out (allocated in a, borrowing from row). */
+int vp4_read_row(const struct vp4_row_reader *rd, const struct parquet_row *row,
+                 const struct parquet_schema *schema, struct parquet_arena *a,
+                 struct vp4_trace **out, struct tc_err *err);
 
 #endif

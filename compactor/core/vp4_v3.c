@@ -451,105 +451,63 @@ v3_links(struct parquet_arena *a, struct vp4_bytes raw, struct vp4_span *s)
     return TC_OK;
 }
 
+/* vParquet3 span Attrs, Events (absolute times, protobuf attributes) and
+ * Links (one protobuf LinkSlice). */
+static int
+v3_span(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s, struct tc_err *err)
+{
+    struct parquet_nav evl = parquet_nav_get(sp, "Events");
+    int rc;
+
+    if (v3_attrs(sp, a, &s->attrs) != TC_OK)
+        return TC_NOMEM;
+    s->nevents = parquet_nav_len(evl);
+    s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
+    if (s->events == NULL)
+        return TC_NOMEM;
+    for (uint32_t q = 0; q < s->nevents; q++) {
+        struct parquet_nav ev = parquet_nav_at(evl, q), al = parquet_nav_get(ev, "Attrs");
+        struct vp4_event *e4 = &s->events[q];
+        uint32_t na = parquet_nav_len(al);
+        e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeUnixNano") - s->start;
+        e4->name = vp4_nav_bytes(ev, "Name");
+        e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
+        e4->attrs.a = VP4_ALLOC(a, na, struct vp4_attr);
+        if (e4->attrs.a == NULL)
+            return TC_NOMEM;
+        for (uint32_t z = 0; z < na; z++) {
+            struct parquet_nav ae = parquet_nav_at(al, z);
+            struct vp4_bytes key = vp4_nav_bytes(ae, "Key"), raw = vp4_nav_bytes(ae, "Value");
+            struct pb val = {raw.p, raw.p + raw.len};
+            struct vp4_attr *at = &e4->attrs.a[e4->attrs.n];
+            rc = attr_from_anyvalue(a, key, val, at);
+            if (rc == TC_NOMEM)
+                return rc;
+            if (rc != TC_OK)
+                return tc_err_set(err, TC_CORRUPT, "vParquet3 event attribute %.*s: bad protobuf",
+                                  (int)key.len, (const char *)key.p);
+            /* an "event" string attribute names an unnamed event */
+            if (e4->name.len == 0 && key.len == 5 && memcmp(key.p, "event", 5) == 0 &&
+                at->nstr == 1 && !at->is_array) {
+                e4->name = at->str[0];
+                continue;
+            }
+            e4->attrs.n++;
+        }
+    }
+    rc = v3_links(a, vp4_nav_bytes(sp, "Links"), s);
+    if (rc != TC_OK && rc != TC_NOMEM)
+        return tc_err_set(err, TC_CORRUPT, "vParquet3 span links: bad protobuf");
+    return rc;
+}
+
 int
 vp4_trace_from_v3_row(const struct parquet_row *row, const struct parquet_schema *schema,
                       struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
 {
-    struct parquet_val *root;
-    struct vp4_trace *t;
-    struct parquet_nav top, l;
-    int rc;
+    static const struct vp4_row_reader v3 = {"vParquet3", 0, v3_attrs, v3_span};
 
-    if ((rc = parquet_row_assemble(row, schema, a, &root, err)) != TC_OK)
-        return rc;
-    t = VP4_ALLOC(a, 1, struct vp4_trace);
-    if (t == NULL)
-        goto nomem;
-    top = parquet_nav_root(schema, root);
-    vp4_read_trace_fields(top, t);
-    t->stats = VP4_ALLOC(a, 1, struct vp4_service_stats); /* v3 has no ServiceStats */
-    l = parquet_nav_get(top, "rs");
-    t->nrs = parquet_nav_len(l);
-    t->rs = VP4_ALLOC(a, t->nrs, struct vp4_resource_spans);
-    if (t->rs == NULL || t->stats == NULL)
-        goto nomem;
-    for (uint32_t i = 0; i < t->nrs; i++) {
-        struct parquet_nav e = parquet_nav_at(l, i), res = parquet_nav_get(e, "Resource"),
-                           ssl = parquet_nav_get(e, "ss");
-        struct vp4_resource_spans *rs = &t->rs[i];
-        if (v3_attrs(res, a, &rs->attrs) != TC_OK)
-            goto nomem;
-        vp4_read_resource_fields(res, rs);
-        rs->nss = parquet_nav_len(ssl);
-        rs->ss = VP4_ALLOC(a, rs->nss, struct vp4_scope_spans);
-        if (rs->ss == NULL)
-            goto nomem;
-        for (uint32_t j = 0; j < rs->nss; j++) {
-            struct parquet_nav se = parquet_nav_at(ssl, j), sc = parquet_nav_get(se, "Scope"),
-                               spl = parquet_nav_get(se, "Spans");
-            struct vp4_scope_spans *ss = &rs->ss[j];
-            vp4_read_scope_fields(sc, ss);
-            ss->scope_attrs.a = VP4_ALLOC(a, 1, struct vp4_attr); /* v3 scopes have none */
-            ss->nspans = parquet_nav_len(spl);
-            ss->spans = VP4_ALLOC(a, ss->nspans, struct vp4_span);
-            if (ss->spans == NULL || ss->scope_attrs.a == NULL)
-                goto nomem;
-            for (uint32_t k = 0; k < ss->nspans; k++) {
-                struct parquet_nav sp = parquet_nav_at(spl, k), evl = parquet_nav_get(sp, "Events");
-                struct vp4_span *s = &ss->spans[k];
-                /* sets s->start, which the event times below are relative to */
-                vp4_read_span_fields(sp, s);
-                if (v3_attrs(sp, a, &s->attrs) != TC_OK)
-                    goto nomem;
-                s->nevents = parquet_nav_len(evl);
-                s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
-                if (s->events == NULL)
-                    goto nomem;
-                for (uint32_t q = 0; q < s->nevents; q++) {
-                    struct parquet_nav ev = parquet_nav_at(evl, q),
-                                       al = parquet_nav_get(ev, "Attrs");
-                    struct vp4_event *e4 = &s->events[q];
-                    uint32_t na = parquet_nav_len(al);
-                    e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeUnixNano") - s->start;
-                    e4->name = vp4_nav_bytes(ev, "Name");
-                    e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
-                    e4->attrs.a = VP4_ALLOC(a, na, struct vp4_attr);
-                    if (e4->attrs.a == NULL)
-                        goto nomem;
-                    for (uint32_t z = 0; z < na; z++) {
-                        struct parquet_nav ae = parquet_nav_at(al, z);
-                        struct vp4_bytes key = vp4_nav_bytes(ae, "Key"),
-                                         raw = vp4_nav_bytes(ae, "Value");
-                        struct pb val = {raw.p, raw.p + raw.len};
-                        struct vp4_attr *at = &e4->attrs.a[e4->attrs.n];
-                        rc = attr_from_anyvalue(a, key, val, at);
-                        if (rc == TC_NOMEM)
-                            goto nomem;
-                        if (rc != TC_OK)
-                            return tc_err_set(err, TC_CORRUPT,
-                                              "vParquet3 event attribute %.*s: bad protobuf",
-                                              (int)key.len, (const char *)key.p);
-                        /* an "event" string attribute names an unnamed event */
-                        if (e4->name.len == 0 && key.len == 5 && memcmp(key.p, "event", 5) == 0 &&
-                            at->nstr == 1 && !at->is_array) {
-                            e4->name = at->str[0];
-                            continue;
-                        }
-                        e4->attrs.n++;
-                    }
-                }
-                rc = v3_links(a, vp4_nav_bytes(sp, "Links"), s);
-                if (rc == TC_NOMEM)
-                    goto nomem;
-                if (rc != TC_OK)
-                    return tc_err_set(err, TC_CORRUPT, "vParquet3 span links: bad protobuf");
-            }
-        }
-    }
-    *out = t;
-    return TC_OK;
-nomem:
-    return tc_err_set(err, TC_NOMEM, "vParquet3: out of memory converting a row");
+    return vp4_read_row(&v3, row, schema, a, out, err);
 }
 
 int
