@@ -306,8 +306,8 @@ read_span_fields(struct parquet_nav sp, struct vp4_span *s)
     read_dedicated(sp, s->dedicated);
 }
 
-/* A resource's scopes and their spans; the span fields both versions share
- * are read here, rd->span reads the rest. */
+/* A resource's scopes and their spans: the span fields both versions
+ * share are read here, rd reads the rest. */
 static int
 read_scopes(const struct vp4_row_reader *rd, struct parquet_nav ssl, struct parquet_arena *a,
             struct vp4_resource_spans *rs, struct tc_err *err)
@@ -336,10 +336,19 @@ read_scopes(const struct vp4_row_reader *rd, struct parquet_nav ssl, struct parq
         if (ss->spans == NULL)
             return TC_NOMEM;
         for (uint32_t k = 0; k < ss->nspans; k++) {
-            struct parquet_nav sp = parquet_nav_at(spl, k);
-            /* first: rd->span may need s->start */
-            read_span_fields(sp, &ss->spans[k]);
-            if ((rc = rd->span(sp, a, &ss->spans[k], err)) != TC_OK)
+            struct parquet_nav sp = parquet_nav_at(spl, k), evl = parquet_nav_get(sp, "Events");
+            struct vp4_span *s = &ss->spans[k];
+            read_span_fields(sp, s); /* first: rd->event needs s->start */
+            if (rd->attrs(sp, a, &s->attrs) != TC_OK)
+                return TC_NOMEM;
+            s->nevents = parquet_nav_len(evl);
+            s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
+            if (s->events == NULL)
+                return TC_NOMEM;
+            for (uint32_t q = 0; q < s->nevents; q++)
+                if ((rc = rd->event(parquet_nav_at(evl, q), a, s, &s->events[q], err)) != TC_OK)
+                    return rc;
+            if ((rc = rd->links(sp, a, s, err)) != TC_OK)
                 return rc;
         }
     }
@@ -397,27 +406,22 @@ nomem:
     return tc_err_set(err, TC_NOMEM, "%s: out of memory converting a row", rd->name);
 }
 
-/* vParquet4 span Attrs, Events and Links. */
 static int
-read_span_v4(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s, struct tc_err *err)
+read_event_v4(struct parquet_nav ev, struct parquet_arena *a, const struct vp4_span *s,
+              struct vp4_event *e4, struct tc_err *err)
 {
-    struct parquet_nav evl = parquet_nav_get(sp, "Events"), lkl = parquet_nav_get(sp, "Links");
+    e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeSinceStartNano");
+    e4->name = vp4_nav_bytes(ev, "Name");
+    e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
+    return read_attrs(ev, a, &e4->attrs);
+}
 
-    if (read_attrs(sp, a, &s->attrs) != TC_OK)
-        return TC_NOMEM;
-    s->nevents = parquet_nav_len(evl);
-    s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
-    if (s->events == NULL)
-        return TC_NOMEM;
-    for (uint32_t q = 0; q < s->nevents; q++) {
-        struct parquet_nav ev = parquet_nav_at(evl, q);
-        struct vp4_event *e4 = &s->events[q];
-        e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeSinceStartNano");
-        e4->name = vp4_nav_bytes(ev, "Name");
-        if (read_attrs(ev, a, &e4->attrs) != TC_OK)
-            return TC_NOMEM;
-        e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
-    }
+static int
+read_links_v4(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s,
+              struct tc_err *err)
+{
+    struct parquet_nav lkl = parquet_nav_get(sp, "Links");
+
     s->nlinks = parquet_nav_len(lkl);
     s->links = VP4_ALLOC(a, s->nlinks, struct vp4_link);
     if (s->links == NULL)
@@ -428,9 +432,9 @@ read_span_v4(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s,
         l4->trace_id = vp4_nav_bytes(lk, "TraceID");
         l4->span_id = vp4_nav_bytes(lk, "SpanID");
         l4->trace_state = vp4_nav_bytes(lk, "TraceState");
+        l4->dropped_attrs = (int32_t)parquet_nav_i64(lk, "DroppedAttributesCount");
         if (read_attrs(lk, a, &l4->attrs) != TC_OK)
             return TC_NOMEM;
-        l4->dropped_attrs = (int32_t)parquet_nav_i64(lk, "DroppedAttributesCount");
     }
     return TC_OK;
 }
@@ -439,7 +443,7 @@ int
 vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *schema,
                    struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
 {
-    static const struct vp4_row_reader v4 = {"vp4", 1, read_attrs, read_span_v4};
+    static const struct vp4_row_reader v4 = {"vp4", 1, read_attrs, read_event_v4, read_links_v4};
 
     return vp4_read_row(&v4, row, schema, a, out, err);
 }

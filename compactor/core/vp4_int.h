@@ -32,19 +32,22 @@ vp4_nav_ostr(struct parquet_nav p, const char *name)
     return o;
 }
 
-/* How one Tempo version's rows differ from the fields vp4_read_row() reads
- * itself (trace columns, Resource ServiceName/well-known/dedicated, Scope
+/* How one Tempo version's rows differ from what vp4_read_row() reads
+ * itself: the trace columns, Resource ServiceName/well-known/dedicated, Scope
  * Name/Version, the span's scalar, dropped-count, Http* and dedicated
- * columns). */
+ * columns, and the rs/ss/Spans/Events lists. */
 struct vp4_row_reader {
     const char *name; /* prefix of the out-of-memory message */
     int v4_fields;    /* ServiceStats, Resource/Scope DroppedAttributesCount, Scope Attrs */
-    /* Resource Attrs; TC_NOMEM is the only failure */
+    /* Resource and span Attrs; TC_NOMEM is the only failure */
     int (*attrs)(struct parquet_nav p, struct parquet_arena *a, struct vp4_attrs *out);
-    /* span Attrs, Events, Links, after the shared span fields (s->start is
-     * set); TC_NOMEM without a message, other codes with err set */
-    int (*span)(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s,
-                struct tc_err *err);
+    /* One element of the span's Events into *e (s holds the span's shared
+     * fields, start included) and the span's Links; TC_NOMEM without a
+     * message, other codes with err set */
+    int (*event)(struct parquet_nav ev, struct parquet_arena *a, const struct vp4_span *s,
+                 struct vp4_event *e, struct tc_err *err);
+    int (*links)(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s,
+                 struct tc_err *err);
 };
 
 /* Assembles row and reads it into *out (allocated in a, borrowing from row). */

@@ -451,51 +451,50 @@ v3_links(struct parquet_arena *a, struct vp4_bytes raw, struct vp4_span *s)
     return TC_OK;
 }
 
-/* vParquet3 span Attrs, Events (absolute times, protobuf attributes) and
- * Links (one protobuf LinkSlice). */
+/* A vParquet3 event: absolute time, attributes as protobuf AnyValues. */
 static int
-v3_span(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s, struct tc_err *err)
+v3_event(struct parquet_nav ev, struct parquet_arena *a, const struct vp4_span *s,
+         struct vp4_event *e4, struct tc_err *err)
 {
-    struct parquet_nav evl = parquet_nav_get(sp, "Events");
+    struct parquet_nav al = parquet_nav_get(ev, "Attrs");
+    uint32_t na = parquet_nav_len(al);
     int rc;
 
-    if (v3_attrs(sp, a, &s->attrs) != TC_OK)
+    e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeUnixNano") - s->start;
+    e4->name = vp4_nav_bytes(ev, "Name");
+    e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
+    e4->attrs.a = VP4_ALLOC(a, na, struct vp4_attr);
+    if (e4->attrs.a == NULL)
         return TC_NOMEM;
-    s->nevents = parquet_nav_len(evl);
-    s->events = VP4_ALLOC(a, s->nevents, struct vp4_event);
-    if (s->events == NULL)
-        return TC_NOMEM;
-    for (uint32_t q = 0; q < s->nevents; q++) {
-        struct parquet_nav ev = parquet_nav_at(evl, q), al = parquet_nav_get(ev, "Attrs");
-        struct vp4_event *e4 = &s->events[q];
-        uint32_t na = parquet_nav_len(al);
-        e4->time_since_start = (uint64_t)parquet_nav_i64(ev, "TimeUnixNano") - s->start;
-        e4->name = vp4_nav_bytes(ev, "Name");
-        e4->dropped_attrs = (int32_t)parquet_nav_i64(ev, "DroppedAttributesCount");
-        e4->attrs.a = VP4_ALLOC(a, na, struct vp4_attr);
-        if (e4->attrs.a == NULL)
-            return TC_NOMEM;
-        for (uint32_t z = 0; z < na; z++) {
-            struct parquet_nav ae = parquet_nav_at(al, z);
-            struct vp4_bytes key = vp4_nav_bytes(ae, "Key"), raw = vp4_nav_bytes(ae, "Value");
-            struct pb val = {raw.p, raw.p + raw.len};
-            struct vp4_attr *at = &e4->attrs.a[e4->attrs.n];
-            rc = attr_from_anyvalue(a, key, val, at);
-            if (rc == TC_NOMEM)
-                return rc;
-            if (rc != TC_OK)
-                return tc_err_set(err, TC_CORRUPT, "vParquet3 event attribute %.*s: bad protobuf",
-                                  (int)key.len, (const char *)key.p);
-            /* an "event" string attribute names an unnamed event */
-            if (e4->name.len == 0 && key.len == 5 && memcmp(key.p, "event", 5) == 0 &&
-                at->nstr == 1 && !at->is_array) {
-                e4->name = at->str[0];
-                continue;
-            }
-            e4->attrs.n++;
+    for (uint32_t z = 0; z < na; z++) {
+        struct parquet_nav ae = parquet_nav_at(al, z);
+        struct vp4_bytes key = vp4_nav_bytes(ae, "Key"), raw = vp4_nav_bytes(ae, "Value");
+        struct pb val = {raw.p, raw.p + raw.len};
+        struct vp4_attr *at = &e4->attrs.a[e4->attrs.n];
+        rc = attr_from_anyvalue(a, key, val, at);
+        if (rc == TC_NOMEM)
+            return rc;
+        if (rc != TC_OK)
+            return tc_err_set(err, TC_CORRUPT, "vParquet3 event attribute %.*s: bad protobuf",
+                              (int)key.len, (const char *)key.p);
+        /* an "event" string attribute names an unnamed event */
+        if (e4->name.len == 0 && key.len == 5 && memcmp(key.p, "event", 5) == 0 && at->nstr == 1 &&
+            !at->is_array) {
+            e4->name = at->str[0];
+            continue;
         }
+        e4->attrs.n++;
     }
-    rc = v3_links(a, vp4_nav_bytes(sp, "Links"), s);
+    return TC_OK;
+}
+
+/* vParquet3 Links: one protobuf LinkSlice in a bytes column. */
+static int
+v3_span_links(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s,
+              struct tc_err *err)
+{
+    int rc = v3_links(a, vp4_nav_bytes(sp, "Links"), s);
+
     if (rc != TC_OK && rc != TC_NOMEM)
         return tc_err_set(err, TC_CORRUPT, "vParquet3 span links: bad protobuf");
     return rc;
@@ -505,7 +504,7 @@ int
 vp4_trace_from_v3_row(const struct parquet_row *row, const struct parquet_schema *schema,
                       struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
 {
-    static const struct vp4_row_reader v3 = {"vParquet3", 0, v3_attrs, v3_span};
+    static const struct vp4_row_reader v3 = {"vParquet3", 0, v3_attrs, v3_event, v3_span_links};
 
     return vp4_read_row(&v3, row, schema, a, out, err);
 }
