@@ -228,6 +228,76 @@ TEST(open_errors_name_the_file)
     ASSERT_STR_CONTAINS(err.msg, "footer length");
 }
 
-TEST_MAIN(TEST_ENTRY(rle_roundtrip), TEST_ENTRY(delta_roundtrip), TEST_ENTRY(codecs_roundtrip),
+/* parquet_nav over a hand-built row: present, absent, null and
+ * out-of-range values all read as the value or as 0 / "" without a crash. */
+TEST(nav_reads_present_absent_and_null)
+{
+    struct parquet_schema_builder *sb = parquet_sb_new("schema");
+    struct parquet_schema *s = NULL;
+    struct parquet_val name = {.kind = PARQUET_V_SCALAR, .b = (const uint8_t *)"ab", .len = 2};
+    struct parquet_val n = {.kind = PARQUET_V_SCALAR, .i = 7};
+    struct parquet_val nul = {.kind = PARQUET_V_NULL};
+    struct parquet_val e1 = {.kind = PARQUET_V_SCALAR, .i = 1},
+                       e2 = {.kind = PARQUET_V_SCALAR, .i = 2};
+    struct parquet_val it[3] = {{.kind = PARQUET_V_GROUP, .n = 1, .items = &e1},
+                                {.kind = PARQUET_V_GROUP, .n = 1, .items = &e2},
+                                {.kind = PARQUET_V_NULL}};
+    struct parquet_val lst = {.kind = PARQUET_V_LIST, .n = 3, .items = it};
+    struct parquet_val l = {.kind = PARQUET_V_GROUP, .n = 1, .items = &lst};
+    struct parquet_val fields[4];
+    struct parquet_val root = {.kind = PARQUET_V_GROUP, .n = 4, .items = fields};
+    struct parquet_nav r, x, li;
+    struct tc_err err;
+    const uint8_t *b;
+    uint32_t len = 99;
+
+    parquet_sb_leaf(sb, "Name", PARQUET_OPTIONAL, PARQUET_BYTE_ARRAY, PARQUET_CT_UTF8, -1, -1);
+    parquet_sb_leaf(sb, "N", PARQUET_REQUIRED, PARQUET_INT64, PARQUET_CT_NONE, -1, -1);
+    parquet_sb_leaf(sb, "Opt", PARQUET_OPTIONAL, PARQUET_INT64, PARQUET_CT_NONE, -1, -1);
+    parquet_sb_group(sb, "L", PARQUET_REQUIRED, PARQUET_CT_LIST);
+    parquet_sb_group(sb, "list", PARQUET_REPEATED, PARQUET_CT_NONE);
+    parquet_sb_leaf(sb, "element", PARQUET_OPTIONAL, PARQUET_INT64, PARQUET_CT_NONE, -1, -1);
+    parquet_sb_end(sb);
+    parquet_sb_end(sb);
+    if (parquet_sb_build(sb, &s, &err) != TC_OK)
+        TEST_FAIL_("schema: %s", err.msg);
+    fields[0] = name;
+    fields[1] = n;
+    fields[2] = nul;
+    fields[3] = l;
+
+    r = parquet_nav_root(s, &root);
+    b = parquet_nav_bytes(r, "Name", &len);
+    ASSERT_EQ(len, 2);
+    ASSERT_MEM_EQ(b, "ab", 2);
+    ASSERT_EQ(parquet_nav_i64(r, "N"), 7);
+    /* a null optional and a field the schema lacks both read as 0 / "" */
+    ASSERT_EQ(parquet_nav_i64(r, "Opt"), 0);
+    ASSERT(parquet_nav_scalar(r, "Opt") == NULL);
+    x = parquet_nav_get(r, "NoSuchField");
+    ASSERT_EQ(x.node, -1);
+    ASSERT(x.v == NULL);
+    b = parquet_nav_bytes(r, "NoSuchField", &len);
+    ASSERT_EQ(len, 0);
+    ASSERT_STR_EQ((const char *)b, "");
+    ASSERT_EQ(parquet_nav_len(x), 0);
+    ASSERT_EQ(parquet_nav_get(x, "Deeper").node, -1);
+    /* list elements, a null element and out of range */
+    li = parquet_nav_get(r, "L");
+    ASSERT_EQ(parquet_nav_len(li), 3);
+    ASSERT_EQ(parquet_nav_i64(parquet_nav_at(li, 0), NULL), 1);
+    ASSERT_EQ(parquet_nav_i64(parquet_nav_at(li, 1), NULL), 2);
+    ASSERT(parquet_nav_at(li, 2).v == NULL);
+    ASSERT_EQ(parquet_nav_i64(parquet_nav_at(li, 2), NULL), 0);
+    x = parquet_nav_at(li, 3);
+    ASSERT_EQ(x.node, -1);
+    ASSERT(x.v == NULL);
+    /* a tree with no value at all (absent row part) */
+    ASSERT_EQ(parquet_nav_i64(parquet_nav_root(s, NULL), "N"), 0);
+    parquet_schema_free(s);
+}
+
+TEST_MAIN(TEST_ENTRY(rle_roundtrip), TEST_ENTRY(nav_reads_present_absent_and_null),
+          TEST_ENTRY(delta_roundtrip), TEST_ENTRY(codecs_roundtrip),
           TEST_ENTRY(real_blocks_read_completely), TEST_ENTRY(real_block_footer_and_page_index),
           TEST_ENTRY(open_errors_name_the_file))
