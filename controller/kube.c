@@ -839,8 +839,8 @@ kube_stream(struct kube *k, const char *path, long timeout_ms, kube_sink_fn sink
                                .sink_ud = ud,
                                .sink_2xx_only = 1,
                                .stop = stop,
-                               .max_body = errbody->cap > errbody->len ? errbody->cap - errbody->len
-                                                                       : 1};
+                               .max_body =
+                                   errbody->cap > errbody->len ? errbody->cap - errbody->len : 1};
     struct http_response hr;
     int rc;
 

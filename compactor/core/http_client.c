@@ -24,7 +24,7 @@
 
 #define HTTP_DEFAULT_MAX_BODY ((size_t)64 << 20)
 #define HTTP_HEADERS_CAP ((size_t)64 << 10)
-#define HTTP_STOP_POLL_MS 100 /* longest wait while a transfer has a stop flag */
+#define HTTP_STOP_POLL_MS 100  /* longest wait while a transfer has a stop flag */
 #define HTTP_QUICKACK_SOCKS 16 /* open sockets tracked for tcp_quickack */
 
 struct xfer {
@@ -154,9 +154,8 @@ http_client_new(const struct http_client_opts *opts, struct tc_err *err)
     c->accept_encoding = c->o.accept_encoding ? tc_strdup(c->o.accept_encoding) : NULL;
     c->multi = curl_multi_init();
     if (c->multi == NULL || c->user_agent == NULL || (c->o.ca_file && !c->ca_file) ||
-        (c->o.accept_encoding && !c->accept_encoding) ||
-        (c->o.ca_pem && !c->ca_pem) || (c->o.cert_pem && !c->cert_pem) ||
-        (c->o.key_pem && !c->key_pem)) {
+        (c->o.accept_encoding && !c->accept_encoding) || (c->o.ca_pem && !c->ca_pem) ||
+        (c->o.cert_pem && !c->cert_pem) || (c->o.key_pem && !c->key_pem)) {
         tc_err_set(err, TC_NOMEM, "http client: out of memory");
         http_client_free(c);
         return NULL;
