@@ -1,22 +1,20 @@
 /* kube.c - Kubernetes API client: config, auth, requests, streams. */
 #include "kube.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "http_client.h"
 #include "mem.h"
 #include "yamljson.h"
 
@@ -24,11 +22,15 @@
 #define KUBE_BODY_CAP (64u << 20)  /* response body cap */
 #define KUBE_EXEC_TIMEOUT_MS 30000 /* exec credential plugin */
 
+#define KUBE_REQ_TIMEOUT_MS 30000 /* a plain API request */
+#define KUBE_USER_AGENT "tempo-compactor-operator"
+
+/* Requests go through the core HTTP client, the project's one libcurl layer. */
 struct kube {
     struct kube_config *cfg;
-    CURL *curl;
-    curl_socket_t fd; /* socket of the current connection (from the sockopt callback) */
-    char errbuf[CURL_ERROR_SIZE];
+    struct http_client *http;  /* the API server, with the config's TLS material */
+    unsigned long http_gen;    /* cfg->auth_gen that http was built with */
+    struct http_client *plain; /* other URLs (kube_get_url): no CA, cert or credentials */
 };
 
 /* ---- small helpers ---- */
@@ -620,13 +622,7 @@ kube_new(struct kube_config *cfg, struct tc_err *err)
         return NULL;
     }
     k->cfg = cfg;
-    k->fd = CURL_SOCKET_BAD;
-    k->curl = curl_easy_init();
-    if (k->curl == NULL) {
-        tc_free(k);
-        tc_err_set(err, TC_NOMEM, "curl_easy_init failed");
-        return NULL;
-    }
+    /* The API client is built on first use, with the credentials of then. */
     return k;
 }
 
@@ -635,7 +631,8 @@ kube_free(struct kube *k)
 {
     if (k == NULL)
         return;
-    curl_easy_cleanup(k->curl);
+    http_client_free(k->http);
+    http_client_free(k->plain);
     tc_free(k);
 }
 
@@ -652,191 +649,161 @@ kube_resp_cleanup(struct kube_resp *r)
     buf_cleanup(&r->body);
 }
 
-struct kube_wctx {
-    CURL *curl;
-    curl_socket_t *fd;
-    struct buf *body; /* non-2xx or plain requests */
-    kube_sink_fn sink;
-    void *ud;
-    volatile int *stop;
-    int failed;
-};
-
-static size_t
-kube_write_cb(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct kube_wctx *w = ud;
-    size_t n = size * nmemb;
-    long code = 0;
-
-    if (w->sink) {
-        /* Watch events trickle in: ACK each at once (see kube_header_cb). */
-        if (w->fd && *w->fd != CURL_SOCKET_BAD) {
-            int one = 1;
-            setsockopt(*w->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-        }
-        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
-        if (code >= 200 && code < 300)
-            return w->sink(p, n, w->ud) == 0 ? n : 0;
-    }
-    if (buf_append(w->body, p, n) != TC_OK) {
-        w->failed = 1;
-        return 0;
-    }
-    return n;
-}
-
-/* When the response headers arrive, ACK at once: a server that writes
- * headers and body in two segments without TCP_NODELAY (Python's
- * http.server) otherwise waits for our delayed ACK, 40 ms per request. */
-static size_t
-kube_header_cb(char *p, size_t size, size_t nmemb, void *ud)
-{
-    struct kube_wctx *w = ud;
-    size_t n = size * nmemb;
-
-    if (n == 2 && p[0] == '\r' && p[1] == '\n' && w->fd && *w->fd != CURL_SOCKET_BAD) {
-        int one = 1;
-        setsockopt(*w->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-    }
-    return n;
-}
-
-static int
-kube_sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
-{
-    struct kube *k = ud;
-
-    k->fd = fd;
-    return CURL_SOCKOPT_OK;
-}
-
-static int
-kube_progress_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    struct kube_wctx *w = ud;
-    return w->stop && *w->stop ? 1 : 0;
-}
-
+/* Options both clients share: ACK response headers and watch events at
+ * once (Python test servers write headers and body apart, and our delayed
+ * ACK would cost 40 ms a request), and notice dead connections in 30 s. */
 static void
-kube_blob(CURL *c, CURLoption opt, const struct buf *b)
+kube_http_opts(struct http_client_opts *o)
 {
-    struct curl_blob blob = {.data = b->data, .len = b->len, .flags = CURL_BLOB_COPY};
-    if (b->len > 0)
-        curl_easy_setopt(c, opt, &blob);
+    memset(o, 0, sizeof(*o));
+    o->connect_timeout_ms = 10000;
+    o->user_agent = KUBE_USER_AGENT;
+    o->tcp_keepidle_s = 30;
+    o->tcp_quickack = 1;
 }
 
+/* Makes sure k->http carries the config's current TLS material. Only an
+ * exec plugin changes the client certificate at runtime (auth_gen bumps on
+ * each refresh), so only then is the client, and its connections, rebuilt;
+ * a rotated bearer token is just a header per request. */
 static int
-kube_perform(struct kube *k, const char *method, const char *path, const char *ctype,
-             const char *body, size_t len, long timeout_ms, struct kube_wctx *w, long *status,
-             struct tc_err *err)
+kube_http_ready(struct kube *k, unsigned long gen, struct tc_err *err)
 {
     struct kube_config *c = k->cfg;
-    struct curl_slist *hdrs = NULL;
-    char url[8192], auth[8192];
-    char *tok = NULL;
+    const struct buf *cert, *key;
+    struct http_client_opts o;
+    struct http_client *h;
+
+    if (k->http != NULL && (gen == k->http_gen || c->exec_argv == NULL))
+        return TC_OK;
+    kube_http_opts(&o);
+    o.accept_encoding = "";
+    o.insecure_skip_verify = c->insecure;
+    pthread_mutex_lock(&c->mu);
+    cert = c->exec_cert.len > 0 ? &c->exec_cert : &c->cert_pem;
+    key = c->exec_cert.len > 0 ? &c->exec_key : &c->key_pem;
+    if (c->ca_pem.len > 0) {
+        o.ca_pem = c->ca_pem.data;
+        o.ca_pem_len = c->ca_pem.len;
+    }
+    if (cert->len > 0 && key->len > 0) {
+        o.cert_pem = cert->data;
+        o.cert_pem_len = cert->len;
+        o.key_pem = key->data;
+        o.key_pem_len = key->len;
+    }
+    h = http_client_new(&o, err); /* copies the PEMs */
+    gen = c->auth_gen;
+    pthread_mutex_unlock(&c->mu);
+    if (h == NULL)
+        return TC_NOMEM;
+    http_client_free(k->http);
+    k->http = h;
+    k->http_gen = gen;
+    return TC_OK;
+}
+
+/* "Authorization: Basic base64(user:password)" into out. */
+static int
+kube_basic_auth(const struct kube_config *c, char *out, size_t outsz)
+{
+    char plain[1024];
+    unsigned char enc[sizeof(plain) / 3 * 4 + 8];
+    int n = snprintf(plain, sizeof(plain), "%s:%s", c->username, c->password ? c->password : "");
+
+    if (n < 0 || (size_t)n >= sizeof(plain))
+        return TC_TOOBIG;
+    EVP_EncodeBlock(enc, (const unsigned char *)plain, n);
+    OPENSSL_cleanse(plain, sizeof(plain));
+    n = snprintf(out, outsz, "Basic %s", (const char *)enc);
+    OPENSSL_cleanse(enc, sizeof(enc));
+    return n < 0 || (size_t)n >= outsz ? TC_TOOBIG : TC_OK;
+}
+
+/* One request to the API server with the current credentials. On TC_OK a
+ * response arrived and *status holds it; hr->body holds a plain body (or a
+ * stream's non-2xx body). Errors name method and path, never credentials. */
+static int
+kube_perform(struct kube *k, const char *method, const char *path, const char *ctype,
+             const char *body, size_t len, struct http_request *req, struct http_response *hr,
+             long *status, struct tc_err *err)
+{
+    struct kube_config *c = k->cfg;
+    struct http_header h[3];
+    char url[8192], auth[8192], *tok = NULL;
+    struct tc_err herr = {0};
     unsigned long gen;
-    CURLcode cc;
+    size_t nh = 0;
     int rc;
 
+    *status = 0;
     if ((rc = kube_auth(c, &tok, &gen, err)) != TC_OK)
         return rc;
-    snprintf(url, sizeof(url), "%s%s", c->server, path);
-    curl_easy_reset(k->curl);
-    curl_easy_setopt(k->curl, CURLOPT_SOCKOPTFUNCTION, kube_sockopt_cb);
-    curl_easy_setopt(k->curl, CURLOPT_SOCKOPTDATA, k);
-    w->fd = &k->fd;
-    curl_easy_setopt(k->curl, CURLOPT_URL, url);
-    curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(k->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(k->curl, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(k->curl, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(k->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(k->curl, CURLOPT_ERRORBUFFER, k->errbuf);
-    curl_easy_setopt(k->curl, CURLOPT_USERAGENT, "tempo-compactor-operator");
-    curl_easy_setopt(k->curl, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, kube_write_cb);
-    curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, w);
-    curl_easy_setopt(k->curl, CURLOPT_HEADERFUNCTION, kube_header_cb);
-    curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, w);
-    curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, kube_progress_cb);
-    curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, w);
-    if (c->insecure) {
-        curl_easy_setopt(k->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(k->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    if ((rc = kube_http_ready(k, gen, err)) != TC_OK) {
+        tc_free(tok);
+        return rc;
     }
-    pthread_mutex_lock(&c->mu);
-    kube_blob(k->curl, CURLOPT_CAINFO_BLOB, &c->ca_pem);
-    if (c->exec_cert.len > 0) {
-        kube_blob(k->curl, CURLOPT_SSLCERT_BLOB, &c->exec_cert);
-        kube_blob(k->curl, CURLOPT_SSLKEY_BLOB, &c->exec_key);
-    } else if (c->cert_pem.len > 0) {
-        kube_blob(k->curl, CURLOPT_SSLCERT_BLOB, &c->cert_pem);
-        kube_blob(k->curl, CURLOPT_SSLKEY_BLOB, &c->key_pem);
-    }
-    pthread_mutex_unlock(&c->mu);
-    curl_easy_setopt(k->curl, CURLOPT_SSLCERTTYPE, "PEM");
-    curl_easy_setopt(k->curl, CURLOPT_SSLKEYTYPE, "PEM");
     if (tok) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
-        hdrs = curl_slist_append(hdrs, auth);
+        snprintf(auth, sizeof(auth), "Bearer %s", tok);
+        h[nh++] = (struct http_header){"Authorization", auth};
     } else if (c->username) {
-        curl_easy_setopt(k->curl, CURLOPT_USERNAME, c->username);
-        curl_easy_setopt(k->curl, CURLOPT_PASSWORD, c->password ? c->password : "");
+        if (kube_basic_auth(c, auth, sizeof(auth)) != TC_OK)
+            return tc_err_set(err, TC_INVAL, "%s %s: username/password too long", method, path);
+        h[nh++] = (struct http_header){"Authorization", auth};
     }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    if (ctype) {
-        snprintf(auth, sizeof(auth), "Content-Type: %s", ctype);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    curl_easy_setopt(k->curl, CURLOPT_HTTPHEADER, hdrs);
-    if (strcmp(method, "GET") != 0)
-        curl_easy_setopt(k->curl, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(k->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-               strcmp(method, "PATCH") == 0) {
-        curl_easy_setopt(k->curl, CURLOPT_POSTFIELDS, "");
-    }
-    k->errbuf[0] = '\0';
-    cc = curl_easy_perform(k->curl);
-    curl_slist_free_all(hdrs);
+    h[nh++] = (struct http_header){"Accept", "application/json"};
+    if (ctype)
+        h[nh++] = (struct http_header){"Content-Type", ctype};
+    snprintf(url, sizeof(url), "%s%s", c->server, path);
+    req->method = method;
+    req->url = url;
+    req->headers = h;
+    req->nheaders = nh;
+    req->body = body;
+    req->body_len = len;
+    rc = http_client_do(k->http, req, hr, &herr);
+    OPENSSL_cleanse(auth, sizeof(auth));
     tc_free(tok);
-    *status = 0;
-    curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, status);
-    if (cc == CURLE_OK)
+    *status = hr->status;
+    if (rc == TC_OK)
         return TC_OK;
-    if (w->stop && *w->stop)
+    if (req->stop && *req->stop)
         return tc_err_set(err, TC_CANCELED, "%s %s: canceled", method, path);
-    if (cc == CURLE_WRITE_ERROR && w->sink && !w->failed)
-        return TC_OK; /* the sink chose to stop */
-    if (cc == CURLE_OPERATION_TIMEDOUT)
-        return tc_err_set(err, TC_TIMEOUT, "%s %s: %s", method, path,
-                          k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
-    if (w->failed)
+    switch (hr->code) {
+    case TC_TOOBIG:
         return tc_err_set(err, TC_TOOBIG, "%s %s: response too large", method, path);
-    return tc_err_set(err, TC_NET, "%s %s: %s", method, path,
-                      k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
+    case TC_TIMEOUT:
+        return tc_err_set(err, TC_TIMEOUT, "%s %s: %s", method, path, hr->errmsg);
+    case TC_CANCELED:
+        return TC_OK; /* the sink chose to stop */
+    case TC_NET:
+        return tc_err_set(err, TC_NET, "%s %s: %s", method, path, hr->errmsg);
+    default: /* the request never started (out of memory) */
+        return tc_err_set(err, rc, "%s %s: cannot start request", method, path);
+    }
 }
 
 int
 kube_do(struct kube *k, const char *method, const char *path, const char *ctype, const char *body,
         size_t len, struct kube_resp *resp, struct tc_err *err)
 {
-    struct kube_wctx w = {.curl = k->curl, .body = &resp->body};
-    int rc, attempt;
+    struct http_response hr;
+    int rc = TC_OK, attempt;
 
+    /* The response body lands in resp->body directly (moved in and out). */
+    http_response_init(&hr);
+    buf_cleanup(&hr.body);
+    hr.body = resp->body;
     for (attempt = 0; attempt < 2; attempt++) {
-        buf_reset(&resp->body);
-        rc = kube_perform(k, method, path, ctype, body, len, 30000, &w, &resp->status, err);
+        struct http_request req = {.timeout_ms = KUBE_REQ_TIMEOUT_MS, .max_body = hr.body.cap};
+        rc = kube_perform(k, method, path, ctype, body, len, &req, &hr, &resp->status, err);
         if (rc != TC_OK || resp->status != 401 || attempt == 1)
             break;
         kube_config_invalidate(k->cfg); /* rotated token or expired exec credential */
     }
+    resp->body = hr.body;
+    buf_init(&hr.body, 0);
+    http_response_cleanup(&hr);
     return rc;
 }
 
@@ -867,9 +834,21 @@ int
 kube_stream(struct kube *k, const char *path, long timeout_ms, kube_sink_fn sink, void *ud,
             volatile int *stop, long *status, struct buf *errbody, struct tc_err *err)
 {
-    struct kube_wctx w = {.curl = k->curl, .body = errbody, .sink = sink, .ud = ud, .stop = stop};
-    int rc = kube_perform(k, "GET", path, NULL, NULL, 0, timeout_ms, &w, status, err);
+    struct http_request req = {.timeout_ms = timeout_ms > 0 ? timeout_ms : -1,
+                               .sink = sink,
+                               .sink_ud = ud,
+                               .sink_2xx_only = 1,
+                               .stop = stop,
+                               .max_body =
+                                   errbody->cap > errbody->len ? errbody->cap - errbody->len : 1};
+    struct http_response hr;
+    int rc;
 
+    http_response_init(&hr);
+    rc = kube_perform(k, "GET", path, NULL, NULL, 0, &req, &hr, status, err);
+    if (rc == TC_OK && hr.body.len > 0 && buf_append(errbody, hr.body.data, hr.body.len) != TC_OK)
+        rc = tc_err_set(err, TC_TOOBIG, "GET %s: response too large", path);
+    http_response_cleanup(&hr);
     if (rc == TC_OK && *status == 401)
         kube_config_invalidate(k->cfg);
     return rc;
@@ -879,31 +858,38 @@ int
 kube_get_url(struct kube *k, const char *url, long timeout_ms, long *status, struct buf *body,
              struct tc_err *err)
 {
-    struct kube_wctx w = {.curl = k->curl, .fd = &k->fd, .body = body};
-    CURLcode cc;
+    struct http_request req = {.method = "GET",
+                               .url = url,
+                               .timeout_ms = timeout_ms > 0 ? timeout_ms : -1,
+                               .max_body = body->cap > body->len ? body->cap - body->len : 1};
+    struct http_response hr;
+    struct tc_err herr = {0};
+    int rc;
 
-    curl_easy_reset(k->curl);
-    curl_easy_setopt(k->curl, CURLOPT_URL, url);
-    curl_easy_setopt(k->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(k->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(k->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(k->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(k->curl, CURLOPT_ERRORBUFFER, k->errbuf);
-    curl_easy_setopt(k->curl, CURLOPT_USERAGENT, "tempo-compactor-operator");
-    curl_easy_setopt(k->curl, CURLOPT_SOCKOPTFUNCTION, kube_sockopt_cb);
-    curl_easy_setopt(k->curl, CURLOPT_SOCKOPTDATA, k);
-    curl_easy_setopt(k->curl, CURLOPT_HEADERFUNCTION, kube_header_cb);
-    curl_easy_setopt(k->curl, CURLOPT_HEADERDATA, &w);
-    curl_easy_setopt(k->curl, CURLOPT_WRITEFUNCTION, kube_write_cb);
-    curl_easy_setopt(k->curl, CURLOPT_WRITEDATA, &w);
-    k->errbuf[0] = '\0';
-    cc = curl_easy_perform(k->curl);
     *status = 0;
-    curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, status);
-    if (cc != CURLE_OK)
-        return tc_err_set(err, cc == CURLE_OPERATION_TIMEDOUT ? TC_TIMEOUT : TC_NET, "GET %s: %s",
-                          url, k->errbuf[0] ? k->errbuf : curl_easy_strerror(cc));
-    return TC_OK;
+    if (k->plain == NULL) {
+        /* Not the API server: its own client, without the cluster's CA or
+         * client certificate, and no credentials are sent. */
+        struct http_client_opts o;
+        kube_http_opts(&o);
+        if ((k->plain = http_client_new(&o, err)) == NULL)
+            return TC_NOMEM;
+    }
+    http_response_init(&hr);
+    rc = http_client_do(k->plain, &req, &hr, &herr);
+    *status = hr.status;
+    if (rc == TC_OK && hr.body.len > 0 && buf_append(body, hr.body.data, hr.body.len) != TC_OK)
+        rc = hr.code = TC_TOOBIG;
+    if (rc != TC_OK) {
+        if (hr.code == TC_TOOBIG)
+            rc = tc_err_set(err, TC_TOOBIG, "GET %s: response too large", url);
+        else if (hr.code == TC_TIMEOUT || hr.code == TC_NET)
+            rc = tc_err_set(err, hr.code, "GET %s: %s", url, hr.errmsg);
+        else
+            rc = tc_err_set(err, rc, "GET %s: cannot start request", url);
+    }
+    http_response_cleanup(&hr);
+    return rc;
 }
 
 const char *

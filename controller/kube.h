@@ -1,17 +1,17 @@
 /*
- * kube.h - a small Kubernetes API client on libcurl + jansson.
+ * kube.h - a small Kubernetes API client on the core HTTP client + jansson.
  *
  * A struct kube_config holds where and how to connect: loaded from the
  * in-cluster service account (token re-read when the file changes, at most
  * a minute stale, and at once after a 401) or from a kubeconfig (contexts,
  * token/tokenFile, basic auth, client certificate and key from files or
- * *-data held in memory and handed to curl as blobs, never written to disk,
+ * *-data held in memory and handed to libcurl as blobs, never written to disk,
  * an exec credential plugin cached until expirationTimestamp, and
  * insecure-skip-tls-verify only when the kubeconfig says so). One config is
  * shared by all threads (its auth state has a lock).
  *
- * A struct kube is one connection (curl easy handle, kept alive between
- * requests) and belongs to one thread.
+ * A struct kube is one http_client (compactor/core/http_client.h: the
+ * connection is kept alive between requests) and belongs to one thread.
  */
 #ifndef CTRL_KUBE_H
 #define CTRL_KUBE_H

@@ -1,13 +1,13 @@
 /* reconcile.c - reconcile one TempoCompactor (see reconcile.h). */
 #include "reconcile.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lease.h"
+#include "http_client.h"
 #include "log.h"
 #include "mem.h"
 #include "render.h"
@@ -650,10 +650,12 @@ rc_observe(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
     if (!due)
         return;
     {
-        char *sel = curl_easy_escape(NULL, rr->selector, 0);
+        struct buf sel;
+        buf_init(&sel, sizeof(path));
+        http_urlencode(&sel, rr->selector, 0);
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s", ns,
-                 sel ? sel : "");
-        curl_free(sel);
+                 sel.data ? sel.data : "");
+        buf_cleanup(&sel);
     }
     if (kube_json(k, "GET", path, NULL, NULL, &status, &pods, &err) == TC_OK && status == 200) {
         const json_t *items = json_object_get(pods, "items");

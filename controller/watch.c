@@ -1,7 +1,6 @@
 /* watch.c - NDJSON framing and list+watch informers. */
 #include "watch.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "http_client.h"
 #include "log.h"
 #include "mem.h"
 
@@ -203,9 +203,8 @@ informer_query(struct informer *inf, struct buf *b, const char *extra)
 {
     buf_printf(b, "%s?%s", inf->path, extra);
     if (inf->selector) {
-        char *e = curl_easy_escape(NULL, inf->selector, 0);
-        buf_printf(b, "&labelSelector=%s", e ? e : "");
-        curl_free(e);
+        buf_puts(b, "&labelSelector=");
+        http_urlencode(b, inf->selector, 0);
     }
 }
 
@@ -249,10 +248,13 @@ informer_list(struct informer *inf, struct tc_err *err)
 
         buf_init(&q, 16384);
         if (cont[0]) {
-            char *e = curl_easy_escape(NULL, cont, 0);
+            struct buf e;
             char extra[8192];
-            snprintf(extra, sizeof(extra), "limit=%d&continue=%s", WATCH_LIST_LIMIT, e ? e : "");
-            curl_free(e);
+            buf_init(&e, sizeof(extra));
+            http_urlencode(&e, cont, 0);
+            snprintf(extra, sizeof(extra), "limit=%d&continue=%s", WATCH_LIST_LIMIT,
+                     e.data ? e.data : "");
+            buf_cleanup(&e);
             informer_query(inf, &q, extra);
         } else {
             char extra[64];

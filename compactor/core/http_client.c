@@ -9,17 +9,23 @@
 #include "http_client.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mem.h"
 
 #define HTTP_DEFAULT_MAX_BODY ((size_t)64 << 20)
 #define HTTP_HEADERS_CAP ((size_t)64 << 10)
+#define HTTP_STOP_POLL_MS 100  /* longest wait while a transfer has a stop flag */
+#define HTTP_QUICKACK_SOCKS 16 /* open sockets tracked for tcp_quickack */
 
 struct xfer {
     struct http_client *c;
@@ -32,7 +38,10 @@ struct xfer {
     size_t max_body;
     int (*sink)(const char *p, size_t n, void *ud);
     void *sink_ud;
-    int too_big, sink_abort;
+    int sink_2xx_only;
+    const volatile int *stop;
+    long status; /* from the last status line seen, for sink_2xx_only */
+    int too_big, sink_abort, stopped;
     char errbuf[CURL_ERROR_SIZE];
     struct xfer *next; /* active list */
 };
@@ -43,6 +52,15 @@ struct http_client {
     char *ca_file;
     char *ca_pem, *cert_pem, *key_pem;
     char *user_agent;
+    char *accept_encoding;
+    /* tcp_quickack: the client's open sockets. libcurl names a transfer's
+     * socket only after it is done (CURLINFO_ACTIVESOCKET), so the client
+     * tracks them from their creation to their close instead. */
+    curl_socket_t socks[HTTP_QUICKACK_SOCKS];
+    int nsocks;
+    /* One finished easy handle kept for the next request: a synchronous
+     * client then allocates nothing per request but the xfer itself. */
+    CURL *spare;
     struct xfer *active;
     int nactive;
 };
@@ -133,16 +151,18 @@ http_client_new(const struct http_client_opts *opts, struct tc_err *err)
     c->cert_pem = dup_opt(c->o.cert_pem, c->o.cert_pem_len);
     c->key_pem = dup_opt(c->o.key_pem, c->o.key_pem_len);
     c->user_agent = tc_strdup(c->o.user_agent ? c->o.user_agent : ua);
+    c->accept_encoding = c->o.accept_encoding ? tc_strdup(c->o.accept_encoding) : NULL;
     c->multi = curl_multi_init();
     if (c->multi == NULL || c->user_agent == NULL || (c->o.ca_file && !c->ca_file) ||
-        (c->o.ca_pem && !c->ca_pem) || (c->o.cert_pem && !c->cert_pem) ||
-        (c->o.key_pem && !c->key_pem)) {
+        (c->o.accept_encoding && !c->accept_encoding) || (c->o.ca_pem && !c->ca_pem) ||
+        (c->o.cert_pem && !c->cert_pem) || (c->o.key_pem && !c->key_pem)) {
         tc_err_set(err, TC_NOMEM, "http client: out of memory");
         http_client_free(c);
         return NULL;
     }
     /* borrowed pointers in o are not used after this point */
     c->o.ca_file = c->o.ca_pem = c->o.cert_pem = c->o.key_pem = c->o.user_agent = NULL;
+    c->o.accept_encoding = NULL;
     if (c->o.max_host_conns > 0)
         curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->o.max_host_conns);
     return c;
@@ -153,8 +173,12 @@ xfer_free(struct xfer *x)
 {
     if (x == NULL)
         return;
-    if (x->easy)
+    if (x->easy && x->c->spare == NULL) {
+        curl_easy_reset(x->easy); /* every option is set again by submit */
+        x->c->spare = x->easy;
+    } else if (x->easy) {
         curl_easy_cleanup(x->easy);
+    }
     curl_slist_free_all(x->hdrs);
     curl_slist_free_all(x->connect_to);
     tc_free(x);
@@ -172,6 +196,8 @@ http_client_free(struct http_client *c)
         curl_multi_remove_handle(c->multi, x->easy);
         xfer_free(x);
     }
+    if (c->spare)
+        curl_easy_cleanup(c->spare);
     if (c->multi)
         curl_multi_cleanup(c->multi);
     tc_free(c->ca_file);
@@ -179,7 +205,48 @@ http_client_free(struct http_client *c)
     tc_free(c->cert_pem);
     tc_free(c->key_pem);
     tc_free(c->user_agent);
+    tc_free(c->accept_encoding);
     tc_free(c);
+}
+
+static int
+on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    struct http_client *c = ud;
+
+    if (c->nsocks < HTTP_QUICKACK_SOCKS)
+        c->socks[c->nsocks++] = fd;
+    return CURL_SOCKOPT_OK;
+}
+
+static int
+on_closesocket(void *ud, curl_socket_t fd)
+{
+    struct http_client *c = ud;
+    int i;
+
+    for (i = 0; i < c->nsocks; i++)
+        if (c->socks[i] == fd) {
+            c->socks[i] = c->socks[--c->nsocks];
+            break;
+        }
+    return close(fd);
+}
+
+/* Asks the kernel to ACK what it has now rather than after the
+ * delayed-ACK timer (see tcp_quickack in http_client.h). Linux clears the
+ * flag again by itself, hence once per event rather than once per socket.
+ * Which open socket carries the transfer is unknown, so all get it: a
+ * no-op on an idle connection, and a synchronous client has one. */
+static void
+xfer_quickack(struct xfer *x)
+{
+#ifdef TCP_QUICKACK
+    int one = 1, i;
+
+    for (i = 0; i < x->c->nsocks; i++)
+        setsockopt(x->c->socks[i], IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
 }
 
 static size_t
@@ -188,7 +255,9 @@ on_body(char *p, size_t size, size_t n, void *ud)
     struct xfer *x = ud;
     size_t len = size * n;
 
-    if (x->sink) {
+    if (x->sink && (!x->sink_2xx_only || (x->status >= 200 && x->status <= 299))) {
+        if (x->c->o.tcp_quickack)
+            xfer_quickack(x);
         if (x->sink(p, len, x->sink_ud) != 0) {
             x->sink_abort = 1;
             return 0;
@@ -213,11 +282,28 @@ on_header(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
 
     /* a new status line starts a new response (100-continue, redirects) */
-    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0)
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        const char *sp = memchr(p, ' ', len);
         buf_reset(&x->resp->headers);
+        x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+    }
+    if (len == 2 && p[0] == '\r' && p[1] == '\n' && x->c->o.tcp_quickack)
+        xfer_quickack(x); /* end of the headers */
     if (buf_append(&x->resp->headers, p, len) != TC_OK)
         return 0;
     return len;
+}
+
+static int
+on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct xfer *x = ud;
+
+    if (*x->stop) {
+        x->stopped = 1;
+        return 1;
+    }
+    return 0;
 }
 
 static int
@@ -271,6 +357,8 @@ http_client_submit(struct http_client *c, const struct http_request *req,
     x->max_body = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
     x->sink = req->sink;
     x->sink_ud = req->sink_ud;
+    x->sink_2xx_only = req->sink_2xx_only;
+    x->stop = req->stop;
     resp->status = 0;
     resp->code = TC_OK;
     resp->errmsg[0] = '\0';
@@ -280,7 +368,8 @@ http_client_submit(struct http_client *c, const struct http_request *req,
     buf_reset(&resp->body);
     buf_reset(&resp->headers);
 
-    x->easy = curl_easy_init();
+    x->easy = c->spare ? c->spare : curl_easy_init();
+    c->spare = NULL;
     if (x->easy == NULL)
         goto fail;
     for (i = 0; i < req->nheaders; i++)
@@ -298,6 +387,21 @@ http_client_submit(struct http_client *c, const struct http_request *req,
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (c->o.tcp_keepidle_s > 0)
+        curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPIDLE, c->o.tcp_keepidle_s);
+    if (c->accept_encoding)
+        curl_easy_setopt(x->easy, CURLOPT_ACCEPT_ENCODING, c->accept_encoding);
+    if (c->o.tcp_quickack) {
+        curl_easy_setopt(x->easy, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+        curl_easy_setopt(x->easy, CURLOPT_SOCKOPTDATA, c);
+        curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
+        curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETDATA, c);
+    }
+    if (x->stop) {
+        curl_easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(x->easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
+    }
     curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(x->easy, CURLOPT_USERAGENT, c->user_agent);
@@ -382,6 +486,9 @@ xfer_finish(struct http_client *c, struct xfer *x, CURLcode cc)
     } else if (x->sink_abort) {
         r->code = TC_CANCELED;
         snprintf(r->errmsg, sizeof(r->errmsg), "transfer stopped by the receiver");
+    } else if (x->stopped || (x->stop && *x->stop)) {
+        r->code = TC_CANCELED;
+        snprintf(r->errmsg, sizeof(r->errmsg), "transfer stopped by the caller");
     } else {
         r->code = cc == CURLE_OPERATION_TIMEDOUT ? TC_TIMEOUT : TC_NET;
         snprintf(r->errmsg, sizeof(r->errmsg), "%s",
@@ -394,12 +501,34 @@ xfer_finish(struct http_client *c, struct xfer *x, CURLcode cc)
     xfer_free(x);
 }
 
+/* Ends every transfer whose stop flag is set; returns 1 when some running
+ * transfer has a flag, so the caller's wait stays short. */
+static int
+http_client_check_stops(struct http_client *c)
+{
+    struct xfer *x = c->active, *next;
+    int watched = 0;
+
+    for (; x; x = next) {
+        next = x->next; /* xfer_finish unlinks and frees x */
+        if (x->stop && *x->stop) {
+            x->stopped = 1;
+            xfer_finish(c, x, CURLE_ABORTED_BY_CALLBACK);
+        } else if (x->stop) {
+            watched = 1;
+        }
+    }
+    return watched;
+}
+
 int
 http_client_poll(struct http_client *c, int timeout_ms)
 {
     int running = 0, left = 0;
     CURLMsg *m;
 
+    if (http_client_check_stops(c) && timeout_ms > HTTP_STOP_POLL_MS)
+        timeout_ms = HTTP_STOP_POLL_MS;
     curl_multi_perform(c->multi, &running);
     if (running && timeout_ms > 0) {
         curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);

@@ -30,6 +30,15 @@ struct http_client_opts {
     int insecure_skip_verify; /* only when explicitly configured */
     long max_host_conns;      /* 0 = unlimited (curl default) */
     const char *user_agent;   /* NULL = "tempo-compactor/<version>" */
+    /* Accept-Encoding to offer, decoded transparently: "" = every encoding
+     * libcurl was built with; NULL = none offered (SigV4 signs raw bytes). */
+    const char *accept_encoding;
+    long tcp_keepidle_s; /* idle seconds before TCP keepalive probes; 0 = 60 */
+    /* TCP_QUICKACK once the response headers are in and on each chunk
+     * handed to a streaming sink. A server that writes headers and body in
+     * two segments without TCP_NODELAY (Python's http.server) otherwise
+     * waits for our delayed ACK: 40 ms per request, or per watch event. */
+    int tcp_quickack;
 };
 
 struct http_header {
@@ -51,6 +60,13 @@ struct http_request {
      * resp->body. Return 0 to continue, non-zero to abort the transfer. */
     int (*sink)(const char *p, size_t n, void *ud);
     void *sink_ud;
+    /* With a sink: only a 2xx body is streamed; any other status's body
+     * (an API error) goes to resp->body, capped by max_body. */
+    int sink_2xx_only;
+    /* Optional stop flag, set from any thread: when *stop becomes non-zero
+     * the transfer ends with TC_CANCELED within about 100 ms (checked from
+     * curl's progress callback and before each wait in http_client_poll). */
+    const volatile int *stop;
 };
 
 struct http_response {

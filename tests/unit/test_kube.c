@@ -1,10 +1,12 @@
 /* test_kube.c - kubeconfig/in-cluster loading, base64, managedFields ownership. */
 #include <jansson.h>
+#include <pthread.h>
 
 #include "buf.h"
 #include "kube.h"
 #include "reconcile.h"
 #include "test.h"
+#include "test_raw_server.h"
 
 static void
 write_file(const char *path, const char *s)
@@ -214,7 +216,238 @@ TEST(owns_replicas_from_managed_fields)
     json_decref(e);
 }
 
+/* ---- requests, against the scripted server of test_raw_server.h ---- */
+
+static struct kube_config *
+kube_cfg_for(int port, const char *user_yaml)
+{
+    char text[1024];
+    struct kube_config *c = NULL;
+    struct tc_err err = {0};
+
+    snprintf(text, sizeof(text),
+             "current-context: x\n"
+             "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
+             "users: [{name: u, user: %s}]\n"
+             "contexts: [{name: x, context: {cluster: c, user: u}}]\n",
+             port, user_yaml);
+    ASSERT_OK(kube_config_parse_kubeconfig(text, strlen(text), "/tmp", NULL, &c, &err));
+    return c;
+}
+
+static const char ok_json[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                              "Content-Length: 2\r\n\r\n{}";
+
+TEST(requests_carry_basic_auth_and_kube_headers)
+{
+    struct raw_server rs = {.head = ok_json};
+    struct kube_config *cfg;
+    struct kube *k;
+    struct kube_resp r;
+    struct tc_err err = {0};
+    long status = 0;
+    json_t *out = NULL;
+
+    raw_start(&rs);
+    cfg = kube_cfg_for(rs.port, "{username: alice, password: s3cret}");
+    k = kube_new(cfg, &err);
+    ASSERT(k != NULL);
+    kube_resp_init(&r);
+    ASSERT_OK(kube_do(k, "GET", "/api/v1/namespaces", NULL, NULL, 0, &r, &err));
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(r.body.data, "{}");
+    ASSERT_STR_CONTAINS(rs.last_req, "GET /api/v1/namespaces HTTP/1.1\r\n");
+    /* base64("alice:s3cret") */
+    ASSERT_STR_CONTAINS(rs.last_req, "\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\n");
+    ASSERT_STR_CONTAINS(rs.last_req, "\r\nAccept: application/json\r\n");
+    ASSERT_STR_CONTAINS(rs.last_req, "\r\nUser-Agent: tempo-compactor-operator\r\n");
+    ASSERT_STR_CONTAINS(rs.last_req, "\r\nAccept-Encoding: ");
+    ASSERT(strstr(rs.last_req, "Expect:") == NULL);
+    /* a JSON body is sent with its content type (the last request: the
+     * scripted server does not read bodies) */
+    {
+        json_t *b = json_pack("{s:s}", "kind", "ConfigMap");
+        ASSERT_OK(kube_json(k, "PATCH", "/api/v1/namespaces/a/configmaps/b?force=true",
+                            "application/apply-patch+yaml", b, &status, &out, &err));
+        json_decref(b);
+    }
+    ASSERT_EQ(status, 200);
+    ASSERT(json_is_object(out));
+    ASSERT_STR_CONTAINS(rs.last_req, "PATCH /api/v1/namespaces/a/configmaps/b?force=true ");
+    ASSERT_STR_CONTAINS(rs.last_req, "\r\nContent-Type: application/apply-patch+yaml\r\n");
+    ASSERT_STR_CONTAINS(rs.last_req, "{\"kind\":\"ConfigMap\"}");
+    json_decref(out);
+    kube_resp_cleanup(&r);
+    kube_free(k);
+    kube_config_free(cfg);
+    raw_stop(&rs);
+}
+
+TEST(a_401_is_retried_once_with_fresh_credentials)
+{
+    struct raw_server rs = {.head = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+                            .head2 = ok_json};
+    struct kube_config *cfg;
+    struct kube *k;
+    struct kube_resp r;
+    struct tc_err err = {0};
+
+    raw_start(&rs);
+    cfg = kube_cfg_for(rs.port, "{token: tok.123}");
+    k = kube_new(cfg, &err);
+    kube_resp_init(&r);
+    ASSERT_OK(kube_do(k, "GET", "/api/v1/pods", NULL, NULL, 0, &r, &err));
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(rs.nreq, 2);
+    ASSERT_STR_CONTAINS(rs.last_req, "\r\nAuthorization: Bearer tok.123\r\n");
+    /* a 401 on the retry as well is handed back, not retried forever */
+    rs.head2 = NULL;
+    ASSERT_OK(kube_do(k, "GET", "/api/v1/pods", NULL, NULL, 0, &r, &err));
+    ASSERT_EQ(r.status, 401);
+    ASSERT_EQ(rs.nreq, 4);
+    kube_resp_cleanup(&r);
+    kube_free(k);
+    kube_config_free(cfg);
+    raw_stop(&rs);
+}
+
+TEST(errors_name_method_and_path_and_no_secret)
+{
+    struct kube_config *cfg = kube_cfg_for(1, "{token: supersecret.token}");
+    struct kube *k = kube_new(cfg, NULL);
+    struct kube_resp r;
+    struct tc_err err = {0};
+    long status = -1;
+    struct buf body;
+
+    kube_resp_init(&r);
+    ASSERT_EQ(kube_do(k, "DELETE", "/api/v1/namespaces/a/pods/b", NULL, NULL, 0, &r, &err), TC_NET);
+    ASSERT_STR_CONTAINS(err.msg, "DELETE /api/v1/namespaces/a/pods/b: ");
+    ASSERT(strstr(err.msg, "supersecret") == NULL);
+    ASSERT_EQ(r.status, 0);
+    buf_init(&body, 1024);
+    ASSERT_EQ(kube_get_url(k, "http://127.0.0.1:1/metrics", 2000, &status, &body, &err), TC_NET);
+    ASSERT_STR_CONTAINS(err.msg, "GET http://127.0.0.1:1/metrics: ");
+    ASSERT_EQ(status, 0);
+    buf_cleanup(&body);
+    kube_resp_cleanup(&r);
+    kube_free(k);
+    kube_config_free(cfg);
+}
+
+TEST(get_url_sends_no_credentials)
+{
+    struct raw_server rs = {.head = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+                            .body = "metric 1\n"};
+    struct kube_config *cfg;
+    struct kube *k;
+    struct tc_err err = {0};
+    struct buf body;
+    long status = 0;
+    char url[128];
+
+    raw_start(&rs);
+    cfg = kube_cfg_for(rs.port, "{token: tok.456}");
+    k = kube_new(cfg, &err);
+    buf_init(&body, 1024);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", rs.port);
+    ASSERT_OK(kube_get_url(k, url, 2000, &status, &body, &err));
+    ASSERT_EQ(status, 200);
+    ASSERT_STR_EQ(body.data, "metric 1\n");
+    ASSERT_STR_CONTAINS(rs.last_req, "GET /metrics HTTP/1.1\r\n");
+    ASSERT(strstr(rs.last_req, "Authorization") == NULL);
+    ASSERT(strstr(rs.last_req, "tok.456") == NULL);
+    buf_cleanup(&body);
+    kube_free(k);
+    kube_config_free(cfg);
+    raw_stop(&rs);
+}
+
+struct kube_watch {
+    struct buf got;
+    volatile int stop;
+};
+
+static int
+kube_collect(const char *p, size_t n, void *ud)
+{
+    struct kube_watch *w = ud;
+    return buf_append(&w->got, p, n) == TC_OK ? 0 : 1;
+}
+
+static void *
+kube_stopper(void *arg)
+{
+    struct kube_watch *w = arg;
+    int i;
+
+    for (i = 0; i < 500 && w->got.len == 0; i++)
+        sleep_ms(10);
+    w->stop = 1;
+    return NULL;
+}
+
+TEST(stream_stops_on_the_flag_and_keeps_error_bodies_apart)
+{
+    struct raw_server rs = {.head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            .body = "e\r\n{\"type\":\"ADDED\r\n",
+                            .hold_ms = 10000};
+    struct kube_config *cfg;
+    struct kube *k;
+    struct kube_watch w;
+    struct tc_err err = {0};
+    struct buf eb;
+    long status = 0;
+    pthread_t th;
+    double t0;
+
+    raw_start(&rs);
+    cfg = kube_cfg_for(rs.port, "{token: t}");
+    k = kube_new(cfg, &err);
+    buf_init(&w.got, 1024);
+    buf_init(&eb, 1024);
+    w.stop = 0;
+    ASSERT_OK(pthread_create(&th, NULL, kube_stopper, &w));
+    t0 = now_ms();
+    ASSERT_EQ(
+        kube_stream(k, "/api/v1/pods?watch=1", 0, kube_collect, &w, &w.stop, &status, &eb, &err),
+        TC_CANCELED);
+    pthread_join(th, NULL);
+    ASSERT_LT(now_ms() - t0, 5000.0); /* not the server's 10 s hold */
+    ASSERT_STR_CONTAINS(err.msg, "GET /api/v1/pods?watch=1: canceled");
+    ASSERT_STR_EQ(w.got.data, "{\"type\":\"ADDED");
+    ASSERT_EQ(eb.len, 0);
+
+    /* a 410 body is the caller's error body, not a watch event */
+    raw_stop(&rs);
+    memset(&rs, 0, sizeof(rs));
+    rs.head = "HTTP/1.1 410 Gone\r\nContent-Length: 14\r\n\r\n";
+    rs.body = "{\"code\": 410 }";
+    raw_start(&rs);
+    kube_free(k);
+    kube_config_free(cfg);
+    cfg = kube_cfg_for(rs.port, "{token: t}");
+    k = kube_new(cfg, &err);
+    buf_reset(&w.got);
+    w.stop = 0;
+    ASSERT_OK(kube_stream(k, "/api/v1/pods?watch=1", 30000, kube_collect, &w, &w.stop, &status, &eb,
+                          &err));
+    ASSERT_EQ(status, 410);
+    ASSERT_EQ(w.got.len, 0);
+    ASSERT_STR_EQ(eb.data, "{\"code\": 410 }");
+    buf_cleanup(&w.got);
+    buf_cleanup(&eb);
+    kube_free(k);
+    kube_config_free(cfg);
+    raw_stop(&rs);
+}
+
 TEST_MAIN(TEST_ENTRY(kubeconfig_current_context_with_inline_data),
           TEST_ENTRY(kubeconfig_other_contexts), TEST_ENTRY(kubeconfig_errors_name_the_problem),
           TEST_ENTRY(kubeconfig_files_relative_paths_and_merge), TEST_ENTRY(in_cluster),
-          TEST_ENTRY(base64), TEST_ENTRY(owns_replicas_from_managed_fields))
+          TEST_ENTRY(base64), TEST_ENTRY(owns_replicas_from_managed_fields),
+          TEST_ENTRY(requests_carry_basic_auth_and_kube_headers),
+          TEST_ENTRY(a_401_is_retried_once_with_fresh_credentials),
+          TEST_ENTRY(errors_name_method_and_path_and_no_secret),
+          TEST_ENTRY(get_url_sends_no_credentials),
+          TEST_ENTRY(stream_stops_on_the_flag_and_keeps_error_bodies_apart))
