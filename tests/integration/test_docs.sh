@@ -23,6 +23,6 @@ for h in "## Two commands" "## Benchmarks" "## Architecture" "**Controller** (" 
     c=$(grep -cF -- "$h" "$readme")
     [ "$c" -eq 1 ] && tap_ok "README has \"$h\" once" || tap_fail "README has \"$h\" once" "found $c"
 done
-grep -qE '^make run +#' "$readme" && grep -qE '^make deps && make test +#' "$readme" &&
+grep -qE '^bash hack/run.sh +#' "$readme" && grep -qE '^bash hack/test.sh +#' "$readme" &&
     tap_ok "README gives the two commands" || tap_fail "README gives the two commands"
 tap_done
