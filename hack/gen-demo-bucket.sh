@@ -8,17 +8,21 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:?usage: gen-demo-bucket.sh DIR}
+bin=${TC_BUILD:-build}/bin/tempo-compactor
+case $bin in /*) ;; *) bin=$top/$bin ;; esac
 mkdir -p "$dir"
 python3 "$top/hack/gen-metas.py" "$dir" --tenants 2 --blocks 400 --hours 30 --levels 3 --seed 7
 for i in 1 2 3 4; do
     tmp="$dir/.gen-$i"
     rm -rf "$tmp" && mkdir -p "$tmp"
-    "$top/build/bin/tempo-compactor" parquet gen "$tmp" --traces 500 --seed "$i" --tenant demo >/dev/null
+    "$bin" parquet gen "$tmp" --traces 500 --seed "$i" --tenant demo >/dev/null
     id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["blockID"])' "$tmp/meta.json")
     mkdir -p "$dir/demo"
     # meta.json goes last, as Tempo writes blocks
     mkdir -p "$dir/demo/$id"
-    mv "$tmp/data.parquet" "$tmp/index" "$dir/demo/$id/"
+    for f in "$tmp"/*; do
+        [ "$(basename "$f")" = meta.json ] || mv "$f" "$dir/demo/$id/"
+    done
     mv "$tmp/meta.json" "$dir/demo/$id/meta.json"
     rmdir "$tmp"
 done

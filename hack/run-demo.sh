@@ -9,11 +9,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 DEMO_DIR=${DEMO_DIR:-$top/.demo}
 PORT=${PORT:-3200}
-mkdir -p "$DEMO_DIR/bucket" "$DEMO_DIR/state"
-if [ -x hack/gen-demo-bucket.sh ] && [ -z "$(ls -A "$DEMO_DIR/bucket")" ]; then
-    hack/gen-demo-bucket.sh "$DEMO_DIR/bucket"
+mkdir -p "$DEMO_DIR/state"
+# Generated aside and renamed into place, so a failed or interrupted
+# generation is redone next time instead of leaving a half-made bucket.
+if [ ! -d "$DEMO_DIR/bucket" ] || [ -z "$(ls -A "$DEMO_DIR/bucket")" ]; then
+    rm -rf "$DEMO_DIR/bucket.tmp" "$DEMO_DIR/bucket"
+    bash hack/gen-demo-bucket.sh "$DEMO_DIR/bucket.tmp"
+    mv "$DEMO_DIR/bucket.tmp" "$DEMO_DIR/bucket"
 fi
 sed -e "s|@BUCKET@|$DEMO_DIR/bucket|" -e "s|@STATE@|$DEMO_DIR/state|" -e "s|@PORT@|$PORT|" \
     hack/demo/tempo.yaml > "$DEMO_DIR/tempo.yaml"
 echo "demo: bucket $DEMO_DIR/bucket, config $DEMO_DIR/tempo.yaml, http://127.0.0.1:$PORT/status" >&2
-exec build/bin/tempo-compactor -config.file="$DEMO_DIR/tempo.yaml"
+exec "${TC_BUILD:-build}/bin/tempo-compactor" -config.file="$DEMO_DIR/tempo.yaml"

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The main job on its embedded default (README's first command ends in
+hack/run-demo.sh): from an empty directory it generates the demo bucket,
+starts the compactor, becomes ready, polls, plans and applies retention; a
+restart reuses the bucket and the persisted poll state."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tclib import COMPACTOR, TOP, Tap, free_port, http_get, need, wait  # noqa: E402
+
+
+def start(demo_dir, port, log):
+    env = dict(os.environ, DEMO_DIR=demo_dir, PORT=str(port))
+    return subprocess.Popen(["bash", os.path.join(TOP, "hack", "run-demo.sh")], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(p):
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    return p.returncode
+
+
+def blocklist(port):
+    st, body = http_get("http://127.0.0.1:%d/status/blocklist" % port)
+    return json.loads(body) if st == 200 else None
+
+
+def metric(port, name, tenant=None):
+    st, body = http_get("http://127.0.0.1:%d/metrics" % port)
+    if st != 200:
+        return None
+    lab = '{tenant="%s"}' % tenant if tenant else ""
+    m = re.search(r"^%s%s ([0-9.e+]+)$" % (re.escape(name), re.escape(lab)), body, re.M)
+    return float(m.group(1)) if m else None
+
+
+def demo_blocks(bucket):
+    d = os.path.join(bucket, "demo")
+    return sorted(e for e in os.listdir(d) if os.path.isdir(os.path.join(d, e)))
+
+
+def main():
+    t = Tap()
+    need(t, "demo", built=[COMPACTOR])
+    tmp = tempfile.mkdtemp(prefix="tc-demo.")
+    demo = os.path.join(tmp, "demo")
+    bucket = os.path.join(demo, "bucket")
+    log = open(os.path.join(tmp, "demo.log"), "w+")
+    port = free_port()
+    p = start(demo, port, log)
+    try:
+        ready = wait(lambda: http_get("http://127.0.0.1:%d/ready" % port)[0] == 200, 120, 0.2)
+        t(ready, "from an empty directory the demo generates its bucket and becomes ready",
+          open(log.name).read()[-2000:])
+        ids = demo_blocks(bucket) if os.path.isdir(os.path.join(bucket, "demo")) else []
+        files_ok = len(ids) == 4 and all(
+            {"data.parquet", "bloom-0", "index"} <= set(os.listdir(os.path.join(bucket, "demo", i)))
+            and any(f.startswith("meta") for f in os.listdir(os.path.join(bucket, "demo", i)))
+            for i in ids)
+        t(files_ok, "4 generated vParquet4 blocks, each with data.parquet, bloom-0, index and a meta",
+          "%s: %s" % (ids, [os.listdir(os.path.join(bucket, "demo", i)) for i in ids]))
+        leftovers = [e for e in os.listdir(bucket) if e.startswith(".")] + \
+            [e for e in os.listdir(demo) if e.endswith(".tmp")]
+        t(not leftovers, "no half-made generation left behind", leftovers)
+        bl = wait(lambda: (lambda b: b if b and b.get("first_poll_done") else None)(blocklist(port)), 60)
+        t(bl is not None and bl["blocks"] == 804,
+          "the first poll finds 804 blocks in 3 tenants", json.dumps(bl)[:800])
+        out0 = wait(lambda: metric(port, "tempodb_compaction_outstanding_blocks", "tenant-0"), 60)
+        t(out0 is not None and out0 > 0,
+          "tempodb_compaction_outstanding_blocks{tenant=\"tenant-0\"} > 0 (%s)" % out0)
+        marked = wait(lambda: (metric(port, "tempodb_retention_marked_for_deletion_total") or 0)
+                      >= 4 or None, 60)
+        t(marked, "retention marks the 4 blocks dated 2023 (past 336h) compacted",
+          metric(port, "tempodb_retention_marked_for_deletion_total"))
+        t(stop(p) == 0, "SIGTERM stops the demo cleanly", open(log.name).read()[-1500:])
+
+        # Restart: same bucket, no regeneration, and the persisted state
+        # means no meta is fetched again.
+        port = free_port()
+        p = start(demo, port, log)
+        bl = wait(lambda: (lambda b: b if b and b.get("first_poll_done") else None)(blocklist(port)),
+                  60)
+        t(bl is not None and demo_blocks(bucket) == ids, "a restart reuses the bucket as it is")
+        fetched = sum(x["fetched"] for x in bl["poller"]["tenants"]) if bl else -1
+        t(fetched == 0, "the warm restart fetches no meta (poll state persisted)",
+          json.dumps(bl)[:800] if bl else "no blocklist")
+        stop(p)
+
+        # An interrupted generation (a bucket.tmp and no bucket) is redone.
+        shutil.rmtree(bucket)
+        os.makedirs(os.path.join(demo, "bucket.tmp", "junk"))
+        port = free_port()
+        p = start(demo, port, log)
+        ready = wait(lambda: http_get("http://127.0.0.1:%d/ready" % port)[0] == 200, 120, 0.2)
+        t(ready and len(demo_blocks(bucket)) == 4
+          and not os.path.exists(os.path.join(demo, "bucket.tmp")),
+          "an interrupted generation is redone from scratch")
+    finally:
+        stop(p)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    t.done()
+
+
+main()
