@@ -71,10 +71,17 @@ if [ "$(cat .tools/.stamp 2>/dev/null)" != "$stamp_want" ]; then
     echo "install-deps: npm tools into .tools/"
     cp hack/tools/package.json .tools/
     [ -f hack/tools/package-lock.json ] && cp hack/tools/package-lock.json .tools/
-    if ! (cd .tools && npm ci --no-audit --no-fund --loglevel=error); then
-        echo "install-deps: npm ci failed for hack/tools/package-lock.json (npm's error above;" \
-            "behind a TLS-intercepting proxy set NODE_EXTRA_CA_CERTS)" >&2
-        exit 1
+    # npm ci needs a lock file in sync by its own version's rules: npm 11
+    # wants entries for other platforms' optional DuckDB bindings that npm 9
+    # (Debian's) does not write. npm install with the same lock file then
+    # installs the same pinned versions.
+    if ! (cd .tools && npm ci --no-audit --no-fund --loglevel=silent); then
+        echo "install-deps: npm ci refused the lock file; npm install instead" >&2
+        if ! (cd .tools && npm install --no-audit --no-fund --loglevel=error); then
+            echo "install-deps: npm could not install hack/tools/package.json (npm's error" \
+                "above; behind a TLS-intercepting proxy set NODE_EXTRA_CA_CERTS)" >&2
+            exit 1
+        fi
     fi
     if [ ! -x .tools/layer/helm/helm ]; then
         tmp=$(mktemp -d)
