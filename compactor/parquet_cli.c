@@ -445,15 +445,6 @@ cmd_gen(int argc, char **argv)
     return 0;
 }
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static long
 peak_rss_mb(void)
 {
@@ -484,12 +475,12 @@ bench_snappy(const char *path, uint64_t size)
         double t0;
         if (n <= 0)
             break;
-        t0 = now_s();
+        t0 = tc_now();
         snappy_compress(in, (size_t)n, comp, &cl);
-        tc += now_s() - t0;
-        t0 = now_s();
+        tc += tc_now() - t0;
+        t0 = tc_now();
         snappy_uncompress(comp, cl, out, &ul);
-        td += now_s() - t0;
+        td += tc_now() - t0;
         done += (uint64_t)n;
         clen += cl;
     }
@@ -527,7 +518,7 @@ cmd_bench(struct parquet_reader *r, const char *path, const char *out)
            path, parquet_reader_file_size(r), m->num_rows, m->nrowgroups, (double)unc / 1e6);
     if (parquet_cursor_new(&cur, r, &err) != TC_OK)
         return fail("bench", &err);
-    t0 = now_s();
+    t0 = tc_now();
     for (;;) {
         if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK) {
             parquet_cursor_free(cur);
@@ -540,7 +531,7 @@ cmd_bench(struct parquet_reader *r, const char *path, const char *out)
             peak_rg = parquet_cursor_mem(cur);
         rows++;
     }
-    tr = now_s() - t0;
+    tr = tc_now() - t0;
     parquet_cursor_free(cur);
     cur = NULL;
     printf("read: %.1f MB/s file bytes, %.1f MB/s uncompressed, %.0f rows/s, %" PRIu64
@@ -558,20 +549,20 @@ cmd_bench(struct parquet_reader *r, const char *path, const char *out)
             for (int64_t i = 0; i < m->rowgroups[g].num_rows; i++) {
                 if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK || eof)
                     goto fail;
-                t0 = now_s();
+                t0 = tc_now();
                 if (parquet_writer_write_row(w, &row, &err) != TC_OK)
                     goto fail;
-                tw += now_s() - t0;
+                tw += tc_now() - t0;
             }
-            t0 = now_s();
+            t0 = tc_now();
             if (parquet_writer_flush(w, &err) != TC_OK)
                 goto fail;
-            tw += now_s() - t0;
+            tw += tc_now() - t0;
         }
-        t0 = now_s();
+        t0 = tc_now();
         if (parquet_writer_close(w, &info, &err) != TC_OK)
             goto fail;
-        tw += now_s() - t0;
+        tw += tc_now() - t0;
         printf("write: %.1f MB/s file bytes, %.1f MB/s uncompressed, %d row groups, %" PRIu64
                " bytes, footer %u, peak RSS %ld MB\n",
                (double)info.file_size / 1e6 / tw, (double)unc / 1e6 / tw, info.row_groups,

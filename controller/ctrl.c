@@ -211,18 +211,12 @@ ctrl_parse(int argc, char **argv, struct ctrl_opts *o, struct tc_err *err)
     return 0;
 }
 
-static uint64_t
-ctrl_now_ms(void)
-{
-    return lease_now_ms();
-}
-
 static void
 ctrl_enqueue(struct ctrl *c, const char *key)
 {
     pthread_mutex_lock(&c->mu);
     if (strmap_get(&c->enqueued, key) == NULL)
-        strmap_put(&c->enqueued, key, (void *)(intptr_t)ctrl_now_ms(), NULL);
+        strmap_put(&c->enqueued, key, (void *)(intptr_t)tc_now_ms(), NULL);
     pthread_mutex_unlock(&c->mu);
     queue_add(&c->q, key);
 }
@@ -319,7 +313,7 @@ ctrl_worker(void *arg)
         metrics_inc(c->m_reconciles, (const char *[]){rc == TC_OK ? "ok" : "error"});
         if (rc == TC_OK) {
             if (t0)
-                metrics_observe(c->m_latency, NULL, (double)(ctrl_now_ms() - t0) / 1000.0);
+                metrics_observe(c->m_latency, NULL, (double)(tc_now_ms() - t0) / 1000.0);
             queue_forget(&c->q, key);
             if (res.requeue_after_ms > 0)
                 queue_add_after(&c->q, key, res.requeue_after_ms);
@@ -524,7 +518,7 @@ ctrl_lead(struct ctrl *c, struct lease *l, struct tc_err *err)
 {
     struct informer_opts io;
     char path[512];
-    uint64_t last_resync = ctrl_now_ms(), last_keda = 0;
+    uint64_t last_resync = tc_now_ms(), last_keda = 0;
     int i, rc = 0;
 
     queue_init(&c->q, 200, 60000);
@@ -564,7 +558,7 @@ ctrl_lead(struct ctrl *c, struct lease *l, struct tc_err *err)
     LOG_INFO("controller started", KV_S("identity", c->identity), KV_I("workers", c->nworkers),
              KV_S("namespace", c->o.watch_ns ? c->o.watch_ns : "(all)"));
     while (!ctrl_stop) {
-        uint64_t now = ctrl_now_ms();
+        uint64_t now = tc_now_ms();
         struct kube *k;
 
         ctrl_sleep_ms(c->o.leader_elect ? c->o.retry_ms : 1000);
@@ -583,7 +577,7 @@ ctrl_lead(struct ctrl *c, struct lease *l, struct tc_err *err)
                 break;
             }
         }
-        now = ctrl_now_ms();
+        now = tc_now_ms();
         /* KEDA may be installed after start: begin watching its kinds. */
         if (now - last_keda >= 30000 && !c->children[RENDER_SCALEDOBJECT].inited) {
             struct tc_err kerr = {0};

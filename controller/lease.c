@@ -10,15 +10,6 @@
 #include "log.h"
 #include "mem.h"
 
-uint64_t
-lease_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 lease_microtime(char *out, size_t outsz)
 {
@@ -71,7 +62,7 @@ lease_observe(struct lease *l, const json_t *spec)
     if (l->observed == NULL || strcmp(raw, l->observed) != 0) {
         tc_free(l->observed);
         l->observed = tc_strdup(raw);
-        l->observed_ms = lease_now_ms();
+        l->observed_ms = tc_now_ms();
     }
     free(raw); /* lint-ok: from jansson */
 }
@@ -104,7 +95,7 @@ lease_try(struct lease *l, struct tc_err *err)
         rc = kube_json(l->k, "POST", cpath, NULL, rec, &status, &res, err);
         if (rc == TC_OK && status >= 200 && status < 300) {
             l->leader = 1;
-            l->renewed_ms = lease_now_ms();
+            l->renewed_ms = tc_now_ms();
             lease_observe(l, json_object_get(rec, "spec"));
         } else if (rc == TC_OK && status == 409) {
             l->leader = 0; /* someone else created it first */
@@ -131,7 +122,7 @@ lease_try(struct lease *l, struct tc_err *err)
     dur = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
     trans = json_integer_value(json_object_get(spec, "leaseTransitions"));
     if (holder && *holder && strcmp(holder, l->identity) != 0 &&
-        l->observed_ms + (uint64_t)dur * 1000 > lease_now_ms()) {
+        l->observed_ms + (uint64_t)dur * 1000 > tc_now_ms()) {
         l->leader = 0;
         json_decref(obj);
         return TC_OK;
@@ -159,7 +150,7 @@ lease_try(struct lease *l, struct tc_err *err)
         if (!l->leader)
             LOG_INFO("acquired lease", KV_S("lease", l->name), KV_S("identity", l->identity));
         l->leader = 1;
-        l->renewed_ms = lease_now_ms();
+        l->renewed_ms = tc_now_ms();
         lease_observe(l, json_object_get(rec, "spec"));
     } else if (rc == TC_OK && status == 409) {
         l->leader = 0; /* lost the race: another candidate updated first */
@@ -176,7 +167,7 @@ lease_try(struct lease *l, struct tc_err *err)
 int
 lease_lost(const struct lease *l)
 {
-    return l->leader && lease_now_ms() - l->renewed_ms > (uint64_t)l->o.renew_deadline_ms;
+    return l->leader && tc_now_ms() - l->renewed_ms > (uint64_t)l->o.renew_deadline_ms;
 }
 
 int

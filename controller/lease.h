@@ -43,7 +43,6 @@ int lease_try(struct lease *l, struct tc_err *err);
 int lease_lost(const struct lease *l);
 /* lease_release() hands the lease back (holderIdentity "", duration 1 s). */
 int lease_release(struct lease *l, struct tc_err *err);
-uint64_t lease_now_ms(void);
 /* lease_microtime() formats the wall clock as a Kubernetes MicroTime. */
 void lease_microtime(char *out, size_t outsz);
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "mem.h"
+#include "tc.h"
 
 enum { Q_IDLE = 0, Q_READY = 1, Q_DELAYED = 2 };
 
@@ -19,15 +20,6 @@ struct queue_item {
     uint64_t due_ms;
     struct queue_item *next; /* in the ready FIFO or the delayed list */
 };
-
-static uint64_t
-queue_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void
 queue_init(struct queue *q, long base_ms, long max_ms)
@@ -164,11 +156,11 @@ queue_add_after_locked(struct queue *q, const char *key, long ms)
         return;
     }
     if (it->where == Q_DELAYED) {
-        if (it->due_ms <= queue_now_ms() + (uint64_t)ms)
+        if (it->due_ms <= tc_now_ms() + (uint64_t)ms)
             return; /* already due sooner */
         queue_unlink_delayed(q, it);
     }
-    it->due_ms = queue_now_ms() + (uint64_t)ms;
+    it->due_ms = tc_now_ms() + (uint64_t)ms;
     for (pp = &q->delayed; *pp && (*pp)->due_ms <= it->due_ms; pp = &(*pp)->next)
         ;
     it->next = *pp;
@@ -237,7 +229,7 @@ queue_failures(struct queue *q, const char *key)
 static long
 queue_promote(struct queue *q)
 {
-    uint64_t now = queue_now_ms();
+    uint64_t now = tc_now_ms();
 
     while (q->delayed && q->delayed->due_ms <= now) {
         struct queue_item *it = q->delayed;
@@ -255,7 +247,7 @@ queue_promote(struct queue *q)
 int
 queue_get_timeout(struct queue *q, char *out, size_t outsz, long timeout_ms)
 {
-    uint64_t deadline = timeout_ms >= 0 ? queue_now_ms() + (uint64_t)timeout_ms : 0;
+    uint64_t deadline = timeout_ms >= 0 ? tc_now_ms() + (uint64_t)timeout_ms : 0;
     struct queue_item *it;
 
     pthread_mutex_lock(&q->mu);
@@ -266,11 +258,11 @@ queue_get_timeout(struct queue *q, char *out, size_t outsz, long timeout_ms)
 
         if (q->head || q->shutdown)
             break;
-        if (timeout_ms >= 0 && queue_now_ms() >= deadline) {
+        if (timeout_ms >= 0 && tc_now_ms() >= deadline) {
             pthread_mutex_unlock(&q->mu);
             return 1;
         }
-        until = wait >= 0 ? queue_now_ms() + (uint64_t)wait : UINT64_MAX;
+        until = wait >= 0 ? tc_now_ms() + (uint64_t)wait : UINT64_MAX;
         if (timeout_ms >= 0 && deadline < until)
             until = deadline;
         if (until == UINT64_MAX) {

@@ -101,7 +101,7 @@ reconcile_child_present(struct reconcile_shared *s, const char *kind, const char
 int
 reconcile_keda_present(struct reconcile_shared *s, struct kube *k)
 {
-    uint64_t now = lease_now_ms();
+    uint64_t now = tc_now_ms();
     struct tc_err err = {0};
     json_t *res = NULL;
     long status = 0;
@@ -624,7 +624,7 @@ rc_observe(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
     char key[512], path[1024];
     struct reconcile_observed *o;
     struct tc_err err = {0};
-    uint64_t now = lease_now_ms();
+    uint64_t now = tc_now_ms();
     json_t *pods = NULL, *hpa = NULL;
     long status = 0;
     size_t i;

@@ -173,13 +173,7 @@ informer_sleep(struct informer *inf, long ms)
     struct timespec ts;
     int stop;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    tc_deadline(&ts, ms);
     pthread_mutex_lock(&inf->mu);
     while (!inf->stop && pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) != ETIMEDOUT)
         ;

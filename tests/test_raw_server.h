@@ -25,21 +25,6 @@ struct raw_server {
     pthread_t th;
 };
 
-static inline double
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static inline void
-sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Serves requests (no bodies) on one connection at a time until the
  * listening socket is shut down. */
 static inline void *
@@ -67,7 +52,7 @@ raw_main(void *arg)
                 send(fd, h, strlen(h), MSG_NOSIGNAL);
             }
             if (r->split_ms)
-                sleep_ms(r->split_ms);
+                tc_sleep_ms(r->split_ms);
             if (r->body && *r->body)
                 send(fd, r->body, strlen(r->body), MSG_NOSIGNAL);
             if (r->hold_ms) {

@@ -269,24 +269,6 @@ backend_free(struct backend *b)
 }
 
 void
-backend_sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (ms > 0 && nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-double
-backend_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-void
 backend_get_many_serial(struct backend *b, struct backend_get *reqs, size_t n, int jitter_ms,
                         backend_get_done_fn done, void *ud)
 {
@@ -298,7 +280,7 @@ backend_get_many_serial(struct backend *b, struct backend_get *reqs, size_t n, i
 
         if (g->code == TC_OK) {
             if (jitter_ms > 0)
-                backend_sleep_ms(random() % jitter_ms);
+                tc_sleep_ms(random() % jitter_ms);
             g->code = b->ops->get(b, g->key, 0, 0, g->body.cap, &g->body, &g->last_modified, &e);
             if (g->code != TC_OK)
                 snprintf(g->errmsg, sizeof(g->errmsg), "%s", e.msg);

@@ -154,8 +154,6 @@ int backend_parse_block_key(const char *rel, size_t n, uint8_t id[16]);
 /* backend_shard_bounds() fills n+1 16-byte boundaries as Tempo's
  * blockboundary.CreateBlockBoundaries does (last one all 0xff). */
 void backend_shard_bounds(int n, uint8_t (*bounds)[16]);
-void backend_sleep_ms(long ms);
-double backend_now(void);
 
 /* The local directory backend (backend_local.c). root is copied. */
 struct backend *backend_local_new(const char *root, struct tc_err *err);

@@ -25,7 +25,7 @@ static void
 lat_sleep(double s)
 {
     if (s > 0)
-        backend_sleep_ms((long)(s * 1000 + 0.5));
+        tc_sleep_ms((long)(s * 1000 + 0.5));
 }
 
 static int
@@ -66,7 +66,7 @@ static int
 lat_blocks(struct backend *b, const char *tenant, struct backend_blocks *out, struct tc_err *err)
 {
     struct lat *l = (struct lat *)b;
-    double t0 = backend_now();
+    double t0 = tc_now();
     uint8_t(*bounds)[16] = tc_calloc((size_t)l->shards + 1, 16);
     size_t *per = tc_calloc((size_t)l->shards, sizeof(size_t)), i, ids, pages = 0, maxp = 0;
     int rc, s;
@@ -93,7 +93,7 @@ lat_blocks(struct backend *b, const char *tenant, struct backend_blocks *out, st
             maxp = p;
     }
     backend_count(b, BACKEND_OP_LIST, pages);
-    lat_sleep(l->lat * (double)maxp - (backend_now() - t0));
+    lat_sleep(l->lat * (double)maxp - (tc_now() - t0));
     tc_free(bounds);
     tc_free(per);
     return rc;
@@ -127,7 +127,7 @@ lat_get_many(struct backend *b, struct backend_get *reqs, size_t n, int concurre
         return;
     }
     while (next < n || count > 0) {
-        double now = backend_now();
+        double now = tc_now();
 
         while (count < cap && next < n) {
             size_t slot = (head + count) % cap;
@@ -136,8 +136,8 @@ lat_get_many(struct backend *b, struct backend_get *reqs, size_t n, int concurre
             count++;
             backend_count(b, BACKEND_OP_GET, 1);
         }
-        lat_sleep(deadline[head] - backend_now());
-        while (count > 0 && deadline[head] <= backend_now() + 0.0005) {
+        lat_sleep(deadline[head] - tc_now());
+        while (count > 0 && deadline[head] <= tc_now() + 0.0005) {
             struct backend_get *g = &reqs[idx[head]];
             struct tc_err e = {0};
 

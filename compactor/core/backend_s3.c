@@ -256,7 +256,7 @@ s3_do(struct backend_s3 *s, const char *method, const char *key, const char *que
         struct s3_prep p;
 
         if (attempt > 0)
-            backend_sleep_ms(http_backoff_ms(attempt, 50, 2000));
+            tc_sleep_ms(http_backoff_ms(attempt, 50, 2000));
         if (s3_prepare(s, &p, method, key, query, body, body_len, copy_src, range) != TC_OK) {
             rc = tc_err_set(err, TC_NOMEM, "s3: cannot build request for %s", key ? key : "/");
             break;
@@ -360,7 +360,7 @@ s3_get_many(struct backend *b, struct backend_get *reqs, size_t n, int concurren
     for (i = 0; i < nslots; i++)
         http_response_init(&slots[i].resp);
     while (completed < n) {
-        double now = backend_now();
+        double now = tc_now();
 
         for (i = 0; i < nslots; i++) {
             struct s3_slot *sl = &slots[i];
@@ -399,7 +399,7 @@ s3_get_many(struct backend *b, struct backend_get *reqs, size_t n, int concurren
         if (inflight > 0)
             http_client_poll(c, 20);
         else if (completed < n)
-            backend_sleep_ms(1);
+            tc_sleep_ms(1);
         for (i = 0; i < nslots; i++) {
             struct s3_slot *sl = &slots[i];
             struct tc_err e = {0};
@@ -417,7 +417,7 @@ s3_get_many(struct backend *b, struct backend_get *reqs, size_t n, int concurren
             if (rc != TC_OK && rc != TC_NOMEM && sl->resp.code != TC_TOOBIG &&
                 http_retryable(sl->resp.code, sl->resp.status) && sl->attempt < s->retries) {
                 sl->attempt++;
-                sl->not_before = backend_now() + http_backoff_ms(sl->attempt, 50, 2000) / 1000.0;
+                sl->not_before = tc_now() + http_backoff_ms(sl->attempt, 50, 2000) / 1000.0;
                 continue;
             }
             sl->g->code = rc;

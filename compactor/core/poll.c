@@ -223,7 +223,7 @@ poll_eta(const struct poll_tprog *t, double now)
 int
 poller_status_json(struct poller *p, struct buf *out)
 {
-    double now = backend_now();
+    double now = tc_now();
     size_t i;
     int rc;
 
@@ -256,7 +256,7 @@ poller_status_json(struct poller *p, struct buf *out)
 static void
 poll_maybe_log_locked(struct poller *p)
 {
-    double now = backend_now();
+    double now = tc_now();
     unsigned long listed = 0, fetched = 0, remaining = 0, done = 0, errors = 0;
     double eta = 0;
     size_t i;
@@ -288,7 +288,7 @@ poll_prog_set(struct poller *p, struct poll_tprog *t, const char *state)
     pthread_mutex_lock(&p->mu);
     t->state = state;
     if (!strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "index"))
-        t->t_end = backend_now();
+        t->t_end = tc_now();
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -597,7 +597,7 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
     prog->listed = bb.nlive + bb.ncompacted;
     prog->known = pt.nlive + pt.ncomp;
     prog->remaining = nunk;
-    prog->t_fetch = backend_now();
+    prog->t_fetch = tc_now();
     p->stats.listed_live += bb.nlive;
     p->stats.listed_compacted += bb.ncompacted;
     p->stats.known += pt.nlive + pt.ncomp;
@@ -738,7 +738,7 @@ poll_worker(void *arg)
         tenant = run->tenants.v[i];
         prog = &p->prog[i];
         pthread_mutex_lock(&p->mu);
-        prog->t_start = backend_now();
+        prog->t_start = tc_now();
         pthread_mutex_unlock(&p->mu);
         for (tries = 0; tries <= p->cfg.tolerate_consecutive_errors; tries++) {
             rc = poll_tenant_once(run, tenant, prog, &err);
@@ -852,7 +852,7 @@ poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
     struct poll_run run;
     pthread_t *th = NULL;
     size_t i, o, nth;
-    double t0 = backend_now();
+    double t0 = tc_now();
     int rc = TC_OK;
 
     memset(&run, 0, sizeof(run));
@@ -940,7 +940,7 @@ poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
         if (rc != TC_OK)
             tc_err_set(err, rc, "poll: applying results: %s", tc_strerror(rc));
         pthread_mutex_lock(&p->mu);
-        p->stats.ready_seconds = backend_now() - t0;
+        p->stats.ready_seconds = tc_now() - t0;
         pthread_mutex_unlock(&p->mu);
         if (rc == TC_OK && p->state_path) {
             struct tc_err e = {0};
@@ -958,7 +958,7 @@ poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
         poll_write_indexes(p, bl);
     }
 out : {
-    double secs = backend_now() - t0;
+    double secs = tc_now() - t0;
     struct poll_stats st;
 
     metrics_observe(p->m_duration, NULL, secs);

@@ -10,6 +10,7 @@
 #define TC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum tc_code {
     TC_OK = 0,
@@ -61,6 +62,13 @@ void tc_err_clear(struct tc_err *err);
 void tc_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 
 struct timespec;
+/* tc_now() is CLOCK_MONOTONIC in seconds, tc_now_ms() in milliseconds: for
+ * intervals and timeouts, never for wall time. */
+double tc_now(void);
+uint64_t tc_now_ms(void);
+/* tc_sleep_ms() sleeps ms milliseconds, resuming after a signal. */
+void tc_sleep_ms(long ms);
+
 /* tc_deadline() sets *ts to CLOCK_REALTIME now + ms (for timed waits). */
 void tc_deadline(struct timespec *ts, long ms);
 

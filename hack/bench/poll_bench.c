@@ -187,7 +187,7 @@ cmd_list(const char *dir, double lat_ms, int tconc, int shards)
     struct list_run lr = {b, &t, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     struct tc_err err = {0};
     pthread_t th[256];
-    double t0 = backend_now();
+    double t0 = tc_now();
     int i;
 
     backend_tenants(b, &t, &err);
@@ -196,7 +196,7 @@ cmd_list(const char *dir, double lat_ms, int tconc, int shards)
     while (i-- > 0)
         pthread_join(th[i], NULL);
     printf("list_seconds=%.3f\nlist_requests=%lu\nlist_blocks=%zu\nlist_objects=%zu\n",
-           backend_now() - t0, backend_requests(b, BACKEND_OP_LIST), lr.blocks, lr.objects);
+           tc_now() - t0, backend_requests(b, BACKEND_OP_LIST), lr.blocks, lr.objects);
     backend_strlist_cleanup(&t);
     backend_free(b);
     return 0;

@@ -211,8 +211,8 @@ stopper_main(void *arg)
     int i;
 
     for (i = 0; i < 500 && s->seen->got.len == 0; i++)
-        sleep_ms(10);
-    s->set_at = now_ms();
+        tc_sleep_ms(10);
+    s->set_at = tc_now_ms();
     *s->stop = 1;
     return NULL;
 }
@@ -239,7 +239,7 @@ TEST(stop_flag_ends_a_held_stream_from_another_thread)
     q.url = url;
     ASSERT_OK(pthread_create(&th, NULL, stopper_main, &sp));
     ASSERT_EQ(http_client_do(c, &q, &r, &err), TC_CANCELED);
-    done_at = now_ms();
+    done_at = tc_now_ms();
     pthread_join(th, NULL);
     ASSERT_EQ(r.code, TC_CANCELED);
     ASSERT_EQ(r.status, 200);
@@ -365,9 +365,9 @@ TEST(quickack_keepidle_and_accept_encoding_options)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", rs.port);
     q.url = url;
     for (i = 0; i < 21; i++) {
-        t0 = now_ms();
+        t0 = tc_now_ms();
         ASSERT_OK(http_client_do(c, &q, &r, &err));
-        ms[i] = now_ms() - t0;
+        ms[i] = tc_now_ms() - t0;
         ASSERT_EQ(r.status, 200);
         ASSERT_STR_EQ(r.body.data, "{\"k\":1}");
     }

@@ -382,7 +382,7 @@ kube_stopper(void *arg)
     int i;
 
     for (i = 0; i < 500 && w->got.len == 0; i++)
-        sleep_ms(10);
+        tc_sleep_ms(10);
     w->stop = 1;
     return NULL;
 }
@@ -408,12 +408,12 @@ TEST(stream_stops_on_the_flag_and_keeps_error_bodies_apart)
     buf_init(&eb, 1024);
     w.stop = 0;
     ASSERT_OK(pthread_create(&th, NULL, kube_stopper, &w));
-    t0 = now_ms();
+    t0 = tc_now_ms();
     ASSERT_EQ(
         kube_stream(k, "/api/v1/pods?watch=1", 0, kube_collect, &w, &w.stop, &status, &eb, &err),
         TC_CANCELED);
     pthread_join(th, NULL);
-    ASSERT_LT(now_ms() - t0, 5000.0); /* not the server's 10 s hold */
+    ASSERT_LT(tc_now_ms() - t0, 5000.0); /* not the server's 10 s hold */
     ASSERT_STR_CONTAINS(err.msg, "GET /api/v1/pods?watch=1: canceled");
     ASSERT_STR_EQ(w.got.data, "{\"type\":\"ADDED");
     ASSERT_EQ(eb.len, 0);
