@@ -744,7 +744,14 @@ kube_perform(struct kube *k, const char *method, const char *path, const char *c
         return rc;
     }
     if (tok) {
-        snprintf(auth, sizeof(auth), "Bearer %s", tok);
+        int n = snprintf(auth, sizeof(auth), "Bearer %s", tok);
+        tc_free(tok);
+        tok = NULL;
+        if (n < 0 || (size_t)n >= sizeof(auth)) {
+            OPENSSL_cleanse(auth, sizeof(auth));
+            return tc_err_set(err, TC_TOOBIG, "%s %s: bearer token longer than %zu bytes", method,
+                              path, sizeof(auth) - 8);
+        }
         h[nh++] = (struct http_header){"Authorization", auth};
     } else if (c->username) {
         if (kube_basic_auth(c, auth, sizeof(auth)) != TC_OK)
@@ -754,7 +761,11 @@ kube_perform(struct kube *k, const char *method, const char *path, const char *c
     h[nh++] = (struct http_header){"Accept", "application/json"};
     if (ctype)
         h[nh++] = (struct http_header){"Content-Type", ctype};
-    snprintf(url, sizeof(url), "%s%s", c->server, path);
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", c->server, path) >= sizeof(url)) {
+        OPENSSL_cleanse(auth, sizeof(auth));
+        return tc_err_set(err, TC_TOOBIG, "%s %.200s...: URL longer than %zu bytes", method, path,
+                          sizeof(url) - 1);
+    }
     req->method = method;
     req->url = url;
     req->headers = h;
@@ -763,7 +774,6 @@ kube_perform(struct kube *k, const char *method, const char *path, const char *c
     req->body_len = len;
     rc = http_client_do(k->http, req, hr, &herr);
     OPENSSL_cleanse(auth, sizeof(auth));
-    tc_free(tok);
     *status = hr->status;
     if (rc == TC_OK)
         return TC_OK;

@@ -221,7 +221,7 @@ TEST(owns_replicas_from_managed_fields)
 static struct kube_config *
 kube_cfg_for(int port, const char *user_yaml)
 {
-    char text[1024];
+    static char text[16384];
     struct kube_config *c = NULL;
     struct tc_err err = {0};
 
@@ -330,6 +330,39 @@ TEST(errors_name_method_and_path_and_no_secret)
     ASSERT_STR_CONTAINS(err.msg, "GET http://127.0.0.1:1/metrics: ");
     ASSERT_EQ(status, 0);
     buf_cleanup(&body);
+    kube_resp_cleanup(&r);
+    kube_free(k);
+    kube_config_free(cfg);
+}
+
+/* A token or URL too long for the request is an error naming the request,
+ * never a silently cut header (which the server would answer with 401). */
+TEST(oversized_token_and_url_are_errors)
+{
+    static char user[9300], path[8300];
+    struct kube_config *cfg;
+    struct kube *k;
+    struct kube_resp r;
+    struct tc_err err = {0};
+
+    memcpy(user, "{token: ", 8);
+    memset(user + 8, 's', 9000);
+    memcpy(user + 9008, "}", 2);
+    cfg = kube_cfg_for(1, user);
+    k = kube_new(cfg, NULL);
+    kube_resp_init(&r);
+    ASSERT_EQ(kube_do(k, "GET", "/api", NULL, NULL, 0, &r, &err), TC_TOOBIG);
+    ASSERT_STR_CONTAINS(err.msg, "GET /api: bearer token longer than");
+    ASSERT(strstr(err.msg, "sssssss") == NULL);
+    kube_free(k);
+    kube_config_free(cfg);
+
+    cfg = kube_cfg_for(1, "{token: short}");
+    k = kube_new(cfg, NULL);
+    path[0] = '/';
+    memset(path + 1, 'p', sizeof(path) - 2);
+    ASSERT_EQ(kube_do(k, "GET", path, NULL, NULL, 0, &r, &err), TC_TOOBIG);
+    ASSERT_STR_CONTAINS(err.msg, "URL longer than");
     kube_resp_cleanup(&r);
     kube_free(k);
     kube_config_free(cfg);
@@ -449,5 +482,5 @@ TEST_MAIN(TEST_ENTRY(kubeconfig_current_context_with_inline_data),
           TEST_ENTRY(requests_carry_basic_auth_and_kube_headers),
           TEST_ENTRY(a_401_is_retried_once_with_fresh_credentials),
           TEST_ENTRY(errors_name_method_and_path_and_no_secret),
-          TEST_ENTRY(get_url_sends_no_credentials),
+          TEST_ENTRY(oversized_token_and_url_are_errors), TEST_ENTRY(get_url_sends_no_credentials),
           TEST_ENTRY(stream_stops_on_the_flag_and_keeps_error_bodies_apart))
