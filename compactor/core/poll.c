@@ -113,7 +113,7 @@ poller_new(struct backend *b, const struct poll_cfg *cfg, poll_owns_fn owns, voi
         p->cfg.progress_log_ms = 10000;
     p->owns = owns;
     p->owns_ud = owns_ud;
-    p->state = "idle";
+    p->state = "waiting"; /* no poll has started yet */
     pthread_mutex_init(&p->mu, NULL);
     if (cfg->state_path && (p->state_path = tc_strdup(cfg->state_path)) == NULL) {
         poller_free(p);

@@ -85,6 +85,8 @@ void poller_stop(struct poller *p);
 
 /* poller_status_json() appends {"state":..,"polls":..,"tenants":[{"tenant",
  * "state","listed","known","fetched","remaining","errors","eta_seconds"}..]}.
+ * state: "waiting" before the first poll starts, "polling", then "idle" or
+ * "failed" after each poll.
  * Thread-safe; callable while a poll runs. */
 int poller_status_json(struct poller *p, struct buf *out);
 

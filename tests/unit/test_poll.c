@@ -535,7 +535,7 @@ TEST(progress_log_status_and_metric_names)
     p = poller_new(b, &cfg, NULL, NULL, reg, &err);
     buf_init(&out, 0);
     ASSERT_OK(poller_status_json(p, &out));
-    ASSERT_STR_CONTAINS(out.data, "\"state\":\"idle\"");
+    ASSERT_STR_CONTAINS(out.data, "\"state\":\"waiting\"");
     ASSERT_OK(poller_poll(p, bl, &err));
     ASSERT(poller_done(p));
     close(fd);
