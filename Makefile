@@ -7,10 +7,11 @@
 #   make run        build and run the compactor on a local demo bucket (hack/run-demo.sh)
 #   make fuzz       run the fuzz targets for a bounded time
 #
-# Sources are discovered: compactor/core/*.c is the core library,
-# compactor/*.c the daemon, controller/*.c the controller (main.c of each is
-# left out of its library so tests can link the rest), tests/unit/test_*.c
-# one test binary each.
+# Sources are discovered: compactor/core/<layer>/*.c is the core library
+# (one folder per subsystem, layered: hack/check-layers.sh), compactor/tools/
+# the developer tools (`tempo-compactor parquet ...`), compactor/*.c the
+# daemon, controller/*.c the controller (main.c of each is left out of its
+# library so tests can link the rest), tests/unit/test_*.c one test binary each.
 
 .DEFAULT_GOAL := all
 
@@ -38,7 +39,8 @@ override CFLAGS += -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -MMD -MP -D_GNU_SOURCE 
         -Icompactor/core -Icompactor -Icontroller -Itests $(PKG_CFLAGS)
 override LDFLAGS += $(SANFLAGS)
 
-CORE_SRC := $(wildcard compactor/core/*.c)
+CORE_SRC := $(wildcard compactor/core/*/*.c)
+TOOLS_SRC := $(wildcard compactor/tools/*.c)
 DAEMON_SRC := $(filter-out compactor/main.c,$(wildcard compactor/*.c))
 CTRL_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -48,13 +50,14 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_LIB := $(BUILD)/lib/libtccore.a
 DAEMON_LIB := $(BUILD)/lib/libtcdaemon.a
 CTRL_LIB := $(BUILD)/lib/libtcctrl.a
-LIBS := $(CTRL_LIB) $(DAEMON_LIB) $(CORE_LIB)
+TOOLS_LIB := $(BUILD)/lib/libtctools.a
+LIBS := $(CTRL_LIB) $(DAEMON_LIB) $(TOOLS_LIB) $(CORE_LIB)
 BINS := $(BUILD)/bin/tempo-compactor $(BUILD)/bin/tempo-compactor-controller
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 # Only tc.c carries the version; it is rebuilt every time so the revision is current.
-$(BUILD)/obj/compactor/core/tc.o: override CFLAGS += -DTC_VERSION='"$(VERSION)"' -DTC_REVISION='"$(REVISION)"'
-$(BUILD)/obj/compactor/core/tc.o: FORCE
+$(BUILD)/obj/compactor/core/base/tc.o: override CFLAGS += -DTC_VERSION='"$(VERSION)"' -DTC_REVISION='"$(REVISION)"'
+$(BUILD)/obj/compactor/core/base/tc.o: FORCE
 .PHONY: FORCE
 FORCE:
 
@@ -70,16 +73,17 @@ $(BUILD)/obj/%.o: %.c
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 $(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
 $(CTRL_LIB): $(call obj,$(CTRL_SRC))
+$(TOOLS_LIB): $(call obj,$(TOOLS_SRC))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/bin/tempo-compactor: $(call obj,compactor/main.c) $(DAEMON_LIB) $(CORE_LIB)
+$(BUILD)/bin/tempo-compactor: $(call obj,compactor/main.c) $(DAEMON_LIB) $(TOOLS_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/bin/tempo-compactor-controller: $(call obj,controller/main.c) $(CTRL_LIB) $(DAEMON_LIB) $(CORE_LIB)
+$(BUILD)/bin/tempo-compactor-controller: $(call obj,controller/main.c) $(CTRL_LIB) $(DAEMON_LIB) $(TOOLS_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -23,21 +23,21 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "backend.h"
-#include "backend_latency.h"
-#include "backend_s3.h"
-#include "blocklist.h"
+#include "backend/backend.h"
+#include "backend/backend_latency.h"
+#include "backend/backend_s3.h"
+#include "blocklist/blocklist.h"
 #include "daemon_config.h"
 #include "daemon_overrides.h"
-#include "http_server.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "poll.h"
-#include "retention.h"
-#include "ring.h"
-#include "selector.h"
-#include "tc.h"
+#include "base/http_server.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/metrics.h"
+#include "blocklist/poll.h"
+#include "plan/retention.h"
+#include "plan/ring.h"
+#include "plan/selector.h"
+#include "base/tc.h"
 
 #define DAEMON_BACKEND_RETRY_MS 2000
 #define DAEMON_OVERRIDES_RELOAD_MS 10000

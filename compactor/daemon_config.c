@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "tc.h"
+#include "base/tc.h"
 
 #define F(x) offsetof(struct daemon_config, x)
 #define MS_DAY (24.0 * 3600 * 1000)

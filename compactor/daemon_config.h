@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "cfg.h"
+#include "base/cfg.h"
 
 struct daemon_config {
     char *target;

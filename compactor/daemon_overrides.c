@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "buf.h"
-#include "cfg.h"
-#include "log.h"
-#include "mem.h"
+#include "base/buf.h"
+#include "base/cfg.h"
+#include "base/log.h"
+#include "base/mem.h"
 
 #define OVERRIDES_FILE_MAX ((size_t)16 << 20)
 

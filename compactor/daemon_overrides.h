@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "tc.h"
+#include "base/tc.h"
 
 struct overrides;
 

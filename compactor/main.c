@@ -10,13 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "daemon.h"
 #include "daemon_config.h"
-#include "tc.h"
-
-/* compactor/parquet_cli.c; argv[0] is "parquet". */
-int parquet_cli_main(int argc, char **argv);
+#include "base/tc.h"
+#include "tools/tools.h"
 
 int
 main(int argc, char **argv)

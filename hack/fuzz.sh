@@ -21,19 +21,16 @@ mkdir -p "$out/seeds" "$out/artifacts"
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG missing (make deps)"; exit 1; }
 
 make -s build/lib/libtccore.a || exit 1
-SRC="compactor/core/parquet_meta.c compactor/core/parquet_enc.c
-     compactor/core/parquet_row.c
-     compactor/core/parquet_read.c compactor/core/parquet_write.c compactor/core/thrift.c
-     compactor/core/vp4.c compactor/core/vp4_gen.c compactor/core/vp4_v3.c compactor/core/vp4_bloom.c
-     compactor/core/hash.c
-     compactor/core/mem.c compactor/core/buf.c
-     compactor/core/tc.c compactor/core/log.c"
+SRC="$(ls compactor/core/parquet/*.c) compactor/core/tempo/vp4.c compactor/core/tempo/vp4_v3.c
+     compactor/core/tempo/vp4_bloom.c compactor/tools/vp4_gen.c compactor/tools/vp4_convert.c
+     compactor/core/base/hash.c compactor/core/base/mem.c compactor/core/base/buf.c
+     compactor/core/base/tc.c compactor/core/base/log.c"
 FLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -DTC_VERSION=\"fuzz\" -DTC_REVISION=\"fuzz\"
        -Icompactor/core -Icompactor -fno-omit-frame-pointer"
 
 # seeds
 cc -std=gnu11 -O1 -Icompactor/core -Icompactor -o "$out/pq" tests/parquet/pqtool.c \
-    compactor/parquet_cli.c build/lib/libtccore.a -lsnappy -lzstd -lz -lm || exit 1
+    compactor/tools/*.c build/lib/libtccore.a -lsnappy -lzstd -lz -lm || exit 1
 rm -rf "$out/seeds" && mkdir -p "$out/seeds/file" "$out/seeds/footer" "$out/seeds/enc"
 "$out/pq" gen "$out/seeds/blk" --traces 3 --spans 3 --rg-bytes 400 >/dev/null || exit 1
 cp "$out/seeds/blk/data.parquet" "$out/seeds/file/gen.parquet"

@@ -30,5 +30,6 @@ if [ -n "$hits" ]; then
     echo "lint: banned raw calls above (use tc_* / snprintf / strtol wrappers)"
     rc=1
 fi
+bash hack/check-layers.sh || rc=1
 [ "$rc" -eq 0 ] && echo "lint: ok ($(printf '%s\n' $files | wc -l) files)"
 exit "$rc"

@@ -15,7 +15,7 @@ make -s build/lib/libtccore.a || exit 1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tc-bench-parquet.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cc -std=gnu11 -O2 -Icompactor/core -Icompactor -o "$tmp/pq" tests/parquet/pqtool.c \
-    compactor/parquet_cli.c build/lib/libtccore.a -lsnappy -lzstd -lz -lm || exit 1
+    compactor/tools/*.c build/lib/libtccore.a -lsnappy -lzstd -lz -lm || exit 1
 PQ="$tmp/pq"
 
 # ~1.27 KB per trace at --spans 20: size the trace count for MIN_MB

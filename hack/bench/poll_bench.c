@@ -21,16 +21,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "backend_latency.h"
-#include "blocklist.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "poll.h"
-#include "tc.h"
-#include "tindex.h"
-#include "uuid.h"
+#include "backend/backend.h"
+#include "backend/backend_latency.h"
+#include "blocklist/blocklist.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/metrics.h"
+#include "blocklist/poll.h"
+#include "base/tc.h"
+#include "tempo/tindex.h"
+#include "base/uuid.h"
 
 static double
 rss_bytes(void)

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "parquet_int.h"
-#include "vp4.h"
-#include "vp4_bloom.h"
+#include "parquet/parquet_int.h"
+#include "tempo/vp4.h"
+#include "tempo/vp4_bloom.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

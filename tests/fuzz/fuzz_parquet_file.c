@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "parquet.h"
-#include "vp4.h"
+#include "parquet/parquet.h"
+#include "tempo/vp4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

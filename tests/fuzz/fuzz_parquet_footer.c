@@ -3,8 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "parquet.h"
-#include "thrift.h"
+#include "parquet/parquet.h"
+#include "parquet/thrift.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -19,7 +19,7 @@ if [ "$size" -lt 100000 ] && [ "$longest" -le 300 ]; then
 else
     tap_fail "README is intact" "size $size bytes, longest line $longest"
 fi
-for h in "## Two commands" "## Benchmarks" "## Architecture" "**Controller** (" "**Parquet** ("; do
+for h in "## Two commands" "## Benchmarks" "## Layout and architecture" "**Controller** (" "**Parquet** ("; do
     c=$(grep -cF -- "$h" "$readme")
     [ "$c" -eq 1 ] && tap_ok "README has \"$h\" once" || tap_fail "README has \"$h\" once" "found $c"
 done

@@ -33,7 +33,7 @@ if nm "$BUILD/lib/libtccore.a" 2>/dev/null | grep -q __asan_; then
 fi
 # shellcheck disable=SC2086
 if ! cc -std=gnu11 -O1 $san -Icompactor/core -Icompactor -o "$tmp/pq" tests/parquet/pqtool.c \
-    compactor/parquet_cli.c "$BUILD/lib/libtccore.a" -lsnappy -lzstd -lz -lm 2>"$tmp/cc.err"; then
+    compactor/tools/*.c "$BUILD/lib/libtccore.a" -lsnappy -lzstd -lz -lm 2>"$tmp/cc.err"; then
     cat "$tmp/cc.err"
     notok "build parquet driver"
     echo "1..$n"

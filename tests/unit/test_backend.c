@@ -1,7 +1,7 @@
 /* test_backend.c - key validation and the local backend. */
-#include "backend.h"
-#include "mem.h"
-#include "tc.h"
+#include "backend/backend.h"
+#include "base/mem.h"
+#include "base/tc.h"
 #include "test.h"
 
 TEST(hostile_keys_refused)

@@ -4,15 +4,15 @@
  * the buckets "tempo" and "tempo2"; tests/s3/test_s3.sh starts RGW and sets
  * them. TC_S3_PROXY is a fault proxy that answers every 3rd request with 503.
  */
-#include "backend.h"
-#include "backend_s3.h"
-#include "blocklist.h"
-#include "mem.h"
-#include "metrics.h"
-#include "poll.h"
-#include "tc.h"
+#include "backend/backend.h"
+#include "backend/backend_s3.h"
+#include "blocklist/blocklist.h"
+#include "base/mem.h"
+#include "base/metrics.h"
+#include "blocklist/poll.h"
+#include "base/tc.h"
 #include "test.h"
-#include "uuid.h"
+#include "base/uuid.h"
 
 /* One registry for the whole process; the backend borrows it. */
 static struct metrics *

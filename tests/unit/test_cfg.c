@@ -2,10 +2,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "cfg.h"
-#include "log.h"
-#include "mem.h"
-#include "tc.h"
+#include "base/cfg.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/tc.h"
 #include "test.h"
 
 struct tcfg {

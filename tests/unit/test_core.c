@@ -1,9 +1,9 @@
 /* test_core.c - tc error helpers, allocation wrappers and capped buffers. */
 #include <string.h>
 
-#include "buf.h"
-#include "mem.h"
-#include "tc.h"
+#include "base/buf.h"
+#include "base/mem.h"
+#include "base/tc.h"
 #include "test.h"
 
 TEST(strerror_names)

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "daemon_config.h"
-#include "log.h"
-#include "tc.h"
+#include "base/log.h"
+#include "base/tc.h"
 #include "test.h"
 
 #define FULL "tests/fixtures/tempo-compactor.yaml"

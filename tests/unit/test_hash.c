@@ -1,7 +1,7 @@
 /* test_hash.c - published test vectors for every hash Tempo's formats use. */
 #include <string.h>
 
-#include "hash.h"
+#include "base/hash.h"
 #include "test.h"
 
 TEST(fnv_vectors)

@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http_client.h"
-#include "http_server.h"
-#include "mem.h"
-#include "tc.h"
+#include "base/http_client.h"
+#include "base/http_server.h"
+#include "base/mem.h"
+#include "base/tc.h"
 #include "test.h"
 #include "test_raw_server.h"
 

@@ -2,7 +2,7 @@
 #include <jansson.h>
 #include <pthread.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "kube.h"
 #include "reconcile.h"
 #include "test.h"

@@ -1,13 +1,13 @@
 /* test_meta.c - uuid, RFC 3339 and BlockMeta codecs against Tempo's bytes. */
 #include <zstd.h>
 
-#include "buf.h"
-#include "mem.h"
-#include "meta.h"
-#include "tc.h"
+#include "base/buf.h"
+#include "base/mem.h"
+#include "tempo/meta.h"
+#include "base/tc.h"
 #include "test.h"
-#include "timefmt.h"
-#include "uuid.h"
+#include "base/timefmt.h"
+#include "base/uuid.h"
 
 TEST(uuid_roundtrip)
 {

@@ -1,7 +1,7 @@
 /* test_metrics.c - registry semantics and exact text exposition. */
-#include "metrics.h"
-#include "mem.h"
-#include "tc.h"
+#include "base/metrics.h"
+#include "base/mem.h"
+#include "base/tc.h"
 #include "test.h"
 
 static const char *const tenant_l[] = {"tenant", NULL};

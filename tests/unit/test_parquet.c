@@ -2,11 +2,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "mem.h"
-#include "parquet.h"
-#include "parquet_int.h"
-#include "tc.h"
+#include "base/buf.h"
+#include "base/mem.h"
+#include "parquet/parquet.h"
+#include "parquet/parquet_int.h"
+#include "base/tc.h"
 #include "test.h"
 
 static const char *blk = "b27b0e53-66a0-4505-afd6-434ae3cd4a10";

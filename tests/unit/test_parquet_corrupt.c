@@ -8,11 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mem.h"
-#include "parquet.h"
-#include "tc.h"
+#include "base/mem.h"
+#include "parquet/parquet.h"
+#include "base/tc.h"
 #include "test.h"
-#include "vp4.h"
+#include "tempo/vp4.h"
+#include "tools/tools.h"
 
 /* Reads everything the way the compactor and the CLI do. Returns TC_OK or
  * the first error; err.msg must then be non-empty. */

@@ -1,17 +1,17 @@
 /* test_poll.c - the blocklist poller over the local backend. */
 #include <fcntl.h>
 
-#include "backend.h"
-#include "blocklist.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "poll.h"
-#include "tc.h"
+#include "backend/backend.h"
+#include "blocklist/blocklist.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/metrics.h"
+#include "blocklist/poll.h"
+#include "base/tc.h"
 #include "test.h"
-#include "timefmt.h"
-#include "tindex.h"
-#include "uuid.h"
+#include "base/timefmt.h"
+#include "tempo/tindex.h"
+#include "base/uuid.h"
 
 static void
 make_id(int tenant, int i, uint8_t id[16])

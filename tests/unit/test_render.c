@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <jansson.h>
 
-#include "buf.h"
-#include "mem.h"
+#include "base/buf.h"
+#include "base/mem.h"
 #include "render.h"
 #include "test.h"
 #include "yamljson.h"

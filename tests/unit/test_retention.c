@@ -14,17 +14,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "backend_s3.h"
-#include "blocklist.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "meta.h"
-#include "poll.h"
-#include "retention.h"
+#include "backend/backend.h"
+#include "backend/backend_s3.h"
+#include "blocklist/blocklist.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/metrics.h"
+#include "tempo/meta.h"
+#include "blocklist/poll.h"
+#include "plan/retention.h"
 #include "test.h"
-#include "uuid.h"
+#include "base/uuid.h"
 
 #define DAY 86400LL
 #define RET (14 * DAY)

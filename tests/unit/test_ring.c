@@ -3,9 +3,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http_server.h"
-#include "log.h"
-#include "ring.h"
+#include "base/http_server.h"
+#include "base/log.h"
+#include "plan/ring.h"
 #include "test.h"
 
 #define NJOBS 30000

@@ -7,8 +7,8 @@
  */
 #include <string.h>
 
-#include "meta.h"
-#include "selector.h"
+#include "tempo/meta.h"
+#include "plan/selector.h"
 #include "test.h"
 
 #define NOW 1720000000LL

@@ -1,6 +1,6 @@
 /* test_sigv4.c - SigV4 against AWS's published S3 example (GET with Range). */
-#include "sigv4.h"
-#include "tc.h"
+#include "backend/sigv4.h"
+#include "base/tc.h"
 #include "test.h"
 
 TEST(aws_s3_get_object_example)

@@ -1,10 +1,10 @@
 /* test_thrift.c - Thrift compact protocol reader/writer. */
 #include <string.h>
 
-#include "buf.h"
-#include "tc.h"
+#include "base/buf.h"
+#include "base/tc.h"
 #include "test.h"
-#include "thrift.h"
+#include "parquet/thrift.h"
 
 TEST(roundtrip_struct)
 {

@@ -1,14 +1,14 @@
 /* test_tindex.c - tenant index codecs against Tempo's files, and I/O rules. */
 #include <zstd.h>
 
-#include "backend.h"
-#include "buf.h"
-#include "mem.h"
-#include "tc.h"
+#include "backend/backend.h"
+#include "base/buf.h"
+#include "base/mem.h"
+#include "base/tc.h"
 #include "test.h"
-#include "timefmt.h"
-#include "tindex.h"
-#include "uuid.h"
+#include "base/timefmt.h"
+#include "tempo/tindex.h"
+#include "base/uuid.h"
 
 static void
 assert_same(const struct tindex *a, const struct tindex *b)

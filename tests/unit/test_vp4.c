@@ -4,12 +4,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "mem.h"
-#include "parquet.h"
-#include "tc.h"
+#include "base/mem.h"
+#include "parquet/parquet.h"
+#include "base/tc.h"
 #include "test.h"
-#include "thrift.h"
-#include "vp4.h"
+#include "parquet/thrift.h"
+#include "tempo/vp4.h"
+#include "tools/tools.h"
 
 static const char *blk = "b27b0e53-66a0-4505-afd6-434ae3cd4a10";
 

@@ -3,12 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mem.h"
-#include "parquet.h"
-#include "tc.h"
+#include "base/mem.h"
+#include "parquet/parquet.h"
+#include "base/tc.h"
 #include "test.h"
-#include "vp4.h"
-#include "vp4_bloom.h"
+#include "tempo/vp4.h"
+#include "tempo/vp4_bloom.h"
+#include "tools/tools.h"
 
 TEST(murmur3_vectors)
 {

@@ -1,7 +1,7 @@
 /* test_watch.c - NDJSON framing under every chunk split; backoff and timeouts. */
 #include <jansson.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "test.h"
 #include "watch.h"
 

@@ -1,0 +1,42 @@
+/*
+ * backend_s3.h - the S3 backend: libcurl (http_client) plus SigV4.
+ *
+ * Keys live under <bucket>/<prefix>/. Listing uses ListObjectsV2 with
+ * continuation tokens; ListBlocks splits the ID space into
+ * list_blocks_concurrency key ranges with start-after, as Tempo does, and
+ * falls back to one range on stores that ignore start-after. Requests are
+ * retried with jittered backoff on transport errors, timeouts, 429 and 5xx
+ * (503 SlowDown included). Connections are kept alive in a pool of clients.
+ */
+#ifndef TC_BACKEND_S3_H
+#define TC_BACKEND_S3_H
+
+#include <stddef.h>
+
+#include "backend/backend.h"
+#include "base/metrics.h"
+#include "base/tc.h"
+
+struct backend_s3_cfg {
+    const char *endpoint; /* host[:port], no scheme */
+    const char *bucket;
+    const char *prefix;        /* may be NULL or "" */
+    const char *region;        /* NULL = "us-east-1" */
+    const char *access_key;    /* NULL = $AWS_ACCESS_KEY_ID */
+    const char *secret_key;    /* NULL = $AWS_SECRET_ACCESS_KEY */
+    const char *session_token; /* NULL = $AWS_SESSION_TOKEN (optional) */
+    int insecure;              /* plain http */
+    int forcepathstyle;        /* 1: /bucket/key; 0: bucket.endpoint/key */
+    const char *ca_file;
+    int insecure_skip_verify;
+    int list_blocks_concurrency; /* 0 = 3 */
+    int max_retries;             /* 0 = 3 */
+    long timeout_ms;             /* 0 = 60 s */
+    size_t part_size;            /* multipart part size; 0 = 5 MiB */
+    struct metrics *metrics;     /* NULL = metrics_default() */
+};
+
+/* backend_s3_new() copies every string of cfg. */
+struct backend *backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err);
+
+#endif

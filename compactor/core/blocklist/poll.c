@@ -1,0 +1,982 @@
+/* poll.c - the blocklist poller (see poll.h and research/tempo.md §2). */
+#include "blocklist/poll.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/timefmt.h"
+#include "tempo/tindex.h"
+#include "base/uuid.h"
+
+/* Buckets: client_golang's DefBuckets plus minutes, so long polls are visible. */
+static const double poll_buckets[] = {.005, .01, .025, .05, .1,  .25, .5,  1,    2.5,
+                                      5,    10,  30,   60,  120, 300, 600, 1200, 3600};
+
+struct poll_tprog {
+    char *tenant;
+    const char *state; /* static string */
+    unsigned long listed, known, fetched, remaining, errors;
+    double t_start, t_fetch, t_end;
+    int write_index; /* builder: write the tenant index once the poll is applied */
+    int64_t created_s;
+    int32_t created_ns;
+};
+
+struct poller {
+    struct backend *b;
+    struct poll_cfg cfg;
+    char *state_path;
+    poll_owns_fn owns;
+    void *owns_ud;
+    struct blocklist *seed;
+
+    pthread_mutex_t mu; /* guards prog, stats, last_log, state */
+    struct poll_tprog *prog;
+    size_t nprog;
+    struct poll_stats stats;
+    const char *state;
+    unsigned long polls;
+    int done_once;
+    double t0, last_log;
+    int stop;
+
+    struct metric *m_duration, *m_errors, *m_length, *m_ti_errors, *m_ti_builder, *m_ti_age,
+        *m_objects, *m_bytes;
+};
+
+/* One poll in progress, shared by the tenant threads. */
+struct poll_run {
+    struct poller *p;
+    struct blocklist *prev, *result;
+    struct backend_strlist tenants;
+    size_t next;
+    int failures_left;
+    pthread_mutex_t mu;
+};
+
+/* One tenant's fetch phase. */
+struct poll_tenant {
+    struct poller *p;
+    struct poll_tprog *prog;
+    const char *tenant;
+    struct meta *live, *comp;
+    size_t nlive, ncomp;
+    uint8_t (*retry)[16];
+    size_t nretry;
+    int fatal;
+    struct tc_err fatal_err;
+};
+
+static const char *const poll_tenant_label[] = {"tenant", NULL};
+static const char *const poll_status_labels[] = {"tenant", "status", NULL};
+
+void
+poll_cfg_defaults(struct poll_cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->concurrency = 50;
+    c->tenant_concurrency = 1;
+    c->tenant_index_builders = 2;
+    c->fallback = 1;
+    c->tolerate_consecutive_errors = 1;
+    c->tolerate_tenant_failures = 1;
+    c->max_meta_bytes = 1 << 20;
+    c->write_tenant_index = 1;
+    c->progress_log_ms = 10000;
+}
+
+struct poller *
+poller_new(struct backend *b, const struct poll_cfg *cfg, poll_owns_fn owns, void *owns_ud,
+           struct metrics *reg, struct tc_err *err)
+{
+    struct poller *p = tc_calloc(1, sizeof(*p));
+    struct tc_err e = {0};
+
+    if (p == NULL)
+        return tc_err_set(err, TC_NOMEM, "poller: out of memory"), NULL;
+    p->b = b;
+    p->cfg = *cfg;
+    /* Tempo's "0 means default" rules. */
+    if (p->cfg.concurrency <= 0)
+        p->cfg.concurrency = 50;
+    if (p->cfg.tenant_concurrency <= 0)
+        p->cfg.tenant_concurrency = 1;
+    if (p->cfg.tenant_index_builders <= 0)
+        p->cfg.tenant_index_builders = 2;
+    if (p->cfg.max_meta_bytes == 0)
+        p->cfg.max_meta_bytes = 1 << 20;
+    if (p->cfg.progress_log_ms <= 0)
+        p->cfg.progress_log_ms = 10000;
+    p->owns = owns;
+    p->owns_ud = owns_ud;
+    p->state = "waiting"; /* no poll has started yet */
+    pthread_mutex_init(&p->mu, NULL);
+    if (cfg->state_path && (p->state_path = tc_strdup(cfg->state_path)) == NULL) {
+        poller_free(p);
+        return tc_err_set(err, TC_NOMEM, "poller: out of memory"), NULL;
+    }
+    p->cfg.state_path = p->state_path;
+    if (reg == NULL)
+        reg = metrics_default();
+    p->m_duration = metrics_histogram(reg, "tempodb_blocklist_poll_duration_seconds",
+                                      "Time spent polling the blocklist.", NULL, poll_buckets,
+                                      TC_ARRAY_LEN(poll_buckets));
+    p->m_errors = metrics_counter(reg, "tempodb_blocklist_poll_errors_total",
+                                  "Total number of times an error occurred while polling the "
+                                  "blocklist.",
+                                  poll_tenant_label);
+    p->m_length = metrics_gauge(reg, "tempodb_blocklist_length",
+                                "Total blocks as seen by this component.", poll_tenant_label);
+    p->m_ti_errors = metrics_counter(reg, "tempodb_blocklist_tenant_index_errors_total",
+                                     "Total number of times an error occurred while retrieving "
+                                     "or building the tenant index.",
+                                     poll_tenant_label);
+    p->m_ti_builder = metrics_gauge(reg, "tempodb_blocklist_tenant_index_builder",
+                                    "A value of 1 indicates this instance of tempodb is building "
+                                    "the tenant index.",
+                                    poll_tenant_label);
+    p->m_ti_age =
+        metrics_gauge(reg, "tempodb_blocklist_tenant_index_age_seconds",
+                      "Age in seconds of the last pulled tenant index.", poll_tenant_label);
+    p->m_objects = metrics_gauge(reg, "tempodb_backend_objects_total",
+                                 "Total number of objects in the backend", poll_status_labels);
+    p->m_bytes = metrics_gauge(reg, "tempodb_backend_bytes_total",
+                               "Total number of bytes in the backend.", poll_status_labels);
+    if (p->state_path) {
+        p->seed = blocklist_new();
+        if (p->seed == NULL) {
+            poller_free(p);
+            return tc_err_set(err, TC_NOMEM, "poller: out of memory"), NULL;
+        }
+        if (blocklist_load(p->seed, p->state_path, &e) == TC_OK)
+            LOG_INFO("blocklist state file loaded", KV_S("path", p->state_path),
+                     KV_U("blocks", blocklist_len(p->seed)));
+        else if (e.code != TC_NOTFOUND)
+            LOG_WARN("blocklist state file ignored", KV_S("path", p->state_path), KV_ERR(&e));
+    }
+    return p;
+}
+
+void
+poller_free(struct poller *p)
+{
+    size_t i;
+
+    if (p == NULL)
+        return;
+    for (i = 0; i < p->nprog; i++)
+        tc_free(p->prog[i].tenant);
+    tc_free(p->prog);
+    blocklist_free(p->seed);
+    tc_free(p->state_path);
+    pthread_mutex_destroy(&p->mu);
+    tc_free(p);
+}
+
+void
+poller_stop(struct poller *p)
+{
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+}
+
+static int
+poller_stopped(struct poller *p)
+{
+    return __atomic_load_n(&p->stop, __ATOMIC_RELAXED);
+}
+
+void
+poller_stats(struct poller *p, struct poll_stats *out)
+{
+    pthread_mutex_lock(&p->mu);
+    *out = p->stats;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int
+poller_done(struct poller *p)
+{
+    int d;
+
+    pthread_mutex_lock(&p->mu);
+    d = p->done_once;
+    pthread_mutex_unlock(&p->mu);
+    return d;
+}
+
+static double
+poll_eta(const struct poll_tprog *t, double now)
+{
+    double el = now - t->t_fetch;
+
+    if (t->remaining == 0)
+        return 0;
+    if (t->fetched == 0 || el <= 0)
+        return -1;
+    return (double)t->remaining * el / (double)t->fetched;
+}
+
+int
+poller_status_json(struct poller *p, struct buf *out)
+{
+    double now = tc_now();
+    size_t i;
+    int rc;
+
+    pthread_mutex_lock(&p->mu);
+    rc = buf_printf(out,
+                    "{\"state\":\"%s\",\"polls\":%lu,\"elapsed_seconds\":%.3f,"
+                    "\"last_poll_seconds\":%.3f,\"tenants\":[",
+                    p->state, p->polls, p->t0 > 0 && !strcmp(p->state, "polling") ? now - p->t0 : 0,
+                    p->stats.seconds);
+    for (i = 0; rc == TC_OK && i < p->nprog; i++) {
+        const struct poll_tprog *t = &p->prog[i];
+
+        rc = buf_puts(out, i ? ",{\"tenant\":" : "{\"tenant\":");
+        if (rc == TC_OK)
+            rc = meta_json_string(out, t->tenant);
+        if (rc == TC_OK)
+            rc = buf_printf(out,
+                            ",\"state\":\"%s\",\"listed\":%lu,\"known\":%lu,\"fetched\":%lu,"
+                            "\"remaining\":%lu,\"errors\":%lu,\"eta_seconds\":%.1f}",
+                            t->state, t->listed, t->known, t->fetched, t->remaining, t->errors,
+                            poll_eta(t, now));
+    }
+    if (rc == TC_OK)
+        rc = buf_puts(out, "]}");
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* Logs overall progress at most every progress_log_ms (caller holds p->mu). */
+static void
+poll_maybe_log_locked(struct poller *p)
+{
+    double now = tc_now();
+    unsigned long listed = 0, fetched = 0, remaining = 0, done = 0, errors = 0;
+    double eta = 0;
+    size_t i;
+
+    if (now - p->last_log < p->cfg.progress_log_ms / 1000.0)
+        return;
+    p->last_log = now;
+    for (i = 0; i < p->nprog; i++) {
+        const struct poll_tprog *t = &p->prog[i];
+        double e = poll_eta(t, now);
+
+        listed += t->listed;
+        fetched += t->fetched;
+        remaining += t->remaining;
+        errors += t->errors;
+        done += t->t_end > 0;
+        if (e > eta)
+            eta = e;
+    }
+    LOG_INFO("blocklist poll progress", KV_U("tenants_done", done), KV_U("tenants", p->nprog),
+             KV_U("blocks_listed", listed), KV_U("metas_fetched", fetched),
+             KV_U("metas_remaining", remaining), KV_U("errors", errors), KV_F("eta_seconds", eta),
+             KV_F("elapsed_seconds", now - p->t0));
+}
+
+static void
+poll_prog_set(struct poller *p, struct poll_tprog *t, const char *state)
+{
+    pthread_mutex_lock(&p->mu);
+    t->state = state;
+    if (!strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "index"))
+        t->t_end = tc_now();
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int
+poll_push(struct meta **arr, size_t *n, const struct meta *m)
+{
+    /* Arrays are sized by the caller for the listing; never grows past it. */
+    (*arr)[(*n)++] = *m;
+    return TC_OK;
+}
+
+static int
+poll_cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static int
+poll_cmp_start(const void *a, const void *b)
+{
+    const struct meta *x = a, *y = b;
+
+    if (x->start_s != y->start_s)
+        return x->start_s < y->start_s ? -1 : 1;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    return memcmp(x->id, y->id, 16);
+}
+
+static void
+poll_bad_meta(struct poll_tenant *pt, const char *key, const char *why)
+{
+    struct poller *p = pt->p;
+    const char *lv[] = {pt->tenant};
+
+    LOG_ERROR("skipping block with unreadable meta", KV_S("tenant", pt->tenant), KV_S("key", key),
+              KV_S("err", why));
+    metrics_inc(p->m_errors, lv);
+    pthread_mutex_lock(&p->mu);
+    p->stats.bad++;
+    pt->prog->errors++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void
+poll_get_done(struct backend_get *g, void *ud)
+{
+    struct poll_tenant *pt = ud;
+    struct poller *p = pt->p;
+    int compacted = (int)(uintptr_t)g->ud;
+    struct tc_err e = {0};
+    struct meta m;
+    int counted = 1;
+
+    if (g->code == TC_OK) {
+        uint8_t id[16];
+
+        uuid_parse(g->key + strlen(pt->tenant) + 1, UUID_STR_LEN, id);
+        if (meta_decode_json(g->body.data ? g->body.data : "", g->body.len, &m, &e) != TC_OK) {
+            poll_bad_meta(pt, g->key, e.msg);
+        } else if (memcmp(m.id, id, 16) != 0) {
+            poll_bad_meta(pt, g->key, "blockID does not match the block's directory");
+        } else if (compacted) {
+            m.compacted = 1;
+            m.compacted_s = g->last_modified;
+            m.compacted_ns = 0;
+            poll_push(&pt->comp, &pt->ncomp, &m);
+        } else {
+            poll_push(&pt->live, &pt->nlive, &m);
+        }
+    } else if (g->code == TC_NOTFOUND) {
+        uint8_t id[16];
+
+        if (!compacted && uuid_parse(g->key + strlen(pt->tenant) + 1, UUID_STR_LEN, id) == TC_OK) {
+            /* Compacted between LIST and GET: look for meta.compacted.json. */
+            memcpy(pt->retry[pt->nretry++], id, 16);
+            counted = 0;
+        } else {
+            pthread_mutex_lock(&p->mu);
+            p->stats.skipped++;
+            pthread_mutex_unlock(&p->mu);
+        }
+    } else if (g->code == TC_TOOBIG || g->code == TC_PARSE || g->code == TC_INVAL) {
+        poll_bad_meta(pt, g->key, g->errmsg);
+    } else if (!pt->fatal) {
+        pt->fatal = 1;
+        tc_err_set(&pt->fatal_err, g->code, "get %s: %s", g->key, g->errmsg);
+    }
+    backend_get_cleanup(g);
+    pthread_mutex_lock(&p->mu);
+    p->stats.meta_gets++;
+    if (counted) {
+        pt->prog->fetched++;
+        if (pt->prog->remaining)
+            pt->prog->remaining--;
+    }
+    poll_maybe_log_locked(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Runs the GETs for keys[i] (block ids + compacted flag). */
+static void
+poll_fetch(struct poll_tenant *pt, const uint8_t (*ids)[16], const uint8_t *comp, size_t n)
+{
+    struct backend_get *reqs;
+    char *keys;
+    size_t i, klen = strlen(pt->tenant) + 1 + UUID_STR_LEN + 1 + sizeof(BACKEND_META_COMPACTED);
+
+    if (n == 0)
+        return;
+    reqs = tc_calloc(n, sizeof(*reqs));
+    keys = tc_calloc(n, klen);
+    if (reqs == NULL || keys == NULL) {
+        tc_free(reqs);
+        tc_free(keys);
+        pt->fatal = 1;
+        tc_err_set(&pt->fatal_err, TC_NOMEM, "out of memory for %zu requests", n);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        char id[UUID_STR_LEN + 1];
+
+        uuid_format(ids[i], id);
+        snprintf(keys + i * klen, klen, "%s/%s/%s", pt->tenant, id,
+                 comp[i] ? BACKEND_META_COMPACTED : BACKEND_META);
+        reqs[i].key = keys + i * klen;
+        reqs[i].max = pt->p->cfg.max_meta_bytes;
+        reqs[i].ud = (void *)(uintptr_t)comp[i];
+    }
+    backend_get_many(pt->p->b, reqs, n, pt->p->cfg.concurrency, pt->p->cfg.jitter_ms, poll_get_done,
+                     pt);
+    tc_free(reqs);
+    tc_free(keys);
+}
+
+static void
+poll_metrics(struct poller *p, const char *tenant, const struct meta *live, size_t nlive,
+             const struct meta *comp, size_t ncomp)
+{
+    const char *tl[] = {tenant};
+    const char *ll[] = {tenant, "live"}, *cl[] = {tenant, "compacted"};
+    double lo = 0, lb = 0, co = 0, cb = 0;
+    size_t i;
+
+    for (i = 0; i < nlive; i++) {
+        lo += (double)live[i].total_objects;
+        lb += (double)live[i].size;
+    }
+    for (i = 0; i < ncomp; i++) {
+        co += (double)comp[i].total_objects;
+        cb += (double)comp[i].size;
+    }
+    if (nlive == 0 && ncomp == 0) {
+        metrics_remove(p->m_length, tl);
+        metrics_remove(p->m_objects, ll);
+        metrics_remove(p->m_objects, cl);
+        metrics_remove(p->m_bytes, ll);
+        metrics_remove(p->m_bytes, cl);
+        return;
+    }
+    metrics_set(p->m_length, tl, (double)nlive);
+    metrics_set(p->m_objects, ll, lo);
+    metrics_set(p->m_objects, cl, co);
+    metrics_set(p->m_bytes, ll, lb);
+    metrics_set(p->m_bytes, cl, cb);
+}
+
+struct poll_seed {
+    struct poller *p;
+    const char *tenant;
+    struct tindex ti;
+    struct tc_err e;
+    int rc, started;
+    pthread_t th;
+};
+
+static void *
+poll_seed_run(void *arg)
+{
+    struct poll_seed *s = arg;
+
+    s->rc = tindex_read(s->p->b, s->tenant, &s->ti, NULL, &s->e);
+    return NULL;
+}
+
+/* The builder path: list, diff against prev, fetch the unknown, write the index. */
+static int
+poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *prog,
+                   struct tindex *seed_ti, struct tc_err *err)
+{
+    struct poller *p = run->p;
+    struct meta *pl = NULL, *pc = NULL;
+    size_t npl = 0, npc = 0, i, nunk = 0;
+    struct backend_blocks bb;
+    struct poll_tenant pt;
+    struct poll_seed seed;
+    uint8_t(*unk)[16] = NULL, *ucomp = NULL;
+    int64_t now_s;
+    int32_t now_ns;
+    int rc;
+
+    memset(&bb, 0, sizeof(bb));
+    memset(&pt, 0, sizeof(pt));
+    memset(&seed, 0, sizeof(seed));
+    timefmt_now(&now_s, &now_ns);
+    /* previous: the live blocklist, else the state file, else the index. */
+    blocklist_get(run->prev, tenant, &pl, &npl, &pc, &npc);
+    if (npl + npc == 0 && p->seed &&
+        blocklist_get(p->seed, tenant, &pl, &npl, &pc, &npc) == TC_OK) {
+        pthread_mutex_lock(&p->mu);
+        p->stats.seeded_state++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    seed.p = p;
+    seed.tenant = tenant;
+    tindex_init(&seed.ti);
+    if (npl + npc == 0 && seed_ti == NULL) {
+        /* Read the index while the listing runs: both are needed, and the
+         * listing is the long pole. */
+        seed.started = 1;
+        if (pthread_create(&seed.th, NULL, poll_seed_run, &seed) != 0) {
+            seed.started = 0;
+            poll_seed_run(&seed);
+        }
+    }
+    poll_prog_set(p, prog, "listing");
+    rc = backend_blocks(p->b, tenant, &bb, err);
+    if (seed.started)
+        pthread_join(seed.th, NULL);
+    if (npl + npc == 0 && seed_ti == NULL) {
+        if (seed.rc == TC_OK)
+            seed_ti = &seed.ti;
+        else if (seed.e.code != TC_NOTFOUND) {
+            const char *tl[] = {tenant};
+
+            LOG_WARN("tenant index unusable as poll seed", KV_S("tenant", tenant), KV_ERR(&seed.e));
+            metrics_inc(p->m_ti_errors, tl);
+        }
+        pthread_mutex_lock(&p->mu);
+        p->stats.index_reads++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (npl + npc == 0 && seed_ti && seed_ti->nlive + seed_ti->ncompacted > 0) {
+        tc_free(pl);
+        tc_free(pc);
+        pl = seed_ti->nlive ? tc_memdup(seed_ti->live, seed_ti->nlive * sizeof(*pl)) : NULL;
+        pc = seed_ti->ncompacted ? tc_memdup(seed_ti->compacted, seed_ti->ncompacted * sizeof(*pc))
+                                 : NULL;
+        npl = pl ? seed_ti->nlive : 0;
+        npc = pc ? seed_ti->ncompacted : 0;
+        blocklist_sort_ids(pl, npl);
+        blocklist_sort_ids(pc, npc);
+        pthread_mutex_lock(&p->mu);
+        p->stats.seeded_index++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    tindex_cleanup(&seed.ti);
+    if (rc != TC_OK)
+        goto out;
+    if (bb.ncompacted > 1)
+        qsort(bb.compacted, bb.ncompacted, 16, poll_cmp_id);
+    pt.p = p;
+    pt.prog = prog;
+    pt.tenant = tenant;
+    pt.live = tc_calloc(bb.nlive + 1, sizeof(struct meta));
+    pt.comp = tc_calloc(bb.nlive + bb.ncompacted + 1, sizeof(struct meta));
+    pt.retry = tc_calloc(bb.nlive + 1, 16);
+    unk = tc_calloc(bb.nlive + bb.ncompacted + 1, 16);
+    ucomp = tc_calloc(bb.nlive + bb.ncompacted + 1, 1);
+    if (!pt.live || !pt.comp || !pt.retry || !unk || !ucomp) {
+        rc = tc_err_set(err, TC_NOMEM, "tenant %s: out of memory", tenant);
+        goto out;
+    }
+    for (i = 0; i < bb.nlive; i++) {
+        const struct meta *m;
+
+        /* Listed with both files: mid-MarkBlockCompacted; treat as compacted. */
+        if (bb.ncompacted && bsearch(bb.live[i], bb.compacted, bb.ncompacted, 16, poll_cmp_id))
+            continue;
+        if ((m = blocklist_bsearch(pl, npl, bb.live[i])) != NULL) {
+            poll_push(&pt.live, &pt.nlive, m);
+        } else {
+            memcpy(unk[nunk], bb.live[i], 16);
+            ucomp[nunk++] = 0;
+        }
+    }
+    for (i = 0; i < bb.ncompacted; i++) {
+        const struct meta *m;
+
+        if ((m = blocklist_bsearch(pc, npc, bb.compacted[i])) != NULL) {
+            poll_push(&pt.comp, &pt.ncomp, m);
+        } else if ((m = blocklist_bsearch(pl, npl, bb.compacted[i])) != NULL) {
+            /* Live last time, compacted now: the meta is the same bytes. */
+            struct meta c = *m;
+
+            c.compacted = 1;
+            c.compacted_s = now_s;
+            c.compacted_ns = now_ns;
+            poll_push(&pt.comp, &pt.ncomp, &c);
+        } else {
+            memcpy(unk[nunk], bb.compacted[i], 16);
+            ucomp[nunk++] = 1;
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    prog->listed = bb.nlive + bb.ncompacted;
+    prog->known = pt.nlive + pt.ncomp;
+    prog->remaining = nunk;
+    prog->t_fetch = tc_now();
+    p->stats.listed_live += bb.nlive;
+    p->stats.listed_compacted += bb.ncompacted;
+    p->stats.known += pt.nlive + pt.ncomp;
+    pthread_mutex_unlock(&p->mu);
+    if (poller_stopped(p)) {
+        rc = tc_err_set(err, TC_CANCELED, "tenant %s: poll stopped", tenant);
+        goto out;
+    }
+    poll_prog_set(p, prog, "fetching");
+    poll_fetch(&pt, (const uint8_t(*)[16])unk, ucomp, nunk);
+    if (!pt.fatal && pt.nretry > 0) {
+        size_t n = pt.nretry;
+
+        memcpy(unk, pt.retry, n * 16);
+        memset(ucomp, 1, n);
+        pt.nretry = 0;
+        poll_fetch(&pt, (const uint8_t(*)[16])unk, ucomp, n);
+    }
+    if (pt.fatal) {
+        rc = tc_err_set(err, pt.fatal_err.code, "tenant %s: %s", tenant, pt.fatal_err.msg);
+        goto out;
+    }
+    rc = blocklist_set_tenant(run->result, tenant, pt.live, pt.nlive, pt.comp, pt.ncomp);
+    if (rc != TC_OK) {
+        rc = tc_err_set(err, rc, "tenant %s: out of memory", tenant);
+        goto out;
+    }
+    poll_metrics(p, tenant, pt.live, pt.nlive, pt.comp, pt.ncomp);
+    if (p->cfg.write_tenant_index) {
+        /* Written after the poll is applied, so compaction never waits on it. */
+        pthread_mutex_lock(&p->mu);
+        prog->write_index = 1;
+        prog->created_s = now_s;
+        prog->created_ns = now_ns;
+        pthread_mutex_unlock(&p->mu);
+    }
+out:
+    backend_blocks_cleanup(&bb);
+    tc_free(pt.live);
+    tc_free(pt.comp);
+    tc_free(pt.retry);
+    tc_free(unk);
+    tc_free(ucomp);
+    tc_free(pl);
+    tc_free(pc);
+    return rc;
+}
+
+static int
+poll_is_builder(struct poller *p, const char *tenant)
+{
+    char job[512];
+    int i;
+
+    if (p->owns == NULL)
+        return 1;
+    for (i = 0; i < p->cfg.tenant_index_builders; i++) {
+        snprintf(job, sizeof(job), "build-tenant-index-%d-%s", i, tenant);
+        if (p->owns(job, p->owns_ud))
+            return 1;
+    }
+    return 0;
+}
+
+static int
+poll_tenant_once(struct poll_run *run, const char *tenant, struct poll_tprog *prog,
+                 struct tc_err *err)
+{
+    struct poller *p = run->p;
+    const char *tl[] = {tenant};
+    struct tindex ti;
+    int rc;
+
+    if (!poll_is_builder(p, tenant)) {
+        int64_t now_s;
+        int32_t now_ns;
+
+        metrics_set(p->m_ti_builder, tl, 0);
+        poll_prog_set(p, prog, "reading-index");
+        rc = tindex_read(p->b, tenant, &ti, NULL, err);
+        pthread_mutex_lock(&p->mu);
+        p->stats.index_reads++;
+        pthread_mutex_unlock(&p->mu);
+        timefmt_now(&now_s, &now_ns);
+        if (rc == TC_OK && p->cfg.stale_tenant_index_ms > 0 &&
+            (now_s - ti.created_s) * 1000 > p->cfg.stale_tenant_index_ms)
+            rc = tc_err_set(err, TC_AGAIN, "tenant %s: index is stale (%llds old)", tenant,
+                            (long long)(now_s - ti.created_s));
+        if (rc == TC_OK) {
+            metrics_set(p->m_ti_age, tl, (double)(now_s - ti.created_s));
+            rc = blocklist_set_tenant(run->result, tenant, ti.live, ti.nlive, ti.compacted,
+                                      ti.ncompacted);
+            poll_metrics(p, tenant, ti.live, ti.nlive, ti.compacted, ti.ncompacted);
+            pthread_mutex_lock(&p->mu);
+            prog->listed = prog->known = ti.nlive + ti.ncompacted;
+            pthread_mutex_unlock(&p->mu);
+            tindex_cleanup(&ti);
+            poll_prog_set(p, prog, "index");
+            return rc;
+        }
+        metrics_inc(p->m_ti_errors, tl);
+        LOG_WARN("failed to pull tenant index", KV_S("tenant", tenant), KV_ERR(err),
+                 KV_B("fallback", p->cfg.fallback));
+        if (!p->cfg.fallback) {
+            tindex_cleanup(&ti);
+            return rc;
+        }
+        /* A stale index still seeds the fallback listing (metas are immutable). */
+        metrics_set(p->m_ti_builder, tl, 1);
+        rc = poll_tenant_blocks(run, tenant, prog, ti.nlive + ti.ncompacted ? &ti : NULL, err);
+        tindex_cleanup(&ti);
+        return rc;
+    }
+    metrics_set(p->m_ti_builder, tl, 1);
+    return poll_tenant_blocks(run, tenant, prog, NULL, err);
+}
+
+static void *
+poll_worker(void *arg)
+{
+    struct poll_run *run = arg;
+    struct poller *p = run->p;
+
+    for (;;) {
+        size_t i;
+        const char *tenant;
+        struct poll_tprog *prog;
+        struct tc_err err = {0};
+        int tries, rc = TC_OK;
+
+        pthread_mutex_lock(&run->mu);
+        if (run->next >= run->tenants.n || run->failures_left < 0 || poller_stopped(p)) {
+            pthread_mutex_unlock(&run->mu);
+            break;
+        }
+        i = run->next++;
+        pthread_mutex_unlock(&run->mu);
+        tenant = run->tenants.v[i];
+        prog = &p->prog[i];
+        pthread_mutex_lock(&p->mu);
+        prog->t_start = tc_now();
+        pthread_mutex_unlock(&p->mu);
+        for (tries = 0; tries <= p->cfg.tolerate_consecutive_errors; tries++) {
+            rc = poll_tenant_once(run, tenant, prog, &err);
+            if (rc == TC_OK || rc == TC_CANCELED)
+                break;
+            LOG_WARN("failed to poll tenant", KV_S("tenant", tenant), KV_I("try", tries + 1),
+                     KV_ERR(&err));
+        }
+        if (rc != TC_OK) {
+            struct meta *l = NULL, *c = NULL;
+            size_t nl = 0, nc = 0;
+            const char *tl[] = {tenant};
+
+            LOG_ERROR("failed to poll or create index for tenant; keeping previous blocklist",
+                      KV_S("tenant", tenant), KV_ERR(&err));
+            metrics_inc(p->m_errors, tl);
+            /* Keep the previous metas for this tenant, as Tempo does. */
+            if (blocklist_get(run->prev, tenant, &l, &nl, &c, &nc) == TC_OK)
+                blocklist_set_tenant(run->result, tenant, l, nl, c, nc);
+            tc_free(l);
+            tc_free(c);
+            pthread_mutex_lock(&run->mu);
+            run->failures_left--;
+            pthread_mutex_unlock(&run->mu);
+            pthread_mutex_lock(&p->mu);
+            p->stats.tenants_failed++;
+            pthread_mutex_unlock(&p->mu);
+            poll_prog_set(p, prog, "failed");
+        } else if (strcmp(prog->state, "index") != 0) {
+            poll_prog_set(p, prog, prog->write_index ? "ready" : "done");
+        }
+    }
+    return NULL;
+}
+
+struct poll_index_run {
+    struct poller *p;
+    struct blocklist *src;
+    size_t next;
+    pthread_mutex_t mu;
+};
+
+/* Writes the tenant index of every tenant this instance built (Tempo's
+ * WriteTenantIndex: pb then JSON, or delete both when empty). */
+static void *
+poll_index_worker(void *arg)
+{
+    struct poll_index_run *ir = arg;
+    struct poller *p = ir->p;
+
+    for (;;) {
+        struct poll_tprog *prog;
+        struct tindex ti;
+        struct tc_err e = {0};
+        const char *tl[1];
+        size_t i;
+
+        pthread_mutex_lock(&ir->mu);
+        while (ir->next < p->nprog && !p->prog[ir->next].write_index)
+            ir->next++;
+        i = ir->next++;
+        pthread_mutex_unlock(&ir->mu);
+        if (i >= p->nprog)
+            break;
+        prog = &p->prog[i];
+        tl[0] = prog->tenant;
+        tindex_init(&ti);
+        blocklist_get(ir->src, prog->tenant, &ti.live, &ti.nlive, &ti.compacted, &ti.ncompacted);
+        if (ti.nlive > 1)
+            qsort(ti.live, ti.nlive, sizeof(struct meta), poll_cmp_start);
+        if (ti.ncompacted > 1)
+            qsort(ti.compacted, ti.ncompacted, sizeof(struct meta), poll_cmp_start);
+        ti.created_s = prog->created_s;
+        ti.created_ns = prog->created_ns;
+        poll_prog_set(p, prog, "writing-index");
+        if (tindex_write(p->b, prog->tenant, &ti, &e) != TC_OK) {
+            LOG_ERROR("failed to write tenant index", KV_S("tenant", prog->tenant), KV_ERR(&e));
+            metrics_inc(p->m_ti_errors, tl);
+        }
+        metrics_set(p->m_ti_age, tl, 0);
+        tindex_cleanup(&ti);
+        poll_prog_set(p, prog, "done");
+    }
+    return NULL;
+}
+
+static void
+poll_write_indexes(struct poller *p, struct blocklist *src)
+{
+    struct poll_index_run ir = {p, src, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[64];
+    /* Encoding is CPU work: a couple of threads keep the PUT latency hidden
+     * without a malloc arena per tenant (RSS). */
+    size_t i, n = p->cfg.tenant_concurrency < 2 ? 1 : 2;
+
+    if (n > TC_ARRAY_LEN(th))
+        n = TC_ARRAY_LEN(th);
+    for (i = 0; i < n; i++)
+        if (pthread_create(&th[i], NULL, poll_index_worker, &ir) != 0)
+            break;
+    if (i == 0)
+        poll_index_worker(&ir);
+    n = i;
+    for (i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+}
+
+int
+poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
+{
+    struct poll_run run;
+    pthread_t *th = NULL;
+    size_t i, o, nth;
+    double t0 = tc_now();
+    int rc = TC_OK;
+
+    memset(&run, 0, sizeof(run));
+    pthread_mutex_init(&run.mu, NULL);
+    run.p = p;
+    run.prev = bl;
+    run.failures_left = p->cfg.tolerate_tenant_failures;
+    pthread_mutex_lock(&p->mu);
+    memset(&p->stats, 0, sizeof(p->stats));
+    p->state = "polling";
+    p->t0 = t0;
+    p->last_log = t0;
+    pthread_mutex_unlock(&p->mu);
+
+    rc = backend_tenants(p->b, &run.tenants, err);
+    if (rc != TC_OK) {
+        const char *tl[] = {""};
+
+        metrics_inc(p->m_errors, tl);
+        LOG_ERROR("failed to list tenants", KV_ERR(err));
+        goto out;
+    }
+    /* Hostile names never reach a key: log, count and drop them. */
+    for (i = 0, o = 0; i < run.tenants.n; i++) {
+        struct tc_err e = {0};
+
+        if (backend_valid_tenant(run.tenants.v[i], &e) != TC_OK) {
+            const char *tl[] = {run.tenants.v[i]};
+
+            LOG_ERROR("skipping invalid tenant", KV_S("tenant", run.tenants.v[i]), KV_ERR(&e));
+            metrics_inc(p->m_errors, tl);
+            tc_free(run.tenants.v[i]);
+            continue;
+        }
+        run.tenants.v[o++] = run.tenants.v[i];
+    }
+    run.tenants.n = o;
+    run.result = blocklist_new();
+    if (run.result == NULL) {
+        rc = tc_err_set(err, TC_NOMEM, "poll: out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&p->mu);
+    for (i = 0; i < p->nprog; i++)
+        tc_free(p->prog[i].tenant);
+    tc_free(p->prog);
+    p->nprog = 0;
+    p->prog = tc_calloc(run.tenants.n + 1, sizeof(*p->prog));
+    if (p->prog != NULL) {
+        for (i = 0; i < run.tenants.n; i++) {
+            p->prog[i].tenant = tc_strdup(run.tenants.v[i]);
+            p->prog[i].state = "queued";
+        }
+        p->nprog = run.tenants.n;
+        p->stats.tenants = run.tenants.n;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (p->prog == NULL) {
+        rc = tc_err_set(err, TC_NOMEM, "poll: out of memory");
+        goto out;
+    }
+    nth = (size_t)p->cfg.tenant_concurrency;
+    if (nth > run.tenants.n)
+        nth = run.tenants.n;
+    th = tc_calloc(nth + 1, sizeof(*th));
+    if (th == NULL) {
+        rc = tc_err_set(err, TC_NOMEM, "poll: out of memory");
+        goto out;
+    }
+    for (i = 0; i < nth; i++)
+        if (pthread_create(&th[i], NULL, poll_worker, &run) != 0)
+            break;
+    if (i == 0 && nth > 0)
+        poll_worker(&run);
+    nth = i;
+    for (i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    if (poller_stopped(p)) {
+        rc = tc_err_set(err, TC_CANCELED, "poll stopped");
+    } else if (run.failures_left < 0) {
+        rc = tc_err_set(err, TC_ERR, "too many tenant failures; abandoning polling cycle");
+        poll_write_indexes(p, run.result);
+    } else {
+        rc = blocklist_apply_poll(bl, run.result);
+        if (rc != TC_OK)
+            tc_err_set(err, rc, "poll: applying results: %s", tc_strerror(rc));
+        pthread_mutex_lock(&p->mu);
+        p->stats.ready_seconds = tc_now() - t0;
+        pthread_mutex_unlock(&p->mu);
+        if (rc == TC_OK && p->state_path) {
+            struct tc_err e = {0};
+
+            if (blocklist_save(bl, p->state_path, &e) != TC_OK)
+                LOG_WARN("failed to write blocklist state file", KV_ERR(&e));
+        }
+        if (rc == TC_OK) {
+            /* bl is "previous" from now on; the seed copy is dead weight. */
+            blocklist_free(p->seed);
+            p->seed = NULL;
+        }
+        LOG_INFO("blocklist ready", KV_F("seconds", p->stats.ready_seconds),
+                 KV_U("blocks", blocklist_len(bl)));
+        poll_write_indexes(p, bl);
+    }
+out : {
+    double secs = tc_now() - t0;
+    struct poll_stats st;
+
+    metrics_observe(p->m_duration, NULL, secs);
+    pthread_mutex_lock(&p->mu);
+    p->stats.seconds = secs;
+    p->state = rc == TC_OK ? "idle" : "failed";
+    p->polls++;
+    p->done_once = 1;
+    st = p->stats;
+    pthread_mutex_unlock(&p->mu);
+    LOG_INFO("blocklist poll complete", KV_F("seconds", secs), KV_U("tenants", st.tenants),
+             KV_U("tenants_failed", st.tenants_failed), KV_U("blocks", blocklist_len(bl)),
+             KV_U("meta_gets", st.meta_gets), KV_U("known", st.known),
+             KV_S("result", rc == TC_OK ? "ok" : tc_strerror(rc)));
+}
+    tc_free(th);
+    blocklist_free(run.result);
+    backend_strlist_cleanup(&run.tenants);
+    pthread_mutex_destroy(&run.mu);
+    return rc;
+}
