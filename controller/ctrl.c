@@ -11,12 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http_server.h"
+#include "base/http_server.h"
 #include "kube.h"
 #include "lease.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/metrics.h"
 #include "queue.h"
 #include "reconcile.h"
 #include "render.h"

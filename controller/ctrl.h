@@ -9,7 +9,7 @@
 #ifndef CTRL_CTRL_H
 #define CTRL_CTRL_H
 
-#include "tc.h"
+#include "base/tc.h"
 
 extern const char ctrl_usage_text[];
 

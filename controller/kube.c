@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "http_client.h"
-#include "mem.h"
+#include "base/http_client.h"
+#include "base/mem.h"
 #include "yamljson.h"
 
 #define KUBE_TOKEN_MAX_AGE 60      /* seconds between token file re-reads */

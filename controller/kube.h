@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "buf.h"
-#include "tc.h"
+#include "base/buf.h"
+#include "base/tc.h"
 
 #define KUBE_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 

@@ -7,8 +7,8 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "log.h"
-#include "mem.h"
+#include "base/log.h"
+#include "base/mem.h"
 
 void
 lease_microtime(char *out, size_t outsz)

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "kube.h"
-#include "tc.h"
+#include "base/tc.h"
 
 struct lease_opts {
     const char *ns, *name, *identity;

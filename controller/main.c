@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "ctrl.h"
 #include "kube.h"
-#include "log.h"
-#include "mem.h"
+#include "base/log.h"
+#include "base/mem.h"
 #include "render.h"
-#include "tc.h"
+#include "base/tc.h"
 #include "yamljson.h"
 
 static void

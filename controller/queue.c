@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "mem.h"
-#include "tc.h"
+#include "base/mem.h"
+#include "base/tc.h"
 
 enum { Q_IDLE = 0, Q_READY = 1, Q_DELAYED = 2 };
 

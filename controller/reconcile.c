@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "lease.h"
-#include "http_client.h"
-#include "log.h"
-#include "mem.h"
+#include "base/http_client.h"
+#include "base/log.h"
+#include "base/mem.h"
 #include "render.h"
 
 #include <openssl/evp.h>

@@ -17,7 +17,7 @@
 
 #include "kube.h"
 #include "strmap.h"
-#include "tc.h"
+#include "base/tc.h"
 
 #define RECONCILE_CR_PATH "/apis/compactor.tempo.dev/v1alpha1"
 #define RECONCILE_CR_PLURAL "tempocompactors"

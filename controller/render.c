@@ -7,9 +7,9 @@
 
 #include <openssl/evp.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "daemon_config.h"
-#include "mem.h"
+#include "base/mem.h"
 #include "yamljson.h"
 
 const struct render_kind_info render_kinds[RENDER__NKINDS] = {

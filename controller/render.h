@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "tc.h"
+#include "base/tc.h"
 
 #define RENDER_GROUP "compactor.tempo.dev"
 #define RENDER_API_VERSION "compactor.tempo.dev/v1alpha1"

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "mem.h"
-#include "tc.h"
+#include "base/mem.h"
+#include "base/tc.h"
 
 static uint64_t
 strmap_hash(const char *s)

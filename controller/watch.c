@@ -8,9 +8,9 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "http_client.h"
-#include "log.h"
-#include "mem.h"
+#include "base/http_client.h"
+#include "base/log.h"
+#include "base/mem.h"
 
 #define WATCH_MAX_LINE ((size_t)16 << 20)
 #define WATCH_LIST_LIMIT 500

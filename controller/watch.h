@@ -19,10 +19,10 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "kube.h"
 #include "strmap.h"
-#include "tc.h"
+#include "base/tc.h"
 
 typedef int (*ndjson_line_fn)(const char *line, size_t len, void *ud);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "mem.h"
+#include "base/mem.h"
 
 #define YAMLJSON_MAX_DEPTH 64
 

@@ -16,8 +16,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "tc.h"
+#include "base/buf.h"
+#include "base/tc.h"
 
 /* yamljson_parse() parses every document of text into a new JSON array
  * (caller owns *out, json_decref). Empty documents are skipped. name is
