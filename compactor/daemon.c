@@ -5,11 +5,13 @@
  * and only the main thread takes them with sigwait), then the config is
  * loaded, the HTTP server starts listening, and the backend answers one cheap
  * LIST: from then on /ready is 200. The first blocklist poll runs on the poll
- * thread; the planner and retention threads start after it has finished.
+ * thread; the compaction and retention threads start after it has finished.
+ * The HTTP handlers are in daemon_http.c.
  * Shutdown stops taking work, waits for in-flight work up to
  * server.graceful_shutdown_timeout, and persists the poll state.
  */
 #include "daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -36,49 +38,11 @@
 #include "blocklist/poll.h"
 #include "plan/retention.h"
 #include "plan/ring.h"
-#include "plan/selector.h"
+#include "compact/compactor.h"
 #include "base/tc.h"
 
 #define DAEMON_BACKEND_RETRY_MS 2000
 #define DAEMON_OVERRIDES_RELOAD_MS 10000
-
-/* The last plan of one tenant, for /status/compaction. */
-struct plan_tenant {
-    char *tenant;
-    unsigned long jobs, owned_jobs, outstanding;
-    char **owned; /* hash strings of the owned jobs */
-    size_t nowned;
-};
-
-struct daemon {
-    struct daemon_config cfg;
-    struct http_server *http;
-    struct backend *backend;
-    struct blocklist *bl;
-    struct poller *poller;
-    struct ring *ring;
-    struct overrides *ovr;
-    char state_path[1024];
-
-    atomic_int ready;
-    atomic_int stopping;
-    atomic_int first_poll_done;
-    char ready_reason[512];
-    double start_time;
-
-    pthread_mutex_t mu; /* guards the condition below and the plan */
-    pthread_cond_t cv;
-    pthread_t poll_thread, plan_thread, retention_thread;
-    int threads_started;
-    atomic_int threads_running;
-
-    struct plan_tenant *plan;
-    size_t nplan;
-    double plan_time;
-
-    struct metric *m_outstanding;
-    struct metric *m_retention_seconds;
-};
 
 static double
 now_seconds(void)
@@ -118,174 +82,6 @@ static int
 owns_cb(const char *job, void *ud)
 {
     return ring_owns(ud, job);
-}
-
-/* ---- HTTP handlers ---- */
-
-static void
-h_ready(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    struct daemon *d = ud;
-
-    if (atomic_load(&d->ready) && !atomic_load(&d->stopping)) {
-        buf_puts(&resp->body, "ready\n");
-        return;
-    }
-    resp->status = 503;
-    pthread_mutex_lock(&d->mu);
-    buf_printf(&resp->body, "not ready: %s\n",
-               atomic_load(&d->stopping) ? "shutting down" : d->ready_reason);
-    pthread_mutex_unlock(&d->mu);
-}
-
-static void
-h_live(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    buf_puts(&resp->body, "alive\n");
-}
-
-static void
-h_metrics(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    if (metrics_render(metrics_default(), &resp->body) != TC_OK) {
-        resp->status = 500;
-        buf_reset(&resp->body);
-        buf_puts(&resp->body, "metrics exposition failed\n");
-    }
-}
-
-static void
-h_version(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    resp->content_type = "application/json";
-    buf_printf(&resp->body,
-               "{\"version\":\"%s\",\"revision\":\"%s\",\"branch\":\"main\","
-               "\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"%s\"}\n",
-               tc_version, tc_revision, "none (C, " __VERSION__ ")");
-}
-
-static void
-h_config(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    struct daemon *d = ud;
-
-    if (cfg_render_yaml(&daemon_config_table, &d->cfg, &resp->body) != TC_OK) {
-        resp->status = 500;
-        buf_reset(&resp->body);
-    }
-}
-
-static void
-h_services(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    struct daemon *d = ud;
-
-    buf_printf(&resp->body, "compactor %s\n",
-               atomic_load(&d->stopping) ? "Stopping"
-               : atomic_load(&d->ready)  ? "Running"
-                                         : "Starting");
-}
-
-static void
-h_blocklist(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    struct daemon *d = ud;
-
-    struct poller *p;
-
-    resp->content_type = "application/json";
-    pthread_mutex_lock(&d->mu); /* set by the main thread once the backend answers */
-    p = d->poller;
-    pthread_mutex_unlock(&d->mu);
-    if (p == NULL) {
-        buf_printf(&resp->body, "{\"state\":\"starting\",\"reason\":\"backend not ready\"}\n");
-        return;
-    }
-    buf_printf(&resp->body,
-               "{\"first_poll_done\":%s,\"blocks\":%zu,\"blocklist_bytes\":%zu,"
-               "\"poller\":",
-               atomic_load(&d->first_poll_done) ? "true" : "false", blocklist_len(d->bl),
-               blocklist_bytes(d->bl));
-    poller_status_json(p, &resp->body);
-    buf_puts(&resp->body, "}\n");
-}
-
-static void
-h_ring(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    struct daemon *d = ud;
-
-    struct ring *r;
-
-    resp->content_type = "application/json";
-    pthread_mutex_lock(&d->mu);
-    r = d->ring;
-    pthread_mutex_unlock(&d->mu);
-    if (r == NULL) {
-        buf_puts(&resp->body, "{}\n");
-        return;
-    }
-    ring_status_json(r, &resp->body);
-    buf_putc(&resp->body, '\n');
-}
-
-static void
-json_str(struct buf *b, const char *s)
-{
-    meta_json_string(b, s);
-}
-
-static void
-h_compaction(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    struct daemon *d = ud;
-    size_t i, j;
-
-    resp->content_type = "application/json";
-    pthread_mutex_lock(&d->mu);
-    buf_printf(&resp->body,
-               "{\"planned_at\":%.3f,\"merge\":\"not available in this build\","
-               "\"tenants\":[",
-               d->plan_time);
-    for (i = 0; i < d->nplan; i++) {
-        struct plan_tenant *p = &d->plan[i];
-        buf_printf(&resp->body, "%s{\"tenant\":", i ? "," : "");
-        json_str(&resp->body, p->tenant);
-        buf_printf(&resp->body,
-                   ",\"jobs\":%lu,\"owned_jobs\":%lu,\"outstanding_blocks\":%lu,"
-                   "\"owned\":[",
-                   p->jobs, p->owned_jobs, p->outstanding);
-        for (j = 0; j < p->nowned; j++) {
-            if (j)
-                buf_putc(&resp->body, ',');
-            json_str(&resp->body, p->owned[j]);
-        }
-        buf_puts(&resp->body, "]}");
-    }
-    buf_puts(&resp->body, "]}\n");
-    pthread_mutex_unlock(&d->mu);
-}
-
-static void
-h_index(const struct http_server_request *req, struct http_server_response *resp, void *ud)
-{
-    static const char *const links[] = {"/ready",
-                                        "/live",
-                                        "/metrics",
-                                        "/status/version",
-                                        "/status/config",
-                                        "/status/services",
-                                        "/status/blocklist",
-                                        "/status/ring",
-                                        "/status/compaction"};
-    size_t i;
-
-    resp->content_type = "text/html; charset=utf-8";
-    buf_puts(&resp->body, "<html><body><h1>tempo-compactor</h1><ul>");
-    for (i = 0; i < TC_ARRAY_LEN(links); i++)
-        buf_printf(&resp->body, "<li><a href=\"%s\">%s</a></li>", links[i], links[i]);
-    buf_puts(&resp->body, "</ul></body></html>\n");
 }
 
 /* ---- setup ---- */
@@ -360,37 +156,6 @@ backend_check(struct daemon *d, struct tc_err *err)
 }
 
 static int
-start_http(struct daemon *d, struct tc_err *err)
-{
-    static const struct {
-        const char *path;
-        http_handler_fn fn;
-    } routes[] = {{"/ready", h_ready},
-                  {"/live", h_live},
-                  {"/metrics", h_metrics},
-                  {"/status/version", h_version},
-                  {"/status/config", h_config},
-                  {"/status/services", h_services},
-                  {"/status/blocklist", h_blocklist},
-                  {"/status/ring", h_ring},
-                  {"/status/compaction", h_compaction},
-                  {"/status", h_index},
-                  {"/", h_index}};
-    size_t i;
-    int rc;
-
-    d->http = http_server_new(d->cfg.http_listen_address, (int)d->cfg.http_listen_port, err);
-    if (d->http == NULL)
-        return err->code;
-    for (i = 0; i < TC_ARRAY_LEN(routes); i++) {
-        rc = http_server_route(d->http, routes[i].path, routes[i].fn, d);
-        if (rc != TC_OK)
-            return tc_err_set(err, rc, "http route %s", routes[i].path);
-    }
-    return http_server_start(d->http, err);
-}
-
-static int
 make_ring(struct daemon *d, struct tc_err *err)
 {
     const struct daemon_config *c = &d->cfg;
@@ -462,113 +227,52 @@ poll_loop(void *arg)
 }
 
 static void
-plan_free(struct plan_tenant *p, size_t n)
+tenant_cfg_cb(const char *tenant, struct compactor_tenant_cfg *out, void *ud)
 {
-    size_t i, j;
+    struct daemon *d = ud;
+    struct overrides_tenant ot;
 
-    for (i = 0; i < n; i++) {
-        for (j = 0; j < p[i].nowned; j++)
-            tc_free(p[i].owned[j]);
-        tc_free(p[i].owned);
-        tc_free(p[i].tenant);
-    }
-    tc_free(p);
+    overrides_get(d->ovr, tenant, &ot);
+    out->disabled = ot.compaction_disabled;
+    out->window_s = ot.compaction_window_ms / 1000;
+    out->max_bytes_per_trace =
+        d->cfg.ovr_max_bytes_per_trace > 0 ? (uint64_t)d->cfg.ovr_max_bytes_per_trace : 0;
 }
 
-/* Plans one tenant's jobs with Tempo's selector and counts the blocks in the
- * jobs this instance owns (tempodb_compaction_outstanding_blocks). The merge
- * itself is not part of this build, so no job is executed. */
 static int
-plan_tenant(struct daemon *d, const char *tenant, struct plan_tenant *out)
+make_compactor(struct daemon *d, struct tc_err *err)
 {
-    struct overrides_tenant ot;
-    struct meta *live = NULL;
-    const struct meta **ptrs = NULL;
-    struct selector *sel;
-    struct selector_job job;
-    size_t nlive = 0, i;
-    int64_t window_ms;
-    char **nv;
+    const struct daemon_config *c = &d->cfg;
+    struct compactor_cfg cc;
+    struct compactor *comp;
 
-    memset(out, 0, sizeof(*out));
-    out->tenant = tc_strdup(tenant);
-    if (out->tenant == NULL)
-        return TC_NOMEM;
-    overrides_get(d->ovr, tenant, &ot);
-    if (ot.compaction_disabled)
-        return TC_OK;
-    if (blocklist_get(d->bl, tenant, &live, &nlive, NULL, NULL) != TC_OK)
-        return TC_OK;
-    ptrs = tc_calloc(nlive ? nlive : 1, sizeof(*ptrs));
-    if (ptrs == NULL) {
-        tc_free(live);
-        return TC_NOMEM;
-    }
-    for (i = 0; i < nlive; i++)
-        ptrs[i] = &live[i];
-    window_ms = ot.compaction_window_ms ? ot.compaction_window_ms : d->cfg.compaction_window_ms;
-    sel = selector_new(ptrs, nlive, window_ms / 1000, d->cfg.max_compaction_objects,
-                       d->cfg.max_block_bytes, (int64_t)now_seconds());
-    while (sel && selector_next(sel, &job)) {
-        out->jobs++;
-        if (!ring_owns(d->ring, job.hash))
-            continue;
-        out->owned_jobs++;
-        out->outstanding += job.n;
-        nv = tc_reallocarray(out->owned, out->nowned + 1, sizeof(char *));
-        if (nv == NULL)
-            break;
-        out->owned = nv;
-        out->owned[out->nowned] = tc_strdup(job.hash);
-        if (out->owned[out->nowned])
-            out->nowned++;
-    }
-    selector_free(sel);
-    tc_free(ptrs);
-    tc_free(live);
+    memset(&cc, 0, sizeof(cc));
+    cc.be = d->backend;
+    cc.bl = d->bl;
+    cc.window_s = c->compaction_window_ms / 1000;
+    cc.max_objects = c->max_compaction_objects;
+    cc.max_block_bytes = c->max_block_bytes;
+    cc.max_time_per_tenant_ms = c->max_time_per_tenant_ms;
+    cc.job.row_group_bytes = (size_t)c->parquet_row_group_size_bytes;
+    cc.job.bloom_fp = c->bloom_filter_false_positive;
+    cc.job.bloom_shard_bytes = c->bloom_filter_shard_size_bytes;
+    cc.tenant_cfg = tenant_cfg_cb;
+    cc.tenant_ud = d;
+    cc.owns = owns_cb;
+    cc.owns_ud = d->ring;
+    comp = compactor_new(&cc);
+    if (comp == NULL)
+        return tc_err_set(err, TC_NOMEM, "compactor: out of memory");
+    pthread_mutex_lock(&d->mu); /* HTTP handlers read it */
+    d->comp = comp;
+    pthread_mutex_unlock(&d->mu);
     return TC_OK;
 }
 
-static void
-plan_all(struct daemon *d)
-{
-    struct backend_strlist tenants;
-    struct plan_tenant *plan, *old;
-    size_t i, j, nold;
-
-    memset(&tenants, 0, sizeof(tenants));
-    if (blocklist_tenants(d->bl, &tenants) != TC_OK)
-        return;
-    plan = tc_calloc(tenants.n ? tenants.n : 1, sizeof(*plan));
-    if (plan == NULL) {
-        backend_strlist_cleanup(&tenants);
-        return;
-    }
-    for (i = 0; i < tenants.n; i++) {
-        plan_tenant(d, tenants.v[i], &plan[i]);
-        metrics_set(d->m_outstanding, (const char *[]){tenants.v[i]}, (double)plan[i].outstanding);
-    }
-    pthread_mutex_lock(&d->mu);
-    old = d->plan;
-    nold = d->nplan;
-    d->plan = plan;
-    d->nplan = tenants.n;
-    d->plan_time = now_seconds();
-    pthread_mutex_unlock(&d->mu);
-    /* tenants that disappeared lose their series */
-    for (i = 0; i < nold; i++) {
-        for (j = 0; j < tenants.n; j++)
-            if (strcmp(old[i].tenant, tenants.v[j]) == 0)
-                break;
-        if (j == tenants.n)
-            metrics_remove(d->m_outstanding, (const char *[]){old[i].tenant});
-    }
-    plan_free(old, nold);
-    backend_strlist_cleanup(&tenants);
-}
-
+/* Tempo's compactionLoop: one tenant per iteration, each iteration at least
+ * compaction_cycle long; the outstanding gauge is measured after each. */
 static void *
-plan_loop(void *arg)
+compaction_loop(void *arg)
 {
     struct daemon *d = arg;
     struct tc_err err;
@@ -576,15 +280,20 @@ plan_loop(void *arg)
 
     if (!wait_first_poll(d)) {
         while (!atomic_load(&d->stopping)) {
+            uint64_t t0 = tc_now_ms(), el;
             if (now_seconds() - last_reload > DAEMON_OVERRIDES_RELOAD_MS / 1000.0) {
                 if (overrides_reload(d->ovr, &err) != TC_OK)
                     LOG_ERROR("cannot load per-tenant overrides; keeping the previous ones",
                               KV_ERR(&err));
                 last_reload = now_seconds();
             }
-            if (!d->cfg.compactor_disabled)
-                plan_all(d);
-            if (daemon_sleep(d, (long)d->cfg.compaction_cycle_ms))
+            if (!d->cfg.compactor_disabled) {
+                compactor_cycle(d->comp);
+                compactor_plan_all(d->comp);
+            }
+            el = tc_now_ms() - t0;
+            if ((int64_t)el < d->cfg.compaction_cycle_ms &&
+                daemon_sleep(d, (long)(d->cfg.compaction_cycle_ms - (int64_t)el)))
                 break;
         }
     }
@@ -685,7 +394,7 @@ start_loops(struct daemon *d, struct tc_err *err)
 {
     atomic_store(&d->threads_running, 3);
     if (pthread_create(&d->poll_thread, NULL, poll_loop, d) != 0 ||
-        pthread_create(&d->plan_thread, NULL, plan_loop, d) != 0 ||
+        pthread_create(&d->compaction_thread, NULL, compaction_loop, d) != 0 ||
         pthread_create(&d->retention_thread, NULL, retention_loop, d) != 0)
         return tc_err_set(err, TC_ERR, "cannot start worker threads");
     d->threads_started = 1;
@@ -708,11 +417,15 @@ stop_loops(struct daemon *d)
     pthread_mutex_unlock(&d->mu);
     if (d->poller)
         poller_stop(d->poller);
+    if (d->comp) /* a running job may finish until shortly before the deadline */
+        compactor_stop(d->comp, tc_now_ms() + (uint64_t)(d->cfg.graceful_shutdown_ms > 1000
+                                                             ? d->cfg.graceful_shutdown_ms - 1000
+                                                             : 0));
     if (!d->threads_started)
         return;
     tc_deadline(&until, (long)d->cfg.graceful_shutdown_ms + 1000);
     if (pthread_timedjoin_np(d->poll_thread, NULL, &until) != 0 ||
-        pthread_timedjoin_np(d->plan_thread, NULL, &until) != 0 ||
+        pthread_timedjoin_np(d->compaction_thread, NULL, &until) != 0 ||
         pthread_timedjoin_np(d->retention_thread, NULL, &until) != 0)
         timed_out = 1;
     if (timed_out) {
@@ -788,7 +501,7 @@ daemon_cleanup(struct daemon *d)
     ring_free(d->ring);
     backend_free(d->backend);
     overrides_free(d->ovr);
-    plan_free(d->plan, d->nplan);
+    compactor_free(d->comp);
     daemon_config_cleanup(&d->cfg);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
@@ -797,7 +510,6 @@ daemon_cleanup(struct daemon *d)
 int
 daemon_main(int argc, char **argv)
 {
-    static const char *const tenant_l[] = {"tenant", NULL};
     static const double ret_buckets[] = {.25, .5, 1, 2, 4, 8};
     struct daemon d;
     struct overrides_tenant defaults;
@@ -829,10 +541,10 @@ daemon_main(int argc, char **argv)
         goto out;
     }
     register_build_info();
-    d.m_outstanding = metrics_gauge(metrics_default(), "tempodb_compaction_outstanding_blocks",
-                                    "Number of blocks remaining to be compacted before next "
-                                    "maintenance cycle",
-                                    tenant_l);
+    if (d.cfg.orphan_retention_ms < 3600000)
+        LOG_WARN("compactor.compaction.orphan_retention is under 1h: a block still being "
+                 "written for longer than this is removed as an orphan",
+                 KV_I("orphan_retention_seconds", d.cfg.orphan_retention_ms / 1000));
     d.m_retention_seconds =
         metrics_histogram(metrics_default(), "tempodb_retention_duration_seconds",
                           "Records the amount of time to perform retention tasks.", NULL,
@@ -844,7 +556,7 @@ daemon_main(int argc, char **argv)
     if (d.ovr == NULL)
         goto out;
     set_reason(&d, "starting");
-    rc = start_http(&d, &err);
+    rc = daemon_http_start(&d, &err);
     if (rc != TC_OK) {
         LOG_ERROR("cannot start http server", KV_ERR(&err));
         goto out;
@@ -873,7 +585,7 @@ daemon_main(int argc, char **argv)
     LOG_INFO("compactor ready", KV_F("seconds", now_seconds() - d.start_time));
 
     if (ring_start(d.ring, &err) != TC_OK || make_poller(&d, &err) != TC_OK ||
-        start_loops(&d, &err) != TC_OK) {
+        make_compactor(&d, &err) != TC_OK || start_loops(&d, &err) != TC_OK) {
         LOG_ERROR("cannot start the compactor loops", KV_ERR(&err));
         stop_loops(&d);
         goto out;

@@ -175,7 +175,7 @@ static const struct cfg_key keys[] = {
     {"compactor.compaction.compaction_cycle", NULL, CFG_DURATION, F(compaction_cycle_ms), "30s",
      100, MS_DAY, "Minimum time per compaction loop iteration."},
     {"compactor.compaction.orphan_retention", NULL, CFG_DURATION, F(orphan_retention_ms), "24h",
-     3600000, 365 * MS_DAY,
+     60000, 365 * MS_DAY,
      "(ours) Block dirs with no meta older than this are removed; Tempo never does."},
     IGN("compactor.compaction.v2_in_buffer_bytes", "v2 blocks are not compacted"),
     IGN("compactor.compaction.v2_out_buffer_bytes", "v2 blocks are not compacted"),

@@ -48,5 +48,7 @@ main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "parquet") == 0)
         return parquet_cli_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "compact") == 0)
+        return compact_cli_main(argc - 1, argv + 1);
     return daemon_main(argc, argv);
 }

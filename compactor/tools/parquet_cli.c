@@ -8,6 +8,7 @@
  *                                the released vParquet4 schema; vParquet3
  *                                is converted through the trace model)
  *   parquet ids FILE             TraceID column (hex), one per row
+ *   parquet spans FILE           "<TraceID> <SpanID>" (hex), one per span
  *   parquet check FILE           decode everything, print rows and row groups
  *   parquet copy IN OUT [--vp4] [--rg-bytes N] [--enc E] [--codec C]
  *                                rewrite with our writer (--vp4: into the
@@ -47,6 +48,7 @@ usage(FILE *f)
             "       tempo-compactor parquet dump FILE\n"
             "       tempo-compactor parquet cat FILE [-n N] [--vp4]\n"
             "       tempo-compactor parquet ids FILE\n"
+            "       tempo-compactor parquet spans FILE\n"
             "       tempo-compactor parquet check FILE\n"
             "       tempo-compactor parquet copy IN OUT [--vp4] [--rg-bytes N] [--page-bytes N]\n"
             "              [--enc plain|dict|delta|dlba|dba] [--codec none|snappy|gzip|zstd]\n"
@@ -294,6 +296,51 @@ cmd_ids(struct parquet_reader *r)
         if (p)
             print_hex(stdout, p, n, n);
         printf("\n");
+    }
+    parquet_cursor_free(cur);
+    return 0;
+}
+
+/* Every (TraceID, SpanID) pair: what the crash tests compare before and after. */
+static int
+cmd_spans(struct parquet_reader *r)
+{
+    static const char *const span_path =
+        "rs.list.element.ss.list.element.Spans.list.element.SpanID";
+    struct parquet_cursor *cur = NULL;
+    struct tc_err err;
+    struct parquet_row row;
+    const struct parquet_schema *s = parquet_reader_schema(r);
+    int eof = 0, tcol = parquet_schema_find(s, "TraceID"), scol = parquet_schema_find(s, span_path);
+
+    tc_err_clear(&err);
+    if (tcol < 0 || scol < 0) {
+        fprintf(stderr, "parquet spans: no TraceID or %s column\n", span_path);
+        return 1;
+    }
+    if (parquet_cursor_new(&cur, r, &err) != TC_OK)
+        return fail("spans", &err);
+    for (;;) {
+        const struct parquet_colbuf *cb;
+        const uint8_t *p;
+        uint32_t n = 0;
+        size_t v;
+        if (parquet_cursor_next(cur, &row, &eof, &err) != TC_OK) {
+            parquet_cursor_free(cur);
+            return fail("spans", &err);
+        }
+        if (eof)
+            break;
+        p = parquet_row_bytes(&row, tcol, &n);
+        cb = &row.cols[scol];
+        for (v = row.v0[scol]; v < row.v1[scol]; v++) {
+            if (p)
+                print_hex(stdout, p, n, n);
+            putchar(' ');
+            print_hex(stdout, cb->data + cb->offs[v], cb->offs[v + 1] - cb->offs[v],
+                      cb->offs[v + 1] - cb->offs[v]);
+            putchar('\n');
+        }
     }
     parquet_cursor_free(cur);
     return 0;
@@ -655,6 +702,8 @@ parquet_cli_main(int argc, char **argv)
         rc = cmd_cat(r, limit, vp4);
     else if (strcmp(cmd, "ids") == 0)
         rc = cmd_ids(r);
+    else if (strcmp(cmd, "spans") == 0)
+        rc = cmd_spans(r);
     else if (strcmp(cmd, "check") == 0)
         rc = cmd_check(r);
     else if (strcmp(cmd, "bench") == 0)

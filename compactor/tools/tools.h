@@ -18,6 +18,8 @@
 
 /* compactor/tools/parquet_cli.c; argv[0] is "parquet". */
 int parquet_cli_main(int argc, char **argv);
+/* compactor/tools/compact_cli.c; argv[0] is "compact". */
+int compact_cli_main(int argc, char **argv);
 
 /* Rewrites every row of a vParquet3 file as a vParquet4 file (schema v4
  * from vp4_schema_new). */

@@ -8,4 +8,5 @@ rc=0
 echo "== hack/bench/poll";        bash hack/bench/poll || rc=1
 echo "== hack/bench/controller";  /usr/bin/python3 hack/bench/controller || rc=1
 echo "== hack/bench/parquet.sh";  bash hack/bench/parquet.sh || rc=1
+echo "== hack/bench/compact";     bash hack/bench/compact || rc=1
 exit "$rc"

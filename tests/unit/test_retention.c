@@ -166,6 +166,26 @@ TEST(local_backend_retention)
     uuid_format(orphan, ids);
     snprintf(rel, sizeof(rel), "t/%s/data.parquet", ids);
     put_file(rel, "x", 1, now - 3600); /* young dir with no meta: an upload in flight */
+    /* remains of interrupted writes: only temp files, which find() never shows */
+    orphan[0] = 0xed;
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s/.tmp-data.parquet-1-1", ids);
+    put_file(rel, "x", 1, now - 25 * 3600); /* old: removed with its directory */
+    orphan[0] = 0xec;
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s/.tmp-data.parquet-1-2", ids);
+    put_file(rel, "x", 1, now - 3600); /* young: a write in flight */
+    snprintf(rel, sizeof(rel), "%s.tmp-bloom-0-1-3", path_of("t", 2, ""));
+    put_file(rel, "x", 1, now - 25 * 3600); /* old, in a live block */
+    /* empty block directories: a crash between mkdir and the first file */
+    snprintf(rel, sizeof(rel), "%s/t/0000000e-0000-0000-0000-00000000000b", root);
+    ASSERT(mkdir(rel, 0755) == 0);
+    {
+        struct timeval tv[2] = {{now - 25 * 3600, 0}, {now - 25 * 3600, 0}};
+        ASSERT(utimes(rel, tv) == 0); /* old: removed */
+    }
+    snprintf(rel, sizeof(rel), "%s/t/0000000e-0000-0000-0000-00000000000c", root);
+    ASSERT(mkdir(rel, 0755) == 0); /* young: a writer is about to fill it */
 
     b = backend_local_new(root, &err);
     ASSERT(b != NULL);
@@ -188,6 +208,7 @@ TEST(local_backend_retention)
     ASSERT_EQ(res.marked, 2);
     ASSERT_EQ(res.cleared, 1);
     ASSERT_EQ(res.orphans, 1);
+    ASSERT_EQ(res.incomplete, 3);
     ASSERT_EQ(res.errors, 0);
 
     /* past retention: meta.compacted.json replaced meta.json, data kept */
@@ -216,6 +237,19 @@ TEST(local_backend_retention)
     uuid_format(orphan, ids);
     snprintf(rel, sizeof(rel), "t/%s/data.parquet", ids);
     ASSERT(exists(rel));
+    orphan[0] = 0xed;
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s", ids);
+    ASSERT(!exists(rel)); /* the temp file and the directory it was alone in */
+    orphan[0] = 0xec;
+    uuid_format(orphan, ids);
+    snprintf(rel, sizeof(rel), "t/%s/.tmp-data.parquet-1-2", ids);
+    ASSERT(exists(rel));
+    snprintf(rel, sizeof(rel), "%s.tmp-bloom-0-1-3", path_of("t", 2, ""));
+    ASSERT(!exists(rel));
+    ASSERT(exists(path_of("t", 2, BACKEND_META))); /* the live block is untouched */
+    ASSERT(!exists("t/0000000e-0000-0000-0000-00000000000b"));
+    ASSERT(exists("t/0000000e-0000-0000-0000-00000000000c"));
 
     /* the in-memory list moved the same way */
     ASSERT_OK(blocklist_get(bl, "t", &live, &nlive, &comp, &ncomp));
@@ -301,7 +335,9 @@ TEST(s3_backend_retention)
     struct retention_cfg rc;
     struct retention_result res;
     struct tc_err err;
-    char prefix[64], old_orphan[300], young_orphan[300];
+    char prefix[64], old_orphan[300], young_orphan[300], stale_key[300], live_key[300];
+    void *stale, *inflight;
+    char *part;
     uint8_t orphan[16] = {0xee};
     char ids[UUID_STR_LEN + 1];
 
@@ -328,7 +364,21 @@ TEST(s3_backend_retention)
     uuid_format(orphan, ids);
     snprintf(old_orphan, sizeof(old_orphan), "t/%s/data.parquet", ids);
     ASSERT_OK(backend_put(b, old_orphan, "x", 1, &err));
+    /* an interrupted multipart write: one part uploaded, never completed */
+    part = tc_calloc(1, 5 << 20);
+    ASSERT(part != NULL);
+    orphan[0] = 0xed;
+    uuid_format(orphan, ids);
+    snprintf(stale_key, sizeof(stale_key), "t/%s/data.parquet", ids);
+    ASSERT_OK(backend_append_begin(b, stale_key, &stale, &err));
+    ASSERT_OK(backend_append(b, stale, part, 5 << 20, &err));
     sleep(3);
+    /* one in flight, started after the cut */
+    orphan[0] = 0xec;
+    uuid_format(orphan, ids);
+    snprintf(live_key, sizeof(live_key), "t/%s/data.parquet", ids);
+    ASSERT_OK(backend_append_begin(b, live_key, &inflight, &err));
+    ASSERT_OK(backend_append(b, inflight, part, 5 << 20, &err));
     s3_meta(b, "t", 6, now - 20 * DAY, 1); /* compacted just now: kept */
     orphan[0] = 0xef;
     uuid_format(orphan, ids);
@@ -348,6 +398,7 @@ TEST(s3_backend_retention)
     ASSERT_EQ(res.marked, 1);
     ASSERT_EQ(res.cleared, 1);
     ASSERT_EQ(res.orphans, 1);
+    ASSERT_EQ(res.incomplete, 1);
     ASSERT_EQ(res.errors, 0);
     ASSERT(!s3_exists(b, path_of("t", 1, BACKEND_META)));
     ASSERT(s3_exists(b, path_of("t", 1, BACKEND_META_COMPACTED)));
@@ -361,6 +412,14 @@ TEST(s3_backend_retention)
     ASSERT(s3_exists(b, path_of("t", 6, "data.parquet")));
     ASSERT(!s3_exists(b, old_orphan));
     ASSERT(s3_exists(b, young_orphan));
+    /* the stale upload was aborted: completing it fails and leaves nothing */
+    ASSERT(backend_append_end(b, stale, &err) != TC_OK);
+    ASSERT(!s3_exists(b, stale_key));
+    /* the one in flight was left alone and completes */
+    ASSERT_OK(backend_append_end(b, inflight, &err));
+    ASSERT(s3_exists(b, live_key));
+    ASSERT_OK(backend_delete(b, live_key, &err));
+    tc_free(part);
     /* a second pass the same instant changes nothing */
     ASSERT_OK(retention_run_tenant(b, bl, "t", &rc, owns_not_7, NULL, &res, &err));
     ASSERT_EQ(res.marked + res.cleared + res.orphans + res.errors, 0);

@@ -242,23 +242,44 @@ backend_delete(struct backend *b, const char *key, struct tc_err *err)
     return rc != TC_OK ? rc : b->ops->del(b, key, err);
 }
 
+/* An empty prefix means the whole root; otherwise it must be a clean key,
+ * with or without a trailing '/'. */
+static int
+backend_valid_prefix(const char *prefix, struct tc_err *err)
+{
+    char tmp[BACKEND_MAX_KEY + 1];
+    size_t n;
+
+    if (prefix == NULL || *prefix == '\0')
+        return TC_OK;
+    n = strlen(prefix);
+    snprintf(tmp, sizeof(tmp), "%s", prefix);
+    if (n <= BACKEND_MAX_KEY && tmp[n - 1] == '/')
+        tmp[n - 1] = '\0';
+    return backend_valid_key(tmp, err);
+}
+
 int
 backend_find(struct backend *b, const char *prefix, backend_find_fn fn, void *ud,
              struct tc_err *err)
 {
-    int rc = TC_OK;
+    int rc = backend_valid_prefix(prefix, err);
 
-    /* An empty prefix means the whole root; otherwise it must be a clean key. */
-    if (prefix && *prefix) {
-        char tmp[BACKEND_MAX_KEY + 1];
-        size_t n = strlen(prefix);
-
-        snprintf(tmp, sizeof(tmp), "%s", prefix);
-        if (n > 0 && n <= BACKEND_MAX_KEY && tmp[n - 1] == '/')
-            tmp[n - 1] = '\0';
-        rc = backend_valid_key(tmp, err);
-    }
     return rc != TC_OK ? rc : b->ops->find(b, prefix ? prefix : "", fn, ud, err);
+}
+
+int
+backend_sweep_incomplete(struct backend *b, const char *prefix, int64_t before,
+                         unsigned long *removed, struct tc_err *err)
+{
+    unsigned long n = 0;
+    int rc = backend_valid_prefix(prefix, err);
+
+    if (rc == TC_OK && b->ops->sweep_incomplete)
+        rc = b->ops->sweep_incomplete(b, prefix ? prefix : "", before, &n, err);
+    if (removed)
+        *removed = n;
+    return rc;
 }
 
 void

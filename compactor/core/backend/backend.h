@@ -100,6 +100,9 @@ struct backend_ops {
     int (*del)(struct backend *b, const char *key, struct tc_err *err);
     int (*find)(struct backend *b, const char *prefix, backend_find_fn fn, void *ud,
                 struct tc_err *err);
+    /* optional; NULL = nothing of an interrupted write can remain */
+    int (*sweep_incomplete)(struct backend *b, const char *prefix, int64_t before,
+                            unsigned long *removed, struct tc_err *err);
     void (*destroy)(struct backend *b);
 };
 
@@ -147,6 +150,14 @@ int backend_delete(struct backend *b, const char *key, struct tc_err *err);
  * return from fn stops the walk and is returned. */
 int backend_find(struct backend *b, const char *prefix, backend_find_fn fn, void *ud,
                  struct tc_err *err);
+/* backend_sweep_incomplete() removes what interrupted writes below prefix
+ * left behind, when they started before `before` (seconds since the epoch):
+ * the local backend's ".tmp-" files (and the directories that leaves empty),
+ * S3's incomplete multipart uploads (aborted). A crash between begin and end
+ * of a multipart write leaves exactly these, and find() never shows them, so
+ * the orphan sweep calls this. *removed (may be NULL) gets the count. */
+int backend_sweep_incomplete(struct backend *b, const char *prefix, int64_t before,
+                             unsigned long *removed, struct tc_err *err);
 void backend_free(struct backend *b);
 
 /* Shared helpers for implementations. */

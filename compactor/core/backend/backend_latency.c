@@ -230,6 +230,17 @@ lat_find(struct backend *b, const char *prefix, backend_find_fn fn, void *ud, st
     return backend_find(l->in, prefix, fn, ud, err);
 }
 
+static int
+lat_sweep(struct backend *b, const char *prefix, int64_t before, unsigned long *removed,
+          struct tc_err *err)
+{
+    struct lat *l = (struct lat *)b;
+
+    backend_count(b, BACKEND_OP_LIST, 1);
+    lat_sleep(l->lat);
+    return backend_sweep_incomplete(l->in, prefix, before, removed, err);
+}
+
 static void
 lat_destroy(struct backend *b)
 {
@@ -259,6 +270,7 @@ static const struct backend_ops lat_ops = {
     .copy = lat_copy,
     .del = lat_del,
     .find = lat_find,
+    .sweep_incomplete = lat_sweep,
     .destroy = lat_destroy,
 };
 

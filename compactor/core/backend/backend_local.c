@@ -505,6 +505,67 @@ backend_local_find(struct backend *b, const char *prefix, backend_find_fn fn, vo
     return rc;
 }
 
+/* Removes stale ".tmp-" files below path (a crash between begin and commit
+ * leaves them) and then the directories that this left empty, or that were
+ * empty and unchanged since before `before`. A young empty directory may
+ * belong to a writer that has made it and is about to create its temp file,
+ * so it stays. depth caps the walk. */
+static int
+backend_local_sweep_dir(const char *path, int64_t before, int depth, unsigned long *removed,
+                        struct tc_err *err)
+{
+    DIR *d = opendir(path);
+    struct dirent *de;
+    int rc = TC_OK;
+
+    if (d == NULL)
+        return errno == ENOENT || errno == ENOTDIR
+                   ? TC_OK
+                   : tc_err_set(err, TC_IO, "local: sweep %s: %s", path, strerror(errno));
+    while (rc == TC_OK && (de = readdir(d)) != NULL) {
+        struct stat st;
+        char full[8192];
+
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if ((size_t)snprintf(full, sizeof(full), "%s/%s", path, de->d_name) >= sizeof(full) ||
+            lstat(full, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth > 0 && de->d_name[0] != '.') {
+            unsigned long before_n = *removed;
+
+            rc = backend_local_sweep_dir(full, before, depth - 1, removed, err);
+            /* rmdir fails, as it should, while anything else is there */
+            if (rc == TC_OK && (*removed > before_n || (int64_t)st.st_mtime < before) &&
+                rmdir(full) == 0 && *removed == before_n)
+                (*removed)++; /* an old empty directory: a crash before the first file */
+        } else if (S_ISREG(st.st_mode) && !strncmp(de->d_name, ".tmp-", 5) &&
+                   (int64_t)st.st_mtime < before) {
+            if (unlink(full) == 0)
+                (*removed)++;
+            else if (errno != ENOENT)
+                rc = tc_err_set(err, TC_IO, "local: sweep %s: %s", full, strerror(errno));
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int
+backend_local_sweep(struct backend *b, const char *prefix, int64_t before, unsigned long *removed,
+                    struct tc_err *err)
+{
+    struct backend_local *l = (struct backend_local *)b;
+    char path[8192];
+    size_t n = strlen(prefix);
+
+    backend_count(b, BACKEND_OP_LIST, 1);
+    if (n > 0 && prefix[n - 1] == '/')
+        n--;
+    snprintf(path, sizeof(path), "%s%s%.*s", l->root, n ? "/" : "", (int)n, prefix);
+    return backend_local_sweep_dir(path, before, 3, removed, err);
+}
+
 static void
 backend_local_free(struct backend *b)
 {
@@ -528,6 +589,7 @@ static const struct backend_ops backend_local_ops = {
     .copy = backend_local_copy,
     .del = backend_local_del,
     .find = backend_local_find,
+    .sweep_incomplete = backend_local_sweep,
     .destroy = backend_local_free,
 };
 

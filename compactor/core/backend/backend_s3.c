@@ -238,7 +238,8 @@ s3_op(const char *method, const char *query, int copy)
         return BACKEND_OP_DELETE;
     if (!strcmp(method, "PUT") || !strcmp(method, "POST"))
         return BACKEND_OP_PUT;
-    return query && strstr(query, "list-type=2") ? BACKEND_OP_LIST : BACKEND_OP_GET;
+    return query && (strstr(query, "list-type=2") || strstr(query, "uploads=")) ? BACKEND_OP_LIST
+                                                                                : BACKEND_OP_GET;
 }
 
 /* Synchronous request with retries. resp must be initialised by the caller. */
@@ -976,6 +977,127 @@ s3_append_end(struct backend *b, void *h, struct tc_err *err)
     return TC_OK;
 }
 
+/* Aborts one incomplete upload; key is the full key (with the root prefix). */
+static int
+s3_abort_upload(struct backend_s3 *s, const char *key, const char *id, struct tc_err *err)
+{
+    struct http_response r;
+    struct buf q;
+    size_t strip = s->prefix[0] ? strlen(s->prefix) + 1 : 0;
+    int rc;
+
+    if (strlen(key) <= strip)
+        return TC_OK;
+    buf_init(&q, 4096);
+    rc = buf_puts(&q, "uploadId=");
+    rc = rc == TC_OK ? http_urlencode(&q, id, 0) : rc;
+    http_response_init(&r);
+    if (rc == TC_OK)
+        rc = s3_do(s, "DELETE", key + strip, q.data, NULL, 0, NULL, NULL, 1 << 20, &r, err);
+    http_response_cleanup(&r);
+    buf_cleanup(&q);
+    return rc == TC_NOTFOUND ? TC_OK : rc; /* NoSuchUpload: someone finished it */
+}
+
+/* ListMultipartUploads below prefix; aborts the uploads initiated before
+ * `before`. Only uploads under our root prefix are seen, and a multipart
+ * upload is only ever started by a block writer, so every stale one is the
+ * remains of an interrupted write. */
+static int
+s3_sweep(struct backend *b, const char *prefix, int64_t before, unsigned long *removed,
+         struct tc_err *err)
+{
+    struct backend_s3 *s = (struct backend_s3 *)b;
+    struct buf q, full, kmark, umark, key, id;
+    int rc = TC_OK, more = 1;
+
+    buf_init(&q, 65536);
+    buf_init(&full, 4096);
+    buf_init(&kmark, 4096);
+    buf_init(&umark, 4096);
+    buf_init(&key, 4096);
+    buf_init(&id, 4096);
+    if (s->prefix[0])
+        rc = buf_printf(&full, "%s/", s->prefix);
+    rc = rc == TC_OK ? buf_puts(&full, prefix) : rc;
+    while (rc == TC_OK && more) {
+        struct http_response r;
+        const char *p, *end, *v, *tp;
+        size_t vn;
+
+        /* canonical order: key-marker, prefix, upload-id-marker, uploads */
+        buf_reset(&q);
+        if (kmark.len) {
+            rc = buf_puts(&q, "key-marker=");
+            rc = rc == TC_OK ? http_urlencode(&q, kmark.data, 0) : rc;
+            rc = rc == TC_OK ? buf_putc(&q, '&') : rc;
+        }
+        rc = rc == TC_OK ? buf_puts(&q, "prefix=") : rc;
+        rc = rc == TC_OK && full.len ? http_urlencode(&q, full.data, 0) : rc;
+        if (rc == TC_OK && umark.len) {
+            rc = buf_puts(&q, "&upload-id-marker=");
+            rc = rc == TC_OK ? http_urlencode(&q, umark.data, 0) : rc;
+        }
+        rc = rc == TC_OK ? buf_puts(&q, "&uploads=") : rc;
+        if (rc != TC_OK)
+            break;
+        http_response_init(&r);
+        rc = s3_do(s, "GET", NULL, q.data, NULL, 0, NULL, NULL, 64 << 20, &r, err);
+        if (rc != TC_OK) {
+            http_response_cleanup(&r);
+            break;
+        }
+        p = r.body.data ? r.body.data : "";
+        end = p + r.body.len;
+        tp = p;
+        more = s3_xml_next(&tp, end, "IsTruncated", &v, &vn) && vn == 4 && !memcmp(v, "true", 4);
+        buf_reset(&kmark);
+        buf_reset(&umark);
+        tp = p;
+        if (more && s3_xml_next(&tp, end, "NextKeyMarker", &v, &vn))
+            rc = s3_xml_text(v, vn, &kmark);
+        tp = p;
+        if (rc == TC_OK && more && s3_xml_next(&tp, end, "NextUploadIdMarker", &v, &vn))
+            rc = s3_xml_text(v, vn, &umark);
+        if (rc == TC_OK && more && kmark.len == 0)
+            rc = tc_err_set(err, TC_PARSE, "s3: list uploads: truncated page without a marker");
+        while (rc == TC_OK && s3_xml_next(&p, end, "Upload", &v, &vn)) {
+            const char *up = v, *ue = v + vn, *w;
+            size_t wn;
+            int64_t started = 0;
+            int32_t ns;
+
+            if (!s3_xml_next(&up, ue, "Key", &w, &wn) || s3_xml_text(w, wn, &key) != TC_OK) {
+                rc = tc_err_set(err, TC_PARSE, "s3: list uploads: entry without a Key");
+                break;
+            }
+            up = v;
+            if (!s3_xml_next(&up, ue, "UploadId", &w, &wn) || s3_xml_text(w, wn, &id) != TC_OK) {
+                rc =
+                    tc_err_set(err, TC_PARSE, "s3: list uploads: %s without an UploadId", key.data);
+                break;
+            }
+            up = v;
+            if (!s3_xml_next(&up, ue, "Initiated", &w, &wn) ||
+                timefmt_parse(w, wn, &started, &ns) != TC_OK)
+                continue; /* no start time: cannot tell it is stale */
+            if (started >= before)
+                continue;
+            rc = s3_abort_upload(s, key.data, id.data, err);
+            if (rc == TC_OK)
+                (*removed)++;
+        }
+        http_response_cleanup(&r);
+    }
+    buf_cleanup(&q);
+    buf_cleanup(&full);
+    buf_cleanup(&kmark);
+    buf_cleanup(&umark);
+    buf_cleanup(&key);
+    buf_cleanup(&id);
+    return rc;
+}
+
 static void
 s3_destroy(struct backend *b)
 {
@@ -1010,6 +1132,7 @@ static const struct backend_ops backend_s3_ops = {
     .append = s3_append,
     .append_end = s3_append_end,
     .append_abort = s3_append_abort,
+    .sweep_incomplete = s3_sweep,
     .copy = s3_copy,
     .del = s3_del,
     .find = s3_find,

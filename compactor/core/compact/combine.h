@@ -11,8 +11,12 @@
  *     end - start; in each of its ScopeSpans only spans with an unseen token
  *     are kept (and recorded, except for the last input); its ResourceSpans
  *     with the ScopeSpans that still hold spans are appended;
- *   - when anything was appended: combine_sort(), combine_service_stats()
- *     and combine_nested_set().
+ *   - with 2 or more inputs, Result(): combine_sort(), then rebatchTrace
+ *     (ResourceSpans with the same resource hash, then ScopeSpans with the
+ *     same scope hash, are merged; their attributes end up sorted by key),
+ *     then combine_service_stats() and combine_nested_set().
+ * spans_deduped counts every span dropped as a duplicate (Go's own counter
+ * misses the dropped spans of a ScopeSpans that keeps some).
  * Inputs are borrowed and never modified; the result and every array in it
  * live in the arena a, while strings and byte fields may point into the
  * inputs (keep them alive while the result is used).
@@ -32,7 +36,7 @@
 struct combine_stats {
     uint64_t spans_deduped; /* spans dropped as duplicates */
     uint64_t disconnected;  /* 1 if a non-root span has no parent in the result */
-    uint64_t rootless;      /* 1 if the result has no root span */
+    uint64_t rootless;      /* 1 if the result's root span name is empty */
 };
 
 int combine_traces(const struct vp4_trace *const *in, size_t n, struct parquet_arena *a,
@@ -48,8 +52,10 @@ void combine_sort(struct vp4_trace *t);
 /* Recomputes ServiceStats: per resource service.name, span count and error
  * count (status code 2), sorted by service name; arrays from a. */
 int combine_service_stats(struct vp4_trace *t, struct parquet_arena *a, struct tc_err *err);
-/* Recomputes NestedSetLeft/Right and ParentID (root: -1). Returns in st
- * whether the trace is disconnected or rootless. */
+/* Recomputes NestedSetLeft/Right and ParentID (root: -1). Sets
+ * st->disconnected when a non-root span has no parent, when there is no
+ * root (the fields are then left as they were) or when more than two spans
+ * share an ID (the fields are then zeroed), as Go's connected = false. */
 int combine_nested_set(struct vp4_trace *t, struct parquet_arena *a, struct combine_stats *st,
                        struct tc_err *err);
 

@@ -273,6 +273,18 @@ retention_run_tenant(struct backend *b, struct blocklist *bl, const char *tenant
         if (rc == TC_OK)
             sweep_flush(&s);
         backend_strlist_cleanup(&s.ks.k);
+        /* the remains find() cannot see: temp files, incomplete uploads */
+        if (rc == TC_OK) {
+            unsigned long n = 0;
+
+            rc = backend_sweep_incomplete(b, prefix, cfg->now_s - cfg->orphan_retention_s, &n, &e);
+            res->incomplete += n;
+            if (n > 0) {
+                metrics_add(m_orphans, NULL, (double)n);
+                LOG_INFO("removed the remains of interrupted writes", KV_S("tenant", tenant),
+                         KV_I("removed", n));
+            }
+        }
         if (rc != TC_OK) {
             res->errors++;
             metrics_inc(m_errors, NULL);

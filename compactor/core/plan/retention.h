@@ -11,7 +11,9 @@
  *      interrupted clear stays discoverable and is retried;
  *   3. (beyond Tempo) block directories with no meta at all whose newest
  *      object is older than orphan_retention are removed, when this instance
- *      owns "orphans-<tenant>".
+ *      owns "orphans-<tenant>"; so are the remains of interrupted writes
+ *      older than that (backend_sweep_incomplete: temp files, incomplete
+ *      multipart uploads).
  * The blocklist gets the same changes (blocklist_update), and Tempo's
  * retention metrics are counted. Nothing is deleted before the copy that
  * replaces it is written.
@@ -36,6 +38,7 @@ struct retention_cfg {
 
 struct retention_result {
     unsigned long marked, cleared, orphans, errors;
+    unsigned long incomplete; /* temp files / multipart uploads of interrupted writes */
 };
 
 int retention_run_tenant(struct backend *b, struct blocklist *bl, const char *tenant,

@@ -10,9 +10,9 @@
  *   vp4_block_close(w, &meta, &err);       blooms, index, meta.json last
  *   vp4_block_free(w);
  *
- * data.parquet streams into the backend's multipart write
- * (backend_append_*) as the Parquet writer produces it: memory holds the
- * buffered row group plus one upload part, never the file. Row groups are
+ * data.parquet is spooled to a local file while rows arrive, then streamed
+ * into the backend's multipart write (backend_append_*) in 8 MiB parts:
+ * memory holds the buffered row group plus one upload part, never the file. Row groups are
  * cut at row_group_bytes with Tempo's size estimate. The bloom is sized
  * from est_objects as Tempo's NewBloom does. meta.json is filled from what
  * was written: totalObjects, size, totalRecords (row groups), footerSize,
@@ -47,6 +47,7 @@ struct vp4_block_opts {
     uint64_t bloom_shard_bytes;          /* bloom_filter_shard_size_bytes; 0 = 102400 */
     uint64_t est_objects;                /* sizes the bloom (Σ input totalObjects) */
     const struct meta *tmpl;             /* version, start/end, level, dedicated, RF */
+    const char *spool_dir;               /* data.parquet is spooled here; NULL = $TMPDIR or /tmp */
 };
 
 struct vp4_block;
@@ -57,7 +58,8 @@ int vp4_block_open(struct vp4_block **out, const struct vp4_block_opts *o, struc
 int vp4_block_add_row(struct vp4_block *w, const struct parquet_row *row, struct tc_err *err);
 /* Appends one trace (converted with vp4_trace_to_rowset). */
 int vp4_block_add_trace(struct vp4_block *w, const struct vp4_trace *t, struct tc_err *err);
-/* Traces added so far, and data bytes written so far (flushed row groups). */
+/* Traces added so far, and data bytes written so far (flushed row groups;
+ * a stat of the spool file, so call it now and then, not per row). */
 uint64_t vp4_block_objects(const struct vp4_block *w);
 uint64_t vp4_block_bytes(const struct vp4_block *w);
 /* The block ID (16 bytes). */
