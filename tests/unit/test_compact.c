@@ -15,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "backend/backend.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/uuid.h"
@@ -232,8 +235,25 @@ check_output(const struct meta *out, const struct pairs *want)
     snprintf(path, sizeof(path), "%s/%s/%s/meta.json", root, TENANT, ids);
     text = test_slurp(path, &len);
     ASSERT_OK(meta_decode_json(text, len, &onfile, &err));
-    tc_free(text);
     ASSERT(meta_equal(&onfile, out));
+    /* minID/maxID are the first and last trace IDs written */
+    {
+        json_t *j = json_loadb(text, len, 0, NULL);
+        struct buf mn, mx;
+        buf_init(&mn, 32);
+        buf_init(&mx, 32);
+        ASSERT(j != NULL);
+        ASSERT_OK(buf_put_base64(&mn, want->ids[0], 16));
+        ASSERT_OK(buf_put_base64(&mx, want->ids[want->nids - 1], 16));
+        ASSERT_OK(buf_putc(&mn, 0));
+        ASSERT_OK(buf_putc(&mx, 0));
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "minID")), mn.data);
+        ASSERT_STR_EQ(json_string_value(json_object_get(j, "maxID")), mx.data);
+        json_decref(j);
+        buf_cleanup(&mn);
+        buf_cleanup(&mx);
+    }
+    tc_free(text);
     snprintf(path, sizeof(path), "%s/%s/%s/data.parquet", root, TENANT, ids);
     ASSERT_OK(stat(path, &st));
     ASSERT_U64_EQ(out->size, st.st_size);

@@ -203,3 +203,23 @@ buf_read_file(struct buf *b, const char *path, struct tc_err *err)
     close(fd);
     return rc;
 }
+
+int
+buf_put_base64(struct buf *b, const uint8_t *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char q[4];
+    size_t i;
+    int rc = TC_OK;
+
+    for (i = 0; i < n && rc == TC_OK; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        q[0] = tab[(v >> 18) & 63];
+        q[1] = tab[(v >> 12) & 63];
+        q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+        q[3] = i + 2 < n ? tab[v & 63] : '=';
+        rc = buf_append(b, q, 4);
+    }
+    return rc;
+}

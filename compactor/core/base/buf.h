@@ -33,6 +33,8 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends p[0..n) in standard base64 with padding (Go's StdEncoding). */
+int buf_put_base64(struct buf *b, const uint8_t *p, size_t n);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* buf_reserve() makes room for n more bytes without changing len. */
 int buf_reserve(struct buf *b, size_t n);

@@ -838,8 +838,22 @@ meta_json_time(struct buf *out, const char *key, int64_t sec, int32_t nsec)
     return buf_printf(out, ",\"%s\":\"%s\"", key, t);
 }
 
-int
-meta_encode_json(const struct meta *m, int with_compacted_time, struct buf *out)
+static int
+meta_json_id(struct buf *out, const char *key, const uint8_t *id, uint32_t len)
+{
+    int rc;
+
+    if (len == 0 || len > 16)
+        return TC_OK;
+    rc = buf_printf(out, ",\"%s\":\"", key);
+    if (rc == TC_OK)
+        rc = buf_put_base64(out, id, len);
+    return rc == TC_OK ? buf_putc(out, '"') : rc;
+}
+
+static int
+encode_json(const struct meta *m, int with_compacted_time, const uint8_t *min, uint32_t min_len,
+            const uint8_t *max, uint32_t max_len, struct buf *out)
 {
     char id[UUID_STR_LEN + 1];
     int rc;
@@ -849,7 +863,13 @@ meta_encode_json(const struct meta *m, int with_compacted_time, struct buf *out)
     if (rc == TC_OK)
         rc = meta_json_string(out, m->version);
     if (rc == TC_OK)
-        rc = buf_printf(out, ",\"blockID\":\"%s\",\"tenantID\":", id);
+        rc = buf_printf(out, ",\"blockID\":\"%s\"", id);
+    if (rc == TC_OK)
+        rc = meta_json_id(out, "minID", min, min_len);
+    if (rc == TC_OK)
+        rc = meta_json_id(out, "maxID", max, max_len);
+    if (rc == TC_OK)
+        rc = buf_puts(out, ",\"tenantID\":");
     if (rc == TC_OK)
         rc = meta_json_string(out, m->tenant);
     if (rc == TC_OK)
@@ -880,6 +900,19 @@ meta_encode_json(const struct meta *m, int with_compacted_time, struct buf *out)
     if (rc == TC_OK)
         rc = buf_putc(out, '}');
     return rc;
+}
+
+int
+meta_encode_json(const struct meta *m, int with_compacted_time, struct buf *out)
+{
+    return encode_json(m, with_compacted_time, NULL, 0, NULL, 0, out);
+}
+
+int
+meta_encode_json_ids(const struct meta *m, const uint8_t *min, uint32_t min_len,
+                     const uint8_t *max, uint32_t max_len, struct buf *out)
+{
+    return encode_json(m, 0, min, min_len, max, max_len, out);
 }
 
 /* ---- protobuf ---- */

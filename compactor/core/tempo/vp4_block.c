@@ -35,8 +35,8 @@ struct vp4_block {
     struct vp4_bloom bloom;
     struct parquet_rowset rs; /* add_trace's one-row scratch */
     int rs_ready;
-    uint8_t last[16];
-    uint32_t last_len;
+    uint8_t first[16], last[16]; /* minID, maxID (Tempo <= 2.5 writes them) */
+    uint32_t first_len, last_len;
     uint64_t objects;
     int closed;
     int wrote_any; /* objects exist in the backend that vp4_block_free must remove */
@@ -133,6 +133,9 @@ check_order(struct vp4_block *w, const uint8_t *id, uint32_t len, struct tc_err 
         c = memcmp(id, w->last, n);
         if (c < 0 || (c == 0 && len <= w->last_len))
             return tc_err_set(err, TC_INVAL, "block %s: trace IDs must be ascending", w->ids);
+    } else {
+        memcpy(w->first, id, len);
+        w->first_len = len;
     }
     memcpy(w->last, id, len);
     w->last_len = len;
@@ -253,33 +256,6 @@ out:
     return rc;
 }
 
-static void
-b64(const uint8_t *p, size_t n, struct buf *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i;
-
-    for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        buf_putc(out, tab[v >> 18]);
-        buf_putc(out, tab[(v >> 12) & 63]);
-        buf_putc(out, tab[(v >> 6) & 63]);
-        buf_putc(out, tab[v & 63]);
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        buf_putc(out, tab[v >> 18]);
-        buf_putc(out, tab[(v >> 12) & 63]);
-        buf_puts(out, "==");
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        buf_putc(out, tab[v >> 18]);
-        buf_putc(out, tab[(v >> 12) & 63]);
-        buf_putc(out, tab[(v >> 6) & 63]);
-        buf_putc(out, '=');
-    }
-}
-
 int
 vp4_block_close(struct vp4_block *w, struct meta *out, struct tc_err *err)
 {
@@ -321,7 +297,7 @@ vp4_block_close(struct vp4_block *w, struct meta *out, struct tc_err *err)
             goto out;
         }
         buf_puts(&b, g ? ",\"" : "\"");
-        b64(k, kl, &b);
+        buf_put_base64(&b, k, kl);
         buf_putc(&b, '"');
     }
     if (buf_puts(&b, "]}") != TC_OK) {
@@ -349,7 +325,8 @@ vp4_block_close(struct vp4_block *w, struct meta *out, struct tc_err *err)
     m.footer_size = info.footer_size;
     m.bloom_shards = w->bloom.shards;
     buf_reset(&b);
-    if ((rc = meta_encode_json(&m, 0, &b)) != TC_OK) {
+    if ((rc = meta_encode_json_ids(&m, w->first, w->first_len, w->last, w->last_len, &b)) !=
+        TC_OK) {
         rc = tc_err_set(err, rc, "block %s: meta.json", w->ids);
         goto out;
     }
