@@ -909,8 +909,8 @@ meta_encode_json(const struct meta *m, int with_compacted_time, struct buf *out)
 }
 
 int
-meta_encode_json_ids(const struct meta *m, const uint8_t *min, uint32_t min_len,
-                     const uint8_t *max, uint32_t max_len, struct buf *out)
+meta_encode_json_ids(const struct meta *m, const uint8_t *min, uint32_t min_len, const uint8_t *max,
+                     uint32_t max_len, struct buf *out)
 {
     return encode_json(m, 0, min, min_len, max, max_len, out);
 }
