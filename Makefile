@@ -62,7 +62,7 @@ $(BUILD)/obj/compactor/core/base/tc.o: FORCE
 FORCE:
 
 .SECONDARY:
-.PHONY: all test check lint fmt deps fuzz clean bench golden-update run
+.PHONY: all test check lint fmt deps fuzz clean bench golden-update run print-libs
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -90,6 +90,10 @@ $(BUILD)/bin/tempo-compactor-controller: $(call obj,controller/main.c) $(CTRL_LI
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
+
+# The link flags, for test scripts that build a driver of their own.
+print-libs:
+	@echo $(PKG_LIBS)
 
 test: $(BINS) $(TESTS)
 	@bash tests/run.sh $(BUILD)

@@ -33,7 +33,8 @@ if nm "$BUILD/lib/libtccore.a" 2>/dev/null | grep -q __asan_; then
 fi
 # shellcheck disable=SC2086
 if ! cc -std=gnu11 -O1 $san -Icompactor/core -Icompactor -o "$tmp/pq" tests/parquet/pqtool.c \
-    compactor/tools/*.c "$BUILD/lib/libtccore.a" -lsnappy -lzstd -lz -lm 2>"$tmp/cc.err"; then
+    "$BUILD/lib/libtctools.a" "$BUILD/lib/libtccore.a" $(make -s --no-print-directory print-libs) \
+    2>"$tmp/cc.err"; then
     cat "$tmp/cc.err"
     notok "build parquet driver"
     echo "1..$n"
