@@ -159,6 +159,13 @@ TEST(local_backend_retention)
     block("t", 5, now - 20 * DAY, now - 2 * CRET); /* compacted long ago: cleared */
     block("t", 6, now - 20 * DAY, now - CRET / 2); /* compacted recently: kept */
     block("t", 7, now - RET - 3600, 0);            /* past retention, owned elsewhere: untouched */
+    block("t", 8, now - DAY, now - 60);            /* a mark cut off after its copy: */
+    {
+        struct buf mb;
+        fixture_meta("t", 8, now - DAY, &mb); /* meta.json is still there too */
+        put_file(path_of("t", 8, BACKEND_META), mb.data, mb.len, now - DAY);
+        buf_cleanup(&mb);
+    }
     uuid_format(orphan, ids);
     snprintf(rel, sizeof(rel), "t/%s/data.parquet", ids);
     put_file(rel, "x", 1, now - 25 * 3600); /* old dir with no meta: removed */
@@ -196,7 +203,7 @@ TEST(local_backend_retention)
     ASSERT_OK(poller_poll(p, bl, &err));
     ASSERT_OK(blocklist_get(bl, "t", &live, &nlive, &comp, &ncomp));
     ASSERT_EQ(nlive, 5);
-    ASSERT_EQ(ncomp, 2);
+    ASSERT_EQ(ncomp, 3); /* 8, listed with both metas, counts as compacted */
     tc_free(live);
     tc_free(comp);
 
@@ -209,8 +216,13 @@ TEST(local_backend_retention)
     ASSERT_EQ(res.cleared, 1);
     ASSERT_EQ(res.orphans, 1);
     ASSERT_EQ(res.incomplete, 3);
+    ASSERT_EQ(res.half_marked, 1);
     ASSERT_EQ(res.errors, 0);
 
+    /* the cut-off mark is finished: meta.json gone, the copy and data kept */
+    ASSERT(!exists(path_of("t", 8, BACKEND_META)));
+    ASSERT(exists(path_of("t", 8, BACKEND_META_COMPACTED)));
+    ASSERT(exists(path_of("t", 8, "data.parquet")));
     /* past retention: meta.compacted.json replaced meta.json, data kept */
     ASSERT(!exists(path_of("t", 1, BACKEND_META)));
     ASSERT(exists(path_of("t", 1, BACKEND_META_COMPACTED)));
@@ -254,7 +266,7 @@ TEST(local_backend_retention)
     /* the in-memory list moved the same way */
     ASSERT_OK(blocklist_get(bl, "t", &live, &nlive, &comp, &ncomp));
     ASSERT_EQ(nlive, 3);
-    ASSERT_EQ(ncomp, 3); /* 1, 3 marked now; 6 kept; 5 cleared */
+    ASSERT_EQ(ncomp, 4); /* 1, 3 marked now; 6, 8 kept; 5 cleared */
     tc_free(live);
     tc_free(comp);
 
@@ -264,7 +276,7 @@ TEST(local_backend_retention)
         ASSERT_OK(poller_poll(p, bl2, &err));
         ASSERT_OK(blocklist_get(bl2, "t", &live, &nlive, &comp, &ncomp));
         ASSERT_EQ(nlive, 3);
-        ASSERT_EQ(ncomp, 3);
+        ASSERT_EQ(ncomp, 4);
         /* compactedTime of a block marked now is now (the copy is a new
          * object), so it is not cleared before compacted_block_retention */
         {
@@ -283,7 +295,7 @@ TEST(local_backend_retention)
     }
     /* a second run the same instant changes nothing */
     ASSERT_OK(retention_run_tenant(b, bl, "t", &rc, owns_not_7, NULL, &res, &err));
-    ASSERT_EQ(res.marked + res.cleared + res.orphans + res.errors, 0);
+    ASSERT_EQ(res.marked + res.cleared + res.orphans + res.half_marked + res.errors, 0);
     poller_free(p);
     blocklist_free(bl);
     backend_free(b);
@@ -380,6 +392,8 @@ TEST(s3_backend_retention)
     ASSERT_OK(backend_append_begin(b, live_key, &inflight, &err));
     ASSERT_OK(backend_append(b, inflight, part, 5 << 20, &err));
     s3_meta(b, "t", 6, now - 20 * DAY, 1); /* compacted just now: kept */
+    s3_meta(b, "t", 8, now - DAY, 0);      /* a mark cut off after its copy: */
+    s3_meta(b, "t", 8, now - DAY, 1);      /* both metas; meta.json goes */
     orphan[0] = 0xef;
     uuid_format(orphan, ids);
     snprintf(young_orphan, sizeof(young_orphan), "t/%s/data.parquet", ids);
@@ -399,7 +413,11 @@ TEST(s3_backend_retention)
     ASSERT_EQ(res.cleared, 1);
     ASSERT_EQ(res.orphans, 1);
     ASSERT_EQ(res.incomplete, 1);
+    ASSERT_EQ(res.half_marked, 1);
     ASSERT_EQ(res.errors, 0);
+    ASSERT(!s3_exists(b, path_of("t", 8, BACKEND_META)));
+    ASSERT(s3_exists(b, path_of("t", 8, BACKEND_META_COMPACTED)));
+    ASSERT(s3_exists(b, path_of("t", 8, "data.parquet")));
     ASSERT(!s3_exists(b, path_of("t", 1, BACKEND_META)));
     ASSERT(s3_exists(b, path_of("t", 1, BACKEND_META_COMPACTED)));
     ASSERT(s3_exists(b, path_of("t", 1, "data.parquet")));

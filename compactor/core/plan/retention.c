@@ -66,6 +66,7 @@ struct keys {
     struct backend_strlist k;
     int64_t newest;
     int has_meta;
+    int has_live, has_compacted; /* meta.json, meta.compacted.json */
 };
 
 static int
@@ -75,8 +76,10 @@ collect(const struct backend_object *o, void *ud)
     const char *base = strrchr(o->key, '/');
 
     base = base ? base + 1 : o->key;
-    if (strcmp(base, BACKEND_META) == 0 || strcmp(base, BACKEND_META_COMPACTED) == 0)
-        ks->has_meta = 1;
+    if (strcmp(base, BACKEND_META) == 0)
+        ks->has_meta = ks->has_live = 1;
+    else if (strcmp(base, BACKEND_META_COMPACTED) == 0)
+        ks->has_meta = ks->has_compacted = 1;
     if (o->last_modified > ks->newest)
         ks->newest = o->last_modified;
     return backend_strlist_add(&ks->k, o->key, strlen(o->key));
@@ -143,6 +146,31 @@ struct sweep {
     struct retention_result *res;
 };
 
+/* A block with both metas is a mark that was cut off between the copy and
+ * the delete: the poller already counts it compacted, yet Tempo's readers
+ * still see it live. The copy is durable, so finish the mark. */
+static void
+finish_mark(struct sweep *s)
+{
+    char key[BACKEND_MAX_KEY], ids[UUID_STR_LEN + 1];
+    struct tc_err e;
+    int rc;
+
+    uuid_format(s->cur, ids);
+    block_key(key, sizeof(key), s->tenant, s->cur, BACKEND_META);
+    rc = backend_delete(s->b, key, &e);
+    if (rc == TC_OK || rc == TC_NOTFOUND) {
+        s->res->half_marked++;
+        LOG_INFO("finished an interrupted mark: meta.json removed beside meta.compacted.json",
+                 KV_S("tenant", s->tenant), KV_S("block", ids));
+    } else {
+        s->res->errors++;
+        metrics_inc(m_errors, NULL);
+        LOG_ERROR("cannot finish an interrupted mark", KV_S("tenant", s->tenant),
+                  KV_S("block", ids), KV_ERR(&e));
+    }
+}
+
 static void
 sweep_flush(struct sweep *s)
 {
@@ -153,6 +181,8 @@ sweep_flush(struct sweep *s)
 
     if (!s->have)
         return;
+    if (s->ks.has_live && s->ks.has_compacted)
+        finish_mark(s);
     if (!s->ks.has_meta && s->ks.newest < s->cfg->now_s - s->cfg->orphan_retention_s &&
         blocklist_lookup(s->bl, s->tenant, s->cur, &m, &compacted) == TC_NOTFOUND) {
         uuid_format(s->cur, ids);

@@ -13,7 +13,8 @@
  *      object is older than orphan_retention are removed, when this instance
  *      owns "orphans-<tenant>"; so are the remains of interrupted writes
  *      older than that (backend_sweep_incomplete: temp files, incomplete
- *      multipart uploads).
+ *      multipart uploads); and a block left with both metas by a mark that
+ *      was cut off gets its meta.json removed, finishing the mark.
  * The blocklist gets the same changes (blocklist_update), and Tempo's
  * retention metrics are counted. Nothing is deleted before the copy that
  * replaces it is written.
@@ -38,7 +39,8 @@ struct retention_cfg {
 
 struct retention_result {
     unsigned long marked, cleared, orphans, errors;
-    unsigned long incomplete; /* temp files / multipart uploads of interrupted writes */
+    unsigned long incomplete;  /* temp files / multipart uploads of interrupted writes */
+    unsigned long half_marked; /* blocks with both metas whose meta.json was removed */
 };
 
 int retention_run_tenant(struct backend *b, struct blocklist *bl, const char *tenant,
