@@ -2,13 +2,15 @@
 """hack/delay-proxy.py - HTTP proxy on loopback that adds latency and faults.
 
 usage: delay-proxy.py LISTEN_PORT UPSTREAM_HOST:PORT [--delay-ms N] [--fail-every N]
-                      [--ignore-start-after]
+                      [--ignore-start-after] [--log-requests]
 
 Forwards each request unchanged (Host header included, so SigV4 still
 verifies) after sleeping --delay-ms; every --fail-every'th request gets a
 503 SlowDown instead. --ignore-start-after imitates stores that ignore
 ListObjectsV2 start-after (Tempo issue #4241): it drops the parameter and
 re-signs the request with $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY.
+--log-requests prints "req METHOD PATH" as each request arrives, before
+the delay (tests use it to act between two requests of a client).
 Prints "ready" when listening.
 """
 import argparse
@@ -24,6 +26,7 @@ ap.add_argument("upstream")
 ap.add_argument("--delay-ms", type=float, default=0)
 ap.add_argument("--fail-every", type=int, default=0)
 ap.add_argument("--ignore-start-after", action="store_true")
+ap.add_argument("--log-requests", action="store_true")
 args = ap.parse_args()
 uh, up = args.upstream.rsplit(":", 1)
 lock = threading.Lock()
@@ -61,6 +64,9 @@ class H(BaseHTTPRequestHandler):
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
+        if args.log_requests:
+            with lock:
+                print("req %s %s" % (self.command, self.path), flush=True)
         with lock:
             count[0] += 1
             fail = args.fail_every and count[0] % args.fail_every == 0

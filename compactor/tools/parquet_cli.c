@@ -15,6 +15,9 @@
  *                                released vParquet4 schema; vParquet3 input
  *                                is converted through the trace model)
  *   parquet gen DIR ...          synthetic vParquet4 block (see usage)
+ *   parquet split BLOCK BUCKET [--tenant T] [--parts N]
+ *                                overlapping blocks from a real one
+ *                                (tools/vp4_split.c), into a local bucket
  *   parquet bench FILE [OUT]     read (and write) throughput, peak RSS,
  *                                snappy raw speed on the same bytes
  *
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "base/buf.h"
 #include "base/mem.h"
 #include "parquet/parquet.h"
@@ -57,6 +61,7 @@ usage(FILE *f)
             "              [--shared N] [--shared-seed S] [--shared-same 0|1] "
             "[--shared-start UNIX]\n"
             "              [--start UNIX] [--span SECONDS] [--level L]\n"
+            "       tempo-compactor parquet split BLOCK_DIR BUCKET_DIR [--tenant T] [--parts 2|3]\n"
             "       tempo-compactor parquet bench FILE [OUT]\n");
 }
 
@@ -493,6 +498,48 @@ cmd_gen(int argc, char **argv)
     return 0;
 }
 
+static int
+cmd_split(int argc, char **argv)
+{
+    struct vp4_split_result res;
+    struct backend *be;
+    struct tc_err err;
+    const char *tenant = "single-tenant";
+    uint64_t parts = 3;
+    int rc;
+
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 >= argc) {
+            usage(stderr);
+            return 2;
+        }
+        if (strcmp(argv[i], "--tenant") == 0) {
+            tenant = argv[++i];
+        } else if (strcmp(argv[i], "--parts") == 0 && parse_u64(argv[i + 1], &parts) == 0) {
+            i++;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    tc_err_clear(&err);
+    if ((be = backend_local_new(argv[1], &err)) == NULL)
+        return fail("split", &err);
+    rc = vp4_split_block(argv[0], be, tenant, (int)parts, &res, &err);
+    backend_free(be);
+    if (rc != TC_OK)
+        return fail("split", &err);
+    for (int p = 0; p < res.parts; p++)
+        printf("block=%s traces=%" PRIu64 "\n", res.block_id[p], res.objects[p]);
+    printf("source_traces=%" PRIu64 " byte_equal=%" PRIu64 " differ=%" PRIu64 "\n", res.traces,
+           res.same, res.differ);
+    return 0;
+}
+
 static long
 peak_rss_mb(void)
 {
@@ -645,6 +692,8 @@ parquet_cli_main(int argc, char **argv)
     cmd = argv[1];
     if (strcmp(cmd, "gen") == 0)
         return cmd_gen(argc - 2, argv + 2);
+    if (strcmp(cmd, "split") == 0)
+        return cmd_split(argc - 2, argv + 2);
     if (argc < 3) {
         usage(stderr);
         return 2;

@@ -59,4 +59,23 @@ struct vp4_gen_result {
 void vp4_gen_opts_default(struct vp4_gen_opts *o);
 int vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct tc_err *err);
 
+/* ---- split (compactor/tools/vp4_split.c) ---- */
+
+struct backend;
+
+struct vp4_split_result {
+    int parts;
+    char block_id[3][37];
+    uint64_t objects[3]; /* traces per part */
+    uint64_t traces;     /* source traces */
+    uint64_t same;       /* traces written as byte-equal copies */
+    uint64_t differ;     /* traces written as copies that differ */
+};
+
+/* Splits the vParquet4 block in src_dir (data.parquet, meta.json) into
+ * `parts` (2..3) overlapping level-0 blocks of tenant in be, through the
+ * core block writer; see vp4_split.c for the rule. */
+int vp4_split_block(const char *src_dir, struct backend *be, const char *tenant, int parts,
+                    struct vp4_split_result *res, struct tc_err *err);
+
 #endif
