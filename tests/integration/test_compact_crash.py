@@ -15,7 +15,6 @@ orphan sweep.
 env: CRASH_JOBS (jobs killed mid-way per backend, default 50; `make soak`
 runs 200), CRASH_BACKENDS (default "local s3"; s3 needs radosgw and boto3 and
 is skipped without them), CRASH_SEED."""
-import io
 import json
 import os
 import random
@@ -26,9 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tclib import COMPACTOR, TOP, Tap, free_port, http_get, need, wait  # noqa: E402
+from compactstore import LocalStore, S3Store, s3_missing  # noqa: E402
+from tclib import COMPACTOR, Tap, free_port, http_get, need, wait  # noqa: E402
 
 JOBS = int(os.environ.get("CRASH_JOBS", "50"))
 TENANT = "crash"
@@ -58,150 +59,8 @@ def gen_blocks(tmp):
     return out
 
 
-class LocalStore:
-    """The bucket as a directory; leftovers age by backdating their mtimes."""
-    name = "local"
-
-    def __init__(self, tmp, blocks):
-        self.root = os.path.join(tmp, "bucket")
-        self.tdir = os.path.join(self.root, TENANT)
-        os.makedirs(self.tdir)
-        for bid, d in blocks.items():
-            shutil.copytree(d, os.path.join(self.tdir, bid))
-
-    def config(self):
-        return "    backend: local\n    local:\n      path: %s\n" % self.root, {}
-
-    def live(self):
-        return sorted(b for b in os.listdir(self.tdir)
-                      if os.path.isfile(os.path.join(self.tdir, b, "meta.json")))
-
-    def meta(self, bid):
-        with open(os.path.join(self.tdir, bid, "meta.json")) as f:
-            return json.load(f)
-
-    def data(self, bid):
-        """Path of the block's data.parquet, or None; and its size."""
-        p = os.path.join(self.tdir, bid, "data.parquet")
-        return (p, os.path.getsize(p)) if os.path.exists(p) else (None, -1)
-
-    def leftovers(self):
-        return sorted(b for b in os.listdir(self.tdir)
-                      if os.path.isdir(os.path.join(self.tdir, b))
-                      and not os.path.exists(os.path.join(self.tdir, b, "meta.json"))
-                      and not os.path.exists(os.path.join(self.tdir, b, "meta.compacted.json")))
-
-    def describe(self, left):
-        out = []
-        for o in left:
-            for root, _, files in os.walk(os.path.join(self.tdir, o)):
-                out += [os.path.join(root, f)[len(self.tdir):] for f in files]
-        return out
-
-    def age(self, left):
-        """Leftovers become older than orphan_retention (1h): backdate 2h."""
-        old = time.time() - 7200
-        for o in left:
-            for root, _, files in os.walk(os.path.join(self.tdir, o), topdown=False):
-                for f in files:
-                    os.utime(os.path.join(root, f), (old, old))
-                os.utime(root, (old, old))  # a directory left empty ages too
-        return "1h"
-
-    def close(self):
-        pass
-
-
-class S3Store:
-    """The bucket on Ceph RGW, seen through boto3 (an independent client).
-    Object times cannot be backdated, so leftovers age by real time: the last
-    run uses the smallest orphan_retention (1m) once compaction has drained."""
-    name = "s3"
-
-    def __init__(self, tmp, blocks):
-        import boto3
-        self.dir = os.path.join(tmp, "rgw")
-        self.cache = os.path.join(tmp, "s3cache")
-        os.makedirs(self.cache)
-        port = 20000 + (os.getpid() * 13) % 20000
-        env = dict(os.environ, RGW_PORT=str(port), RGW_MON_PORT=str(port + 1))
-        p = subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-up.sh"), self.dir], env=env,
-                           capture_output=True, text=True, timeout=180)
-        if p.returncode != 0:
-            raise AssertionError("hack/rgw-up.sh failed:\n" + p.stdout[-2000:] + p.stderr[-2000:])
-        self.env = {}
-        for line in open(os.path.join(self.dir, "env")):
-            line = line.strip().replace("export ", "")
-            if "=" in line:
-                k, v = line.split("=", 1)
-                self.env[k] = v.strip("'\"")
-        self.s3 = boto3.client("s3", endpoint_url="http://" + self.env["RGW_ENDPOINT"],
-                               aws_access_key_id=self.env["RGW_ACCESS_KEY"],
-                               aws_secret_access_key=self.env["RGW_SECRET_KEY"],
-                               region_name="us-east-1")
-        self.s3.create_bucket(Bucket=S3_BUCKET)
-        for bid, d in blocks.items():
-            for f in os.listdir(d):
-                self.s3.upload_file(os.path.join(d, f), S3_BUCKET, "%s/%s/%s" % (TENANT, bid, f))
-
-    def config(self):
-        return ("    backend: s3\n    s3:\n      endpoint: %s\n      bucket: %s\n"
-                "      insecure: true\n      forcepathstyle: true\n"
-                % (self.env["RGW_ENDPOINT"], S3_BUCKET),
-                {"AWS_ACCESS_KEY_ID": self.env["RGW_ACCESS_KEY"],
-                 "AWS_SECRET_ACCESS_KEY": self.env["RGW_SECRET_KEY"]})
-
-    def _objects(self):
-        """{blockID: {file: size}} below the tenant."""
-        out = {}
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET,
-                                                                       Prefix=TENANT + "/"):
-            for o in page.get("Contents", []):
-                parts = o["Key"].split("/")
-                if len(parts) == 3:
-                    out.setdefault(parts[1], {})[parts[2]] = o["Size"]
-        return out
-
-    def _uploads(self):
-        r = self.s3.list_multipart_uploads(Bucket=S3_BUCKET, Prefix=TENANT + "/")
-        return [u["Key"] for u in r.get("Uploads", [])]
-
-    def live(self):
-        return sorted(b for b, fs in self._objects().items() if "meta.json" in fs)
-
-    def meta(self, bid):
-        body = self.s3.get_object(Bucket=S3_BUCKET, Key="%s/%s/meta.json" % (TENANT, bid))["Body"]
-        return json.load(io.BytesIO(body.read()))
-
-    def data(self, bid):
-        p = os.path.join(self.cache, bid + ".parquet")
-        if not os.path.exists(p):
-            try:
-                self.s3.download_file(S3_BUCKET, "%s/%s/data.parquet" % (TENANT, bid), p)
-            except Exception:
-                return None, -1
-        return p, os.path.getsize(p)
-
-    def leftovers(self):
-        objs = self._objects()
-        left = sorted(b for b, fs in objs.items()
-                      if "meta.json" not in fs and "meta.compacted.json" not in fs)
-        return left + ["upload:" + k for k in self._uploads()]
-
-    def describe(self, left):
-        objs = self._objects()
-        return ["%s: %s" % (b, sorted(objs.get(b, {}))) for b in left]
-
-    def age(self, left):
-        return "1m"
-
-    def close(self):
-        subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-down.sh"), self.dir],
-                       capture_output=True, timeout=60)
-
-
 def spans_of(store, bid):
-    path, _ = store.data(bid)
+    path, _ = store.data(TENANT, bid)
     out = subprocess.run([COMPACTOR, "parquet", "spans", path or "/nonexistent"],
                          capture_output=True, text=True)
     if out.returncode != 0:
@@ -210,7 +69,7 @@ def spans_of(store, bid):
 
 
 def ids_of(store, bid):
-    out = subprocess.run([COMPACTOR, "parquet", "ids", store.data(bid)[0]],
+    out = subprocess.run([COMPACTOR, "parquet", "ids", store.data(TENANT, bid)[0]],
                          capture_output=True, text=True, check=True)
     return out.stdout.split()
 
@@ -218,9 +77,9 @@ def ids_of(store, bid):
 def check_live(store, want):
     """Problems with the live blocks: unreadable, size mismatch, lost pairs."""
     have, problems = set(), []
-    for bid in store.live():
-        meta = store.meta(bid)
-        _, size = store.data(bid)
+    for bid in store.live(TENANT):
+        meta = store.meta(TENANT, bid)
+        _, size = store.data(TENANT, bid)
         if size != meta.get("size"):
             problems.append("%s: data.parquet is %d bytes, meta says %s" % (bid, size, meta.get("size")))
             continue
@@ -234,8 +93,8 @@ def check_live(store, want):
     return problems
 
 
-def write_config(path, store, state, port, orphan_retention="1h"):
-    storage, env = store.config()
+def write_config(path, store, state, port, orphan_retention="1h", slow=False):
+    storage, env = store.config(slow)
     with open(path, "w") as f:
         f.write("""target: compactor
 server:
@@ -264,9 +123,9 @@ def run_backend(t, store, blocks, tmp):
     for bid in original:
         want |= spans_of(store, bid)
         all_ids.update(ids_of(store, bid))
-    t(len(store.live()) == WINDOWS * PER_WINDOW and len(want) > 0,
+    t(len(store.live(TENANT)) == WINDOWS * PER_WINDOW and len(want) > 0,
       "%s: bucket: %d blocks, %d (trace, span) pairs, %d distinct traces"
-      % (name, len(store.live()), len(want), len(all_ids)))
+      % (name, len(store.live(TENANT)), len(want), len(all_ids)))
 
     state = os.path.join(tmp, "state-" + name)
     cfg = os.path.join(tmp, "tempo-%s.yaml" % name)
@@ -276,17 +135,17 @@ def run_backend(t, store, blocks, tmp):
     try:
         while kills_mid_job < JOBS:
             port = free_port()
-            env = write_config(cfg, store, state, port)
+            env = write_config(cfg, store, state, port, slow=True)
             start_pos = log.tell()
             p = subprocess.Popen([COMPACTOR, "-config.file=" + cfg], stdout=log,
                                  stderr=subprocess.STDOUT, env=env)
             # wait for a job to start, then kill at a random point in it
-            before = set(store.leftovers()) if kills % 4 == 3 else None
+            mark = store.write_mark(TENANT) if kills % 4 == 3 else None
             started = wait(lambda: "msg=compacting" in open(log.name).read()[start_pos:], 20, 0.01)
-            if started and before is not None:
-                # every 4th kill lands in the write phase: as soon as the new
-                # block's first object (or upload) exists, before its meta
-                caught = wait(lambda: ("new" if set(store.leftovers()) - before else None) or
+            if started and mark is not None:
+                # every 4th kill lands in the write phase: once the new
+                # block's data is written, before its meta
+                caught = wait(lambda: ("new" if store.writing(TENANT, mark) else None) or
                               ("done" if "compaction complete" in open(log.name).read()[start_pos:]
                                else None), 10, 0.002)
                 write_kills += caught == "new"
@@ -303,7 +162,7 @@ def run_backend(t, store, blocks, tmp):
             if pr:
                 problems.append("after kill %d: %s" % (kills, "; ".join(pr)))
             for bid in original:
-                if store.data(bid)[0] is None:
+                if store.data(TENANT, bid)[0] is None:
                     problems.append("after kill %d: input %s deleted" % (kills, bid))
             if not started or problems:
                 break  # nothing left to compact, or already broken
@@ -322,20 +181,20 @@ def run_backend(t, store, blocks, tmp):
             st, body = http_get("http://127.0.0.1:%d/metrics" % port)
             m = re.search(r'^tempodb_compaction_outstanding_blocks\{tenant="%s"\} (\S+)$' % TENANT,
                           body, re.M)
-            return st == 200 and m and float(m.group(1)) == 0 and len(store.live()) == WINDOWS
+            return st == 200 and m and float(m.group(1)) == 0 and len(store.live(TENANT)) == WINDOWS
         done = wait(drained, 300, 0.5)
         why = ""
         if not done:
             st, body = http_get("http://127.0.0.1:%d/status/compaction" % port)
             why = "status: %s\n" % body[:3000]
-            for bid in store.live():
-                m = store.meta(bid)
+            for bid in store.live(TENANT):
+                m = store.meta(TENANT, bid)
                 why += "%s level=%s start=%s end=%s objects=%s size=%s\n" % (
                     bid, m.get("compactionLevel"), m.get("startTime"), m.get("endTime"),
                     m.get("totalObjects"), m.get("size"))
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=30)
-        live = store.live()
+        live = store.live(TENANT)
         t(done and rc == 0, "%s: a restart compacts to the end: %d windows, %d live blocks" %
           (name, WINDOWS, len(live)), why + open(log.name).read()[-1500:])
         pr = check_live(store, want)
@@ -349,26 +208,26 @@ def run_backend(t, store, blocks, tmp):
           % (name, len(all_ids), len(ids)))
 
         # leftovers: block dirs without any meta, incomplete uploads
-        orphans = store.leftovers()
+        orphans = store.leftovers(TENANT)
         spath = os.path.join(state, "blocklist.state")
         seen = open(spath, "rb").read() if os.path.exists(spath) else b""
         t(all(o.split(":")[-1].split("/")[-2 if o.startswith("upload:") else -1].encode()
               not in seen for o in orphans),
           "%s: %d leftovers of interrupted jobs are invisible to the poller" % (name, len(orphans)))
         if orphans:
-            retention = store.age(orphans)
+            retention = store.age(TENANT, orphans)
             port = free_port()
             env = write_config(cfg, store, state, port, retention)
             start_pos = log.tell()
             p = subprocess.Popen([COMPACTOR, "-config.file=" + cfg], stdout=log,
                                  stderr=subprocess.STDOUT, env=env)
-            gone = wait(lambda: not store.leftovers(), 150, 1)
+            gone = wait(lambda: not store.leftovers(TENANT), 150, 1)
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=30)
             t(gone, "%s: the orphan sweep removes them once they are older than orphan_retention "
               "(%s)" % (name, retention), "left: %s\nlog: %s" % (
-                  store.describe(store.leftovers()), open(log.name).read()[start_pos:][-2000:]))
-            t(len(store.live()) == WINDOWS and not check_live(store, want),
+                  store.describe(TENANT, store.leftovers(TENANT)), open(log.name).read()[start_pos:][-2000:]))
+            t(len(store.live(TENANT)) == WINDOWS and not check_live(store, want),
               "%s: the sweep removed nothing live" % name)
         else:
             # every 4th kill waits for the write phase, so this cannot happen
@@ -385,21 +244,18 @@ def main():
     try:
         blocks = gen_blocks(tmp)
         for name in os.environ.get("CRASH_BACKENDS", "local s3").split():
-            if name == "s3":
-                try:
-                    import boto3  # noqa: F401
-                except ImportError:
-                    t.skip("s3: compaction crash safety", "boto3 missing")
-                    continue
-                if not shutil.which("radosgw"):
-                    t.skip("s3: compaction crash safety", "radosgw missing")
-                    continue
+            if name == "s3" and s3_missing():
+                t.skip("s3: compaction crash safety", s3_missing())
+                continue
             store = None
             try:
-                store = (LocalStore if name == "local" else S3Store)(tmp, blocks)
+                store = LocalStore(tmp) if name == "local" else S3Store(tmp, S3_BUCKET)
+                for bid, d in blocks.items():
+                    store.put_block(TENANT, bid, d)
                 run_backend(t, store, blocks, tmp)
             except Exception as e:
-                t(False, "%s: compaction crash safety ran" % name, repr(e))
+                t(False, "%s: compaction crash safety ran" % name,
+                  "".join(traceback.format_exception(e))[-3000:])
             finally:
                 if store:
                     store.close()
