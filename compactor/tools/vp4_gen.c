@@ -384,6 +384,10 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     if (o->shared > o->traces)
         return tc_err_set(err, TC_INVAL, "gen: --shared %llu exceeds --traces %llu",
                           (unsigned long long)o->shared, (unsigned long long)o->traces);
+    /* both ID streams would then be one: the block would repeat trace IDs */
+    if (o->shared > 0 && o->seed == o->shared_seed)
+        return tc_err_set(err, TC_INVAL, "gen: --seed must differ from --shared-seed (%llu)",
+                          (unsigned long long)o->seed);
     if (mkdir(o->dir, 0755) != 0 && errno != EEXIST)
         return tc_err_set(err, TC_IO, "%s: mkdir: %s", o->dir, strerror(errno));
     {

@@ -19,7 +19,9 @@
 #include "tempo/vp4_block.h"
 
 /* How often (ms) the merge asks whether it still owns the job. */
-#define COMPACT_OWNS_EVERY_MS 1000
+/* Ownership and the shutdown deadline are checked this often: Tempo checks
+ * ownership every second; shutdown wants to stop sooner. */
+#define COMPACT_OWNS_EVERY_MS 100
 #define COMPACT_SPANID_COL "rs.list.element.ss.list.element.Spans.list.element.SpanID"
 
 static struct metric *m_blocks, *m_objects_written, *m_bytes_written, *m_objects_combined,
@@ -479,9 +481,15 @@ compact_job(struct backend *be, struct blocklist *bl, const char *tenant,
     j.prog = progress;
     j.res = res;
     parquet_arena_init(&j.arena);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         if ((rc = input_open(&j.in[i], be, tenant, in[i], schema, err)) != TC_OK)
             goto out;
+        /* each open decodes a first row group: a shutdown may be due since */
+        if (owns && !owns(owns_ud)) {
+            rc = tc_err_set(err, TC_CANCELED, "job abandoned: ownership lost or shutting down");
+            goto out;
+        }
+    }
     output_template(in, n, tenant, &tmpl);
     memset(&bo, 0, sizeof(bo));
     bo.be = be;

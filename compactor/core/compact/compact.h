@@ -79,7 +79,7 @@ struct compact_result {
 typedef int (*compact_owns_fn)(void *ud);
 
 /* compact_job() runs one job over n (2..COMPACT_MAX_INPUTS) input metas of
- * tenant (borrowed). owns is called about once a second while merging and
+ * tenant (borrowed). owns is called about every 100 ms while merging and
  * once before the inputs are marked; returning 0 abandons the job
  * (TC_CANCELED; nothing of the output stays visible). bl may be NULL (no
  * blocklist update). progress may be NULL. */
