@@ -91,7 +91,8 @@ static const struct cfg_key keys[] = {
     {"storage.trace.s3.forcepathstyle", NULL, CFG_BOOL, F(s3_forcepathstyle), "false", 0, 0,
      "Path-style addressing instead of virtual-host style."},
     {"storage.trace.s3.bucket_lookup_type", NULL, CFG_INT, F(s3_bucket_lookup_type), "0", 0, 2,
-     "0 auto, 1 virtual-host, 2 path."},
+     "0 auto (virtual-host for AWS, GCS and Aliyun endpoints, else path, as minio-go), "
+     "1 virtual-host, 2 path."},
     {"storage.trace.s3.list_blocks_concurrency", NULL, CFG_INT, F(s3_list_blocks_concurrency), "3",
      1, 1000, "Key-range shards listed in parallel per tenant."},
     {"storage.trace.s3.part_size", NULL, CFG_BYTES, F(s3_part_size), "0", 0, 5368709120.0,

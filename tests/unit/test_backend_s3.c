@@ -40,7 +40,9 @@ s3(const char *endpoint, const char *bucket, const char *prefix, int pathstyle, 
     c.access_key = getenv("TC_S3_ACCESS_KEY");
     c.secret_key = secret ? secret : getenv("TC_S3_SECRET_KEY");
     c.insecure = 1;
-    c.forcepathstyle = pathstyle;
+    /* pathstyle 1: forcepathstyle; 0: bucket_lookup_type 1 (virtual host); -1: auto */
+    c.forcepathstyle = pathstyle == 1;
+    c.bucket_lookup = pathstyle == 0 ? 1 : 0;
     c.list_blocks_concurrency = shards;
     c.metrics = reg();
     b = backend_s3_new(&c, &err);
@@ -134,6 +136,54 @@ TEST(object_ops_virtual_host_with_prefix)
     buf_cleanup(&out);
     backend_free(b);
     backend_free(raw);
+}
+
+/* bucket_lookup_type 0 (auto), as Tempo's default: an IP endpoint is not an
+ * Amazon one, so path style; virtual host would look up tempo.127.0.0.1. */
+TEST(ip_endpoint_auto_lookup_is_path_style)
+{
+    NEED_S3(ep);
+    struct backend *b;
+
+    ASSERT(ep[0] >= '0' && ep[0] <= '9'); /* RGW_ENDPOINT is 127.0.0.1:port */
+    b = s3(ep, "tempo", NULL, -1, NULL, 3);
+    object_ops(b);
+    backend_free(b);
+}
+
+/* minio-go's auto rule, by endpoint (no server needed). */
+TEST(auto_lookup_rule)
+{
+    static const struct {
+        const char *ep, *bucket;
+        int https, virt;
+    } c[] = {
+        {"s3.amazonaws.com", "b", 1, 1},
+        {"s3.us-east-2.amazonaws.com", "b", 1, 1},
+        {"s3-eu-west-1.amazonaws.com", "b", 1, 1},
+        {"s3.dualstack.eu-west-1.amazonaws.com", "b", 1, 1},
+        {"s3-fips.us-gov-west-1.amazonaws.com", "b", 1, 1},
+        {"s3.cn-north-1.amazonaws.com.cn", "b", 1, 1},
+        {"bucket.vpce-1a2b.s3.us-east-1.vpce.amazonaws.com", "b", 1, 1},
+        {"storage.googleapis.com", "b", 1, 1},
+        {"oss-cn-hangzhou.aliyuncs.com", "b", 1, 1},
+        {"s3.amazonaws.com:443", "b", 1, 1},
+        {"s3.amazonaws.com", "my.bucket", 1, 0}, /* a dot over https */
+        {"s3.amazonaws.com", "my.bucket", 0, 1},
+        {"127.0.0.1:7480", "b", 0, 0},
+        {"10.0.0.5", "b", 1, 0},
+        {"[::1]:9000", "b", 0, 0},
+        {"localhost:9000", "b", 0, 0},
+        {"minio.storage.svc:9000", "b", 0, 0},
+        {"rgw.example.com", "b", 1, 0},
+        {"ec2-1-2-3-4.compute.amazonaws.com", "b", 1, 0},
+    };
+    size_t i;
+
+    for (i = 0; i < TC_ARRAY_LEN(c); i++)
+        if (backend_s3_virtual_host(c[i].ep, c[i].bucket, c[i].https) != c[i].virt)
+            TEST_FAIL_("%s bucket %s https=%d: want virtual=%d", c[i].ep, c[i].bucket, c[i].https,
+                       c[i].virt);
 }
 
 static int
@@ -281,6 +331,7 @@ TEST(poll_over_s3_and_boto3_interop)
 }
 
 TEST_MAIN(TEST_ENTRY(wrong_secret_is_denied), TEST_ENTRY(object_ops_path_style),
+          TEST_ENTRY(ip_endpoint_auto_lookup_is_path_style), TEST_ENTRY(auto_lookup_rule),
           TEST_ENTRY(object_ops_virtual_host_with_prefix), TEST_ENTRY(paging_shards_prefix_tenants),
           TEST_ENTRY(retries_through_fault_proxy),
           TEST_ENTRY(start_after_ignored_falls_back_to_one_shard),

@@ -1147,6 +1147,48 @@ s3_dup(const char *v, const char *env)
     return tc_strdup(v && *v ? v : e ? e : "");
 }
 
+static int
+ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+static int
+starts_with(const char *s, size_t n, const char *prefix)
+{
+    size_t k = strlen(prefix);
+
+    return n >= k && memcmp(s, prefix, k) == 0;
+}
+
+int
+backend_s3_virtual_host(const char *endpoint, const char *bucket, int https)
+{
+    const char *colon;
+    size_t n;
+
+    if (https && strchr(bucket, '.'))
+        return 0; /* the wildcard certificate would not match */
+    if (endpoint[0] == '[')
+        return 0; /* an IPv6 literal */
+    colon = strchr(endpoint, ':');
+    n = colon ? (size_t)(colon - endpoint) : strlen(endpoint);
+    if ((n == 22 && memcmp(endpoint, "storage.googleapis.com", 22) == 0) ||
+        ends_with(endpoint, n, "aliyuncs.com"))
+        return 1;
+    /* Amazon: s3.amazonaws.com, s3[.-]<region>.amazonaws.com(.cn), dualstack,
+     * FIPS, S3 Express, PrivateLink - every name whose region minio-go finds */
+    if (ends_with(endpoint, n, ".amazonaws.com") || ends_with(endpoint, n, ".amazonaws.com.cn"))
+        return starts_with(endpoint, n, "s3.") || starts_with(endpoint, n, "s3-") ||
+               starts_with(endpoint, n, "s3express-") ||
+               ((starts_with(endpoint, n, "bucket.vpce-") ||
+                 starts_with(endpoint, n, "accesspoint.vpce-")) &&
+                ends_with(endpoint, n, ".vpce.amazonaws.com"));
+    return 0;
+}
+
 struct backend *
 backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
 {
@@ -1188,7 +1230,9 @@ backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
         return NULL;
     }
     s->insecure = cfg->insecure;
-    s->pathstyle = cfg->forcepathstyle;
+    s->pathstyle = cfg->forcepathstyle || cfg->bucket_lookup == 2 ||
+                   (cfg->bucket_lookup == 0 &&
+                    !backend_s3_virtual_host(s->endpoint, s->bucket, !cfg->insecure));
     s->skip_verify = cfg->insecure_skip_verify;
     s->shards = cfg->list_blocks_concurrency > 0 ? cfg->list_blocks_concurrency : 3;
     s->retries = cfg->max_retries > 0 ? cfg->max_retries : 3;

@@ -26,7 +26,8 @@ struct backend_s3_cfg {
     const char *secret_key;    /* NULL = $AWS_SECRET_ACCESS_KEY */
     const char *session_token; /* NULL = $AWS_SESSION_TOKEN (optional) */
     int insecure;              /* plain http */
-    int forcepathstyle;        /* 1: /bucket/key; 0: bucket.endpoint/key */
+    int forcepathstyle;        /* 1: /bucket/key, whatever bucket_lookup says */
+    int bucket_lookup;         /* Tempo's bucket_lookup_type: 0 auto, 1 virtual host, 2 path */
     const char *ca_file;
     int insecure_skip_verify;
     int list_blocks_concurrency; /* 0 = 3 */
@@ -35,6 +36,13 @@ struct backend_s3_cfg {
     size_t part_size;            /* multipart part size; 0 = 5 MiB */
     struct metrics *metrics;     /* NULL = metrics_default() */
 };
+
+/* backend_s3_virtual_host() is minio-go's auto bucket lookup, which Tempo
+ * uses: bucket.endpoint/key only for Amazon S3, Google Cloud Storage and
+ * Aliyun OSS endpoints (and not for a bucket with a dot over https); path
+ * style /bucket/key for every other endpoint (an IP, localhost, Ceph, MinIO).
+ * endpoint is host[:port]. */
+int backend_s3_virtual_host(const char *endpoint, const char *bucket, int https);
 
 /* backend_s3_new() copies every string of cfg. */
 struct backend *backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err);
