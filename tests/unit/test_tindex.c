@@ -1,4 +1,6 @@
 /* test_tindex.c - tenant index codecs against Tempo's files, and I/O rules. */
+#include <sys/resource.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "backend/backend.h"
@@ -205,5 +207,151 @@ TEST(read_write_order_and_fallback)
     backend_free(b);
 }
 
+/* ---- decompression bombs (#18 point 1) ---- */
+
+static long
+maxrss_mb(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* head, then `fill` bytes of byte c, then tail, gzipped in 1 MiB steps. */
+static void
+gz_bomb(struct buf *out, const char *head, int c, size_t fill, const char *tail)
+{
+    static char chunk[1 << 20];
+    z_stream zs;
+    size_t left = fill;
+
+    memset(&zs, 0, sizeof(zs));
+    ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    memset(chunk, c, sizeof(chunk));
+    for (int part = 0; part < 3; part++) {
+        for (;;) {
+            const char *in = part == 0 ? head : part == 2 ? tail : chunk;
+            size_t n = part == 1 ? (left < sizeof(chunk) ? left : sizeof(chunk)) : strlen(in);
+            int last = part == 2;
+            zs.next_in = (Bytef *)(uintptr_t)in;
+            zs.avail_in = (uInt)n;
+            do {
+                ASSERT_OK(buf_reserve(out, 1 << 16));
+                zs.next_out = (Bytef *)out->data + out->len;
+                zs.avail_out = 1 << 16;
+                ASSERT(deflate(&zs, last ? Z_FINISH : Z_NO_FLUSH) != Z_STREAM_ERROR);
+                out->len += (1 << 16) - zs.avail_out;
+            } while (zs.avail_out == 0);
+            if (part != 1 || (left -= n) == 0)
+                break;
+        }
+    }
+    deflateEnd(&zs);
+}
+
+/* 1 GiB of zeros in a 1 MB index.json.gz: refused at the first byte. Before
+ * the guard it inflated up to the 2 GiB cap, with the RSS to match. */
+TEST(json_gz_zero_bomb_is_refused_cheaply)
+{
+    struct buf gz;
+    struct tindex ti;
+    struct tc_err err = {0};
+    long before;
+
+    buf_init(&gz, (size_t)64 << 20);
+    gz_bomb(&gz, "", 0, (size_t)1 << 30, "");
+    ASSERT_LT(gz.len, (size_t)4 << 20);
+    before = maxrss_mb();
+    ASSERT_EQ(tindex_decode_json_gz(gz.data, gz.len, &ti, &err), TC_PARSE);
+    ASSERT_STR_CONTAINS(err.msg, "index.json.gz");
+    ASSERT_LT(maxrss_mb() - before, 64);
+    buf_cleanup(&gz);
+}
+
+/* A valid index padded with 1 GiB of spaces decodes, and the spaces are
+ * dropped as they are inflated: memory stays small. */
+TEST(json_gz_whitespace_bomb_stays_small)
+{
+    struct buf gz;
+    struct tindex ti;
+    struct tc_err err = {0};
+    long before;
+
+    buf_init(&gz, (size_t)64 << 20);
+    gz_bomb(&gz, "{\"created_at\":\"2024-10-01T03:23:41Z\",\"meta\":[", ' ', (size_t)1 << 30,
+            "],\"compacted\":[]}");
+    before = maxrss_mb();
+    ASSERT_OK(tindex_decode_json_gz(gz.data, gz.len, &ti, &err));
+    ASSERT_EQ(ti.nlive, 0);
+    ASSERT_LT(maxrss_mb() - before, 64);
+    tindex_cleanup(&ti);
+    buf_cleanup(&gz);
+}
+
+/* Text that is JSON-looking but holds garbage bytes is refused as it
+ * inflates, naming the offset. */
+TEST(json_gz_binary_garbage_is_refused)
+{
+    struct buf gz;
+    struct tindex ti;
+    struct tc_err err = {0};
+
+    buf_init(&gz, (size_t)64 << 20);
+    gz_bomb(&gz, "{\"meta\":[", 1, 4096, "]}");
+    ASSERT_EQ(tindex_decode_json_gz(gz.data, gz.len, &ti, &err), TC_PARSE);
+    ASSERT_STR_CONTAINS(err.msg, "outside a JSON string");
+    buf_cleanup(&gz);
+}
+
+/* 1 GiB of zeros as index.pb.zst: field tag 0 is refused at once. */
+TEST(pb_zst_zero_bomb_is_refused_cheaply)
+{
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    static char zeros[1 << 20];
+    struct buf z;
+    struct tindex ti;
+    struct tc_err err = {0};
+    long before;
+    int i;
+
+    buf_init(&z, (size_t)64 << 20);
+    for (i = 0; i < 1024; i++) {
+        ZSTD_inBuffer in = {zeros, sizeof(zeros), 0};
+        while (in.pos < in.size) {
+            ZSTD_outBuffer o;
+            ASSERT_OK(buf_reserve(&z, 1 << 16));
+            o.dst = z.data + z.len;
+            o.size = 1 << 16;
+            o.pos = 0;
+            ASSERT(!ZSTD_isError(ZSTD_compressStream2(cc, &o, &in, ZSTD_e_continue)));
+            z.len += o.pos;
+        }
+    }
+    for (;;) {
+        ZSTD_inBuffer in = {NULL, 0, 0};
+        ZSTD_outBuffer o;
+        size_t left;
+        ASSERT_OK(buf_reserve(&z, 1 << 16));
+        o.dst = z.data + z.len;
+        o.size = 1 << 16;
+        o.pos = 0;
+        left = ZSTD_compressStream2(cc, &o, &in, ZSTD_e_end);
+        z.len += o.pos;
+        if (left == 0)
+            break;
+    }
+    ZSTD_freeCCtx(cc);
+    before = maxrss_mb();
+    ASSERT_EQ(tindex_decode_pb_zst(z.data, z.len, &ti, &err), TC_PARSE);
+    ASSERT_STR_CONTAINS(err.msg, "not a TenantIndex");
+    ASSERT_LT(maxrss_mb() - before, 64);
+    buf_cleanup(&z);
+}
+
 TEST_MAIN(TEST_ENTRY(tenant3_json_counts_and_roundtrip), TEST_ENTRY(small_bucket_pb),
-          TEST_ENTRY(corrupt_inputs_are_errors), TEST_ENTRY(read_write_order_and_fallback))
+          TEST_ENTRY(corrupt_inputs_are_errors), TEST_ENTRY(read_write_order_and_fallback),
+          TEST_ENTRY(json_gz_zero_bomb_is_refused_cheaply),
+          TEST_ENTRY(json_gz_whitespace_bomb_stays_small),
+          TEST_ENTRY(json_gz_binary_garbage_is_refused),
+          TEST_ENTRY(pb_zst_zero_bomb_is_refused_cheaply))

@@ -165,9 +165,60 @@ tindex_encode_json(const struct tindex *ti, struct buf *out)
     return tindex_json_to(ti, tindex_buf_sink, out);
 }
 
+/* The decompressed-size cap for an object of n bytes. */
+static size_t
+tindex_raw_cap(size_t n)
+{
+    size_t cap = n > TINDEX_MAX_RAW / TINDEX_MAX_RATIO ? TINDEX_MAX_RAW : n * TINDEX_MAX_RATIO;
+
+    return cap < TINDEX_MIN_RAW ? TINDEX_MIN_RAW : cap;
+}
+
+/* Checks JSON text as it is inflated and drops whitespace outside strings:
+ * the first significant byte must be '{', no control byte may appear
+ * outside a string's escapes. Works on out[from..len) in place. */
+struct json_guard {
+    int started, in_str, esc;
+};
+
+static int
+json_guard_feed(struct json_guard *g, struct buf *out, size_t from, struct tc_err *err)
+{
+    size_t r, w = from;
+
+    for (r = from; r < out->len; r++) {
+        unsigned char c = (unsigned char)out->data[r];
+        if (g->in_str) {
+            if (c < 0x20)
+                return tc_err_set(err, TC_PARSE, "control byte 0x%02x inside a JSON string at %zu",
+                                  c, r);
+            if (g->esc)
+                g->esc = 0;
+            else if (c == '\\')
+                g->esc = 1;
+            else if (c == '"')
+                g->in_str = 0;
+        } else {
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+                continue;
+            if (c < 0x20 || c >= 0x7f)
+                return tc_err_set(err, TC_PARSE, "byte 0x%02x outside a JSON string at %zu", c, r);
+            if (!g->started && c != '{')
+                return tc_err_set(err, TC_PARSE, "not a JSON object (starts with '%c')", c);
+            g->started = 1;
+            if (c == '"')
+                g->in_str = 1;
+        }
+        out->data[w++] = (char)c;
+    }
+    out->len = w;
+    return TC_OK;
+}
+
 static int
 tindex_gunzip(const void *p, size_t n, struct buf *out, struct tc_err *err)
 {
+    struct json_guard g = {0, 0, 0};
     z_stream zs;
     int zrc = Z_OK;
 
@@ -177,16 +228,18 @@ tindex_gunzip(const void *p, size_t n, struct buf *out, struct tc_err *err)
     zs.next_in = (Bytef *)(uintptr_t)p;
     zs.avail_in = (uInt)n;
     while (zrc != Z_STREAM_END) {
+        size_t from = out->len;
         if (buf_reserve(out, 1 << 16) != TC_OK) {
             inflateEnd(&zs);
-            return tc_err_set(err, TC_TOOBIG, "gzip: decompressed data exceeds %zu bytes",
-                              out->cap);
+            return tc_err_set(err, TC_TOOBIG,
+                              "gzip: decompressed data exceeds %zu bytes (%d times the %zu-byte "
+                              "object, or %zu)",
+                              out->cap, TINDEX_MAX_RATIO, n, TINDEX_MAX_RAW);
         }
         zs.next_out = (Bytef *)out->data + out->len;
         zs.avail_out = 1 << 16;
         zrc = inflate(&zs, Z_NO_FLUSH);
         out->len += (1 << 16) - zs.avail_out;
-        out->data[out->len] = '\0';
         if (zrc == Z_BUF_ERROR && zs.avail_in == 0) {
             inflateEnd(&zs);
             return tc_err_set(err, TC_PARSE, "gzip: truncated stream");
@@ -195,6 +248,11 @@ tindex_gunzip(const void *p, size_t n, struct buf *out, struct tc_err *err)
             inflateEnd(&zs);
             return tc_err_set(err, TC_PARSE, "gzip: %s", zs.msg ? zs.msg : "corrupt data");
         }
+        if (json_guard_feed(&g, out, from, err) != TC_OK) {
+            inflateEnd(&zs);
+            return TC_PARSE;
+        }
+        out->data[out->len] = '\0';
     }
     inflateEnd(&zs);
     return TC_OK;
@@ -207,7 +265,7 @@ tindex_decode_json_gz(const void *p, size_t n, struct tindex *ti, struct tc_err 
     int rc;
 
     tindex_init(ti);
-    buf_init(&raw, TINDEX_MAX_RAW);
+    buf_init(&raw, tindex_raw_cap(n));
     rc = tindex_gunzip(p, n, &raw, err);
     if (rc == TC_OK)
         rc = tindex_decode_json(raw.data ? raw.data : "", raw.len, ti, err);
@@ -439,31 +497,88 @@ tindex_encode_pb(const struct tindex *ti, struct buf *out)
     return tindex_pb_to(ti, tindex_buf_sink, out);
 }
 
+/* Walks the top level of a TenantIndex as it is decompressed: every field
+ * must be 1, 2 or 3 with wire type 2 (created_at, meta, compacted_meta)
+ * and its length must fit the cap, so zeros or garbage stop at once. */
+struct pb_guard {
+    size_t pos;    /* bytes walked */
+    uint64_t v;    /* varint being read */
+    int shift;     /* its bit position */
+    int want_len;  /* 0: reading a tag, 1: reading a length */
+    uint64_t skip; /* payload bytes still to skip */
+};
+
+static int
+pb_guard_feed(struct pb_guard *g, const uint8_t *p, size_t n, size_t cap, struct tc_err *err)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        if (g->skip) {
+            size_t k = (size_t)(g->skip < n - i ? g->skip : n - i);
+            g->skip -= k;
+            i += k;
+            continue;
+        }
+        if (g->shift > 63)
+            return tc_err_set(err, TC_PARSE, "varint too long at byte %zu", g->pos + i);
+        g->v |= (uint64_t)(p[i] & 0x7f) << g->shift;
+        g->shift += 7;
+        if (p[i++] & 0x80)
+            continue;
+        if (!g->want_len) {
+            if (g->v != 0x0a && g->v != 0x12 && g->v != 0x1a)
+                return tc_err_set(err, TC_PARSE, "not a TenantIndex: field tag 0x%llx at byte %zu",
+                                  (unsigned long long)g->v, g->pos + i - 1);
+            g->want_len = 1;
+        } else {
+            if (g->v > cap)
+                return tc_err_set(err, TC_PARSE, "field of %llu bytes at byte %zu exceeds %zu",
+                                  (unsigned long long)g->v, g->pos + i - 1, cap);
+            g->skip = g->v;
+            g->want_len = 0;
+        }
+        g->v = 0;
+        g->shift = 0;
+    }
+    g->pos += n;
+    return TC_OK;
+}
+
 int
 tindex_decode_pb_zst(const void *p, size_t n, struct tindex *ti, struct tc_err *err)
 {
     ZSTD_DCtx *dc = ZSTD_createDCtx();
     ZSTD_inBuffer in = {p, n, 0};
+    struct pb_guard pg;
     struct buf raw;
     size_t zr = 1;
     int rc = TC_OK;
 
+    memset(&pg, 0, sizeof(pg));
     tindex_init(ti);
     if (dc == NULL)
         return tc_err_set(err, TC_NOMEM, "index.pb.zst: out of memory");
-    buf_init(&raw, TINDEX_MAX_RAW);
+    buf_init(&raw, tindex_raw_cap(n));
     while (zr != 0) {
         ZSTD_outBuffer o;
 
         if (buf_reserve(&raw, 1 << 17) != TC_OK) {
-            rc = tc_err_set(err, TC_TOOBIG, "index.pb.zst: decompressed size over %zu bytes",
-                            (size_t)TINDEX_MAX_RAW);
+            rc = tc_err_set(err, TC_TOOBIG,
+                            "index.pb.zst: decompressed size over %zu bytes (%d times the "
+                            "%zu-byte object, or %zu)",
+                            raw.cap, TINDEX_MAX_RATIO, n, TINDEX_MAX_RAW);
             break;
         }
         o.dst = raw.data + raw.len;
         o.size = 1 << 17;
         o.pos = 0;
         zr = ZSTD_decompressStream(dc, &o, &in);
+        if (!ZSTD_isError(zr) &&
+            pb_guard_feed(&pg, (const uint8_t *)raw.data + raw.len, o.pos, raw.cap, err) != TC_OK) {
+            rc = tc_err_prefix(err, "index.pb.zst");
+            break;
+        }
         raw.len += o.pos;
         if (ZSTD_isError(zr)) {
             rc = tc_err_set(err, TC_PARSE, "index.pb.zst: zstd: %s", ZSTD_getErrorName(zr));

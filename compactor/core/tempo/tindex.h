@@ -23,6 +23,13 @@
 #define TINDEX_JSON "index.json.gz"
 /* Largest decompressed index we accept (a 1M-block tenant is ~1 GB of JSON). */
 #define TINDEX_MAX_RAW ((size_t)2 << 30)
+/* Below that, the decompressed size may be at most TINDEX_MAX_RATIO times the
+ * object (real indexes: 12-15x as json.gz), but always TINDEX_MIN_RAW. And
+ * the bytes are checked while they are inflated (JSON: text, starting with
+ * '{', whitespace outside strings dropped; protobuf: top-level fields 1-3),
+ * so a bomb of zeros or spaces is refused after a few bytes, not gigabytes. */
+#define TINDEX_MAX_RATIO 64
+#define TINDEX_MIN_RAW ((size_t)64 << 20)
 /* Largest compressed index object we fetch. */
 #define TINDEX_MAX_OBJ ((size_t)512 << 20)
 
