@@ -1,6 +1,14 @@
 /* test_backend.c - key validation and the local backend. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "backend/backend.h"
+#include "base/log.h"
 #include "base/mem.h"
+#include "base/metrics.h"
 #include "base/tc.h"
 #include "test.h"
 
@@ -126,5 +134,97 @@ TEST(shard_bounds_like_tempo)
     ASSERT_EQ(b16[15][7], 0x00);
 }
 
+static void
+mkdir_p(const char *dir, const char *a, const char *b)
+{
+    char p[1024];
+
+    snprintf(p, sizeof(p), "%s/%s", dir, a);
+    ASSERT(mkdir(p, 0755) == 0 || errno == EEXIST);
+    if (b) {
+        snprintf(p, sizeof(p), "%s/%s/%s", dir, a, b);
+        ASSERT(mkdir(p, 0755) == 0 || errno == EEXIST);
+    }
+}
+
+static void
+write_small(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ASSERT(f != NULL);
+    ASSERT(fputs(text, f) >= 0);
+    ASSERT(fclose(f) == 0);
+}
+
+static double
+skipped(const char *reason)
+{
+    static const char *const lbl[] = {"reason", NULL};
+    struct metric *m =
+        metrics_counter(metrics_default(), "tempo_compactor_local_skipped_entries_total",
+                        "(ours) Tenant and block directory entries of the local "
+                        "backend that are not listed (dot names, symlinks).",
+                        lbl);
+    ASSERT(m != NULL);
+    return metrics_value(m, (const char *[]){reason});
+}
+
+/* A tenant "..x", a symlinked tenant and a symlinked block are not listed
+ * (symlinks are not followed), but each is logged once with its reason and
+ * counted; our own .tmp- files are skipped silently (#18 point 2). */
+TEST(local_skips_are_logged_once_and_counted)
+{
+    const char *dir = test_tmpdir();
+    char p[1024], logp[1024], *text;
+    struct tc_err err = {0};
+    struct backend *b;
+    struct backend_strlist tl;
+    struct backend_blocks bb;
+    size_t len;
+    int fd, round;
+
+    mkdir_p(dir, "t", "11111111-1111-4111-8111-111111111111");
+    snprintf(p, sizeof(p), "%s/t/11111111-1111-4111-8111-111111111111/meta.json", dir);
+    write_small(p, "{}");
+    mkdir_p(dir, "..x", "22222222-2222-4222-8222-222222222222");
+    snprintf(p, sizeof(p), "%s/linked", dir);
+    ASSERT_OK(symlink("t", p));
+    snprintf(p, sizeof(p), "%s/t/33333333-3333-4333-8333-333333333333", dir);
+    ASSERT_OK(symlink("11111111-1111-4111-8111-111111111111", p));
+    snprintf(p, sizeof(p), "%s/.tmp-123", dir);
+    write_small(p, "x");
+    snprintf(logp, sizeof(logp), "%s.log", dir);
+    fd = open(logp, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    ASSERT(fd >= 0);
+    log_set_fd(fd);
+    b = backend_local_new(dir, &err);
+    ASSERT(b != NULL);
+    for (round = 0; round < 2; round++) {
+        memset(&tl, 0, sizeof(tl));
+        memset(&bb, 0, sizeof(bb));
+        ASSERT_OK(backend_tenants(b, &tl, &err));
+        ASSERT_EQ(tl.n, 1);
+        ASSERT_STR_EQ(tl.v[0], "t");
+        ASSERT_OK(backend_blocks(b, "t", &bb, &err));
+        ASSERT_EQ(bb.nlive, 1);
+        backend_strlist_cleanup(&tl);
+        backend_blocks_cleanup(&bb);
+    }
+    log_set_fd(2);
+    close(fd);
+    ASSERT_DBL_NEAR(skipped("dot name"), 1, 1e-9);
+    ASSERT_DBL_NEAR(skipped("symlink (not followed)"), 2, 1e-9);
+    text = test_slurp(logp, &len);
+    ASSERT_STR_CONTAINS(text, "path=..x");
+    ASSERT_STR_CONTAINS(text, "path=linked");
+    ASSERT_STR_CONTAINS(text, "path=t/33333333-3333-4333-8333-333333333333");
+    ASSERT(strstr(text, ".tmp-") == NULL);
+    /* once each, though listed twice */
+    ASSERT(strstr(strstr(text, "path=..x") + 1, "path=..x") == NULL);
+    tc_free(text);
+    backend_free(b);
+}
+
 TEST_MAIN(TEST_ENTRY(hostile_keys_refused), TEST_ENTRY(local_ops),
-          TEST_ENTRY(shard_bounds_like_tempo))
+          TEST_ENTRY(shard_bounds_like_tempo), TEST_ENTRY(local_skips_are_logged_once_and_counted))

@@ -4,7 +4,11 @@
  * Layout as Tempo's local backend: <root>/<tenant>/<blockID>/<file>. Writes
  * go to a ".tmp-" file in the target directory, are fsynced and renamed into
  * place, so a reader never sees half an object. Names starting with '.' are
- * never reported as tenants, blocks or objects.
+ * never reported as tenants, blocks or objects, and symlinks are not
+ * followed; such a tenant or block directory is logged once (with the
+ * reason) and counted in tempo_compactor_local_skipped_entries_total, so a
+ * tenant that is never polled, retained or compacted does not go unnoticed.
+ * Our own ".tmp-" files are skipped silently.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,14 +18,82 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "backend/backend.h"
+#include "base/log.h"
 #include "base/mem.h"
+#include "base/metrics.h"
 #include "base/uuid.h"
+
+/* Distinct skipped entries remembered for the log-once rule. */
+#define LOCAL_SKIP_MAX 256
 
 struct backend_local {
     struct backend base;
     char *root;
+    pthread_mutex_t mu; /* guards skipped */
+    char *skipped[LOCAL_SKIP_MAX];
+    size_t nskipped;
+    struct metric *m_skipped;
 };
+
+/* Logs and counts a tenant or block entry that is not listed, once per
+ * entry (rel = "<name>" under the root or "<tenant>/<name>"). */
+static void
+backend_local_skip(struct backend_local *l, const char *parent, const char *name,
+                   const char *reason)
+{
+    char rel[1024];
+    size_t i;
+
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strncmp(name, ".tmp-", 5) == 0)
+        return;
+    snprintf(rel, sizeof(rel), "%s%s%s", parent ? parent : "", parent ? "/" : "", name);
+    pthread_mutex_lock(&l->mu);
+    for (i = 0; i < l->nskipped; i++)
+        if (strcmp(l->skipped[i], rel) == 0)
+            break;
+    if (i == l->nskipped && l->nskipped < LOCAL_SKIP_MAX &&
+        (l->skipped[l->nskipped] = tc_strdup(rel)) != NULL) {
+        l->nskipped++;
+        metrics_inc(l->m_skipped, (const char *[]){reason});
+        pthread_mutex_unlock(&l->mu);
+        LOG_WARN("local backend: entry skipped; it is not polled, retained or compacted",
+                 KV_S("path", rel), KV_S("reason", reason));
+        return;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Classifies a directory entry: 1 a directory to list, 0 not (with
+ * *reason set when it is worth a warning). */
+static int
+backend_local_entry(const char *dir, struct dirent *de, const char **reason)
+{
+    struct stat st;
+    char p[8192];
+
+    *reason = NULL;
+    if (de->d_name[0] == '.') {
+        *reason = "dot name";
+        return 0;
+    }
+    if (de->d_type == DT_DIR)
+        return 1;
+    if (de->d_type == DT_LNK) {
+        *reason = "symlink (not followed)";
+        return 0;
+    }
+    if (de->d_type != DT_UNKNOWN)
+        return 0;
+    snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+    if (lstat(p, &st) != 0)
+        return 0;
+    if (S_ISLNK(st.st_mode))
+        *reason = "symlink (not followed)";
+    return S_ISDIR(st.st_mode);
+}
 
 struct backend_local_append {
     int fd;
@@ -357,20 +429,6 @@ backend_local_del(struct backend *b, const char *key, struct tc_err *err)
 }
 
 static int
-backend_local_is_dir(const char *dir, struct dirent *de)
-{
-    struct stat st;
-    char p[8192];
-
-    if (de->d_type == DT_DIR)
-        return 1;
-    if (de->d_type != DT_UNKNOWN)
-        return 0;
-    snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int
 backend_local_tenants(struct backend *b, struct backend_strlist *out, struct tc_err *err)
 {
     struct backend_local *l = (struct backend_local *)b;
@@ -382,8 +440,12 @@ backend_local_tenants(struct backend *b, struct backend_strlist *out, struct tc_
     if (d == NULL)
         return tc_err_set(err, TC_IO, "local: list %s: %s", l->root, strerror(errno));
     while (rc == TC_OK && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !backend_local_is_dir(l->root, de))
+        const char *why;
+        if (!backend_local_entry(l->root, de, &why)) {
+            if (why)
+                backend_local_skip(l, NULL, de->d_name, why);
             continue;
+        }
         rc = backend_strlist_add(out, de->d_name, strlen(de->d_name));
     }
     closedir(d);
@@ -415,8 +477,13 @@ backend_local_blocks(struct backend *b, const char *tenant, struct backend_block
         DIR *bd;
         struct dirent *fe;
 
-        if (de->d_name[0] == '.' || !backend_local_is_dir(dir.data, de))
+        const char *why;
+
+        if (!backend_local_entry(dir.data, de, &why)) {
+            if (why)
+                backend_local_skip(l, tenant, de->d_name, why);
             continue;
+        }
         if (uuid_parse(de->d_name, strlen(de->d_name), id) != TC_OK) {
             out->skipped++;
             continue;
@@ -570,7 +637,11 @@ static void
 backend_local_free(struct backend *b)
 {
     struct backend_local *l = (struct backend_local *)b;
+    size_t i;
 
+    for (i = 0; i < l->nskipped; i++)
+        tc_free(l->skipped[i]);
+    pthread_mutex_destroy(&l->mu);
     tc_free(l->root);
     tc_free(l);
 }
@@ -612,6 +683,15 @@ backend_local_new(const char *root, struct tc_err *err)
     n = strlen(l->root);
     while (n > 1 && l->root[n - 1] == '/')
         l->root[--n] = '\0';
+    pthread_mutex_init(&l->mu, NULL);
+    {
+        static const char *const lbl[] = {"reason", NULL};
+        l->m_skipped =
+            metrics_counter(metrics_default(), "tempo_compactor_local_skipped_entries_total",
+                            "(ours) Tenant and block directory entries of the local "
+                            "backend that are not listed (dot names, symlinks).",
+                            lbl);
+    }
     l->base.ops = &backend_local_ops;
     return &l->base;
 }
