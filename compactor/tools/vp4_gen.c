@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "base/mem.h"
+#include "tempo/meta.h"
 #include "tempo/vp4.h"
 #include "tempo/vp4_bloom.h"
 #include "tools/tools.h"
@@ -384,6 +386,8 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     if (o->shared > o->traces)
         return tc_err_set(err, TC_INVAL, "gen: --shared %llu exceeds --traces %llu",
                           (unsigned long long)o->shared, (unsigned long long)o->traces);
+    if (backend_valid_tenant(o->tenant, err) != TC_OK)
+        return tc_err_prefix(err, "--tenant");
     /* both ID streams would then be one: the block would repeat trace IDs */
     if (o->shared > 0 && o->seed == o->shared_seed)
         return tc_err_set(err, TC_INVAL, "gen: --seed must differ from --shared-seed (%llu)",
@@ -523,18 +527,21 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
         rfc3339(tmax, ts1, sizeof(ts1));
         b64(ids, 16, mn);
         b64(ids + (o->traces - 1) * 16, 16, mx);
+        buf_printf(&js,
+                   "{\"format\":\"vParquet4\",\"blockID\":\"%s\",\"minID\":\"%s\","
+                   "\"maxID\":\"%s\",\"tenantID\":",
+                   res->block_id, mn, mx);
+        meta_json_string(&js, o->tenant); /* escaped: a tenant may hold '"' */
         buf_printf(
             &js,
-            "{\"format\":\"vParquet4\",\"blockID\":\"%s\",\"minID\":\"%s\",\"maxID\":\"%s\","
-            "\"tenantID\":\"%s\",\"startTime\":\"%s\",\"endTime\":\"%s\","
+            ",\"startTime\":\"%s\",\"endTime\":\"%s\","
             "\"totalObjects\":%llu,\"size\":%llu,\"compactionLevel\":%d,\"encoding\":\"none\","
             "\"indexPageSize\":0,\"totalRecords\":%d,\"dataEncoding\":\"\","
             "\"bloomShards\":%u,\"footerSize\":%u,\"dedicatedColumns\":["
             "{\"s\":\"resource\",\"n\":\"ip\"},{\"s\":\"resource\",\"n\":\"region\"},"
             "{\"n\":\"instance\"},{\"n\":\"sampler.type\"},{\"n\":\"version\"}]}",
-            res->block_id, mn, mx, o->tenant, ts0, ts1, (unsigned long long)o->traces,
-            (unsigned long long)info.file_size, o->compaction_level, info.row_groups, bloom.shards,
-            info.footer_size);
+            ts0, ts1, (unsigned long long)o->traces, (unsigned long long)info.file_size,
+            o->compaction_level, info.row_groups, bloom.shards, info.footer_size);
         if (js.data == NULL) {
             rc = tc_err_set(err, TC_NOMEM, "gen: meta.json");
             goto out;

@@ -9,6 +9,7 @@
 #include "base/tc.h"
 #include "test.h"
 #include "parquet/thrift.h"
+#include "tempo/meta.h"
 #include "tempo/vp4.h"
 #include "tools/tools.h"
 
@@ -693,6 +694,39 @@ TEST(generator_overlap_for_compaction_tests)
     o.traces = 10;
     o.shared = 11;
     ASSERT_EQ(vp4_gen_block(&o, &res, &err), TC_INVAL);
+    /* the same seed for both ID streams would repeat trace IDs */
+    o.shared = 5;
+    o.seed = o.shared_seed = 7;
+    ASSERT_EQ(vp4_gen_block(&o, &res, &err), TC_INVAL);
+    ASSERT_STR_CONTAINS(err.msg, "--shared-seed");
+}
+
+/* A tenant with a control character is refused; one with a quote is
+ * escaped, so meta.json stays valid JSON (#18). */
+TEST(generator_tenant_refused_or_escaped)
+{
+    const char *tmp = test_tmpdir();
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct tc_err err = {0};
+    struct meta m;
+    char d[600], path[700], *text;
+    size_t len;
+
+    snprintf(d, sizeof(d), "%s/b", tmp);
+    vp4_gen_opts_default(&o);
+    o.dir = d;
+    o.traces = 5;
+    o.tenant = "bad\x01tenant";
+    ASSERT_EQ(vp4_gen_block(&o, &res, &err), TC_INVAL);
+    ASSERT_STR_CONTAINS(err.msg, "--tenant");
+    o.tenant = "say \"hi\"";
+    ASSERT_OK(vp4_gen_block(&o, &res, &err));
+    snprintf(path, sizeof(path), "%s/meta.json", d);
+    text = test_slurp(path, &len);
+    ASSERT_OK(meta_decode_json(text, len, &m, &err));
+    ASSERT_STR_EQ(m.tenant, "say \"hi\"");
+    tc_free(text);
 }
 
 struct counting_src {
@@ -777,8 +811,9 @@ TEST(source_reads_one_range_per_row_group)
 
 TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(source_reads_one_range_per_row_group),
           TEST_ENTRY(generator_overlap_for_compaction_tests),
-          TEST_ENTRY(empty_file_has_no_row_groups), TEST_ENTRY(writer_rejects_foreign_rows),
-          TEST_ENTRY(v3_conversion_equals_v4_block), TEST_ENTRY(v3_protobuf_attributes_and_links),
+          TEST_ENTRY(generator_tenant_refused_or_escaped), TEST_ENTRY(empty_file_has_no_row_groups),
+          TEST_ENTRY(writer_rejects_foreign_rows), TEST_ENTRY(v3_conversion_equals_v4_block),
+          TEST_ENTRY(v3_protobuf_attributes_and_links),
           TEST_ENTRY(schema_equals_test_block_except_prerelease_columns),
           TEST_ENTRY(projected_test_block_first_trace), TEST_ENTRY(model_roundtrip_real_block),
           TEST_ENTRY(generated_block_roundtrip_and_writer_features),
