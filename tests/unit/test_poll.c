@@ -245,6 +245,16 @@ TEST(bad_input_loses_nothing)
     put_meta(b, "a", id, "meta.json");
     put_meta(b, "a", id, "meta.compacted.json");
     ASSERT_OK(backend_put(b, "a/not-a-uuid/meta.json", "{}", 2, &err));
+    /* a meta that names another tenant: kept, under its directory's tenant */
+    {
+        static const char js[] =
+            "{\"format\":\"vParquet4\",\"blockID\":"
+            "\"44444444-4444-4444-8444-444444444444\",\"tenantID\":\"elsewhere\","
+            "\"startTime\":\"2024-01-01T00:00:00Z\",\"endTime\":"
+            "\"2024-01-01T00:01:00Z\",\"totalObjects\":1}";
+        ASSERT_OK(backend_put(b, "a/44444444-4444-4444-8444-444444444444/meta.json", js,
+                              sizeof(js) - 1, &err));
+    }
     ASSERT_OK(backend_put(b, "b/index.pb.zst", "\x28\xb5\x2f\xfd\x00", 5, &err));
     fd = log_to_file(dir, logp, sizeof(logp));
     poll_cfg_defaults(&cfg);
@@ -253,8 +263,16 @@ TEST(bad_input_loses_nothing)
     poller_stats(p, &st);
     ASSERT_EQ(st.bad, 2);
     ASSERT_EQ(st.skipped, 0);
-    ASSERT_EQ(count(bl, "a", 0), 20);
+    ASSERT_EQ(count(bl, "a", 0), 21);
     ASSERT_EQ(count(bl, "a", 1), 6); /* the "both" block counts as compacted only */
+    {
+        const uint8_t fid[16] = {0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44,
+                                 0x84, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44};
+        struct meta got;
+        int comp;
+        ASSERT_OK(blocklist_lookup(bl, "a", fid, &got, &comp));
+        ASSERT_STR_EQ(got.tenant, "a");
+    }
     ASSERT_EQ(count(bl, "b", 0), 10);
     ASSERT_DBL_NEAR(metrics_value(metrics_counter(reg, "tempodb_blocklist_poll_errors_total", "",
                                                   (const char *const[]){"tenant", NULL}),
@@ -266,6 +284,8 @@ TEST(bad_input_loses_nothing)
     ASSERT_STR_CONTAINS(log, "11111111-1111-4111-8111-111111111111/meta.json");
     ASSERT_STR_CONTAINS(log, "exceed the cap");
     ASSERT_STR_CONTAINS(log, "tenant index unusable as poll seed");
+    ASSERT_STR_CONTAINS(log, "meta tenantID differs from the tenant directory");
+    ASSERT_STR_CONTAINS(log, "tenantID=elsewhere");
     ASSERT_DBL_NEAR(
         metrics_value(metrics_counter(reg, "tempodb_blocklist_tenant_index_errors_total", "",
                                       (const char *const[]){"tenant", NULL}),

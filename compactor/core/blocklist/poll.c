@@ -333,6 +333,18 @@ poll_bad_meta(struct poll_tenant *pt, const char *key, const char *why)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* A meta whose tenantID is not its directory's: the directory wins (it is
+ * where the block's files are), with a warning naming both. */
+static void
+poll_own_tenant(struct poll_tenant *pt, const char *key, struct meta *m)
+{
+    if (strcmp(m->tenant, pt->tenant) == 0)
+        return;
+    LOG_WARN("meta tenantID differs from the tenant directory; the directory is used",
+             KV_S("key", key), KV_S("tenantID", m->tenant), KV_S("tenant", pt->tenant));
+    m->tenant = meta_intern(pt->tenant, strlen(pt->tenant));
+}
+
 static void
 poll_get_done(struct backend_get *g, void *ud)
 {
@@ -352,11 +364,13 @@ poll_get_done(struct backend_get *g, void *ud)
         } else if (memcmp(m.id, id, 16) != 0) {
             poll_bad_meta(pt, g->key, "blockID does not match the block's directory");
         } else if (compacted) {
+            poll_own_tenant(pt, g->key, &m);
             m.compacted = 1;
             m.compacted_s = g->last_modified;
             m.compacted_ns = 0;
             poll_push(&pt->comp, &pt->ncomp, &m);
         } else {
+            poll_own_tenant(pt, g->key, &m);
             poll_push(&pt->live, &pt->nlive, &m);
         }
     } else if (g->code == TC_NOTFOUND) {
