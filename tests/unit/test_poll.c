@@ -176,6 +176,51 @@ TEST(cold_poll_then_warm_restart_needs_no_gets)
     backend_free(b);
 }
 
+/* A restart seeded from the state file does not read the tenant index, so
+ * it would replace a corrupt one silently: it reads it once before the
+ * first overwrite and warns, naming the file (#18 point 4). */
+TEST(corrupt_index_is_reported_before_it_is_replaced)
+{
+    const char *dir;
+    struct backend *b = make_bucket(&dir);
+    struct poll_cfg cfg;
+    struct metrics *reg = metrics_new();
+    struct blocklist *bl = blocklist_new();
+    struct poller *p;
+    struct tc_err err = {0};
+    struct tindex ti;
+    char state[512], logp[600], *log;
+    int fd;
+
+    snprintf(state, sizeof(state), "%s.state", dir);
+    poll_cfg_defaults(&cfg);
+    cfg.state_path = state;
+    p = poller_new(b, &cfg, NULL, NULL, reg, &err);
+    ASSERT_OK(poller_poll(p, bl, &err));
+    poller_free(p);
+    blocklist_free(bl);
+    ASSERT_OK(backend_put(b, "a/index.pb.zst", "\x28\xb5\x2f\xfd\x00", 5, &err));
+    fd = log_to_file(dir, logp, sizeof(logp));
+    bl = blocklist_new();
+    p = poller_new(b, &cfg, NULL, NULL, reg, &err);
+    ASSERT_OK(poller_poll(p, bl, &err));
+    ASSERT_OK(poller_poll(p, bl, &err));
+    close(fd);
+    log = test_slurp(logp, NULL);
+    ASSERT_STR_CONTAINS(log, "replacing an unreadable tenant index");
+    ASSERT_STR_CONTAINS(log, "file=a/index.pb.zst");
+    ASSERT(strstr(strstr(log, "replacing an unreadable") + 1, "replacing an unreadable") == NULL);
+    ASSERT(strstr(log, "tenant=b file=") == NULL); /* b's index was fine */
+    tc_free(log);
+    ASSERT_OK(tindex_read(b, "a", &ti, NULL, &err)); /* and it was rewritten */
+    ASSERT_EQ(ti.nlive, 20);
+    tindex_cleanup(&ti);
+    poller_free(p);
+    blocklist_free(bl);
+    metrics_free(reg);
+    backend_free(b);
+}
+
 TEST(live_to_compacted_costs_no_get)
 {
     const char *dir;
@@ -585,6 +630,7 @@ TEST(progress_log_status_and_metric_names)
 
 TEST_MAIN(TEST_ENTRY(cold_poll_then_warm_restart_needs_no_gets),
           TEST_ENTRY(progress_log_status_and_metric_names),
+          TEST_ENTRY(corrupt_index_is_reported_before_it_is_replaced),
           TEST_ENTRY(live_to_compacted_costs_no_get), TEST_ENTRY(bad_input_loses_nothing),
           TEST_ENTRY(hostile_tenant_is_skipped), TEST_ENTRY(non_builder_reads_index_and_falls_back),
           TEST_ENTRY(local_updates_survive_a_stale_poll),

@@ -43,6 +43,9 @@ struct poller {
     int done_once;
     double t0, last_log;
     int stop;
+    /* tenants whose existing index this process has read (or tried to):
+     * a builder that never did reads it once before replacing it */
+    struct backend_strlist index_seen;
 
     struct metric *m_duration, *m_errors, *m_length, *m_ti_errors, *m_ti_builder, *m_ti_age,
         *m_objects, *m_bytes;
@@ -171,6 +174,7 @@ poller_free(struct poller *p)
     for (i = 0; i < p->nprog; i++)
         tc_free(p->prog[i].tenant);
     tc_free(p->prog);
+    backend_strlist_cleanup(&p->index_seen);
     blocklist_free(p->seed);
     tc_free(p->state_path);
     pthread_mutex_destroy(&p->mu);
@@ -479,6 +483,22 @@ struct poll_seed {
     pthread_t th;
 };
 
+/* Marks the tenant's index as seen; returns 1 if it already was. */
+static int
+poll_index_seen(struct poller *p, const char *tenant)
+{
+    size_t i;
+    int seen = 0;
+
+    pthread_mutex_lock(&p->mu);
+    for (i = 0; i < p->index_seen.n && !seen; i++)
+        seen = strcmp(p->index_seen.v[i], tenant) == 0;
+    if (!seen && backend_strlist_add(&p->index_seen, tenant, strlen(tenant)) != TC_OK)
+        seen = 1; /* out of memory: skip the check rather than repeat it */
+    pthread_mutex_unlock(&p->mu);
+    return seen;
+}
+
 static void *
 poll_seed_run(void *arg)
 {
@@ -533,6 +553,7 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
     if (seed.started)
         pthread_join(seed.th, NULL);
     if (npl + npc == 0 && seed_ti == NULL) {
+        poll_index_seen(p, tenant); /* read now; a bad one is reported below */
         if (seed.rc == TC_OK)
             seed_ti = &seed.ti;
         else if (seed.e.code != TC_NOTFOUND) {
@@ -795,6 +816,31 @@ struct poll_index_run {
     pthread_mutex_t mu;
 };
 
+/* Before the first overwrite of an index this process never read (the poll
+ * was seeded from the state file): if the index there is unreadable, say
+ * so, naming the file, instead of replacing it silently. */
+static void
+poll_check_old_index(struct poller *p, const char *tenant)
+{
+    struct tindex old;
+    struct tc_err e = {0};
+    const char *which = NULL;
+
+    if (poll_index_seen(p, tenant))
+        return;
+    tindex_init(&old);
+    if (tindex_read(p->b, tenant, &old, &which, &e) != TC_OK && e.code != TC_NOTFOUND) {
+        const char *tl[] = {tenant};
+        char key[BACKEND_MAX_KEY];
+
+        snprintf(key, sizeof(key), "%s/%s", tenant, which ? which : TINDEX_PB);
+        LOG_WARN("replacing an unreadable tenant index", KV_S("tenant", tenant), KV_S("file", key),
+                 KV_ERR(&e));
+        metrics_inc(p->m_ti_errors, tl);
+    }
+    tindex_cleanup(&old);
+}
+
 /* Writes the tenant index of every tenant this instance built (Tempo's
  * WriteTenantIndex: pb then JSON, or delete both when empty). */
 static void *
@@ -828,6 +874,7 @@ poll_index_worker(void *arg)
         ti.created_s = prog->created_s;
         ti.created_ns = prog->created_ns;
         poll_prog_set(p, prog, "writing-index");
+        poll_check_old_index(p, prog->tenant);
         if (tindex_write(p->b, prog->tenant, &ti, &e) != TC_OK) {
             LOG_ERROR("failed to write tenant index", KV_S("tenant", prog->tenant), KV_ERR(&e));
             metrics_inc(p->m_ti_errors, tl);
