@@ -809,11 +809,83 @@ TEST(source_reads_one_range_per_row_group)
     fclose(cnt.f);
 }
 
+/* The raw column index of column c in row group 0 of path (caller frees). */
+static uint8_t *
+raw_column_index(const char *path, int c, size_t *len)
+{
+    struct parquet_reader *r;
+    struct tc_err err = {0};
+    const struct parquet_chunk_meta *cm;
+    uint8_t *buf;
+    FILE *f;
+
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    cm = &parquet_reader_meta(r)->rowgroups[0].cols[c];
+    ASSERT(cm->column_index_offset > 0 && cm->column_index_length > 0);
+    *len = (size_t)cm->column_index_length;
+    buf = tc_malloc(*len);
+    f = fopen(path, "rb");
+    ASSERT(f != NULL && buf != NULL);
+    ASSERT_OK(fseek(f, (long)cm->column_index_offset, SEEK_SET));
+    ASSERT_EQ(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    parquet_reader_free(r);
+    return buf;
+}
+
+/*
+ * Issue #17: Tempo's trace-ID lookup found nothing in our files. The
+ * column index's null_pages list held its bools as the compact protocol's
+ * 2 for false; parquet-go (Tempo's reader) takes any nonzero byte as true,
+ * so every page was a null page without bounds and the TraceID predicate
+ * skipped the chunk. Rewritten with our writer, Tempo's block must carry
+ * the TraceID column index Tempo wrote, byte for byte except the boundary
+ * order (we state ASCENDING; parquet-go leaves it UNORDERED).
+ */
+TEST(traceid_column_index_bytes_equal_tempos)
+{
+    TEST_NEED_SHARED(shared);
+    const char *tmp = test_tmpdir();
+    char src[1024], dst[600];
+    struct parquet_reader *r;
+    struct parquet_schema *s;
+    struct parquet_write_info info;
+    struct tc_err err = {0};
+    uint8_t *theirs, *ours;
+    size_t tl, ol;
+
+    snprintf(src, sizeof(src),
+             "%s/testdata/tempo-blocks/vParquet4/single-tenant/"
+             "b27b0e53-66a0-4505-afd6-434ae3cd4a10/data.parquet",
+             shared);
+    snprintf(dst, sizeof(dst), "%s/copy.parquet", tmp);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(parquet_reader_open(&r, src, &err));
+    ASSERT_OK(parquet_reader_project(r, s, &err));
+    ASSERT_OK(parquet_copy_rows(r, s, dst, 0, 0, &info, &err));
+    parquet_reader_free(r);
+    parquet_schema_free(s);
+    theirs = raw_column_index(src, 0, &tl);
+    ours = raw_column_index(dst, 0, &ol);
+    ASSERT_EQ(ol, tl);
+    /* null_pages: list header (1 element, bool) and the element 0 */
+    ASSERT_EQ(ours[0], 0x19);
+    ASSERT_EQ(ours[1], 0x12);
+    ASSERT_EQ(ours[2], 0x00);
+    /* boundary_order is field 4, the byte after its 0x15 header */
+    ASSERT_EQ(theirs[41], 0x15);
+    ours[42] = theirs[42];
+    ASSERT_MEM_EQ(ours, theirs, tl);
+    tc_free(theirs);
+    tc_free(ours);
+}
+
 TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(source_reads_one_range_per_row_group),
           TEST_ENTRY(generator_overlap_for_compaction_tests),
-          TEST_ENTRY(generator_tenant_refused_or_escaped), TEST_ENTRY(empty_file_has_no_row_groups),
-          TEST_ENTRY(writer_rejects_foreign_rows), TEST_ENTRY(v3_conversion_equals_v4_block),
-          TEST_ENTRY(v3_protobuf_attributes_and_links),
+          TEST_ENTRY(generator_tenant_refused_or_escaped),
+          TEST_ENTRY(traceid_column_index_bytes_equal_tempos),
+          TEST_ENTRY(empty_file_has_no_row_groups), TEST_ENTRY(writer_rejects_foreign_rows),
+          TEST_ENTRY(v3_conversion_equals_v4_block), TEST_ENTRY(v3_protobuf_attributes_and_links),
           TEST_ENTRY(schema_equals_test_block_except_prerelease_columns),
           TEST_ENTRY(projected_test_block_first_trace), TEST_ENTRY(model_roundtrip_real_block),
           TEST_ENTRY(generated_block_roundtrip_and_writer_features),

@@ -811,7 +811,7 @@ write_chunk(struct parquet_writer *w, int col, int64_t nrows, struct parquet_chu
         thrift_w_init(&tw, colidx);
         thrift_w_struct_begin(&tw);
         thrift_w_field(&tw, THRIFT_LIST, 1);
-        thrift_w_list(&tw, THRIFT_TRUE, (uint32_t)npages);
+        thrift_w_list(&tw, THRIFT_FALSE, (uint32_t)npages); /* element type as parquet-go */
         for (int i = 0; i < npages; i++)
             thrift_w_bool_elem(&tw, pages[i].null_page);
         thrift_w_field(&tw, THRIFT_LIST, 2);

@@ -401,10 +401,16 @@ thrift_w_list(struct thrift_w *w, int elem_type, uint32_t n)
     }
 }
 
+/* A bool inside a list is one byte, 1 or 0, as parquet-go writes it. Its
+ * reader (Tempo's) takes any nonzero byte as true, so the compact
+ * protocol's 2 for false (what Java writes) would read back as true: every
+ * page of a column index would then be a null page, with no bounds, and
+ * Tempo's trace-ID lookup would skip every TraceID chunk (issue #17). Our
+ * reader and Java's take 1 as true and anything else as false. */
 void
 thrift_w_bool_elem(struct thrift_w *w, int v)
 {
-    w_byte(w, v ? THRIFT_TRUE : THRIFT_FALSE);
+    w_byte(w, v ? 1 : 0);
 }
 
 void
