@@ -1159,6 +1159,10 @@ backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
         return tc_err_set(err, TC_INVAL, "s3: endpoint %s: give host:port without a scheme",
                           cfg->endpoint),
                NULL;
+    if (cfg->list_blocks_concurrency < 1)
+        return tc_err_set(err, TC_INVAL, "s3: list_blocks_concurrency %d must be at least 1",
+                          cfg->list_blocks_concurrency),
+               NULL;
     s = tc_calloc(1, sizeof(*s));
     if (s == NULL)
         return tc_err_set(err, TC_NOMEM, "s3: out of memory"), NULL;
@@ -1190,7 +1194,7 @@ backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
     s->insecure = cfg->insecure;
     s->pathstyle = cfg->forcepathstyle;
     s->skip_verify = cfg->insecure_skip_verify;
-    s->shards = cfg->list_blocks_concurrency > 0 ? cfg->list_blocks_concurrency : 3;
+    s->shards = cfg->list_blocks_concurrency;
     s->retries = cfg->max_retries > 0 ? cfg->max_retries : 3;
     s->timeout_ms = cfg->timeout_ms;
     s->part_size = cfg->part_size >= S3_MIN_PART ? cfg->part_size : S3_MIN_PART;

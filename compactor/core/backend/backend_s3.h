@@ -29,7 +29,7 @@ struct backend_s3_cfg {
     int forcepathstyle;        /* 1: /bucket/key; 0: bucket.endpoint/key */
     const char *ca_file;
     int insecure_skip_verify;
-    int list_blocks_concurrency; /* 0 = 3 */
+    int list_blocks_concurrency; /* list_blocks_concurrency, at least 1 */
     int max_retries;             /* 0 = 3 */
     long timeout_ms;             /* 0 = 60 s */
     size_t part_size;            /* multipart part size; 0 = 5 MiB */
