@@ -6,6 +6,8 @@
 #   make deps       install what the build and the tests need (hack/install-deps.sh)
 #   make run        build and run the compactor on a local demo bucket (hack/run-demo.sh)
 #   make fuzz       run the fuzz targets for a bounded time
+#   make gen        rewrite what the config table generates: README's key reference, the CRD's
+#                   blocklist/compaction fields and their chart values (tests check them)
 #
 # Sources are discovered: compactor/core/<layer>/*.c is the core library
 # (one folder per subsystem, layered: hack/check-layers.sh), compactor/tools/
@@ -62,7 +64,7 @@ $(BUILD)/obj/compactor/core/base/tc.o: FORCE
 FORCE:
 
 .SECONDARY:
-.PHONY: all test check lint fmt deps fuzz clean bench golden-update run print-libs
+.PHONY: all test check lint fmt deps fuzz clean bench golden-update run print-libs gen
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -118,6 +120,11 @@ run:
 
 fuzz:
 	bash hack/fuzz.sh
+
+gen: $(BINS)
+	TC_BUILD=$(BUILD) python3 hack/gen-config.py
+	TC_BUILD=$(BUILD) bash hack/gen-docs.sh
+	python3 tests/chart/gen_readme.py
 
 bench: all
 	bash hack/bench/run-all.sh

@@ -177,22 +177,9 @@ make_ring(struct daemon *d, struct tc_err *err)
 static int
 make_poller(struct daemon *d, struct tc_err *err)
 {
-    const struct daemon_config *c = &d->cfg;
-    struct poll_cfg pc;
+    struct poll_cfg pc = d->cfg.poll;
     struct poller *p;
 
-    poll_cfg_defaults(&pc);
-    if (c->blocklist_poll_concurrency > 0)
-        pc.concurrency = (int)c->blocklist_poll_concurrency;
-    if (c->blocklist_poll_tenant_concurrency > 0)
-        pc.tenant_concurrency = (int)c->blocklist_poll_tenant_concurrency;
-    if (c->blocklist_poll_tenant_index_builders > 0)
-        pc.tenant_index_builders = (int)c->blocklist_poll_tenant_index_builders;
-    pc.stale_tenant_index_ms = c->blocklist_poll_stale_tenant_index_ms;
-    pc.fallback = c->blocklist_poll_fallback;
-    pc.jitter_ms = (int)c->blocklist_poll_jitter_ms;
-    pc.tolerate_consecutive_errors = (int)c->blocklist_poll_tolerate_consecutive_errors;
-    pc.tolerate_tenant_failures = (int)c->blocklist_poll_tolerate_tenant_failures;
     pc.state_path = d->state_path[0] ? d->state_path : NULL;
     d->bl = blocklist_new();
     if (d->bl == NULL)
@@ -210,7 +197,7 @@ static void *
 poll_loop(void *arg)
 {
     struct daemon *d = arg;
-    long interval = d->cfg.blocklist_poll_ms > 0 ? (long)d->cfg.blocklist_poll_ms : 300000;
+    long interval = (long)d->cfg.blocklist_poll_ms;
     struct tc_err err;
 
     while (!atomic_load(&d->stopping)) {
@@ -243,27 +230,18 @@ tenant_cfg_cb(const char *tenant, struct compactor_tenant_cfg *out, void *ud)
 static int
 make_compactor(struct daemon *d, struct tc_err *err)
 {
-    const struct daemon_config *c = &d->cfg;
-    struct compactor_cfg cc;
+    struct compactor_cfg cc = d->cfg.comp; /* the settings; the wiring is added here */
     struct compactor *comp;
 
-    memset(&cc, 0, sizeof(cc));
     cc.be = d->backend;
     cc.bl = d->bl;
-    cc.window_s = c->compaction_window_ms / 1000;
-    cc.max_objects = c->max_compaction_objects;
-    cc.max_block_bytes = c->max_block_bytes;
-    cc.max_time_per_tenant_ms = c->max_time_per_tenant_ms;
-    cc.job.row_group_bytes = (size_t)c->parquet_row_group_size_bytes;
-    cc.job.bloom_fp = c->bloom_filter_false_positive;
-    cc.job.bloom_shard_bytes = c->bloom_filter_shard_size_bytes;
     cc.tenant_cfg = tenant_cfg_cb;
     cc.tenant_ud = d;
     cc.owns = owns_cb;
     cc.owns_ud = d->ring;
-    comp = compactor_new(&cc);
+    comp = compactor_new(&cc, err);
     if (comp == NULL)
-        return tc_err_set(err, TC_NOMEM, "compactor: out of memory");
+        return err->code;
     pthread_mutex_lock(&d->mu); /* HTTP handlers read it */
     d->comp = comp;
     pthread_mutex_unlock(&d->mu);
@@ -376,7 +354,7 @@ static void *
 retention_loop(void *arg)
 {
     struct daemon *d = arg;
-    long interval = d->cfg.blocklist_poll_ms > 0 ? (long)d->cfg.blocklist_poll_ms : 300000;
+    long interval = (long)d->cfg.blocklist_poll_ms;
 
     if (!wait_first_poll(d)) {
         while (!atomic_load(&d->stopping)) {

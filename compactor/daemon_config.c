@@ -12,7 +12,7 @@
 #include "base/tc.h"
 
 #define F(x) offsetof(struct daemon_config, x)
-#define MS_DAY (24.0 * 3600 * 1000)
+#define DUR_MAX CFG_DURATION_MAX
 /* A Tempo key accepted with a warning. */
 #define IGN(path, why)                                                                             \
     {                                                                                              \
@@ -31,46 +31,21 @@ static const struct cfg_key keys[] = {
      "debug, info, warn or error."},
     {"server.log_format", NULL, CFG_STRING, F(log_format), "logfmt", 0, 0, "logfmt or json."},
     {"server.graceful_shutdown_timeout", NULL, CFG_DURATION, F(graceful_shutdown_ms), "30s", 0,
-     MS_DAY, "Time allowed for in-flight work after SIGTERM."},
+     DUR_MAX, "Time allowed for in-flight work after SIGTERM."},
     IGN("server", "gRPC and other server settings are not used"),
 
     /* storage.trace */
     {"storage.trace.backend", NULL, CFG_STRING, F(backend), "local", 0, 0, "local or s3."},
-    {"storage.trace.blocklist_poll", NULL, CFG_DURATION, F(blocklist_poll_ms), "5m", 0, 30 * MS_DAY,
-     "How often the blocklist is polled; 0 means 5m."},
-    {"storage.trace.blocklist_poll_concurrency", NULL, CFG_INT, F(blocklist_poll_concurrency), "50",
-     0, 10000, "Meta GETs in flight per tenant; 0 means 50."},
-    {"storage.trace.blocklist_poll_tenant_concurrency", NULL, CFG_INT,
-     F(blocklist_poll_tenant_concurrency), "0", 0, 1000, "Tenants polled at once; 0 means 1."},
-    {"storage.trace.blocklist_poll_fallback", NULL, CFG_BOOL, F(blocklist_poll_fallback), "true", 0,
-     0, "Non-builders list the bucket themselves when the tenant index is missing or stale."},
-    {"storage.trace.blocklist_poll_tenant_index_builders", NULL, CFG_INT,
-     F(blocklist_poll_tenant_index_builders), "2", 0, 100,
-     "Instances that build each tenant index; 0 means 2."},
-    {"storage.trace.blocklist_poll_stale_tenant_index", NULL, CFG_DURATION,
-     F(blocklist_poll_stale_tenant_index_ms), "0s", 0, 30 * MS_DAY,
-     "A tenant index older than this is treated as missing; 0 disables."},
-    {"storage.trace.blocklist_poll_jitter_ms", NULL, CFG_INT, F(blocklist_poll_jitter_ms), "0", 0,
-     600000, "Random delay in ms before each unknown meta GET."},
-    {"storage.trace.blocklist_poll_tolerate_consecutive_errors", NULL, CFG_INT,
-     F(blocklist_poll_tolerate_consecutive_errors), "1", 0, 100, "Retries per tenant per poll."},
-    {"storage.trace.blocklist_poll_tolerate_tenant_failures", NULL, CFG_INT,
-     F(blocklist_poll_tolerate_tenant_failures), "1", 0, 100000,
-     "Failed tenants tolerated before the poll cycle is abandoned."},
+    {"storage.trace.blocklist_poll", NULL, CFG_DURATION, F(blocklist_poll_ms), "5m", 0, DUR_MAX,
+     "How often the blocklist is polled.", CFG_ZERO_IS_DEFAULT},
+    CFG_INCLUDE(&poll_cfg_table, F(poll)),
     {"storage.trace.empty_tenant_deletion_enabled", NULL, CFG_BOOL,
      F(empty_tenant_deletion_enabled), "false", 0, 0, "Delete tenants with no blocks."},
     {"storage.trace.empty_tenant_deletion_age", NULL, CFG_DURATION, F(empty_tenant_deletion_age_ms),
-     "0s", 0, 365 * MS_DAY,
-     "Minimum age of every object of an empty tenant before deletion; 0 means 12h."},
+     "12h", 0, DUR_MAX, "Minimum age of every object of an empty tenant before deletion.",
+     CFG_ZERO_IS_DEFAULT},
     {"storage.trace.block.version", NULL, CFG_STRING, F(block_version), "vParquet4", 0, 0,
      "Block format written by compaction."},
-    {"storage.trace.block.bloom_filter_false_positive", NULL, CFG_FLOAT,
-     F(bloom_filter_false_positive), "0.01", 0.000001, 0.5, "Bloom filter false positive rate."},
-    {"storage.trace.block.bloom_filter_shard_size_bytes", NULL, CFG_BYTES,
-     F(bloom_filter_shard_size_bytes), "102400", 1024, 1073741824.0, "Bytes per bloom shard."},
-    {"storage.trace.block.parquet_row_group_size_bytes", NULL, CFG_BYTES,
-     F(parquet_row_group_size_bytes), "100000000", 1048576, 4294967296.0,
-     "Target Parquet row group size."},
     {"storage.trace.block.parquet_dedicated_columns", NULL, CFG_JSON, F(parquet_dedicated_columns),
      "[]", 0, 0, "Dedicated attribute columns for new blocks."},
     {"storage.trace.local.path", NULL, CFG_STRING, F(local_path), "", 0, 0,
@@ -96,7 +71,7 @@ static const struct cfg_key keys[] = {
     {"storage.trace.s3.list_blocks_concurrency", NULL, CFG_INT, F(s3_list_blocks_concurrency), "3",
      1, 1000, "Key-range shards listed in parallel per tenant."},
     {"storage.trace.s3.part_size", NULL, CFG_BYTES, F(s3_part_size), "0", 0, 5368709120.0,
-     "Multipart part size; 0 picks 16 MiB."},
+     "Multipart part size; below 5 MiB (S3's smallest part, 0 included) means 5 MiB."},
     {"storage.trace.s3.tls_ca_path", NULL, CFG_STRING, F(s3_tls_ca_path), "", 0, 0,
      "CA bundle for the S3 endpoint; the system store when empty."},
     {"storage.trace.s3.tls_insecure_skip_verify", NULL, CFG_BOOL, F(s3_tls_insecure_skip_verify),
@@ -146,7 +121,7 @@ static const struct cfg_key keys[] = {
     {"compactor.ring.instance_addr", NULL, CFG_STRING, F(ring_instance_addr), "", 0, 0,
      "This instance's address as peers see it; found from the interfaces when empty."},
     {"compactor.ring.peer_refresh_interval", NULL, CFG_DURATION, F(ring_refresh_ms), "5s", 100,
-     MS_DAY, "(ours) How often dns+ peers are resolved again."},
+     DUR_MAX, "(ours) How often dns+ peers are resolved again."},
     IGN("compactor.ring.kvstore", "ownership is computed from compactor.ring.peers"),
     IGN("compactor.ring.heartbeat_period", "no ring store is used"),
     IGN("compactor.ring.heartbeat_timeout", "no ring store is used"),
@@ -156,27 +131,18 @@ static const struct cfg_key keys[] = {
     IGN("compactor.ring.instance_interface_names", "set compactor.ring.instance_addr"),
     IGN("compactor.ring.instance_port", "the HTTP port identifies the instance"),
     IGN("compactor.ring.enable_inet6", "not used"),
-    {"compactor.compaction.compaction_window", "compactor.compaction.compaction-window",
-     CFG_DURATION, F(compaction_window_ms), "1h", 1000, 365 * MS_DAY, "Compaction time window."},
-    {"compactor.compaction.max_compaction_objects", "compactor.compaction.max-objects-per-block",
-     CFG_INT, F(max_compaction_objects), "6000000", 1, 1e12,
-     "Maximum total objects of a job's inputs."},
-    {"compactor.compaction.max_block_bytes", "compactor.compaction.max-block-bytes", CFG_BYTES,
-     F(max_block_bytes), "107374182400", 1, 1e15, "Maximum total size of a job's inputs."},
+    CFG_INCLUDE(&compactor_cfg_table, F(comp)),
     {"compactor.compaction.block_retention", "compactor.compaction.block-retention", CFG_DURATION,
-     F(block_retention_ms), "336h", 60000, 36500 * MS_DAY,
-     "Blocks older than this are marked compacted."},
+     F(block_retention_ms), "336h", 60000, DUR_MAX, "Blocks older than this are marked compacted."},
     {"compactor.compaction.compacted_block_retention", NULL, CFG_DURATION,
-     F(compacted_block_retention_ms), "1h", 0, 365 * MS_DAY,
+     F(compacted_block_retention_ms), "1h", 0, DUR_MAX,
      "Compacted blocks are deleted this long after compaction."},
     {"compactor.compaction.retention_concurrency", NULL, CFG_INT, F(retention_concurrency), "10", 1,
      1000, "Tenants processed in parallel by retention."},
-    {"compactor.compaction.max_time_per_tenant", NULL, CFG_DURATION, F(max_time_per_tenant_ms),
-     "5m", 1000, MS_DAY, "Stop taking jobs for a tenant after this long."},
     {"compactor.compaction.compaction_cycle", NULL, CFG_DURATION, F(compaction_cycle_ms), "30s",
-     100, MS_DAY, "Minimum time per compaction loop iteration."},
+     100, DUR_MAX, "Minimum time per compaction loop iteration."},
     {"compactor.compaction.orphan_retention", NULL, CFG_DURATION, F(orphan_retention_ms), "24h",
-     60000, 365 * MS_DAY,
+     60000, DUR_MAX,
      "(ours) Block dirs with no meta older than this are removed; Tempo never does."},
     IGN("compactor.compaction.v2_in_buffer_bytes", "v2 blocks are not compacted"),
     IGN("compactor.compaction.v2_out_buffer_bytes", "v2 blocks are not compacted"),
@@ -189,10 +155,10 @@ static const struct cfg_key keys[] = {
 
     /* overrides */
     {"overrides.defaults.compaction.block_retention", NULL, CFG_DURATION, F(ovr_block_retention_ms),
-     "0s", 0, 36500 * MS_DAY,
+     "0s", 0, DUR_MAX,
      "Default per-tenant block retention; 0 uses compactor.compaction.block_retention."},
     {"overrides.defaults.compaction.compaction_window", NULL, CFG_DURATION,
-     F(ovr_compaction_window_ms), "0s", 0, 365 * MS_DAY,
+     F(ovr_compaction_window_ms), "0s", 0, DUR_MAX,
      "Default per-tenant compaction window; 0 uses the global one."},
     {"overrides.defaults.compaction.compaction_disabled", NULL, CFG_BOOL,
      F(ovr_compaction_disabled), "false", 0, 0, "Disable compaction and retention by default."},
@@ -228,6 +194,8 @@ daemon_config_load(struct daemon_config *c, int argc, char **argv, struct tc_err
     int rc;
 
     memset(c, 0, sizeof(*c));
+    poll_cfg_defaults(&c->poll);
+    compactor_cfg_defaults(&c->comp);
     rc = cfg_load(&daemon_config_table, c, argc, argv, err);
     if (rc != TC_OK)
         return rc;

@@ -3,8 +3,12 @@
  *
  * daemon_config_table is the one table holding every key, default, bound and
  * doc line (storage.trace.*, compactor.*, server.*, overrides.defaults.*).
- * Tempo keys this program does not use are accepted with a warning. Strings
- * are owned by the struct; daemon_config_cleanup() frees them.
+ * Keys that configure a module are in that module's table, next to the
+ * struct they fill (poll_cfg_table, compactor_cfg_table, vp4_block_cfg_table)
+ * and included here where the struct is embedded, so every default is
+ * written once. Tempo keys this program does not use are accepted with a
+ * warning. Strings are owned by the struct; daemon_config_cleanup() frees
+ * them.
  */
 #ifndef TC_DAEMON_CONFIG_H
 #define TC_DAEMON_CONFIG_H
@@ -12,6 +16,8 @@
 #include <stdint.h>
 
 #include "base/cfg.h"
+#include "blocklist/poll.h"
+#include "compact/compactor.h"
 
 struct daemon_config {
     char *target;
@@ -26,20 +32,10 @@ struct daemon_config {
     /* storage.trace.* */
     char *backend;
     int64_t blocklist_poll_ms;
-    int64_t blocklist_poll_concurrency;
-    int64_t blocklist_poll_tenant_concurrency;
-    int blocklist_poll_fallback;
-    int64_t blocklist_poll_tenant_index_builders;
-    int64_t blocklist_poll_stale_tenant_index_ms;
-    int64_t blocklist_poll_jitter_ms;
-    int64_t blocklist_poll_tolerate_consecutive_errors;
-    int64_t blocklist_poll_tolerate_tenant_failures;
+    struct poll_cfg poll; /* storage.trace.blocklist_poll_* (poll_cfg_table) */
     int empty_tenant_deletion_enabled;
     int64_t empty_tenant_deletion_age_ms;
     char *block_version;
-    double bloom_filter_false_positive;
-    uint64_t bloom_filter_shard_size_bytes;
-    uint64_t parquet_row_group_size_bytes;
     char *parquet_dedicated_columns; /* JSON array */
     char *local_path;
     char *s3_bucket;
@@ -66,13 +62,12 @@ struct daemon_config {
     char *ring_instance_id;
     char *ring_instance_addr;
     int64_t ring_refresh_ms;
-    int64_t compaction_window_ms;
-    int64_t max_compaction_objects;
-    uint64_t max_block_bytes;
+    /* compaction_window, max_compaction_objects, max_block_bytes,
+     * max_time_per_tenant and storage.trace.block.* (compactor_cfg_table) */
+    struct compactor_cfg comp;
     int64_t block_retention_ms;
     int64_t compacted_block_retention_ms;
     int64_t retention_concurrency;
-    int64_t max_time_per_tenant_ms;
     int64_t compaction_cycle_ms;
     char *state_dir;
     int64_t orphan_retention_ms;
@@ -88,7 +83,8 @@ struct daemon_config {
 extern const struct cfg_table daemon_config_table;
 
 /* daemon_config_load() applies defaults, -config.file and flags, then checks
- * cross-field rules (backend settings present). */
+ * cross-field rules (backend settings present). The embedded module structs
+ * start from their _defaults() (their non-key fields included). */
 int daemon_config_load(struct daemon_config *c, int argc, char **argv, struct tc_err *err);
 void daemon_config_cleanup(struct daemon_config *c);
 

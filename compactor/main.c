@@ -5,6 +5,7 @@
  *   tempo-compactor parquet schema|dump|cat|ids|check|copy|gen|bench ...
  *   tempo-compactor verify-config -config.file=tempo.yaml [...]   load, check, exit 0 or 1
  *   tempo-compactor config-reference    every config key as a Markdown table
+ *   tempo-compactor config-schema       every config key, default and range as JSON
  *   tempo-compactor version
  */
 #include <stdio.h>
@@ -16,6 +17,21 @@
 #include "base/tc.h"
 #include "tools/tools.h"
 
+/* Prints one rendering of the config table. */
+static int
+print_table(int (*render)(const struct cfg_table *, struct buf *))
+{
+    struct buf b;
+    int rc;
+
+    buf_init(&b, 0);
+    rc = render(&daemon_config_table, &b);
+    if (rc == TC_OK)
+        fputs(b.data, stdout);
+    buf_cleanup(&b);
+    return rc == TC_OK ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -23,17 +39,10 @@ main(int argc, char **argv)
         printf("tempo-compactor, version %s (revision: %s)\n", tc_version, tc_revision);
         return 0;
     }
-    if (argc > 1 && strcmp(argv[1], "config-reference") == 0) {
-        struct buf b;
-        int rc;
-
-        buf_init(&b, 0);
-        rc = cfg_render_markdown(&daemon_config_table, &b);
-        if (rc == TC_OK)
-            fputs(b.data, stdout);
-        buf_cleanup(&b);
-        return rc == TC_OK ? 0 : 1;
-    }
+    if (argc > 1 && strcmp(argv[1], "config-reference") == 0)
+        return print_table(cfg_render_markdown);
+    if (argc > 1 && strcmp(argv[1], "config-schema") == 0)
+        return print_table(cfg_render_json);
     if (argc > 1 && strcmp(argv[1], "verify-config") == 0) {
         struct daemon_config c;
         struct tc_err err;

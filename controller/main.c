@@ -1,4 +1,4 @@
-/* main.c - tempo-compactor-controller: `render -f cr.yaml` and `run`. */
+/* main.c - tempo-compactor-controller: `render -f cr.yaml`, `run` and tools. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -18,10 +18,12 @@
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: tempo-compactor-controller render -f CR.yaml [-o yaml|json]\n"
-               "       tempo-compactor-controller run [options]   (run --help for options)\n"
-               "       tempo-compactor-controller get [--kubeconfig F] [--sleep-ms N] PATH...\n"
-               "       tempo-compactor-controller version\n");
+    fprintf(f,
+            "usage: tempo-compactor-controller render -f CR.yaml [-o yaml|json]\n"
+            "       tempo-compactor-controller run [options]   (run --help for options)\n"
+            "       tempo-compactor-controller get [--kubeconfig F] [--sleep-ms N] PATH...\n"
+            "       tempo-compactor-controller config-fields   spec fields -> daemon keys, JSON\n"
+            "       tempo-compactor-controller version\n");
 }
 
 static int
@@ -172,6 +174,16 @@ main(int argc, char **argv)
     }
     if (strcmp(argv[1], "get") == 0)
         return cmd_get(argc - 2, argv + 2);
+    if (strcmp(argv[1], "config-fields") == 0) {
+        struct buf b;
+        int rc;
+        buf_init(&b, 0);
+        rc = render_fields_json(&b);
+        if (rc == TC_OK)
+            fputs(b.data, stdout);
+        buf_cleanup(&b);
+        return rc == TC_OK ? 0 : 1;
+    }
     if (strcmp(argv[1], "version") == 0) {
         printf("tempo-compactor-controller %s (%s)\n", tc_version, tc_revision);
         return 0;

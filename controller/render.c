@@ -2,7 +2,9 @@
 #include "render.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -487,111 +489,206 @@ r_parse_storage(const json_t *spec, struct r_spec *s, json_t *trace, struct tc_e
     return TC_OK;
 }
 
-static int
-r_parse_blocklist(const json_t *spec, json_t *trace, double *poll_secs, struct tc_err *err)
-{
-    static const char *const keys[] = {
-        "poll", "pollConcurrency", "pollFallback", "tenantIndexBuilders", "staleTenantIndex", NULL};
-    const json_t *bl;
-    const char *s;
-    double secs = 0;
-    json_int_t n;
-    int rc, b, set;
+/* The spec fields that set a key of the daemon, in rendering order. A
+ * field's type, range and meaning are its key's (daemon_config_table), so a
+ * spec the controller accepts always loads in the pods, and a value the
+ * daemon takes is never refused here. A field marked always is rendered
+ * with its default when unset; deploy_default replaces the key's default
+ * for a reason given in why. The CRD's descriptions, defaults and ranges of
+ * these fields are generated from this list and the table
+ * (hack/gen-config.py); tests/chart/test_config_drift.py checks the CRD,
+ * the chart and this file against them. */
+const struct render_field render_fields[] = {
+    {"blocklist", "poll", "storage.trace.blocklist_poll", 1, NULL, NULL},
+    {"blocklist", "pollConcurrency", "storage.trace.blocklist_poll_concurrency", 0, NULL, NULL},
+    {"blocklist", "pollFallback", "storage.trace.blocklist_poll_fallback", 0, NULL, NULL},
+    {"blocklist", "tenantIndexBuilders", "storage.trace.blocklist_poll_tenant_index_builders", 0,
+     NULL, NULL},
+    {"blocklist", "staleTenantIndex", "storage.trace.blocklist_poll_stale_tenant_index", 0, NULL,
+     NULL},
+    {"compaction", "blockRetention", "compactor.compaction.block_retention", 1, "48h",
+     "the tempo-distributed chart's default"},
+    {"compaction", "compactedBlockRetention", "compactor.compaction.compacted_block_retention", 1,
+     NULL, NULL},
+    {"compaction", "compactionWindow", "compactor.compaction.compaction_window", 1, NULL, NULL},
+    {"compaction", "compactionCycle", "compactor.compaction.compaction_cycle", 1, NULL, NULL},
+    {"compaction", "maxTimePerTenant", "compactor.compaction.max_time_per_tenant", 1, NULL, NULL},
+    {"compaction", "maxBlockBytes", "compactor.compaction.max_block_bytes", 1, NULL, NULL},
+    {"compaction", "maxCompactionObjects", "compactor.compaction.max_compaction_objects", 1, NULL,
+     NULL},
+    {"compaction", "retentionConcurrency", "compactor.compaction.retention_concurrency", 1, NULL,
+     NULL},
+};
+const size_t render_nfields = TC_ARRAY_LEN(render_fields);
 
-    if ((rc = r_obj(spec, "blocklist", "spec", 0, &bl, err)) != TC_OK)
-        return rc;
-    if (bl && (rc = r_known(bl, "spec.blocklist", keys, err)) != TC_OK)
-        return rc;
-    if ((rc = r_dur(bl, "poll", "spec.blocklist", "5m", &s, poll_secs, err)) != TC_OK)
-        return rc;
-    if (*poll_secs <= 0 || *poll_secs > 30.0 * 86400)
-        return tc_err_set(err, TC_INVAL, "spec.blocklist.poll: \"%s\" is out of range (0, 720h]",
-                          s);
-    json_object_set_new(trace, "blocklist_poll", json_string(s));
-    if ((rc = r_int(bl, "pollConcurrency", "spec.blocklist", 0, 1, 10000, &n, &set, err)) != TC_OK)
-        return rc;
-    if (set)
-        json_object_set_new(trace, "blocklist_poll_concurrency", json_integer(n));
-    if ((rc = r_bool(bl, "pollFallback", "spec.blocklist", 1, &b, &set, err)) != TC_OK)
-        return rc;
-    if (set)
-        json_object_set_new(trace, "blocklist_poll_fallback", json_boolean(b));
-    if ((rc = r_int(bl, "tenantIndexBuilders", "spec.blocklist", 0, 1, 100, &n, &set, err)) !=
-        TC_OK)
-        return rc;
-    if (set)
-        json_object_set_new(trace, "blocklist_poll_tenant_index_builders", json_integer(n));
-    if ((rc = r_dur(bl, "staleTenantIndex", "spec.blocklist", NULL, &s, &secs, err)) != TC_OK)
-        return rc;
-    if (s && secs > 30.0 * 86400)
-        return tc_err_set(err, TC_INVAL,
-                          "spec.blocklist.staleTenantIndex: \"%s\" is out of range [0s, 720h]", s);
-    if (s)
-        json_object_set_new(trace, "blocklist_poll_stale_tenant_index", json_string(s));
+#define R_MAX_SECTION_FIELDS 32
+
+/* Sets root.a.b.c (path "a.b.c") to v (stolen), creating objects on the way. */
+static int
+r_set_path(json_t *root, const char *path, json_t *v)
+{
+    const char *dot;
+    char seg[128];
+
+    while ((dot = strchr(path, '.')) != NULL) {
+        json_t *next;
+        if ((size_t)(dot - path) >= sizeof(seg)) {
+            json_decref(v);
+            return TC_INVAL;
+        }
+        memcpy(seg, path, (size_t)(dot - path));
+        seg[dot - path] = '\0';
+        next = json_object_get(root, seg);
+        if (next == NULL) {
+            next = json_object();
+            if (next == NULL || json_object_set_new(root, seg, next) != 0) {
+                json_decref(v);
+                return TC_NOMEM;
+            }
+        }
+        root = next;
+        path = dot + 1;
+    }
+    return json_object_set_new(root, path, v) == 0 ? TC_OK : TC_NOMEM;
+}
+
+/* One field: checked against its key, rendered into tempo. *ms gets a
+ * duration's value (-1 when unset). */
+static int
+r_parse_field(const json_t *obj, const struct render_field *f, const struct cfg_key *k,
+              json_t *tempo, int64_t *ms, struct tc_err *err)
+{
+    const char *def = f->deploy_default ? f->deploy_default : k->def;
+    char path[64], lo[32], hi[32];
+    json_t *v = NULL;
+    int rc, set = 0;
+
+    snprintf(path, sizeof(path), "spec.%s", f->section);
+    *ms = -1;
+    if (k->type == CFG_DURATION) {
+        const char *s;
+        if ((rc = r_dur(obj, f->name, path, f->always ? def : NULL, &s, NULL, err)) != TC_OK)
+            return rc;
+        if (s == NULL)
+            return TC_OK;
+        if (cfg_parse_duration(s, ms) != TC_OK)
+            return tc_err_set(err, TC_INVAL, "%s.%s: \"%s\" is not a duration", path, f->name, s);
+        if (k->min < k->max && (*ms < k->min || *ms > k->max)) {
+            cfg_format_duration_short((int64_t)k->min, lo, sizeof(lo));
+            cfg_format_duration_short((int64_t)k->max, hi, sizeof(hi));
+            return tc_err_set(err, TC_INVAL, "%s.%s: \"%s\" is out of range [%s, %s]", path,
+                              f->name, s, lo, hi);
+        }
+        v = json_string(s);
+    } else if (k->type == CFG_INT || k->type == CFG_BYTES) {
+        json_int_t n, min = k->type == CFG_BYTES ? 0 : INT64_MIN, max = INT64_MAX;
+        if (k->min < k->max) {
+            min = (json_int_t)k->min;
+            max = (json_int_t)k->max;
+        }
+        if ((rc = r_int(obj, f->name, path, def ? strtoll(def, NULL, 10) : 0, min, max, &n, &set,
+                        err)) != TC_OK)
+            return rc;
+        if (set || f->always)
+            v = json_integer(n);
+    } else if (k->type == CFG_BOOL) {
+        int b;
+        if ((rc = r_bool(obj, f->name, path, def && strcmp(def, "true") == 0, &b, &set, err)) !=
+            TC_OK)
+            return rc;
+        if (set || f->always)
+            v = json_boolean(b);
+    } else {
+        return tc_err_set(err, TC_ERR, "%s.%s: key %s has a type the controller cannot render",
+                          path, f->name, f->key);
+    }
+    if (v && r_set_path(tempo, f->key, v) != TC_OK)
+        return tc_err_set(err, TC_NOMEM, "out of memory");
     return TC_OK;
 }
 
-static int
-r_parse_compaction(const json_t *spec, json_t *comp, double poll_secs, struct tc_err *err)
+int
+render_fields_json(struct buf *out)
 {
-    /* Ranges are the daemon's (compactor/daemon_config.c): a spec the
-     * controller accepts must never crash-loop the pods. */
-    static const struct {
-        const char *key, *yaml, *def, *range;
-        double min, max; /* seconds */
-    } durs[] = {
-        {"blockRetention", "block_retention", "48h", "[1m, 876000h]", 60, 36500.0 * 86400},
-        {"compactedBlockRetention", "compacted_block_retention", "1h", "[0s, 8760h]", 0,
-         365.0 * 86400},
-        {"compactionWindow", "compaction_window", "1h", "[1s, 8760h]", 1, 365.0 * 86400},
-        {"compactionCycle", "compaction_cycle", "30s", "[100ms, 24h]", 0.1, 86400},
-        {"maxTimePerTenant", "max_time_per_tenant", "5m", "[1s, 24h]", 1, 86400},
-    };
-    static const struct {
-        const char *key, *yaml;
-        json_int_t def, min, max;
-    } ints[] = {
-        {"maxBlockBytes", "max_block_bytes", 107374182400LL, 1, 1000000000000000LL},
-        {"maxCompactionObjects", "max_compaction_objects", 6000000, 1, 1000000000000LL},
-        {"retentionConcurrency", "retention_concurrency", 10, 1, 1000},
-    };
-    /* No v2_* buffer keys: our daemon compacts vParquet blocks only and
-     * would ignore them. */
-    static const char *const keys[] = {
-        "blockRetention",       "compactedBlockRetention", "compactionWindow",
-        "compactionCycle",      "maxTimePerTenant",        "maxBlockBytes",
-        "maxCompactionObjects", "retentionConcurrency",    NULL};
-    const json_t *c;
+    json_t *arr = json_array();
+    char *text;
     size_t i;
     int rc;
 
-    if ((rc = r_obj(spec, "compaction", "spec", 0, &c, err)) != TC_OK)
-        return rc;
-    if (c && (rc = r_known(c, "spec.compaction", keys, err)) != TC_OK)
-        return rc;
-    for (i = 0; i < TC_ARRAY_LEN(durs); i++) {
-        const char *s;
-        double secs = 0;
-        if ((rc = r_dur(c, durs[i].key, "spec.compaction", durs[i].def, &s, &secs, err)) != TC_OK)
-            return rc;
-        if (secs < durs[i].min || secs > durs[i].max)
-            return tc_err_set(err, TC_INVAL, "spec.compaction.%s: \"%s\" is out of range %s",
-                              durs[i].key, s, durs[i].range);
-        if (strcmp(durs[i].key, "blockRetention") == 0 && secs < poll_secs)
-            return tc_err_set(err, TC_INVAL,
-                              "spec.compaction.blockRetention: %s is shorter than "
-                              "spec.blocklist.poll; blocks would be deleted before every "
-                              "compactor has seen them",
-                              s);
-        json_object_set_new(comp, durs[i].yaml, json_string(s));
+    for (i = 0; arr && i < render_nfields; i++) {
+        const struct render_field *f = &render_fields[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "section", f->section, "name", f->name, "key",
+                              f->key, "always", f->always);
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return TC_NOMEM;
+        }
+        json_object_set_new(o, "deploy_default",
+                            f->deploy_default ? json_string(f->deploy_default) : json_null());
+        json_object_set_new(o, "why", f->why ? json_string(f->why) : json_null());
     }
-    for (i = 0; i < TC_ARRAY_LEN(ints); i++) {
-        json_int_t n;
-        if ((rc = r_int(c, ints[i].key, "spec.compaction", ints[i].def, ints[i].min, ints[i].max,
-                        &n, NULL, err)) != TC_OK)
+    text = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(arr);
+    if (text == NULL)
+        return TC_NOMEM;
+    rc = buf_puts(out, text);
+    rc = rc ? rc : buf_putc(out, '\n');
+    free(text); /* lint-ok: jansson allocates with malloc */
+    return rc;
+}
+
+/* spec.blocklist and spec.compaction: render_fields into tempo. */
+static int
+r_parse_fields(const json_t *spec, json_t *tempo, struct tc_err *err)
+{
+    int64_t ms[TC_ARRAY_LEN(render_fields)];
+    int64_t poll_ms = -1, retention_ms = -1;
+    const char *retention = NULL;
+    size_t i, j;
+    int rc;
+
+    for (i = 0; i < render_nfields; i = j) {
+        const char *names[R_MAX_SECTION_FIELDS + 1];
+        const char *section = render_fields[i].section;
+        const json_t *obj;
+        size_t n = 0;
+
+        for (j = i; j < render_nfields && strcmp(render_fields[j].section, section) == 0; j++)
+            if (n < R_MAX_SECTION_FIELDS)
+                names[n++] = render_fields[j].name;
+        names[n] = NULL;
+        if ((rc = r_obj(spec, section, "spec", 0, &obj, err)) != TC_OK)
             return rc;
-        json_object_set_new(comp, ints[i].yaml, json_integer(n));
+        if (obj) {
+            char path[64];
+            snprintf(path, sizeof(path), "spec.%s", section);
+            if ((rc = r_known(obj, path, names, err)) != TC_OK)
+                return rc;
+        }
+        for (n = i; n < j; n++) {
+            const struct render_field *f = &render_fields[n];
+            const struct cfg_key *k = cfg_find(&daemon_config_table, f->key, NULL);
+            if (k == NULL)
+                return tc_err_set(err, TC_ERR, "spec.%s.%s: the compactor has no key %s",
+                                  f->section, f->name, f->key);
+            if ((rc = r_parse_field(obj, f, k, tempo, &ms[n], err)) != TC_OK)
+                return rc;
+            if (strcmp(f->key, "storage.trace.blocklist_poll") == 0)
+                poll_ms = ms[n];
+            if (strcmp(f->key, "compactor.compaction.block_retention") == 0) {
+                retention_ms = ms[n];
+                retention = json_string_value(json_object_get(
+                    json_object_get(json_object_get(tempo, "compactor"), "compaction"),
+                    "block_retention"));
+            }
+        }
     }
+    if (retention_ms >= 0 && retention_ms < poll_ms)
+        return tc_err_set(err, TC_INVAL,
+                          "spec.compaction.blockRetention: %s is shorter than "
+                          "spec.blocklist.poll; blocks would be deleted before every "
+                          "compactor has seen them",
+                          retention ? retention : "");
     return TC_OK;
 }
 
@@ -778,9 +875,8 @@ r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
     static const char *const pdb_keys[] = {"enabled", "maxUnavailable", NULL};
     static const char *const res_keys[] = {"requests", "limits", NULL};
     const json_t *md, *spec, *pdb, *v;
-    json_t *trace, *comp;
+    json_t *trace;
     const char *apiv, *kind;
-    double poll_secs = 300;
     size_t i;
     int rc;
 
@@ -874,16 +970,14 @@ r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
 
     s->tempo = json_object();
     trace = json_object();
-    comp = json_object();
     json_object_set_new(s->tempo, "storage", json_pack("{s:o}", "trace", trace));
-    json_object_set_new(s->tempo, "compactor", json_pack("{s:o}", "compaction", comp));
+    /* placed before ring and state_dir; r_parse_fields fills it */
+    json_object_set_new(s->tempo, "compactor", json_pack("{s:{}}", "compaction"));
     json_object_set_new(s->tempo, "server",
                         json_pack("{s:i}", "http_listen_port", RENDER_HTTP_PORT));
     if ((rc = r_parse_storage(spec, s, trace, err)) != TC_OK)
         return rc;
-    if ((rc = r_parse_blocklist(spec, trace, &poll_secs, err)) != TC_OK)
-        return rc;
-    if ((rc = r_parse_compaction(spec, comp, poll_secs, err)) != TC_OK)
+    if ((rc = r_parse_fields(spec, s->tempo, err)) != TC_OK)
         return rc;
     {
         char peer[256], svc[128];

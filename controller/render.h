@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/tc.h"
 
 #define RENDER_GROUP "compactor.tempo.dev"
@@ -54,6 +55,24 @@ struct render_result {
     char name[64];            /* base child name "tempo-<cr>-compactor" */
     char selector[256];       /* label selector string for status.selector */
 };
+
+/* A spec field that sets a key of the daemon (render.c lists them). */
+struct render_field {
+    const char *section;        /* spec.<section> */
+    const char *name;           /* spec.<section>.<name> */
+    const char *key;            /* the daemon's tempo.yaml key (daemon_config_table) */
+    int always;                 /* rendered with its default when unset */
+    const char *deploy_default; /* NULL: the key's default */
+    const char *why;            /* why deploy_default differs from Tempo's */
+};
+
+extern const struct render_field render_fields[];
+extern const size_t render_nfields;
+
+/* render_fields_json() appends render_fields as a JSON array of {section,
+ * name, key, always, deploy_default, why} (`config-fields`, read by
+ * hack/gen-config.py with `tempo-compactor config-schema`). */
+int render_fields_json(struct buf *out);
 
 /* render_manifests() fills res (caller calls render_result_cleanup). cr is
  * borrowed. On error res is empty and err names the field. */

@@ -66,9 +66,7 @@ compact_cli_main(int argc, char **argv)
     char ids[UUID_STR_LEN + 1] = "";
 
     memset(&cfg, 0, sizeof(cfg));
-    cfg.row_group_bytes = 100000000;
-    cfg.bloom_fp = 0.01;
-    cfg.bloom_shard_bytes = 102400;
+    vp4_block_cfg_defaults(&cfg.block); /* Tempo's storage.trace.block.* defaults */
     if (argc < 4)
         return usage();
     be = backend_local_new(argv[1], &err);
@@ -80,7 +78,7 @@ compact_cli_main(int argc, char **argv)
         if (strcmp(argv[i], "--read-only") == 0) {
             read_only = 1;
         } else if (strcmp(argv[i], "--rg-bytes") == 0 && i + 1 < argc) {
-            cfg.row_group_bytes = (size_t)strtoull(argv[++i], NULL, 10);
+            cfg.block.row_group_bytes = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--max-bytes-per-trace") == 0 && i + 1 < argc) {
             cfg.max_bytes_per_trace = strtoull(argv[++i], NULL, 10);
         } else if (argv[i][0] == '-' || n == COMPACT_MAX_INPUTS) {

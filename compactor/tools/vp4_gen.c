@@ -15,6 +15,7 @@
 #include "base/mem.h"
 #include "tempo/meta.h"
 #include "tempo/vp4.h"
+#include "tempo/vp4_block.h"
 #include "tempo/vp4_bloom.h"
 #include "tools/tools.h"
 
@@ -377,6 +378,7 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     char path[4096];
     struct buf js;
     struct vp4_bloom bloom;
+    struct vp4_block_cfg bc;
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -491,7 +493,8 @@ vp4_gen_block(const struct vp4_gen_opts *o, struct vp4_gen_result *res, struct t
     }
     /* blooms, index, then meta.json last (Tempo's order): a block is
      * visible only when complete */
-    if ((rc = vp4_bloom_init(&bloom, 0.01, 102400, o->traces)) != TC_OK) {
+    vp4_block_cfg_defaults(&bc); /* Tempo's bloom settings */
+    if ((rc = vp4_bloom_init(&bloom, bc.bloom_fp, bc.bloom_shard_bytes, o->traces)) != TC_OK) {
         rc = tc_err_set(err, rc, "gen: bloom filter");
         goto out;
     }

@@ -119,6 +119,7 @@ vp4_split_block(const char *src_dir, struct backend *be, const char *tenant, int
         (rc = parquet_cursor_new(&c, r, err)) != TC_OK)
         goto out;
     memset(&o, 0, sizeof(o));
+    vp4_block_cfg_defaults(&o.cfg);
     o.be = be;
     o.tenant = tenant;
     o.schema = schema;

@@ -11,6 +11,7 @@ every CEL rule of the CRD.
 import copy
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -27,6 +28,7 @@ CRD_PATH = os.path.join(TOP, "crds", "tempocompactor.yaml")
 CHART_CRD = os.path.join(TOP, "charts", "tempo-compactor", "crds", "tempocompactor.yaml")
 EXAMPLES = sorted(glob.glob(os.path.join(TOP, "crds", "examples", "*.yaml")))
 INVALID = sorted(glob.glob(os.path.join(HERE, "invalid", "*.yaml")))
+GENERATED_RULE = re.compile(r" must be within \[[^]]*\], the range of [a-z_.]+$")
 
 t = Tap()
 crd = yaml.safe_load(open(CRD_PATH))
@@ -166,7 +168,10 @@ def check_cel_interpreter():
 
 
 def check_rules_covered():
-    msgs = {r.get("message") for _, r in crdcheck.rules(schema)}
+    # The range rules hack/gen-config.py writes from the config table are probed at both
+    # bounds of every field by tests/chart/test_config_drift.py instead of one fixture each.
+    msgs = {r.get("message") for _, r in crdcheck.rules(schema)
+            if not GENERATED_RULE.search(r.get("message") or "")}
     for _, r in crdcheck.rules(schema):
         crdcheck.cel_parse(r["rule"])  # every rule is inside the checked subset
     expected = set()

@@ -1,4 +1,5 @@
 /* test_cfg.c - the config engine on a small table: YAML, flags, env, errors, dump. */
+#include <jansson.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -262,8 +263,161 @@ TEST(render_masks_secrets_and_roundtrips)
     cfg_cleanup(&table, &d);
 }
 
+/* A module's struct and table, embedded and included by a program's table. */
+struct tmod {
+    int64_t conc;
+    int64_t every_ms;
+    char *label;
+};
+
+static const struct cfg_key mod_keys[] = {
+    {"m.conc", NULL, CFG_INT, offsetof(struct tmod, conc), "50", 0, 100, "in flight",
+     CFG_ZERO_IS_DEFAULT},
+    {"m.every", NULL, CFG_DURATION, offsetof(struct tmod, every_ms), "5m", 0, 87600.0 * 3600000,
+     "period", CFG_ZERO_IS_DEFAULT},
+    {"m.label", NULL, CFG_STRING, offsetof(struct tmod, label), "x", 0, 0, "label"},
+};
+static const struct cfg_table mod_table = {mod_keys, TC_ARRAY_LEN(mod_keys)};
+
+struct tprog {
+    int flag;
+    struct tmod mod;
+    int64_t after;
+};
+
+static const struct cfg_key prog_keys[] = {
+    {"a.flag", NULL, CFG_BOOL, offsetof(struct tprog, flag), "false", 0, 0, "a bool"},
+    CFG_INCLUDE(&mod_table, offsetof(struct tprog, mod)),
+    {"m.after", NULL, CFG_DURATION, offsetof(struct tprog, after), "1h", 60000, 3600000, "after"},
+};
+static const struct cfg_table prog_table = {prog_keys, TC_ARRAY_LEN(prog_keys)};
+
+TEST(included_table_keys_load_at_their_offset)
+{
+    struct tprog c;
+    struct tc_err err;
+    struct buf out;
+    const char *y = "a:\n  flag: yes\nm:\n  conc: 7\n  every: 1h\n  label: y\n  after: 2m\n";
+    size_t off;
+    char *argv[] = {"prog", "-m.conc=9", NULL};
+
+    memset(&c, 0, sizeof(c));
+    ASSERT_OK(cfg_defaults(&prog_table, &c, &err));
+    ASSERT_EQ(c.mod.conc, 50); /* the module's default, written once in mod_keys */
+    ASSERT_EQ(c.mod.every_ms, 300000);
+    ASSERT_STR_EQ(c.mod.label, "x");
+    ASSERT_EQ(c.after, 3600000);
+    ASSERT_OK(cfg_load_yaml(&prog_table, &c, y, strlen(y), "t.yaml", &err));
+    ASSERT_EQ(c.flag, 1);
+    ASSERT_EQ(c.mod.conc, 7);
+    ASSERT_EQ(c.mod.every_ms, 3600000);
+    ASSERT_STR_EQ(c.mod.label, "y");
+    ASSERT_EQ(c.after, 120000);
+    ASSERT_OK(cfg_set(&prog_table, &c, "m.label", "z", &err));
+    ASSERT_STR_EQ(c.mod.label, "z");
+    ASSERT(cfg_find(&prog_table, "m.conc", &off) != NULL);
+    ASSERT_EQ(off, offsetof(struct tprog, mod) + offsetof(struct tmod, conc));
+    ASSERT(cfg_find(&prog_table, "m.nope", NULL) == NULL);
+    buf_init(&out, 0);
+    ASSERT_OK(cfg_render_yaml(&prog_table, &c, &out));
+    ASSERT_STR_CONTAINS(out.data, "m:\n    after: 2m0s\n    conc: 7\n    every: 1h0m0s\n"
+                                  "    label: z\n");
+    buf_cleanup(&out);
+    cfg_cleanup(&prog_table, &c);
+    ASSERT(c.mod.label == NULL); /* cleanup reaches the included struct's strings */
+    memset(&c, 0, sizeof(c));
+    ASSERT_OK(cfg_load(&prog_table, &c, 2, argv, &err));
+    ASSERT_EQ(c.mod.conc, 9);
+    cfg_cleanup(&prog_table, &c);
+}
+
+TEST(zero_means_the_default)
+{
+    struct tprog c;
+    struct tc_err err;
+    const char *y = "m:\n  conc: 0\n  every: 0s\n";
+
+    memset(&c, 0, sizeof(c));
+    ASSERT_OK(cfg_defaults(&prog_table, &c, &err));
+    ASSERT_OK(cfg_load_yaml(&prog_table, &c, y, strlen(y), "t.yaml", &err));
+    ASSERT_EQ(c.mod.conc, 50);
+    ASSERT_EQ(c.mod.every_ms, 300000);
+    ASSERT_OK(cfg_set(&prog_table, &c, "m.every", "1m", &err));
+    ASSERT_EQ(c.mod.every_ms, 60000); /* other values stay as given */
+    cfg_cleanup(&prog_table, &c);
+}
+
+TEST(duration_range_errors_print_durations)
+{
+    struct tprog c;
+    struct tc_err err;
+
+    memset(&c, 0, sizeof(c));
+    ASSERT_OK(cfg_defaults(&prog_table, &c, &err));
+    ASSERT_EQ(cfg_set(&prog_table, &c, "m.after", "90m", &err), TC_INVAL);
+    ASSERT_STR_EQ(err.msg, "m.after: 1h30m is out of range [1m, 1h]");
+    ASSERT_EQ(cfg_set(&prog_table, &c, "m.every", "87601h", &err), TC_INVAL);
+    ASSERT_STR_EQ(err.msg, "m.every: 87601h is out of range [0s, 87600h]");
+    ASSERT_OK(cfg_set(&prog_table, &c, "m.every", "87600h", &err));
+    cfg_cleanup(&prog_table, &c);
+}
+
+TEST(short_durations)
+{
+    static const struct {
+        int64_t ms;
+        const char *out;
+    } cases[] = {{0, "0s"},
+                 {100, "100ms"},
+                 {60000, "1m"},
+                 {5400000, "1h30m"},
+                 {3153600000000, "876000h"},
+                 {90061001, "25h1m1s1ms"}};
+    char out[32];
+    int64_t back;
+    size_t i;
+
+    for (i = 0; i < TC_ARRAY_LEN(cases); i++) {
+        cfg_format_duration_short(cases[i].ms, out, sizeof(out));
+        ASSERT_STR_EQ(out, cases[i].out);
+        ASSERT_OK(cfg_parse_duration(out, &back)); /* Go syntax: it parses back */
+        ASSERT_EQ(back, cases[i].ms);
+    }
+}
+
+TEST(schema_json_lists_typed_defaults_and_ranges)
+{
+    struct buf out;
+    json_t *arr, *k;
+    json_error_t je;
+
+    buf_init(&out, 0);
+    ASSERT_OK(cfg_render_json(&prog_table, &out));
+    arr = json_loads(out.data, 0, &je);
+    ASSERT(arr != NULL);
+    ASSERT_EQ(json_array_size(arr), 5); /* the included keys, no CFG_TABLE entry */
+    k = json_array_get(arr, 1);         /* sorted: a.flag, m.after, m.conc, ... */
+    ASSERT_STR_EQ(json_string_value(json_object_get(k, "key")), "m.after");
+    ASSERT_STR_EQ(json_string_value(json_object_get(k, "type")), "duration");
+    ASSERT_STR_EQ(json_string_value(json_object_get(k, "default")), "1h");
+    ASSERT_STR_EQ(json_string_value(json_object_get(k, "min")), "1m");
+    ASSERT_STR_EQ(json_string_value(json_object_get(k, "max")), "1h");
+    k = json_array_get(arr, 2);
+    ASSERT_EQ(json_integer_value(json_object_get(k, "default")), 50);
+    ASSERT_EQ(json_integer_value(json_object_get(k, "max")), 100);
+    ASSERT(json_is_true(json_object_get(k, "zero_is_default")));
+    k = json_array_get(arr, 0);
+    ASSERT(json_is_false(json_object_get(k, "default")));
+    ASSERT(json_object_get(k, "min") == NULL); /* unbounded */
+    json_decref(arr);
+    buf_cleanup(&out);
+}
+
 TEST_MAIN(TEST_ENTRY(defaults), TEST_ENTRY(yaml_values_all_types),
           TEST_ENTRY(unknown_key_names_line_and_column),
           TEST_ENTRY(bad_values_name_line_and_column), TEST_ENTRY(durations_go_syntax),
           TEST_ENTRY(env_expansion), TEST_ENTRY(flags_override_file_and_env),
-          TEST_ENTRY(flag_errors), TEST_ENTRY(render_masks_secrets_and_roundtrips))
+          TEST_ENTRY(flag_errors), TEST_ENTRY(render_masks_secrets_and_roundtrips),
+          TEST_ENTRY(included_table_keys_load_at_their_offset), TEST_ENTRY(zero_means_the_default),
+          TEST_ENTRY(duration_range_errors_print_durations), TEST_ENTRY(short_durations),
+          TEST_ENTRY(schema_json_lists_typed_defaults_and_ranges))

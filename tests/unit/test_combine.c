@@ -524,6 +524,7 @@ write_block(struct backend *be, struct vp4_trace *const *t, size_t n, struct met
     tmpl.start_s = (int64_t)time(NULL) - 7200;
     tmpl.end_s = tmpl.start_s + 600;
     memset(&o, 0, sizeof(o));
+    vp4_block_cfg_defaults(&o.cfg);
     o.be = be;
     o.tenant = "t1";
     o.schema = s;
@@ -665,6 +666,7 @@ TEST(trace_over_max_bytes_per_trace)
     write_block(be, b1, 2, &m[0]);
     write_block(be, b2, 2, &m[1]);
     memset(&cfg, 0, sizeof(cfg));
+    vp4_block_cfg_defaults(&cfg.block);
     cfg.max_bytes_per_trace = e1 + e2;
     before = metrics_value(discarded, vals);
     ASSERT_OK(compact_job(be, NULL, "t1", in, 2, &cfg, NULL, NULL, NULL, &res, &err));

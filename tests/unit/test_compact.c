@@ -203,9 +203,8 @@ static void
 default_cfg(struct compact_cfg *c)
 {
     memset(c, 0, sizeof(*c));
-    c->row_group_bytes = 30000;
-    c->bloom_fp = 0.01;
-    c->bloom_shard_bytes = 102400;
+    vp4_block_cfg_defaults(&c->block);
+    c->block.row_group_bytes = 30000; /* several row groups */
 }
 
 /* Checks the output block against its files and the expected union. */

@@ -86,21 +86,15 @@ static struct compactor *
 new_compactor(struct backend *be, struct blocklist *bl, int *owns_calls)
 {
     struct compactor_cfg cfg;
+    struct tc_err err;
 
-    memset(&cfg, 0, sizeof(cfg));
+    compactor_cfg_defaults(&cfg); /* Tempo's: 1h window, 5m per tenant, ... */
     cfg.be = be;
     cfg.bl = bl;
-    cfg.window_s = HOUR;
-    cfg.max_objects = 6000000;
-    cfg.max_block_bytes = 107374182400ULL;
-    cfg.max_time_per_tenant_ms = 300000;
-    cfg.job.row_group_bytes = 100000000;
-    cfg.job.bloom_fp = 0.01;
-    cfg.job.bloom_shard_bytes = 102400;
     cfg.tenant_cfg = overrides;
     cfg.owns = owns_job;
     cfg.owns_ud = owns_calls;
-    return compactor_new(&cfg);
+    return compactor_new(&cfg, &err);
 }
 
 static void

@@ -628,10 +628,37 @@ TEST(progress_log_status_and_metric_names)
     backend_free(b);
 }
 
+/* The poller validates; defaults are poll_cfg_table's, never substituted. */
+TEST(out_of_range_settings_are_refused_not_replaced)
+{
+    const char *dir;
+    struct backend *b = make_bucket(&dir);
+    struct poll_cfg cfg;
+    struct metrics *reg = metrics_new();
+    struct tc_err err = {0};
+
+    poll_cfg_defaults(&cfg);
+    ASSERT_EQ(cfg.concurrency, 50); /* Tempo's defaults, from the table */
+    ASSERT_EQ(cfg.tenant_concurrency, 1);
+    ASSERT_EQ(cfg.tenant_index_builders, 2);
+    ASSERT_EQ(cfg.fallback, 1);
+    cfg.concurrency = 0;
+    ASSERT(poller_new(b, &cfg, NULL, NULL, reg, &err) == NULL);
+    ASSERT_EQ(err.code, TC_INVAL);
+    ASSERT_STR_CONTAINS(err.msg, "concurrency 0");
+    poll_cfg_defaults(&cfg);
+    cfg.max_meta_bytes = 0;
+    ASSERT(poller_new(b, &cfg, NULL, NULL, reg, &err) == NULL);
+    ASSERT_EQ(err.code, TC_INVAL);
+    metrics_free(reg);
+    backend_free(b);
+}
+
 TEST_MAIN(TEST_ENTRY(cold_poll_then_warm_restart_needs_no_gets),
           TEST_ENTRY(progress_log_status_and_metric_names),
           TEST_ENTRY(corrupt_index_is_reported_before_it_is_replaced),
           TEST_ENTRY(live_to_compacted_costs_no_get), TEST_ENTRY(bad_input_loses_nothing),
           TEST_ENTRY(hostile_tenant_is_skipped), TEST_ENTRY(non_builder_reads_index_and_falls_back),
           TEST_ENTRY(local_updates_survive_a_stale_poll),
-          TEST_ENTRY(state_file_roundtrip_and_corruption))
+          TEST_ENTRY(state_file_roundtrip_and_corruption),
+          TEST_ENTRY(out_of_range_settings_are_refused_not_replaced))

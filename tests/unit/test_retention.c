@@ -365,6 +365,7 @@ TEST(s3_backend_retention)
     c.secret_key = getenv("TC_S3_SECRET_KEY");
     c.insecure = 1;
     c.forcepathstyle = 1;
+    c.list_blocks_concurrency = 3;
     c.metrics = metrics_new();
     b = backend_s3_new(&c, &err);
     ASSERT(b != NULL);

@@ -1201,6 +1201,10 @@ backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
         return tc_err_set(err, TC_INVAL, "s3: endpoint %s: give host:port without a scheme",
                           cfg->endpoint),
                NULL;
+    if (cfg->list_blocks_concurrency < 1)
+        return tc_err_set(err, TC_INVAL, "s3: list_blocks_concurrency %d must be at least 1",
+                          cfg->list_blocks_concurrency),
+               NULL;
     s = tc_calloc(1, sizeof(*s));
     if (s == NULL)
         return tc_err_set(err, TC_NOMEM, "s3: out of memory"), NULL;
@@ -1234,7 +1238,7 @@ backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
                    (cfg->bucket_lookup == 0 &&
                     !backend_s3_virtual_host(s->endpoint, s->bucket, !cfg->insecure));
     s->skip_verify = cfg->insecure_skip_verify;
-    s->shards = cfg->list_blocks_concurrency > 0 ? cfg->list_blocks_concurrency : 3;
+    s->shards = cfg->list_blocks_concurrency;
     s->retries = cfg->max_retries > 0 ? cfg->max_retries : 3;
     s->timeout_ms = cfg->timeout_ms;
     s->part_size = cfg->part_size >= S3_MIN_PART ? cfg->part_size : S3_MIN_PART;

@@ -30,7 +30,7 @@ struct backend_s3_cfg {
     int bucket_lookup;         /* Tempo's bucket_lookup_type: 0 auto, 1 virtual host, 2 path */
     const char *ca_file;
     int insecure_skip_verify;
-    int list_blocks_concurrency; /* 0 = 3 */
+    int list_blocks_concurrency; /* list_blocks_concurrency, at least 1 */
     int max_retries;             /* 0 = 3 */
     long timeout_ms;             /* 0 = 60 s */
     size_t part_size;            /* multipart part size; 0 = 5 MiB */

@@ -36,37 +36,85 @@ cfield(const void *target, const struct cfg_key *k)
     return (const char *)target + k->offset;
 }
 
-static const struct cfg_key *
-key_find(const struct cfg_table *t, const char *path)
-{
-    size_t i;
+/* Included tables nest this deep at most (a cycle would recurse forever). */
+#define CFG_MAX_DEPTH 8
 
-    for (i = 0; i < t->n; i++)
+/* The entry named path or by its flag name, ignored ones too; *off gets its
+ * offset in the target. */
+static const struct cfg_key *
+key_find_at(const struct cfg_table *t, const char *path, size_t *off, int depth)
+{
+    size_t i, sub_off;
+    const struct cfg_key *k;
+
+    for (i = 0; i < t->n; i++) {
+        if (t->keys[i].type == CFG_TABLE) {
+            if (depth < CFG_MAX_DEPTH &&
+                (k = key_find_at(t->keys[i].sub, path, &sub_off, depth + 1)) != NULL) {
+                *off = t->keys[i].offset + sub_off;
+                return k;
+            }
+            continue;
+        }
         if (strcmp(t->keys[i].path, path) == 0 ||
-            (t->keys[i].flag && strcmp(t->keys[i].flag, path) == 0))
+            (t->keys[i].flag && strcmp(t->keys[i].flag, path) == 0)) {
+            *off = t->keys[i].offset;
             return &t->keys[i];
+        }
+    }
     return NULL;
+}
+
+static const struct cfg_key *
+key_find(const struct cfg_table *t, const char *path, size_t *off)
+{
+    size_t unused;
+
+    return key_find_at(t, path, off ? off : &unused, 0);
+}
+
+const struct cfg_key *
+cfg_find(const struct cfg_table *t, const char *path, size_t *offset)
+{
+    const struct cfg_key *k = key_find(t, path, offset);
+
+    return k && k->type != CFG_IGNORED ? k : NULL;
 }
 
 /* 1 when path is a strict prefix (at a '.') of some key: a mapping to descend. */
 static int
+key_is_parent_at(const struct cfg_table *t, const char *path, size_t n, int depth)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++) {
+        if (t->keys[i].type == CFG_TABLE) {
+            if (depth < CFG_MAX_DEPTH && key_is_parent_at(t->keys[i].sub, path, n, depth + 1))
+                return 1;
+        } else if (strncmp(t->keys[i].path, path, n) == 0 && t->keys[i].path[n] == '.') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
 key_is_parent(const struct cfg_table *t, const char *path)
 {
-    size_t i, n = strlen(path);
-
-    for (i = 0; i < t->n; i++)
-        if (strncmp(t->keys[i].path, path, n) == 0 && t->keys[i].path[n] == '.')
-            return 1;
-    return 0;
+    return key_is_parent_at(t, path, strlen(path), 0);
 }
 
 /* The ignored entry that covers path (equal to it or a parent of it). */
 static const struct cfg_key *
-key_ignored(const struct cfg_table *t, const char *path)
+key_ignored_at(const struct cfg_table *t, const char *path, int depth)
 {
+    const struct cfg_key *k;
     size_t i, n;
 
     for (i = 0; i < t->n; i++) {
+        if (t->keys[i].type == CFG_TABLE && depth < CFG_MAX_DEPTH &&
+            (k = key_ignored_at(t->keys[i].sub, path, depth + 1)) != NULL)
+            return k;
         if (t->keys[i].type != CFG_IGNORED)
             continue;
         n = strlen(t->keys[i].path);
@@ -75,6 +123,45 @@ key_ignored(const struct cfg_table *t, const char *path)
     }
     return NULL;
 }
+
+static const struct cfg_key *
+key_ignored(const struct cfg_table *t, const char *path)
+{
+    return key_ignored_at(t, path, 0);
+}
+
+/* One key of a table with includes expanded: the entry and its offset. */
+struct cfg_ref {
+    const struct cfg_key *k;
+    size_t off;
+};
+
+/* Writes the keys of t (includes expanded, no CFG_TABLE entries) to out
+ * from index i on, or only counts them when out is NULL. Returns the new
+ * index. */
+static size_t
+flatten(const struct cfg_table *t, size_t base, struct cfg_ref *out, size_t i, int depth)
+{
+    size_t j;
+
+    for (j = 0; j < t->n; j++) {
+        const struct cfg_key *k = &t->keys[j];
+        if (k->type == CFG_TABLE) {
+            if (depth < CFG_MAX_DEPTH)
+                i = flatten(k->sub, base + k->offset, out, i, depth + 1);
+            continue;
+        }
+        if (out) {
+            out[i].k = k;
+            out[i].off = base + k->offset;
+        }
+        i++;
+    }
+    return i;
+}
+
+/* The keys of t, sorted by path (cmp_ref); caller frees with tc_free. */
+static struct cfg_ref *flatten_sorted(const struct cfg_table *t, size_t *n);
 
 int
 cfg_parse_duration(const char *s, int64_t *ms)
@@ -161,6 +248,32 @@ cfg_format_duration(int64_t ms, char *out, size_t outsz)
         snprintf(out, outsz, "%s%s", sign, sec);
 }
 
+void
+cfg_format_duration_short(int64_t ms, char *out, size_t outsz)
+{
+    static const struct {
+        int64_t ms;
+        const char *unit;
+    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+    int64_t a = ms < 0 ? -ms : ms;
+    size_t i, len = 0;
+
+    out[0] = '\0';
+    if (a == 0) {
+        snprintf(out, outsz, "0s");
+        return;
+    }
+    if (ms < 0)
+        len += (size_t)snprintf(out, outsz, "-");
+    for (i = 0; i < TC_ARRAY_LEN(units) && len < outsz; i++) {
+        if (a / units[i].ms == 0)
+            continue;
+        len += (size_t)snprintf(out + len, outsz - len, "%lld%s", (long long)(a / units[i].ms),
+                                units[i].unit);
+        a %= units[i].ms;
+    }
+}
+
 static int
 parse_bool(const char *s, int *v)
 {
@@ -184,10 +297,25 @@ parse_bool(const char *s, int *v)
 static int
 check_bounds(const struct cfg_key *k, double v, struct tc_err *err)
 {
-    if (k->min < k->max && (v < k->min || v > k->max))
-        return tc_err_set(err, TC_INVAL, "%s: %g is out of range [%g, %g]", k->path, v, k->min,
-                          k->max);
-    return TC_OK;
+    char a[32], lo[32], hi[32];
+
+    if (!(k->min < k->max) || (v >= k->min && v <= k->max))
+        return TC_OK;
+    if (k->type == CFG_DURATION) {
+        cfg_format_duration_short((int64_t)v, a, sizeof(a));
+        cfg_format_duration_short((int64_t)k->min, lo, sizeof(lo));
+        cfg_format_duration_short((int64_t)k->max, hi, sizeof(hi));
+        return tc_err_set(err, TC_INVAL, "%s: %s is out of range [%s, %s]", k->path, a, lo, hi);
+    }
+    return tc_err_set(err, TC_INVAL, "%s: %g is out of range [%g, %g]", k->path, v, k->min, k->max);
+}
+
+/* Tempo's "0 means the default": a 0 that did not come from the default
+ * itself is replaced by the default. */
+static int
+zero_is_default(const struct cfg_key *k, const char *s)
+{
+    return (k->flags & CFG_ZERO_IS_DEFAULT) && k->def != NULL && s != k->def;
 }
 
 static int
@@ -248,6 +376,8 @@ cfg_set_value(const struct cfg_key *k, void *target, const char *s, struct tc_er
         v = strtoll(s, &end, 10);
         if (errno || end == s || *end)
             return tc_err_set(err, TC_INVAL, "%s: invalid integer \"%s\"", k->path, s);
+        if (v == 0 && zero_is_default(k, s))
+            return cfg_set_value(k, target, k->def, err);
         rc = check_bounds(k, (double)v, err);
         if (rc == TC_OK)
             *(int64_t *)field(target, k) = v;
@@ -259,6 +389,8 @@ cfg_set_value(const struct cfg_key *k, void *target, const char *s, struct tc_er
         v = strtoull(s, &end, 10);
         if (errno || end == s || *end || *s == '-')
             return tc_err_set(err, TC_INVAL, "%s: invalid byte count \"%s\"", k->path, s);
+        if (v == 0 && zero_is_default(k, s))
+            return cfg_set_value(k, target, k->def, err);
         rc = check_bounds(k, (double)v, err);
         if (rc == TC_OK)
             *(uint64_t *)field(target, k) = v;
@@ -281,6 +413,8 @@ cfg_set_value(const struct cfg_key *k, void *target, const char *s, struct tc_er
             return tc_err_set(err, TC_INVAL,
                               "%s: invalid duration \"%s\" (use Go syntax such as 30s, 5m, 1h30m)",
                               k->path, s);
+        if (ms == 0 && zero_is_default(k, s))
+            return cfg_set_value(k, target, k->def, err);
         rc = check_bounds(k, (double)ms, err);
         if (rc == TC_OK)
             *(int64_t *)field(target, k) = ms;
@@ -312,6 +446,7 @@ cfg_set_value(const struct cfg_key *k, void *target, const char *s, struct tc_er
         break;
     }
     case CFG_IGNORED:
+    case CFG_TABLE:
         return TC_OK;
     }
     if (rc != TC_OK)
@@ -329,6 +464,11 @@ cfg_defaults(const struct cfg_table *t, void *target, struct tc_err *err)
         const struct cfg_key *k = &t->keys[i];
         if (k->type == CFG_IGNORED)
             continue;
+        if (k->type == CFG_TABLE) {
+            if ((rc = cfg_defaults(k->sub, field(target, k), err)) != TC_OK)
+                return rc;
+            continue;
+        }
         rc = cfg_set_value(k, target, k->def ? k->def : (k->type == CFG_JSON ? "null" : ""), err);
         if (rc != TC_OK && k->def == NULL) {
             /* numbers without a default start at zero */
@@ -349,11 +489,13 @@ int
 cfg_set(const struct cfg_table *t, void *target, const char *path, const char *value,
         struct tc_err *err)
 {
-    const struct cfg_key *k = key_find(t, path);
+    size_t off;
+    const struct cfg_key *k = key_find(t, path, &off);
 
     if (k == NULL)
         return tc_err_set(err, TC_INVAL, "unknown config key \"%s\"", path);
-    return cfg_set_value(k, target, value, err);
+    /* the entry's own offset is applied by field() */
+    return cfg_set_value(k, (char *)target + off - k->offset, value, err);
 }
 
 int
@@ -488,8 +630,9 @@ node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth)
     return j;
 }
 
+/* target is the struct k belongs to (its included table's, if any). */
 static int
-apply_node(struct walk *w, const struct cfg_key *k, yaml_node_t *n)
+apply_node(struct walk *w, const struct cfg_key *k, void *target, yaml_node_t *n)
 {
     int rc;
 
@@ -502,12 +645,12 @@ apply_node(struct walk *w, const struct cfg_key *k, yaml_node_t *n)
         json_decref(j);
         if (text == NULL)
             return tc_err_set(w->err, TC_NOMEM, "%s: out of memory", k->path);
-        rc = set_string((char **)field(w->target, k), text);
+        rc = set_string((char **)field(target, k), text);
         free(text); /* lint-ok: jansson allocates with malloc */
         return rc;
     }
     if (k->type == CFG_STRLIST) {
-        struct cfg_strlist *l = field(w->target, k);
+        struct cfg_strlist *l = field(target, k);
         yaml_node_item_t *it;
         if (n->type == YAML_SCALAR_NODE && scalar_is_null(n)) {
             strlist_clear(l);
@@ -532,7 +675,7 @@ apply_node(struct walk *w, const struct cfg_key *k, yaml_node_t *n)
                         n->type == YAML_MAPPING_NODE ? "mapping" : "list");
     if (scalar_is_null(n))
         return TC_OK; /* "key:" with no value keeps the default */
-    rc = cfg_set_value(k, w->target, (const char *)n->data.scalar.value, w->err);
+    rc = cfg_set_value(k, target, (const char *)n->data.scalar.value, w->err);
     if (rc != TC_OK) {
         char msg[TC_ERR_LEN];
         snprintf(msg, sizeof(msg), "%s", w->err->msg);
@@ -553,6 +696,7 @@ walk_mapping(struct walk *w, yaml_node_t *map, const char *prefix, int depth)
         yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
         const struct cfg_key *k, *ig;
+        size_t off;
         char path[CFG_PATH_MAX];
 
         if (kn == NULL || vn == NULL || kn->type != YAML_SCALAR_NODE)
@@ -562,9 +706,9 @@ walk_mapping(struct walk *w, yaml_node_t *map, const char *prefix, int depth)
             return walk_err(w, kn, TC_PARSE, "key path too long: %s%s", prefix, NULL);
         /* a real key wins, then a parent of real keys (even inside an ignored
          * subtree such as "server"), then the ignored subtree itself */
-        k = key_find(w->t, path);
+        k = key_find(w->t, path, &off);
         if (k && k->type != CFG_IGNORED) {
-            rc = apply_node(w, k, vn);
+            rc = apply_node(w, k, (char *)w->target + off - k->offset, vn);
         } else if (key_is_parent(w->t, path) && vn->type == YAML_MAPPING_NODE) {
             rc = walk_mapping(w, vn, path, depth + 1);
         } else if ((ig = key_ignored(w->t, path)) != NULL) {
@@ -671,7 +815,7 @@ next_flag(const struct cfg_table *t, int argc, char **argv, int i, char *name, s
         *value = eq + 1;
         return i + 1;
     }
-    k = key_find(t, name);
+    k = key_find(t, name, NULL);
     if (strcmp(name, "config.expand-env") == 0 || (k && k->type == CFG_BOOL)) {
         *value = "true";
         return i + 1;
@@ -723,7 +867,7 @@ cfg_load(const struct cfg_table *t, void *target, int argc, char **argv, struct 
         next = next_flag(t, argc, argv, i, name, sizeof(name), &value);
         if (strcmp(name, "config.file") == 0 || strcmp(name, "config.expand-env") == 0)
             continue;
-        if (key_find(t, name) == NULL)
+        if (key_find(t, name, NULL) == NULL)
             return tc_err_set(err, TC_INVAL, "unknown flag -%s", name);
         rc = cfg_set(t, target, name, value, err);
         if (rc != TC_OK)
@@ -735,11 +879,10 @@ cfg_load(const struct cfg_table *t, void *target, int argc, char **argv, struct 
 /* ---- rendering ---- */
 
 static int
-cmp_key_path(const void *a, const void *b)
+cmp_ref(const void *a, const void *b)
 {
-    const struct cfg_key *x = *(const struct cfg_key *const *)a;
-    const struct cfg_key *y = *(const struct cfg_key *const *)b;
-    const char *p = x->path, *q = y->path;
+    const char *p = ((const struct cfg_ref *)a)->k->path;
+    const char *q = ((const struct cfg_ref *)b)->k->path;
 
     /* compare segment-wise so "a.b.c" stays next to "a.b.d", before "a.bc" */
     while (*p && *p == *q) {
@@ -751,6 +894,19 @@ cmp_key_path(const void *a, const void *b)
     if (*q == '.' && *p != '\0')
         return 1;
     return (unsigned char)*p - (unsigned char)*q;
+}
+
+static struct cfg_ref *
+flatten_sorted(const struct cfg_table *t, size_t *n)
+{
+    size_t count = flatten(t, 0, NULL, 0, 0);
+    struct cfg_ref *refs = tc_calloc(count ? count : 1, sizeof(*refs));
+
+    if (refs == NULL)
+        return NULL;
+    *n = flatten(t, 0, refs, 0, 0);
+    qsort(refs, *n, sizeof(*refs), cmp_ref);
+    return refs;
 }
 
 /* Emits s plain when YAML would read it back as the same string, else as a
@@ -833,6 +989,7 @@ put_value(struct buf *out, const struct cfg_key *k, const void *target, int inde
         return rc;
     }
     case CFG_IGNORED:
+    case CFG_TABLE:
         break;
     }
     return TC_OK;
@@ -841,22 +998,21 @@ put_value(struct buf *out, const struct cfg_key *k, const void *target, int inde
 int
 cfg_render_yaml(const struct cfg_table *t, const void *target, struct buf *out)
 {
-    const struct cfg_key **sorted;
+    struct cfg_ref *refs;
     const char *prev = "";
     size_t i, n = 0;
     int rc = TC_OK;
 
-    sorted = tc_calloc(t->n ? t->n : 1, sizeof(*sorted));
-    if (sorted == NULL)
+    refs = flatten_sorted(t, &n);
+    if (refs == NULL)
         return TC_NOMEM;
-    for (i = 0; i < t->n; i++)
-        if (t->keys[i].type != CFG_IGNORED)
-            sorted[n++] = &t->keys[i];
-    qsort(sorted, n, sizeof(*sorted), cmp_key_path);
     for (i = 0; i < n && rc == TC_OK; i++) {
-        const char *p = sorted[i]->path, *q = prev, *seg, *dot;
+        const struct cfg_key *k = refs[i].k;
+        const char *p = k->path, *q = prev, *seg, *dot;
         int depth = 0;
 
+        if (k->type == CFG_IGNORED)
+            continue;
         /* skip the segments shared with the previous key */
         for (;;) {
             const char *pd = strchr(p, '.'), *qd = strchr(q, '.');
@@ -869,40 +1025,124 @@ cfg_render_yaml(const struct cfg_table *t, const void *target, struct buf *out)
         for (seg = p; (dot = strchr(seg, '.')) != NULL && rc == TC_OK; seg = dot + 1, depth++)
             rc = buf_printf(out, "%*s%.*s:\n", depth * 4, "", (int)(dot - seg), seg);
         rc = rc ? rc : buf_printf(out, "%*s%s:", depth * 4, "", seg);
-        rc = rc ? rc : put_value(out, sorted[i], target, depth * 4 + 4);
-        prev = sorted[i]->path;
+        rc = rc ? rc
+                : put_value(out, k, (const char *)target + refs[i].off - k->offset, depth * 4 + 4);
+        prev = k->path;
     }
-    tc_free(sorted);
+    tc_free(refs);
     return rc;
 }
+
+static const char *const cfg_type_names[] = {"bool",     "int",     "bytes",  "float",
+                                             "duration", "string",  "secret", "list",
+                                             "json",     "ignored", "table"};
 
 int
 cfg_render_markdown(const struct cfg_table *t, struct buf *out)
 {
-    static const char *const tnames[] = {"bool",   "int",    "bytes", "float", "duration",
-                                         "string", "secret", "list",  "json",  "ignored"};
-    const struct cfg_key **sorted;
+    struct cfg_ref *refs;
     size_t i, n = 0;
     int rc, pass;
 
-    sorted = tc_calloc(t->n ? t->n : 1, sizeof(*sorted));
-    if (sorted == NULL)
+    refs = flatten_sorted(t, &n);
+    if (refs == NULL)
         return TC_NOMEM;
-    for (i = 0; i < t->n; i++)
-        sorted[n++] = &t->keys[i];
-    qsort(sorted, n, sizeof(*sorted), cmp_key_path);
     rc = buf_puts(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
     for (pass = 0; pass < 2 && rc == TC_OK; pass++) {
         for (i = 0; i < n && rc == TC_OK; i++) {
-            const struct cfg_key *k = sorted[i];
+            const struct cfg_key *k = refs[i].k;
             if ((k->type == CFG_IGNORED) != pass)
                 continue;
-            rc = buf_printf(out, "| `%s` | %s | %s%s%s | %s |\n", k->path, tnames[k->type],
-                            k->def && *k->def ? "`" : "", k->def && *k->def ? k->def : "",
-                            k->def && *k->def ? "`" : "", k->doc ? k->doc : "");
+            rc =
+                buf_printf(out, "| `%s` | %s | %s%s%s | %s%s |\n", k->path, cfg_type_names[k->type],
+                           k->def && *k->def ? "`" : "", k->def && *k->def ? k->def : "",
+                           k->def && *k->def ? "`" : "", k->doc ? k->doc : "",
+                           k->flags & CFG_ZERO_IS_DEFAULT ? " 0 means the default." : "");
         }
     }
-    tc_free(sorted);
+    tc_free(refs);
+    return rc;
+}
+
+/* The typed JSON form of a default or bound given as text (def) or number. */
+static json_t *
+schema_value(const struct cfg_key *k, const char *text, double num)
+{
+    char tmp[64];
+    int b;
+
+    switch (k->type) {
+    case CFG_BOOL:
+        return text && parse_bool(text, &b) == TC_OK ? json_boolean(b) : json_null();
+    case CFG_INT:
+    case CFG_BYTES:
+        return json_integer(text ? (json_int_t)strtoll(text, NULL, 10) : (json_int_t)num);
+    case CFG_FLOAT:
+        return json_real(text ? strtod(text, NULL) : num);
+    case CFG_DURATION: {
+        int64_t ms = (int64_t)num;
+        if (text && cfg_parse_duration(text, &ms) != TC_OK)
+            return json_null();
+        cfg_format_duration_short(ms, tmp, sizeof(tmp));
+        return json_string(tmp);
+    }
+    case CFG_SECRET:
+    case CFG_STRING:
+        return json_string(text ? text : "");
+    case CFG_JSON: {
+        json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+        return j ? j : json_null();
+    }
+    case CFG_STRLIST:
+        return json_array();
+    case CFG_IGNORED:
+    case CFG_TABLE:
+        break;
+    }
+    return json_null();
+}
+
+int
+cfg_render_json(const struct cfg_table *t, struct buf *out)
+{
+    struct cfg_ref *refs;
+    json_t *arr = json_array(), *o;
+    char *text = NULL;
+    size_t i, n = 0;
+    int rc = TC_NOMEM, pass;
+
+    refs = flatten_sorted(t, &n);
+    if (refs == NULL || arr == NULL)
+        goto out;
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < n; i++) {
+            const struct cfg_key *k = refs[i].k;
+            if ((k->type == CFG_IGNORED) != pass)
+                continue;
+            o = json_pack("{s:s, s:s, s:s}", "key", k->path, "type", cfg_type_names[k->type], "doc",
+                          k->doc ? k->doc : "");
+            if (o == NULL || json_array_append_new(arr, o) != 0)
+                goto out;
+            if (k->type == CFG_IGNORED)
+                continue;
+            json_object_set_new(o, "flag", k->flag ? json_string(k->flag) : json_null());
+            json_object_set_new(o, "default", schema_value(k, k->def, 0));
+            json_object_set_new(o, "zero_is_default", json_boolean(k->flags & CFG_ZERO_IS_DEFAULT));
+            if (k->min < k->max) {
+                json_object_set_new(o, "min", schema_value(k, NULL, k->min));
+                json_object_set_new(o, "max", schema_value(k, NULL, k->max));
+            }
+        }
+    }
+    text = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        goto out;
+    rc = buf_puts(out, text);
+    rc = rc ? rc : buf_putc(out, '\n');
+out:
+    free(text); /* lint-ok: jansson allocates with malloc */
+    json_decref(arr);
+    tc_free(refs);
     return rc;
 }
 
@@ -914,6 +1154,9 @@ cfg_cleanup(const struct cfg_table *t, void *target)
     for (i = 0; i < t->n; i++) {
         const struct cfg_key *k = &t->keys[i];
         switch (k->type) {
+        case CFG_TABLE:
+            cfg_cleanup(k->sub, field(target, k));
+            break;
         case CFG_STRING:
         case CFG_SECRET:
         case CFG_JSON:

@@ -8,6 +8,11 @@
  * then -path=value flags. An unknown key or a bad value is an error naming
  * the key, and for files the file, line and column.
  *
+ * A table may include another table (CFG_TABLE) at an offset: a module
+ * keeps the keys of its own config struct, with their defaults, in one
+ * table (poll_cfg_table), and the program's table includes it where that
+ * struct is embedded. So every default is written once, next to its key.
+ *
  * Strings, lists and JSON values in the target are owned by the target;
  * cfg_cleanup() frees them.
  */
@@ -31,7 +36,17 @@ enum cfg_type {
     CFG_STRLIST,  /* struct cfg_strlist */
     CFG_JSON,     /* char *: any YAML subtree as JSON text (maps, lists of objects) */
     CFG_IGNORED,  /* a subtree accepted with a warning: not used by this program */
+    CFG_TABLE,    /* the keys of sub, their offsets relative to this entry's offset */
 };
+
+/* Duration bounds are in ms. CFG_DURATION_MAX (876000h, 100 years) is the
+ * upper bound of durations that have no natural one: Tempo accepts any
+ * duration, and retentions of 10 years (87600h) are real. */
+#define CFG_MS_DAY (24.0 * 3600 * 1000)
+#define CFG_DURATION_MAX (36500 * CFG_MS_DAY)
+
+/* cfg_key.flags */
+#define CFG_ZERO_IS_DEFAULT 1u /* Tempo's "0 means the default": 0 loads as def */
 
 struct cfg_strlist {
     char **v;
@@ -46,7 +61,15 @@ struct cfg_key {
     const char *def; /* NULL = zero value */
     double min, max; /* inclusive bounds when min < max (durations in ms) */
     const char *doc;
+    unsigned flags;              /* CFG_ZERO_IS_DEFAULT */
+    const struct cfg_table *sub; /* CFG_TABLE only */
 };
+
+/* A table entry that includes sub's keys for the struct at offset off. */
+#define CFG_INCLUDE(subtable, off)                                                                 \
+    {                                                                                              \
+        "", NULL, CFG_TABLE, (off), NULL, 0, 0, NULL, 0, (subtable)                                \
+    }
 
 struct cfg_table {
     const struct cfg_key *keys;
@@ -73,6 +96,11 @@ struct json_t;
 int cfg_yaml_to_json(const char *yaml, size_t len, const char *name, struct json_t **out,
                      struct tc_err *err);
 
+/* cfg_find() returns the key named path (or by its flag name), NULL when
+ * there is none; *offset (may be NULL) gets the key's offset in the target,
+ * included tables counted. Ignored entries are not returned. */
+const struct cfg_key *cfg_find(const struct cfg_table *t, const char *path, size_t *offset);
+
 /* cfg_set() sets one key from its text form. */
 int cfg_set(const struct cfg_table *t, void *target, const char *path, const char *value,
             struct tc_err *err);
@@ -87,10 +115,21 @@ int cfg_render_yaml(const struct cfg_table *t, const void *target, struct buf *o
  * default and doc line (ignored keys listed last). For README and -help. */
 int cfg_render_markdown(const struct cfg_table *t, struct buf *out);
 
+/* cfg_render_json() appends every key as a JSON array, sorted by path:
+ * {"key", "flag", "type", "default", "min", "max", "zero_is_default", "doc"}.
+ * default, min and max are typed (numbers, booleans; durations as Go
+ * strings like "5m"); min and max are left out when the key is unbounded.
+ * Ignored subtrees come last with only key, type and doc. Generators of the
+ * CRD and the chart read it (`tempo-compactor config-schema`). */
+int cfg_render_json(const struct cfg_table *t, struct buf *out);
+
 /* cfg_parse_duration() parses Go durations ("1h30m", "250ms", "0") into ms. */
 int cfg_parse_duration(const char *s, int64_t *ms);
 /* cfg_format_duration() prints ms like Go's time.Duration.String(). */
 void cfg_format_duration(int64_t ms, char *out, size_t outsz);
+/* cfg_format_duration_short() prints ms without zero units ("336h", "1h30m",
+ * "100ms", "0s"), for messages and schemas; Go parses it back. */
+void cfg_format_duration_short(int64_t ms, char *out, size_t outsz);
 
 void cfg_cleanup(const struct cfg_table *t, void *target);
 

@@ -2,6 +2,8 @@
 #include "blocklist/poll.h"
 
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,43 +79,80 @@ struct poll_tenant {
 static const char *const poll_tenant_label[] = {"tenant", NULL};
 static const char *const poll_status_labels[] = {"tenant", "status", NULL};
 
+#define P(x) offsetof(struct poll_cfg, x)
+
+static const struct cfg_key poll_keys[] = {
+    {"storage.trace.blocklist_poll_concurrency", NULL, CFG_INT, P(concurrency), "50", 0, 10000,
+     "Meta GETs in flight per tenant.", CFG_ZERO_IS_DEFAULT},
+    {"storage.trace.blocklist_poll_tenant_concurrency", NULL, CFG_INT, P(tenant_concurrency), "1",
+     0, 1000, "Tenants polled at once.", CFG_ZERO_IS_DEFAULT},
+    {"storage.trace.blocklist_poll_fallback", NULL, CFG_BOOL, P(fallback), "true", 0, 0,
+     "Non-builders list the bucket themselves when the tenant index is missing or stale."},
+    {"storage.trace.blocklist_poll_tenant_index_builders", NULL, CFG_INT, P(tenant_index_builders),
+     "2", 0, 100, "Instances that build each tenant index.", CFG_ZERO_IS_DEFAULT},
+    {"storage.trace.blocklist_poll_stale_tenant_index", NULL, CFG_DURATION,
+     P(stale_tenant_index_ms), "0s", 0, CFG_DURATION_MAX,
+     "A tenant index older than this is treated as missing; 0 disables."},
+    {"storage.trace.blocklist_poll_jitter_ms", NULL, CFG_INT, P(jitter_ms), "0", 0, 600000,
+     "Random delay in ms before each unknown meta GET."},
+    {"storage.trace.blocklist_poll_tolerate_consecutive_errors", NULL, CFG_INT,
+     P(tolerate_consecutive_errors), "1", 0, 100, "Retries per tenant per poll."},
+    {"storage.trace.blocklist_poll_tolerate_tenant_failures", NULL, CFG_INT,
+     P(tolerate_tenant_failures), "1", 0, 100000,
+     "Failed tenants tolerated before the poll cycle is abandoned."},
+};
+
+const struct cfg_table poll_cfg_table = {poll_keys, TC_ARRAY_LEN(poll_keys)};
+
 void
 poll_cfg_defaults(struct poll_cfg *c)
 {
+    struct tc_err err;
+
     memset(c, 0, sizeof(*c));
-    c->concurrency = 50;
-    c->tenant_concurrency = 1;
-    c->tenant_index_builders = 2;
-    c->fallback = 1;
-    c->tolerate_consecutive_errors = 1;
-    c->tolerate_tenant_failures = 1;
+    /* the table has no strings: this cannot fail */
+    if (cfg_defaults(&poll_cfg_table, c, &err) != TC_OK)
+        LOG_ERROR("poll: bad default in poll_cfg_table", KV_ERR(&err));
     c->max_meta_bytes = 1 << 20;
     c->write_tenant_index = 1;
     c->progress_log_ms = 10000;
+}
+
+/* poll_cfg_check() refuses what the poller cannot run with. */
+static int
+poll_cfg_check(const struct poll_cfg *c, struct tc_err *err)
+{
+    if (c->concurrency < 1 || c->tenant_concurrency < 1 || c->tenant_index_builders < 1)
+        return tc_err_set(err, TC_INVAL,
+                          "poller: concurrency %lld, tenant concurrency %lld and index builders "
+                          "%lld must be at least 1",
+                          (long long)c->concurrency, (long long)c->tenant_concurrency,
+                          (long long)c->tenant_index_builders);
+    if (c->jitter_ms < 0 || c->jitter_ms > INT32_MAX || c->concurrency > INT32_MAX ||
+        c->tolerate_consecutive_errors < 0 || c->tolerate_tenant_failures < 0 ||
+        c->stale_tenant_index_ms < 0)
+        return tc_err_set(err, TC_INVAL, "poller: negative or too large setting");
+    if (c->max_meta_bytes == 0 || c->progress_log_ms <= 0)
+        return tc_err_set(err, TC_INVAL,
+                          "poller: max_meta_bytes and progress_log_ms must be set "
+                          "(poll_cfg_defaults)");
+    return TC_OK;
 }
 
 struct poller *
 poller_new(struct backend *b, const struct poll_cfg *cfg, poll_owns_fn owns, void *owns_ud,
            struct metrics *reg, struct tc_err *err)
 {
-    struct poller *p = tc_calloc(1, sizeof(*p));
+    struct poller *p;
     struct tc_err e = {0};
 
+    if (poll_cfg_check(cfg, err) != TC_OK)
+        return NULL;
+    p = tc_calloc(1, sizeof(*p));
     if (p == NULL)
         return tc_err_set(err, TC_NOMEM, "poller: out of memory"), NULL;
     p->b = b;
     p->cfg = *cfg;
-    /* Tempo's "0 means default" rules. */
-    if (p->cfg.concurrency <= 0)
-        p->cfg.concurrency = 50;
-    if (p->cfg.tenant_concurrency <= 0)
-        p->cfg.tenant_concurrency = 1;
-    if (p->cfg.tenant_index_builders <= 0)
-        p->cfg.tenant_index_builders = 2;
-    if (p->cfg.max_meta_bytes == 0)
-        p->cfg.max_meta_bytes = 1 << 20;
-    if (p->cfg.progress_log_ms <= 0)
-        p->cfg.progress_log_ms = 10000;
     p->owns = owns;
     p->owns_ud = owns_ud;
     p->state = "waiting"; /* no poll has started yet */
@@ -436,8 +475,8 @@ poll_fetch(struct poll_tenant *pt, const uint8_t (*ids)[16], const uint8_t *comp
         reqs[i].max = pt->p->cfg.max_meta_bytes;
         reqs[i].ud = (void *)(uintptr_t)comp[i];
     }
-    backend_get_many(pt->p->b, reqs, n, pt->p->cfg.concurrency, pt->p->cfg.jitter_ms, poll_get_done,
-                     pt);
+    backend_get_many(pt->p->b, reqs, n, (int)pt->p->cfg.concurrency, (int)pt->p->cfg.jitter_ms,
+                     poll_get_done, pt);
     tc_free(reqs);
     tc_free(keys);
 }

@@ -26,25 +26,36 @@
 #include "backend/backend.h"
 #include "blocklist/blocklist.h"
 #include "base/buf.h"
+#include "base/cfg.h"
 #include "base/metrics.h"
 #include "base/tc.h"
 
-/* Tempo's knobs (storage.trace.*) with Tempo's defaults from poll_cfg_defaults(). */
+/* The poller's settings. The first block are Tempo's storage.trace.* keys:
+ * poll_cfg_table holds their defaults, bounds and docs (the daemon's config
+ * table includes it), so the numbers live there only. The rest are this
+ * program's, not config keys. poller_new() refuses values out of range; it
+ * never substitutes a default. */
 struct poll_cfg {
-    int concurrency;                 /* blocklist_poll_concurrency: 50 */
-    int tenant_concurrency;          /* blocklist_poll_tenant_concurrency: 1 */
-    int tenant_index_builders;       /* blocklist_poll_tenant_index_builders: 2 */
-    int64_t stale_tenant_index_ms;   /* blocklist_poll_stale_tenant_index: 0 = off */
-    int fallback;                    /* blocklist_poll_fallback: 1 */
-    int jitter_ms;                   /* blocklist_poll_jitter_ms: 0 */
-    int tolerate_consecutive_errors; /* blocklist_poll_tolerate_consecutive_errors: 1 */
-    int tolerate_tenant_failures;    /* blocklist_poll_tolerate_tenant_failures: 1 */
-    size_t max_meta_bytes;           /* largest meta.json we read: 1 MiB */
-    const char *state_path;          /* borrowed; NULL = no state file */
-    int write_tenant_index;          /* builders write the index: 1 */
-    int progress_log_ms;             /* progress log period: 10000 */
+    int64_t concurrency;                 /* blocklist_poll_concurrency */
+    int64_t tenant_concurrency;          /* blocklist_poll_tenant_concurrency */
+    int64_t tenant_index_builders;       /* blocklist_poll_tenant_index_builders */
+    int64_t stale_tenant_index_ms;       /* blocklist_poll_stale_tenant_index; 0 = off */
+    int fallback;                        /* blocklist_poll_fallback */
+    int64_t jitter_ms;                   /* blocklist_poll_jitter_ms */
+    int64_t tolerate_consecutive_errors; /* blocklist_poll_tolerate_consecutive_errors */
+    int64_t tolerate_tenant_failures;    /* blocklist_poll_tolerate_tenant_failures */
+
+    size_t max_meta_bytes;  /* largest meta.json we read */
+    const char *state_path; /* borrowed; NULL = no state file */
+    int write_tenant_index; /* builders write the index */
+    int progress_log_ms;    /* progress log period */
 };
 
+/* The keys of struct poll_cfg, with Tempo's defaults. */
+extern const struct cfg_table poll_cfg_table;
+
+/* poll_cfg_defaults() sets every field: the keys from poll_cfg_table, the
+ * rest to 1 MiB metas, index writes on, a progress line every 10 s. */
 void poll_cfg_defaults(struct poll_cfg *c);
 
 /* Ownership of the job "build-tenant-index-<i>-<tenant>"; NULL = owns all. */
@@ -68,7 +79,9 @@ struct poll_stats {
 };
 
 /* poller_new() borrows b, cfg strings, reg (NULL = metrics_default()). If
- * cfg->state_path names a readable state file, it becomes the seed. */
+ * cfg->state_path names a readable state file, it becomes the seed. A
+ * setting out of range (concurrencies and builders below 1, negative
+ * tolerances, no meta size) fails with TC_INVAL. */
 struct poller *poller_new(struct backend *b, const struct poll_cfg *cfg, poll_owns_fn owns,
                           void *owns_ud, struct metrics *reg, struct tc_err *err);
 void poller_free(struct poller *p);

@@ -495,9 +495,7 @@ compact_job(struct backend *be, struct blocklist *bl, const char *tenant,
     bo.be = be;
     bo.tenant = tenant;
     bo.schema = schema;
-    bo.row_group_bytes = cfg->row_group_bytes;
-    bo.bloom_fp = cfg->bloom_fp;
-    bo.bloom_shard_bytes = cfg->bloom_shard_bytes;
+    bo.cfg = cfg->block;
     bo.est_objects = objects;
     bo.tmpl = &tmpl;
     bo.spool_dir = cfg->spool_dir;

@@ -41,13 +41,12 @@
 #include "base/tc.h"
 #include "blocklist/blocklist.h"
 #include "tempo/meta.h"
+#include "tempo/vp4_block.h"
 
 #define COMPACT_MAX_INPUTS 4
 
 struct compact_cfg {
-    size_t row_group_bytes;       /* storage.trace.block.parquet_row_group_size_bytes */
-    double bloom_fp;              /* storage.trace.block.bloom_filter_false_positive */
-    uint64_t bloom_shard_bytes;   /* storage.trace.block.bloom_filter_shard_size_bytes */
+    struct vp4_block_cfg block;   /* storage.trace.block.* (vp4_block_cfg_defaults) */
     uint64_t max_bytes_per_trace; /* overrides ... max_bytes_per_trace; 0 = no limit */
     int64_t now_s;                /* compactedTime of the inputs; 0 = the clock */
     const char *spool_dir;        /* the output's data.parquet spool; NULL = $TMPDIR or /tmp */

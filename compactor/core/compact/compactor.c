@@ -5,6 +5,7 @@
 #include "compact/compactor.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,14 +63,52 @@ struct compactor {
     struct metric *m_outstanding;
 };
 
+#define C(x) offsetof(struct compactor_cfg, x)
+
+static const struct cfg_key compactor_keys[] = {
+    {"compactor.compaction.compaction_window", "compactor.compaction.compaction-window",
+     CFG_DURATION, C(window_ms), "1h", 1000, CFG_DURATION_MAX, "Compaction time window."},
+    {"compactor.compaction.max_compaction_objects", "compactor.compaction.max-objects-per-block",
+     CFG_INT, C(max_objects), "6000000", 1, 1e12,
+     "Maximum total objects of a job's inputs; deprecated in Tempo, use max_block_bytes."},
+    {"compactor.compaction.max_block_bytes", "compactor.compaction.max-block-bytes", CFG_BYTES,
+     C(max_block_bytes), "107374182400", 1, 1e15, "Maximum total size of a job's inputs."},
+    {"compactor.compaction.max_time_per_tenant", NULL, CFG_DURATION, C(max_time_per_tenant_ms),
+     "5m", 1000, CFG_DURATION_MAX, "Stop taking jobs for a tenant after this long."},
+    CFG_INCLUDE(&vp4_block_cfg_table, C(job.block)),
+};
+
+const struct cfg_table compactor_cfg_table = {compactor_keys, TC_ARRAY_LEN(compactor_keys)};
+
+void
+compactor_cfg_defaults(struct compactor_cfg *c)
+{
+    struct tc_err err;
+
+    memset(c, 0, sizeof(*c));
+    /* numbers only: this cannot fail */
+    if (cfg_defaults(&compactor_cfg_table, c, &err) != TC_OK)
+        LOG_ERROR("compactor: bad default in compactor_cfg_table", KV_ERR(&err));
+}
+
 struct compactor *
-compactor_new(const struct compactor_cfg *cfg)
+compactor_new(const struct compactor_cfg *cfg, struct tc_err *err)
 {
     static const char *const tenant_l[] = {"tenant", NULL};
-    struct compactor *c = tc_calloc(1, sizeof(*c));
+    struct compactor *c;
 
+    if (cfg->window_ms < 1000 || cfg->max_objects < 1 || cfg->max_block_bytes < 1 ||
+        cfg->max_time_per_tenant_ms < 0)
+        return tc_err_set(err, TC_INVAL,
+                          "compactor: window %lld ms (at least 1 s), object limit %lld, byte limit "
+                          "%llu and time per tenant %lld ms out of range",
+                          (long long)cfg->window_ms, (long long)cfg->max_objects,
+                          (unsigned long long)cfg->max_block_bytes,
+                          (long long)cfg->max_time_per_tenant_ms),
+               NULL;
+    c = tc_calloc(1, sizeof(*c));
     if (c == NULL)
-        return NULL;
+        return tc_err_set(err, TC_NOMEM, "compactor: out of memory"), NULL;
     c->cfg = *cfg;
     c->first = 1;
     pthread_mutex_init(&c->mu, NULL);
@@ -132,8 +171,8 @@ tenant_cfg(struct compactor *c, const char *tenant, struct compactor_tenant_cfg 
     t->max_bytes_per_trace = c->cfg.job.max_bytes_per_trace;
     if (c->cfg.tenant_cfg)
         c->cfg.tenant_cfg(tenant, t, c->cfg.tenant_ud);
-    if (t->window_s <= 0)
-        t->window_s = c->cfg.window_s;
+    if (t->window_s <= 0) /* no override: the global window */
+        t->window_s = c->cfg.window_ms / 1000;
 }
 
 /* A job of non-vParquet4 blocks: never run, never counted. Logged once per

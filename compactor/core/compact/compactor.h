@@ -34,6 +34,7 @@
 
 #include "backend/backend.h"
 #include "base/buf.h"
+#include "base/cfg.h"
 #include "base/tc.h"
 #include "blocklist/blocklist.h"
 #include "compact/compact.h"
@@ -46,23 +47,36 @@ struct compactor_tenant_cfg {
 typedef void (*compactor_tenant_fn)(const char *tenant, struct compactor_tenant_cfg *out, void *ud);
 typedef int (*compactor_owns_fn)(const char *job, void *ud);
 
+/* The loop's settings. The compactor.compaction.* keys (and the block keys
+ * in job.block) have their defaults, bounds and docs in compactor_cfg_table,
+ * which the daemon's config table includes; the rest is wiring. */
 struct compactor_cfg {
-    struct backend *be;
-    struct blocklist *bl;
-    int64_t window_s;               /* compaction_window */
+    int64_t window_ms;              /* compaction_window */
     int64_t max_objects;            /* max_compaction_objects */
     uint64_t max_block_bytes;       /* max_block_bytes */
     int64_t max_time_per_tenant_ms; /* max_time_per_tenant */
     struct compact_cfg job;         /* block settings; max_bytes_per_trace per tenant */
+
+    struct backend *be;
+    struct blocklist *bl;
     compactor_tenant_fn tenant_cfg; /* NULL: no overrides */
     void *tenant_ud;
     compactor_owns_fn owns; /* NULL: owns everything */
     void *owns_ud;
 };
 
+/* The keys of struct compactor_cfg (job.block's included), Tempo's defaults. */
+extern const struct cfg_table compactor_cfg_table;
+
+/* compactor_cfg_defaults() zeroes c and sets every key to its default. */
+void compactor_cfg_defaults(struct compactor_cfg *c);
+
 struct compactor;
 
-struct compactor *compactor_new(const struct compactor_cfg *cfg);
+/* compactor_new() fails with TC_INVAL on a setting out of range (a window
+ * under 1 s, no object or byte limit, a negative time per tenant), with
+ * TC_NOMEM on OOM. */
+struct compactor *compactor_new(const struct compactor_cfg *cfg, struct tc_err *err);
 void compactor_free(struct compactor *c);
 
 /* One tenant's turn. Returns the number of jobs that finished. */

@@ -304,15 +304,20 @@ struct ring *
 ring_new(const char *const *peers, size_t npeers, const char *self_addr, int port, long refresh_ms,
          struct tc_err *err)
 {
-    struct ring *r = tc_calloc(1, sizeof(*r));
+    struct ring *r;
     size_t i;
 
+    if (refresh_ms <= 0)
+        return tc_err_set(err, TC_INVAL, "ring: peer refresh interval %ld ms must be positive",
+                          refresh_ms),
+               NULL;
+    r = tc_calloc(1, sizeof(*r));
     if (r == NULL)
         goto oom;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     r->port = port;
-    r->refresh_ms = refresh_ms > 0 ? refresh_ms : 5000;
+    r->refresh_ms = refresh_ms;
     for (i = 0; i < npeers; i++)
         if (peers[i][0] && strv_add(&r->peers, &r->npeers, peers[i]) != TC_OK)
             goto oom;

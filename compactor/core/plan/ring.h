@@ -23,7 +23,8 @@
 struct ring;
 
 /* peers (borrowed, copied) may be empty. self_addr is "ip:port" as peers see
- * this instance, or NULL to detect it from the local interfaces and port. */
+ * this instance, or NULL to detect it from the local interfaces and port.
+ * refresh_ms (compactor.ring.peer_refresh_interval) must be positive. */
 struct ring *ring_new(const char *const *peers, size_t npeers, const char *self_addr, int port,
                       long refresh_ms, struct tc_err *err);
 /* ring_start() resolves and probes once, then keeps refreshing on a thread. */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,38 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "base/uuid.h"
 #include "tempo/vp4_bloom.h"
 
 #define VP4_BLOCK_PART_BYTES ((size_t)8 << 20)
 #define VP4_BLOCK_MAX_SHARDS VP4_BLOOM_MAX_SHARDS
+
+#define B(x) offsetof(struct vp4_block_cfg, x)
+
+/* Tempo accepts any positive row group size; tests want small ones. */
+static const struct cfg_key vp4_block_keys[] = {
+    {"storage.trace.block.bloom_filter_false_positive", NULL, CFG_FLOAT, B(bloom_fp), "0.01",
+     0.000001, 0.5, "Bloom filter false positive rate."},
+    {"storage.trace.block.bloom_filter_shard_size_bytes", NULL, CFG_BYTES, B(bloom_shard_bytes),
+     "102400", 1024, 1073741824.0, "Bytes per bloom shard."},
+    {"storage.trace.block.parquet_row_group_size_bytes", NULL, CFG_BYTES, B(row_group_bytes),
+     "100000000", 1, 4294967296.0, "Target Parquet row group size."},
+};
+
+const struct cfg_table vp4_block_cfg_table = {vp4_block_keys, TC_ARRAY_LEN(vp4_block_keys)};
+
+void
+vp4_block_cfg_defaults(struct vp4_block_cfg *c)
+{
+    struct tc_err err;
+
+    memset(c, 0, sizeof(*c));
+    /* numbers only: this cannot fail */
+    if (cfg_defaults(&vp4_block_cfg_table, c, &err) != TC_OK)
+        LOG_ERROR("block: bad default in vp4_block_cfg_table", KV_ERR(&err));
+}
 
 struct vp4_block {
     struct vp4_block_opts o;
@@ -79,6 +106,13 @@ vp4_block_open(struct vp4_block **out, const struct vp4_block_opts *o, struct tc
     *out = NULL;
     if (o->be == NULL || o->tenant == NULL || o->schema == NULL || o->tmpl == NULL)
         return tc_err_set(err, TC_INVAL, "block: backend, tenant, schema and template are needed");
+    if (o->cfg.row_group_bytes == 0 || !(o->cfg.bloom_fp > 0 && o->cfg.bloom_fp < 1) ||
+        o->cfg.bloom_shard_bytes == 0)
+        return tc_err_set(err, TC_INVAL,
+                          "block: row group size %llu, bloom false positive rate %g and shard "
+                          "size %llu must be positive, the rate below 1 (vp4_block_cfg_defaults)",
+                          (unsigned long long)o->cfg.row_group_bytes, o->cfg.bloom_fp,
+                          (unsigned long long)o->cfg.bloom_shard_bytes);
     if ((rc = backend_valid_tenant(o->tenant, err)) != TC_OK)
         return rc;
     w = tc_calloc(1, sizeof(*w));
@@ -91,8 +125,7 @@ vp4_block_open(struct vp4_block **out, const struct vp4_block_opts *o, struct tc
     else if ((rc = new_uuid(w->id, err)) != TC_OK)
         goto fail;
     uuid_format(w->id, w->ids);
-    rc = vp4_bloom_init(&w->bloom, o->bloom_fp > 0 ? o->bloom_fp : 0.01,
-                        o->bloom_shard_bytes ? o->bloom_shard_bytes : 102400,
+    rc = vp4_bloom_init(&w->bloom, o->cfg.bloom_fp, o->cfg.bloom_shard_bytes,
                         o->est_objects ? o->est_objects : 1);
     if (rc != TC_OK) {
         rc = tc_err_set(err, rc, "block %s: bloom filter", w->ids);
@@ -110,7 +143,7 @@ vp4_block_open(struct vp4_block **out, const struct vp4_block_opts *o, struct tc
     }
     close(fd);
     memset(&wo, 0, sizeof(wo));
-    wo.row_group_bytes = o->row_group_bytes ? o->row_group_bytes : 100000000;
+    wo.row_group_bytes = (size_t)o->cfg.row_group_bytes;
     if ((rc = parquet_writer_open(&w->w, w->spool, o->schema, &wo, err)) != TC_OK)
         goto fail;
     *out = w;

@@ -32,19 +32,32 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "base/cfg.h"
 #include "base/tc.h"
 #include "parquet/parquet.h"
 #include "tempo/meta.h"
 #include "tempo/vp4.h"
+
+/* The block settings of Tempo's storage.trace.block.* keys. Their defaults,
+ * bounds and docs are in vp4_block_cfg_table (the daemon's config table
+ * includes it); vp4_block_open() refuses values out of range. */
+struct vp4_block_cfg {
+    uint64_t row_group_bytes;   /* parquet_row_group_size_bytes */
+    double bloom_fp;            /* bloom_filter_false_positive */
+    uint64_t bloom_shard_bytes; /* bloom_filter_shard_size_bytes */
+};
+
+extern const struct cfg_table vp4_block_cfg_table;
+
+/* vp4_block_cfg_defaults() sets Tempo's defaults from vp4_block_cfg_table. */
+void vp4_block_cfg_defaults(struct vp4_block_cfg *c);
 
 struct vp4_block_opts {
     struct backend *be;                  /* borrowed */
     const char *tenant;                  /* borrowed */
     const uint8_t *block_id;             /* 16 bytes; NULL = a new random UUIDv4 */
     const struct parquet_schema *schema; /* rows' schema (vp4_schema_new); borrowed */
-    size_t row_group_bytes;              /* parquet_row_group_size_bytes; 0 = 100000000 */
-    double bloom_fp;                     /* bloom_filter_false_positive; 0 = 0.01 */
-    uint64_t bloom_shard_bytes;          /* bloom_filter_shard_size_bytes; 0 = 102400 */
+    struct vp4_block_cfg cfg;            /* row groups and bloom (vp4_block_cfg_defaults) */
     uint64_t est_objects;                /* sizes the bloom (Σ input totalObjects) */
     const struct meta *tmpl;             /* version, start/end, level, dedicated, RF */
     const char *spool_dir;               /* data.parquet is spooled here; NULL = $TMPDIR or /tmp */
