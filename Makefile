@@ -93,6 +93,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(PKG_LIBS)
 
+# test_pool makes thread creation fail on purpose (its __wrap_pthread_create).
+$(BUILD)/tests/test_pool: override LDFLAGS += -Wl,--wrap=pthread_create
+
 # The link flags, for test scripts that build a driver of their own.
 print-libs:
 	@echo $(PKG_LIBS)

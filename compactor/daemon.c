@@ -35,6 +35,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/metrics.h"
+#include "base/pool.h"
 #include "blocklist/poll.h"
 #include "plan/retention.h"
 #include "plan/ring.h"
@@ -280,45 +281,46 @@ compaction_loop(void *arg)
     return NULL;
 }
 
+/* Retention threads at most, whatever the config says. */
+#define DAEMON_RETENTION_MAX_THREADS 64
+
 struct retention_work {
     struct daemon *d;
     struct backend_strlist *tenants;
-    atomic_size_t next;
     int64_t now_s;
 };
 
-static void *
-retention_worker(void *arg)
+static void
+retention_item(void *arg, size_t i)
 {
     struct retention_work *w = arg;
     struct daemon *d = w->d;
-    for (;;) {
-        size_t i = atomic_fetch_add(&w->next, 1);
-        const char *tenant;
-        struct overrides_tenant ot;
-        struct retention_cfg rc;
-        struct retention_result res;
-        struct tc_err err;
-        double t0 = now_seconds();
+    const char *tenant = w->tenants->v[i];
+    struct overrides_tenant ot;
+    struct retention_cfg rc;
+    struct retention_result res;
+    struct tc_err err;
+    double t0 = now_seconds();
 
-        if (atomic_load(&d->stopping) || i >= w->tenants->n)
-            break;
-        tenant = w->tenants->v[i];
+    overrides_get(d->ovr, tenant, &ot);
+    if (ot.compaction_disabled)
+        return;
+    rc.block_retention_s =
+        (ot.block_retention_ms ? ot.block_retention_ms : d->cfg.block_retention_ms) / 1000;
+    rc.compacted_retention_s = d->cfg.compacted_block_retention_ms / 1000;
+    rc.orphan_retention_s = d->cfg.orphan_retention_ms / 1000;
+    rc.now_s = w->now_s;
+    if (retention_run_tenant(d->backend, d->bl, tenant, &rc, owns_cb, d->ring, &res, &err) != TC_OK)
+        LOG_ERROR("retention failed", KV_S("tenant", tenant), KV_ERR(&err));
+    metrics_observe(d->m_retention_seconds, NULL, now_seconds() - t0);
+}
 
-        overrides_get(d->ovr, tenant, &ot);
-        if (ot.compaction_disabled)
-            continue;
-        rc.block_retention_s =
-            (ot.block_retention_ms ? ot.block_retention_ms : d->cfg.block_retention_ms) / 1000;
-        rc.compacted_retention_s = d->cfg.compacted_block_retention_ms / 1000;
-        rc.orphan_retention_s = d->cfg.orphan_retention_ms / 1000;
-        rc.now_s = w->now_s;
-        if (retention_run_tenant(d->backend, d->bl, tenant, &rc, owns_cb, d->ring, &res, &err) !=
-            TC_OK)
-            LOG_ERROR("retention failed", KV_S("tenant", tenant), KV_ERR(&err));
-        metrics_observe(d->m_retention_seconds, NULL, now_seconds() - t0);
-    }
-    return NULL;
+static int
+retention_stopped(void *arg)
+{
+    struct retention_work *w = arg;
+
+    return atomic_load(&w->d->stopping);
 }
 
 static void
@@ -326,27 +328,17 @@ retention_all(struct daemon *d)
 {
     struct backend_strlist tenants;
     struct retention_work w;
-    pthread_t th[64];
-    int n = (int)d->cfg.retention_concurrency, i, started = 0;
+    size_t n = (size_t)d->cfg.retention_concurrency;
 
     memset(&tenants, 0, sizeof(tenants));
     if (blocklist_tenants(d->bl, &tenants) != TC_OK)
         return;
     w.d = d;
     w.tenants = &tenants;
-    atomic_init(&w.next, 0);
     w.now_s = (int64_t)now_seconds();
-    if (n > (int)TC_ARRAY_LEN(th))
-        n = (int)TC_ARRAY_LEN(th);
-    if ((size_t)n > tenants.n)
-        n = (int)tenants.n;
-    for (i = 0; i < n; i++)
-        if (pthread_create(&th[started], NULL, retention_worker, &w) == 0)
-            started++;
-    if (started == 0 && tenants.n)
-        retention_worker(&w);
-    for (i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+    if (n > DAEMON_RETENTION_MAX_THREADS)
+        n = DAEMON_RETENTION_MAX_THREADS;
+    pool_run(n, tenants.n, retention_item, retention_stopped, &w);
     backend_strlist_cleanup(&tenants);
 }
 

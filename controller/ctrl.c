@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/metrics.h"
+#include "base/pool.h"
 #include "queue.h"
 #include "reconcile.h"
 #include "render.h"
@@ -53,8 +54,7 @@ struct ctrl {
     pthread_mutex_t mu;
     struct strmap gens;     /* CR key -> generation (as intptr) */
     struct strmap enqueued; /* CR key -> enqueue time (ms, as intptr) for latency */
-    pthread_t workers[CTRL_MAX_WORKERS];
-    int nworkers;
+    struct pool *workers;
     volatile int leader;
     char identity[256];
     struct metric *m_reconciles, *m_errors, *m_latency, *m_leader, *m_queue, *m_crs;
@@ -291,8 +291,8 @@ ctrl_on_child(enum watch_event ev, const json_t *obj, void *ud)
     ctrl_enqueue(ch->c, key);
 }
 
-static void *
-ctrl_worker(void *arg)
+static void
+ctrl_worker(void *arg, size_t w)
 {
     struct ctrl *c = arg;
     struct tc_err err = {0};
@@ -300,7 +300,7 @@ ctrl_worker(void *arg)
     char key[512];
 
     if (k == NULL)
-        return NULL;
+        return;
     while (queue_get(&c->q, key, sizeof(key)) == 0) {
         struct reconcile_result res;
         uint64_t t0;
@@ -327,7 +327,6 @@ ctrl_worker(void *arg)
         queue_done(&c->q, key);
     }
     kube_free(k);
-    return NULL;
 }
 
 static void
@@ -552,12 +551,17 @@ ctrl_lead(struct ctrl *c, struct lease *l, struct tc_err *err)
     }
     if (informer_start(&c->crs, err) != TC_OK)
         return 1;
-    for (i = 0; i < c->o.workers; i++)
-        if (pthread_create(&c->workers[i], NULL, ctrl_worker, c) == 0)
-            c->nworkers++;
-    LOG_INFO("controller started", KV_S("identity", c->identity), KV_I("workers", c->nworkers),
-             KV_S("namespace", c->o.watch_ns ? c->o.watch_ns : "(all)"));
-    while (!ctrl_stop) {
+    c->workers = pool_new((size_t)c->o.workers, ctrl_worker, c, err);
+    if (c->workers == NULL) {
+        /* Keys would queue up with nobody to reconcile them. */
+        LOG_ERROR("cannot start reconcile workers", KV_ERR(err));
+        rc = 1;
+    } else {
+        LOG_INFO("controller started", KV_S("identity", c->identity),
+                 KV_U("workers", pool_threads(c->workers)),
+                 KV_S("namespace", c->o.watch_ns ? c->o.watch_ns : "(all)"));
+    }
+    while (c->workers && !ctrl_stop) {
         uint64_t now = tc_now_ms();
         struct kube *k;
 
@@ -597,8 +601,8 @@ ctrl_lead(struct ctrl *c, struct lease *l, struct tc_err *err)
         }
     }
     queue_shutdown(&c->q);
-    for (i = 0; i < c->nworkers; i++)
-        pthread_join(c->workers[i], NULL);
+    pool_free(c->workers);
+    c->workers = NULL;
     /* No worker writes any more: hand the Lease back before the (slower)
      * informer shutdown, so a standby takes over at its next retry. */
     if (l && ctrl_stop && rc == 0) {

@@ -27,6 +27,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/metrics.h"
+#include "base/pool.h"
 #include "blocklist/poll.h"
 #include "base/tc.h"
 #include "tempo/tindex.h"
@@ -148,33 +149,23 @@ open_lat(const char *dir, double lat_ms, int shards)
 struct list_run {
     struct backend *b;
     struct backend_strlist *t;
-    size_t next, blocks, objects;
+    size_t blocks, objects;
     pthread_mutex_t mu;
 };
 
-static void *
-list_worker(void *arg)
+static void
+list_item(void *arg, size_t i)
 {
     struct list_run *lr = arg;
+    struct backend_blocks bb = {0};
+    struct tc_err err = {0};
 
-    for (;;) {
-        struct backend_blocks bb = {0};
-        struct tc_err err = {0};
-        size_t i;
-
-        pthread_mutex_lock(&lr->mu);
-        i = lr->next++;
-        pthread_mutex_unlock(&lr->mu);
-        if (i >= lr->t->n)
-            break;
-        backend_blocks(lr->b, lr->t->v[i], &bb, &err);
-        pthread_mutex_lock(&lr->mu);
-        lr->blocks += bb.nlive + bb.ncompacted;
-        lr->objects += bb.objects;
-        pthread_mutex_unlock(&lr->mu);
-        backend_blocks_cleanup(&bb);
-    }
-    return NULL;
+    backend_blocks(lr->b, lr->t->v[i], &bb, &err);
+    pthread_mutex_lock(&lr->mu);
+    lr->blocks += bb.nlive + bb.ncompacted;
+    lr->objects += bb.objects;
+    pthread_mutex_unlock(&lr->mu);
+    backend_blocks_cleanup(&bb);
 }
 
 /* Listing alone (tenants + ListBlocks per tenant, tenant_conc in parallel):
@@ -184,17 +175,12 @@ cmd_list(const char *dir, double lat_ms, int tconc, int shards)
 {
     struct backend *b = open_lat(dir, lat_ms, shards);
     struct backend_strlist t = {0};
-    struct list_run lr = {b, &t, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+    struct list_run lr = {b, &t, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     struct tc_err err = {0};
-    pthread_t th[256];
     double t0 = tc_now();
-    int i;
 
     backend_tenants(b, &t, &err);
-    for (i = 0; i < tconc && i < 256; i++)
-        pthread_create(&th[i], NULL, list_worker, &lr);
-    while (i-- > 0)
-        pthread_join(th[i], NULL);
+    pool_run(tconc > 0 ? (size_t)tconc : 1, t.n, list_item, NULL, &lr);
     printf("list_seconds=%.3f\nlist_requests=%lu\nlist_blocks=%zu\nlist_objects=%zu\n",
            tc_now() - t0, backend_requests(b, BACKEND_OP_LIST), lr.blocks, lr.objects);
     backend_strlist_cleanup(&t);

@@ -10,6 +10,7 @@
 #include "base/http_client.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/pool.h"
 #include "backend/sigv4.h"
 #include "base/timefmt.h"
 #include "base/uuid.h"
@@ -655,7 +656,6 @@ struct s3_shard {
     struct backend_blocks bb;
     int rc, below_min;
     struct tc_err err;
-    pthread_t th;
 };
 
 static int
@@ -681,10 +681,10 @@ s3_shard_cb(const char *key, int64_t mtime, uint64_t size, int is_prefix, void *
     return backend_blocks_add(&sh->bb, id, kind);
 }
 
-static void *
-s3_shard_run(void *arg)
+static void
+s3_shard_run(void *arg, size_t i)
 {
-    struct s3_shard *sh = arg;
+    struct s3_shard *sh = (struct s3_shard *)arg + i;
     char start[BACKEND_MAX_KEY + 64], pfx[300], id[UUID_STR_LEN + 1];
 
     uuid_format(sh->min, id);
@@ -694,7 +694,6 @@ s3_shard_run(void *arg)
     else
         snprintf(start, sizeof(start), "%s/%s", sh->tenant, id);
     sh->rc = s3_list(sh->s, pfx, start, 0, s3_shard_cb, sh, &sh->err);
-    return NULL;
 }
 
 static int
@@ -720,13 +719,7 @@ s3_blocks_n(struct backend_s3 *s, const char *tenant, int n, struct backend_bloc
         memcpy(sh[i].max, bounds[i + 1], 16);
         sh[i].last = i == n - 1;
     }
-    for (i = 1; i < n; i++)
-        if (pthread_create(&sh[i].th, NULL, s3_shard_run, &sh[i]) != 0)
-            s3_shard_run(&sh[i]), sh[i].th = 0;
-    s3_shard_run(&sh[0]);
-    for (i = 1; i < n; i++)
-        if (sh[i].th)
-            pthread_join(sh[i].th, NULL);
+    pool_run((size_t)n, (size_t)n, s3_shard_run, NULL, sh);
     for (i = 0; i < n; i++) {
         if (sh[i].below_min)
             *below_min = 1;

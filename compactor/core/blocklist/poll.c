@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/pool.h"
 #include "base/timefmt.h"
 #include "tempo/tindex.h"
 #include "base/uuid.h"
@@ -58,7 +59,6 @@ struct poll_run {
     struct poller *p;
     struct blocklist *prev, *result;
     struct backend_strlist tenants;
-    size_t next;
     int failures_left;
     pthread_mutex_t mu;
 };
@@ -513,13 +513,17 @@ poll_metrics(struct poller *p, const char *tenant, const struct meta *live, size
     metrics_set(p->m_bytes, cl, cb);
 }
 
-struct poll_seed {
+/* A tenant's listing (item 0) and, when there is nothing to diff against,
+ * the read of its index as a seed (item 1), run side by side. */
+struct poll_list {
     struct poller *p;
     const char *tenant;
+    struct backend_blocks *bb;
+    struct tc_err *err;
+    int rc;
     struct tindex ti;
-    struct tc_err e;
-    int rc, started;
-    pthread_t th;
+    struct tc_err seed_err;
+    int seed_rc;
 };
 
 /* Marks the tenant's index as seen; returns 1 if it already was. */
@@ -538,13 +542,15 @@ poll_index_seen(struct poller *p, const char *tenant)
     return seen;
 }
 
-static void *
-poll_seed_run(void *arg)
+static void
+poll_list_item(void *arg, size_t i)
 {
-    struct poll_seed *s = arg;
+    struct poll_list *l = arg;
 
-    s->rc = tindex_read(s->p->b, s->tenant, &s->ti, NULL, &s->e);
-    return NULL;
+    if (i == 0)
+        l->rc = backend_blocks(l->p->b, l->tenant, l->bb, l->err);
+    else
+        l->seed_rc = tindex_read(l->p->b, l->tenant, &l->ti, NULL, &l->seed_err);
 }
 
 /* The builder path: list, diff against prev, fetch the unknown, write the index. */
@@ -557,15 +563,16 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
     size_t npl = 0, npc = 0, i, nunk = 0;
     struct backend_blocks bb;
     struct poll_tenant pt;
-    struct poll_seed seed;
+    struct poll_list list;
     uint8_t(*unk)[16] = NULL, *ucomp = NULL;
     int64_t now_s;
     int32_t now_ns;
+    size_t nlist;
     int rc;
 
     memset(&bb, 0, sizeof(bb));
     memset(&pt, 0, sizeof(pt));
-    memset(&seed, 0, sizeof(seed));
+    memset(&list, 0, sizeof(list));
     timefmt_now(&now_s, &now_ns);
     /* previous: the live blocklist, else the state file, else the index. */
     blocklist_get(run->prev, tenant, &pl, &npl, &pc, &npc);
@@ -575,30 +582,26 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
         p->stats.seeded_state++;
         pthread_mutex_unlock(&p->mu);
     }
-    seed.p = p;
-    seed.tenant = tenant;
-    tindex_init(&seed.ti);
-    if (npl + npc == 0 && seed_ti == NULL) {
-        /* Read the index while the listing runs: both are needed, and the
-         * listing is the long pole. */
-        seed.started = 1;
-        if (pthread_create(&seed.th, NULL, poll_seed_run, &seed) != 0) {
-            seed.started = 0;
-            poll_seed_run(&seed);
-        }
-    }
+    list.p = p;
+    list.tenant = tenant;
+    list.bb = &bb;
+    list.err = err;
+    tindex_init(&list.ti);
+    /* Read the index while the listing runs: both are needed, and the
+     * listing is the long pole. */
+    nlist = npl + npc == 0 && seed_ti == NULL ? 2 : 1;
     poll_prog_set(p, prog, "listing");
-    rc = backend_blocks(p->b, tenant, &bb, err);
-    if (seed.started)
-        pthread_join(seed.th, NULL);
-    if (npl + npc == 0 && seed_ti == NULL) {
+    pool_run(nlist, nlist, poll_list_item, NULL, &list);
+    rc = list.rc;
+    if (nlist == 2) {
         poll_index_seen(p, tenant); /* read now; a bad one is reported below */
-        if (seed.rc == TC_OK)
-            seed_ti = &seed.ti;
-        else if (seed.e.code != TC_NOTFOUND) {
+        if (list.seed_rc == TC_OK)
+            seed_ti = &list.ti;
+        else if (list.seed_err.code != TC_NOTFOUND) {
             const char *tl[] = {tenant};
 
-            LOG_WARN("tenant index unusable as poll seed", KV_S("tenant", tenant), KV_ERR(&seed.e));
+            LOG_WARN("tenant index unusable as poll seed", KV_S("tenant", tenant),
+                     KV_ERR(&list.seed_err));
             metrics_inc(p->m_ti_errors, tl);
         }
         pthread_mutex_lock(&p->mu);
@@ -619,7 +622,7 @@ poll_tenant_blocks(struct poll_run *run, const char *tenant, struct poll_tprog *
         p->stats.seeded_index++;
         pthread_mutex_unlock(&p->mu);
     }
-    tindex_cleanup(&seed.ti);
+    tindex_cleanup(&list.ti);
     if (rc != TC_OK)
         goto out;
     if (bb.ncompacted > 1)
@@ -789,70 +792,68 @@ poll_tenant_once(struct poll_run *run, const char *tenant, struct poll_tprog *pr
     return poll_tenant_blocks(run, tenant, prog, NULL, err);
 }
 
-static void *
-poll_worker(void *arg)
+/* Stops handing out tenants once the run is abandoned or the poller stopped. */
+static int
+poll_run_stopped(void *arg)
+{
+    struct poll_run *run = arg;
+    int stop;
+
+    pthread_mutex_lock(&run->mu);
+    stop = run->failures_left < 0 || poller_stopped(run->p);
+    pthread_mutex_unlock(&run->mu);
+    return stop;
+}
+
+/* Polls tenant i of the run, with retries; on failure keeps its previous metas. */
+static void
+poll_tenant_item(void *arg, size_t i)
 {
     struct poll_run *run = arg;
     struct poller *p = run->p;
+    const char *tenant = run->tenants.v[i];
+    struct poll_tprog *prog = &p->prog[i];
+    struct tc_err err = {0};
+    int tries, rc = TC_OK;
 
-    for (;;) {
-        size_t i;
-        const char *tenant;
-        struct poll_tprog *prog;
-        struct tc_err err = {0};
-        int tries, rc = TC_OK;
-
-        pthread_mutex_lock(&run->mu);
-        if (run->next >= run->tenants.n || run->failures_left < 0 || poller_stopped(p)) {
-            pthread_mutex_unlock(&run->mu);
+    pthread_mutex_lock(&p->mu);
+    prog->t_start = tc_now();
+    pthread_mutex_unlock(&p->mu);
+    for (tries = 0; tries <= p->cfg.tolerate_consecutive_errors; tries++) {
+        rc = poll_tenant_once(run, tenant, prog, &err);
+        if (rc == TC_OK || rc == TC_CANCELED)
             break;
-        }
-        i = run->next++;
-        pthread_mutex_unlock(&run->mu);
-        tenant = run->tenants.v[i];
-        prog = &p->prog[i];
-        pthread_mutex_lock(&p->mu);
-        prog->t_start = tc_now();
-        pthread_mutex_unlock(&p->mu);
-        for (tries = 0; tries <= p->cfg.tolerate_consecutive_errors; tries++) {
-            rc = poll_tenant_once(run, tenant, prog, &err);
-            if (rc == TC_OK || rc == TC_CANCELED)
-                break;
-            LOG_WARN("failed to poll tenant", KV_S("tenant", tenant), KV_I("try", tries + 1),
-                     KV_ERR(&err));
-        }
-        if (rc != TC_OK) {
-            struct meta *l = NULL, *c = NULL;
-            size_t nl = 0, nc = 0;
-            const char *tl[] = {tenant};
-
-            LOG_ERROR("failed to poll or create index for tenant; keeping previous blocklist",
-                      KV_S("tenant", tenant), KV_ERR(&err));
-            metrics_inc(p->m_errors, tl);
-            /* Keep the previous metas for this tenant, as Tempo does. */
-            if (blocklist_get(run->prev, tenant, &l, &nl, &c, &nc) == TC_OK)
-                blocklist_set_tenant(run->result, tenant, l, nl, c, nc);
-            tc_free(l);
-            tc_free(c);
-            pthread_mutex_lock(&run->mu);
-            run->failures_left--;
-            pthread_mutex_unlock(&run->mu);
-            pthread_mutex_lock(&p->mu);
-            p->stats.tenants_failed++;
-            pthread_mutex_unlock(&p->mu);
-            poll_prog_set(p, prog, "failed");
-        } else if (strcmp(prog->state, "index") != 0) {
-            poll_prog_set(p, prog, prog->write_index ? "ready" : "done");
-        }
+        LOG_WARN("failed to poll tenant", KV_S("tenant", tenant), KV_I("try", tries + 1),
+                 KV_ERR(&err));
     }
-    return NULL;
+    if (rc != TC_OK) {
+        struct meta *l = NULL, *c = NULL;
+        size_t nl = 0, nc = 0;
+        const char *tl[] = {tenant};
+
+        LOG_ERROR("failed to poll or create index for tenant; keeping previous blocklist",
+                  KV_S("tenant", tenant), KV_ERR(&err));
+        metrics_inc(p->m_errors, tl);
+        /* Keep the previous metas for this tenant, as Tempo does. */
+        if (blocklist_get(run->prev, tenant, &l, &nl, &c, &nc) == TC_OK)
+            blocklist_set_tenant(run->result, tenant, l, nl, c, nc);
+        tc_free(l);
+        tc_free(c);
+        pthread_mutex_lock(&run->mu);
+        run->failures_left--;
+        pthread_mutex_unlock(&run->mu);
+        pthread_mutex_lock(&p->mu);
+        p->stats.tenants_failed++;
+        pthread_mutex_unlock(&p->mu);
+        poll_prog_set(p, prog, "failed");
+    } else if (strcmp(prog->state, "index") != 0) {
+        poll_prog_set(p, prog, prog->write_index ? "ready" : "done");
+    }
 }
 
 struct poll_index_run {
     struct poller *p;
     struct blocklist *src;
-    size_t next;
-    pthread_mutex_t mu;
 };
 
 /* Before the first overwrite of an index this process never read (the poll
@@ -880,78 +881,57 @@ poll_check_old_index(struct poller *p, const char *tenant)
     tindex_cleanup(&old);
 }
 
-/* Writes the tenant index of every tenant this instance built (Tempo's
+/* Writes the tenant index of tenant i if this instance built it (Tempo's
  * WriteTenantIndex: pb then JSON, or delete both when empty). */
-static void *
-poll_index_worker(void *arg)
+static void
+poll_index_item(void *arg, size_t i)
 {
     struct poll_index_run *ir = arg;
     struct poller *p = ir->p;
+    struct poll_tprog *prog = &p->prog[i];
+    struct tindex ti;
+    struct tc_err e = {0};
+    const char *tl[1];
 
-    for (;;) {
-        struct poll_tprog *prog;
-        struct tindex ti;
-        struct tc_err e = {0};
-        const char *tl[1];
-        size_t i;
-
-        pthread_mutex_lock(&ir->mu);
-        while (ir->next < p->nprog && !p->prog[ir->next].write_index)
-            ir->next++;
-        i = ir->next++;
-        pthread_mutex_unlock(&ir->mu);
-        if (i >= p->nprog)
-            break;
-        prog = &p->prog[i];
-        tl[0] = prog->tenant;
-        tindex_init(&ti);
-        blocklist_get(ir->src, prog->tenant, &ti.live, &ti.nlive, &ti.compacted, &ti.ncompacted);
-        if (ti.nlive > 1)
-            qsort(ti.live, ti.nlive, sizeof(struct meta), poll_cmp_start);
-        if (ti.ncompacted > 1)
-            qsort(ti.compacted, ti.ncompacted, sizeof(struct meta), poll_cmp_start);
-        ti.created_s = prog->created_s;
-        ti.created_ns = prog->created_ns;
-        poll_prog_set(p, prog, "writing-index");
-        poll_check_old_index(p, prog->tenant);
-        if (tindex_write(p->b, prog->tenant, &ti, &e) != TC_OK) {
-            LOG_ERROR("failed to write tenant index", KV_S("tenant", prog->tenant), KV_ERR(&e));
-            metrics_inc(p->m_ti_errors, tl);
-        }
-        metrics_set(p->m_ti_age, tl, 0);
-        tindex_cleanup(&ti);
-        poll_prog_set(p, prog, "done");
+    /* The tenant threads that set write_index were joined before this run. */
+    if (!prog->write_index)
+        return;
+    tl[0] = prog->tenant;
+    tindex_init(&ti);
+    blocklist_get(ir->src, prog->tenant, &ti.live, &ti.nlive, &ti.compacted, &ti.ncompacted);
+    if (ti.nlive > 1)
+        qsort(ti.live, ti.nlive, sizeof(struct meta), poll_cmp_start);
+    if (ti.ncompacted > 1)
+        qsort(ti.compacted, ti.ncompacted, sizeof(struct meta), poll_cmp_start);
+    ti.created_s = prog->created_s;
+    ti.created_ns = prog->created_ns;
+    poll_prog_set(p, prog, "writing-index");
+    poll_check_old_index(p, prog->tenant);
+    if (tindex_write(p->b, prog->tenant, &ti, &e) != TC_OK) {
+        LOG_ERROR("failed to write tenant index", KV_S("tenant", prog->tenant), KV_ERR(&e));
+        metrics_inc(p->m_ti_errors, tl);
     }
-    return NULL;
+    metrics_set(p->m_ti_age, tl, 0);
+    tindex_cleanup(&ti);
+    poll_prog_set(p, prog, "done");
 }
 
 static void
 poll_write_indexes(struct poller *p, struct blocklist *src)
 {
-    struct poll_index_run ir = {p, src, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t th[64];
+    struct poll_index_run ir = {p, src};
     /* Encoding is CPU work: a couple of threads keep the PUT latency hidden
      * without a malloc arena per tenant (RSS). */
-    size_t i, n = p->cfg.tenant_concurrency < 2 ? 1 : 2;
+    size_t n = p->cfg.tenant_concurrency < 2 ? 1 : 2;
 
-    if (n > TC_ARRAY_LEN(th))
-        n = TC_ARRAY_LEN(th);
-    for (i = 0; i < n; i++)
-        if (pthread_create(&th[i], NULL, poll_index_worker, &ir) != 0)
-            break;
-    if (i == 0)
-        poll_index_worker(&ir);
-    n = i;
-    for (i = 0; i < n; i++)
-        pthread_join(th[i], NULL);
+    pool_run(n, p->nprog, poll_index_item, NULL, &ir);
 }
 
 int
 poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
 {
     struct poll_run run;
-    pthread_t *th = NULL;
-    size_t i, o, nth;
+    size_t i, o;
     double t0 = tc_now();
     int rc = TC_OK;
 
@@ -1014,22 +994,8 @@ poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
         rc = tc_err_set(err, TC_NOMEM, "poll: out of memory");
         goto out;
     }
-    nth = (size_t)p->cfg.tenant_concurrency;
-    if (nth > run.tenants.n)
-        nth = run.tenants.n;
-    th = tc_calloc(nth + 1, sizeof(*th));
-    if (th == NULL) {
-        rc = tc_err_set(err, TC_NOMEM, "poll: out of memory");
-        goto out;
-    }
-    for (i = 0; i < nth; i++)
-        if (pthread_create(&th[i], NULL, poll_worker, &run) != 0)
-            break;
-    if (i == 0 && nth > 0)
-        poll_worker(&run);
-    nth = i;
-    for (i = 0; i < nth; i++)
-        pthread_join(th[i], NULL);
+    pool_run((size_t)p->cfg.tenant_concurrency, run.tenants.n, poll_tenant_item, poll_run_stopped,
+             &run);
     if (poller_stopped(p)) {
         rc = tc_err_set(err, TC_CANCELED, "poll stopped");
     } else if (run.failures_left < 0) {
@@ -1074,7 +1040,6 @@ out : {
              KV_U("meta_gets", st.meta_gets), KV_U("known", st.known),
              KV_S("result", rc == TC_OK ? "ok" : tc_strerror(rc)));
 }
-    tc_free(th);
     blocklist_free(run.result);
     backend_strlist_cleanup(&run.tenants);
     pthread_mutex_destroy(&run.mu);
