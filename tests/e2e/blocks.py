@@ -25,7 +25,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
+import xml.sax.saxutils
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -52,13 +54,13 @@ class Putter:
         self.endpoint, self.key, self.secret, self.region = endpoint, key, secret, region
         self.conn = None
 
-    def _sign(self, method, path, now):
+    def _sign(self, method, path, now, query=""):
         amz = now.strftime("%Y%m%dT%H%M%SZ")
         day = amz[:8]
         hdrs = {"host": self.endpoint, "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
                 "x-amz-date": amz}
         names = sorted(hdrs)
-        canon = "\n".join([method, path, "", "".join("%s:%s\n" % (n, hdrs[n]) for n in names),
+        canon = "\n".join([method, path, query, "".join("%s:%s\n" % (n, hdrs[n]) for n in names),
                            ";".join(names), "UNSIGNED-PAYLOAD"])
         scope = "%s/%s/s3/aws4_request" % (day, self.region)
         sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope,
@@ -70,6 +72,39 @@ class Putter:
         hdrs["Authorization"] = ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
                                  "Signature=%s" % (self.key, scope, ";".join(names), sig))
         return hdrs
+
+    def list(self, bucket, prefix):
+        """[(key, etag)] under prefix (ListObjectsV2 pages, taken from the XML)."""
+        keys, token = [], None
+        while True:
+            q = {"list-type": "2", "max-keys": "1000", "prefix": prefix}
+            if token:
+                q["continuation-token"] = token
+            query = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"),
+                                        urllib.parse.quote(v, safe="-_.~"))
+                             for k, v in sorted(q.items()))
+            path = "/" + bucket
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.endpoint, timeout=30)
+            hdrs = self._sign("GET", path, datetime.datetime.now(datetime.timezone.utc), query)
+            try:
+                self.conn.request("GET", path + "?" + query, headers=hdrs)
+                r = self.conn.getresponse()
+                body = r.read().decode()
+            except (OSError, http.client.HTTPException):
+                self.conn = None
+                raise
+            if r.status != 200:
+                raise OSError("LIST %s: HTTP %d %s" % (prefix, r.status, body[:200]))
+            for c in re.findall(r"<Contents>(.*?)</Contents>", body, re.S):
+                k = re.search(r"<Key>([^<]*)</Key>", c)
+                e = re.search(r"<ETag>([^<]*)</ETag>", c)
+                keys.append((xml.sax.saxutils.unescape(k.group(1)),
+                             xml.sax.saxutils.unescape(e.group(1)) if e else ""))
+            m = re.search(r"<NextContinuationToken>([^<]*)</NextContinuationToken>", body)
+            if "<IsTruncated>true</IsTruncated>" not in body or not m:
+                return keys
+            token = xml.sax.saxutils.unescape(m.group(1))
 
     def put(self, bucket, key, body):
         # keys here are tenant/uuid/name: nothing to percent-encode

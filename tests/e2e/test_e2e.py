@@ -92,7 +92,9 @@ def values(gw_url, rgw, threshold, headers):
                                                 "periodSeconds": 5}]}}}}},
                 "prometheus": {"serverAddress": gw_url, "threshold": threshold,
                                "customHeaders": headers}},
-            "config": {"compaction": {"compaction_cycle": "1s", "block_retention": "48h"}}},
+            # max_time_per_tenant: the gauge is measured after each tenant's turn
+            "config": {"compaction": {"compaction_cycle": "1s", "max_time_per_tenant": "5s",
+                                      "block_retention": "48h"}}},
         "storage": {"trace": {
             "backend": "s3", "blocklist_poll": "10s",
             "s3": {"bucket": BUCKET, "endpoint": rgw.endpoint, "region": "us-east-1",
@@ -108,7 +110,9 @@ class Bucket:
 
     def __init__(self, rgw):
         self.s3 = blocks.s3_client(rgw.endpoint, rgw.key, rgw.secret)
+        self.lister = blocks.Putter(rgw.endpoint, rgw.key, rgw.secret)
         self.levels = {}
+        self.last = None
 
     def known(self, ids):
         """Blocks uploaded by blocks.upload are at level 0."""
@@ -119,25 +123,25 @@ class Bucket:
     def scan(self):
         live, compacted, etags = {}, 0, {}
         for tenant in TENANTS:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(
-                    Bucket=BUCKET, Prefix=tenant + "/"):
-                for o in page.get("Contents", []):
-                    parts = o["Key"].split("/")
-                    if len(parts) != 3:
-                        continue
-                    if parts[2] == "meta.json":
-                        live[(tenant, parts[1])] = True
-                    elif parts[2] == "meta.compacted.json":
-                        compacted += 1
-                    elif parts[2] == "data.parquet":
-                        etags[(tenant, parts[1])] = o["ETag"]
+            for key, etag in self.lister.list(BUCKET, tenant + "/"):
+                parts = key.split("/")
+                if len(parts) != 3:
+                    continue
+                if parts[2] == "meta.json":
+                    live[(tenant, parts[1])] = True
+                elif parts[2] == "meta.compacted.json":
+                    compacted += 1
+                elif parts[2] == "data.parquet":
+                    etags[(tenant, parts[1])] = etag
+        self.etags = etags
         per_level = {}
         for k in live:
             if k not in self.levels:
                 body = self.s3.get_object(Bucket=BUCKET, Key="%s/%s/meta.json" % k)["Body"]
                 self.levels[k] = json.loads(body.read())["compactionLevel"]
             per_level[self.levels[k]] = per_level.get(self.levels[k], 0) + 1
-        return live, compacted, per_level, etags
+        self.last = (len(live), compacted, per_level)
+        return live, compacted, per_level
 
     def trace_ids(self, tmp, keys):
         """DuckDB's set of TraceIDs and (TraceID, SpanID) pairs over the data.parquet
@@ -162,12 +166,14 @@ class Bucket:
         return ids, pairs
 
 
-def distinct_data(live, etags):
-    """One block per distinct data.parquet (same ETag = same bytes): the copies made by
-    blocks.py hold the same rows, so reading one of each is reading them all."""
+def distinct_data(bucket, live):
+    """One block per distinct data.parquet (same ETag, the MD5 of the bytes, as the
+    listing gives it): the copies made by blocks.py hold the same rows, so reading one
+    of each is reading them all."""
     seen = {}
-    for k in live:
-        seen.setdefault(etags.get(k), k)
+    for k in sorted(live):
+        assert bucket.etags.get(k), "live block %s/%s has no data.parquet" % k
+        seen.setdefault(bucket.etags[k], k)
     return seen
 
 
@@ -188,14 +194,26 @@ class Timeline:
         self.marks = []
         self.stop_ev = threading.Event()
         self.th = threading.Thread(target=self._loop, daemon=True)
+        self.scan_th = threading.Thread(target=self._scan_loop, daemon=True)
 
     def start(self):
         self.th.start()
+        self.scan_th.start()
         return self
 
     def stop(self):
         self.stop_ev.set()
         self.th.join(30)
+        self.scan_th.join(60)
+
+    def _scan_loop(self):
+        """The bucket listing (~27k keys) is slower than a sample: its own pace."""
+        while not self.stop_ev.is_set():
+            try:
+                self.bucket.scan()
+            except Exception as e:
+                log("timeline scan: %r" % e)
+            self.stop_ev.wait(2.0)
 
     def mark(self, what):
         self.marks.append((time.time() - T0, what))
@@ -208,7 +226,7 @@ class Timeline:
                 self.sample()
             except Exception as e:
                 log("timeline: %r" % e)
-            self.stop_ev.wait(max(0.5, 3.0 - (time.time() - t0)))
+            self.stop_ev.wait(max(0.5, 2.0 - (time.time() - t0)))
 
     def sample(self):
         dep = self.srv.req("GET", DEP_PATH)[1] or {}
@@ -218,13 +236,13 @@ class Timeline:
                         'sum(tempodb_compaction_outstanding_blocks{namespace="%s",'
                         'container="compactor"})' % NS)
         out = float(res[0]["value"][1]) if st == 200 and res else None
-        live, compacted, per_level, _ = self.bucket.scan()
+        nlive, compacted, per_level = self.bucket.last or (0, 0, {})
         row = {"t": time.time() - T0, "replicas": spec_r, "ready": ready, "outstanding": out,
-               "live": len(live), "compacted": compacted, "levels": per_level}
+               "live": nlive, "compacted": compacted, "levels": per_level}
         self.rows.append(row)
         lv = " ".join("L%d=%d" % (k, v) for k, v in sorted(per_level.items()))
         log("replicas=%d ready=%d outstanding=%s live=%d compacted=%d %s" % (
-            spec_r, ready, "-" if out is None else "%d" % out, len(live), compacted, lv))
+            spec_r, ready, "-" if out is None else "%d" % out, nlive, compacted, lv))
 
     def print_table(self):
         print("# timeline: t(s) replicas ready outstanding live-blocks per-level")
@@ -304,13 +322,13 @@ def main():
         ids = blocks.upload((rgw.endpoint, rgw.key, rgw.secret), BUCKET, TENANTS, LIVE1,
                             COMPACTED1, log=log)
         bucket.known(ids)
-        live, compacted, per_level, etags = bucket.scan()
+        live, compacted, per_level = bucket.scan()
         total = len(live) + compacted
         t.ok(total >= 20000 and len(live) == 3 * LIVE1,
              "bucket: %d blocks in 3 tenants (%d live at level 0, %d compacted), "
              "generated and uploaded in %.0f s" % (total, len(live), compacted,
                                                     time.time() - t1))
-        before_keys = distinct_data(live, etags)
+        before_keys = distinct_data(bucket, live)
 
         # ---- the cluster
         rc, out, err = srv.kubectl("create", "namespace", NS)
@@ -410,9 +428,9 @@ def main():
              "the ScaledObject" % THRESHOLD2, err)
         bucket.known(blocks.upload((rgw.endpoint, rgw.key, rgw.secret), BUCKET, TENANTS,
                                    LIVE2, 0, log=log, start=int(time.time()) - 5 * 3600))
-        live2, _, _, etags2 = bucket.scan()
-        before_keys.update({k: v for k, v in distinct_data(
-            [k for k in live2 if k not in live], etags2).items() if k not in before_keys})
+        live2, _, _ = bucket.scan()
+        for etag, k in distinct_data(bucket, [k for k in live2 if k not in live]).items():
+            before_keys.setdefault(etag, k)
         tl.mark("second backlog %d blocks" % (3 * LIVE2))
         peak[0] = 0
         ok = wait(scaled_out, 90, 0.5)
@@ -428,7 +446,7 @@ def main():
         t.ok(ok, "the second backlog drains and the scaler scales in to 1")
 
         # ---- trace IDs before and after (DuckDB)
-        live_after, _, lv_after, _ = bucket.scan()
+        live_after, _, lv_after = bucket.scan()
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             ids_before, pairs_before = bucket.trace_ids(tmp, set(before_keys.values()))
             ids_after, pairs_after = bucket.trace_ids(tmp, set(live_after))
