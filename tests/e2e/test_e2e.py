@@ -66,7 +66,7 @@ TENANTS = ["tenant-a", "tenant-b", "tenant-c"]
 ORG = "tenant-123"          # the Mimir tenant holding the compactors' metrics
 BUCKET = "tempo-traces"
 LIVE1, COMPACTED1, LIVE2 = (int(os.environ.get(k, d)) for k, d in
-                            (("TC_E2E_LIVE", "800"), ("TC_E2E_COMPACTED", "5950"),
+                            (("TC_E2E_LIVE", "600"), ("TC_E2E_COMPACTED", "6100"),
                              ("TC_E2E_LIVE2", "150")))
 THRESHOLD1, THRESHOLD2 = "300", "40"
 MAXR = 4
@@ -113,6 +113,7 @@ class Bucket:
         self.lister = blocks.Putter(rgw.endpoint, rgw.key, rgw.secret)
         self.levels = {}
         self.last = None
+        self.lock = threading.Lock()  # one connection: one scan at a time
 
     def known(self, ids):
         """Blocks uploaded by blocks.upload are at level 0."""
@@ -121,6 +122,10 @@ class Bucket:
                 self.levels[(tenant, b)] = 0
 
     def scan(self):
+        with self.lock:
+            return self._scan()
+
+    def _scan(self):
         live, compacted, etags = {}, 0, {}
         for tenant in TENANTS:
             for key, etag in self.lister.list(BUCKET, tenant + "/"):
@@ -394,11 +399,19 @@ def main():
              "to %d replicas, all ready" % (THRESHOLD1, replicas()), json.dumps(sc.last))
 
         # ---- drain and scale-in
+        quiet = [None]
+
         def drained():
+            """Outstanding 0 at 1 replica for 12 s: after a scale-in the last pod owns
+            every job, and its gauge is measured again after each tenant's turn."""
             peak[0] = max(peak[0], replicas())
             st, res = query(gw.url, {"X-Scope-OrgID": ORG},
                             'sum(tempodb_compaction_outstanding_blocks{namespace="tempo"})')
-            return st == 200 and res and float(res[0]["value"][1]) == 0 and replicas() == 1
+            if not (st == 200 and res and float(res[0]["value"][1]) == 0 and replicas() == 1):
+                quiet[0] = None
+                return False
+            quiet[0] = quiet[0] or time.time()
+            return time.time() - quiet[0] >= 12
         ok = wait(drained, 360, 1.0)
         tl.mark("drained, scale-in")
         rows = tl.rows
