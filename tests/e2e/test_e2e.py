@@ -44,6 +44,9 @@ for tool in ("prometheus", "nginx", "radosgw", "gnuplot"):
                for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/usr/bin"]):
         t.skip_all("end-to-end autoscaling", "no %s (make deps)" % tool)
 fakeapi_util = fakeapi(t, "end-to-end autoscaling", tools=["helm", "kubectl"])
+if not os.path.isdir(os.path.join(os.environ.get("NODE_PATH", "/nonexistent"), "@duckdb",
+                                  "node-api")):
+    t.skip_all("end-to-end autoscaling", "no DuckDB in NODE_PATH (. .tools/env.sh; make deps)")
 try:
     import boto3  # noqa: F401
     import yaml
