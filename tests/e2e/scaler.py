@@ -11,7 +11,11 @@ KEDA (pkg/scalers/prometheus_scaler.go): trigger type "prometheus"; metadata
   the headers. Non-2xx is an error; an empty result is 0 with ignoreNullValues, else an
   error; more than one element is an error; NaN/Inf like an empty result. Active =
   value > activationThreshold. On error the HPA gets no metric and keeps the replicas
-  (no fallback is configured here), the ScaledObject's Ready turns False
+  unless spec.fallback applies (pkg/fallback: each failed poll counts; once the count
+  exceeds failureThreshold, an AverageValue trigger's metric becomes
+  threshold x fallback.replicas - or x the current count for behavior currentReplicas,
+  x max/min(current, replicas) for currentReplicasIfHigher/IfLower - and the Fallback
+  condition turns True; a good poll resets the count), the ScaledObject's Ready turns False
   (TriggerError, "Triggers defined in ScaledObject are not working correctly") and a
   KEDAScalerFailed Warning event names the error.
 HPA (replica_calculator.go, horizontal.go): AverageValue desired = ceil(value/threshold),
@@ -140,6 +144,29 @@ def query_value(cfg, timeout=5):
     return v
 
 
+# ---- KEDA's fallback
+
+def fallback_replicas(fallback, metric_type, failures, current):
+    """The replicas the fallback metric stands for, or None when no fallback applies:
+    failures (this poll's included) must exceed failureThreshold, the trigger must be
+    AverageValue and both numbers non-negative (KEDA's validateFallback)."""
+    if not fallback or (metric_type or "AverageValue") != "AverageValue":
+        return None
+    ft, r = fallback.get("failureThreshold"), fallback.get("replicas")
+    if not isinstance(ft, int) or not isinstance(r, int) or ft < 0 or r < 0:
+        return None
+    if failures <= ft:
+        return None
+    beh = fallback.get("behavior") or "static"
+    if beh == "currentReplicas":
+        return current
+    if beh == "currentReplicasIfHigher":
+        return max(current, r)
+    if beh == "currentReplicasIfLower":
+        return min(current, r)
+    return r
+
+
 # ---- HPA
 
 def metric_replicas(metric_type, value, threshold, current, status_replicas, ready):
@@ -245,6 +272,7 @@ class Scaler:
         self.log = log
         self.hpas = {}
         self.last_err = {}
+        self.failures = {}  # so name -> consecutive failed polls (KEDA's health status)
         self.last = {}  # so name -> {"value", "error", "desired", "replicas", "threshold"}
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -303,9 +331,28 @@ class Scaler:
         info = {"values": values, "errors": errors, "current": current,
                 "threshold": [(t.get("metadata") or {}).get("threshold")
                               for t in spec.get("triggers") or []]}
+        self.failures[name] = self.failures.get(name, 0) + 1 if errors else 0
+        trig0 = (spec.get("triggers") or [{}])[0]
+        fb = fallback_replicas(spec.get("fallback"), trig0.get("metricType"),
+                               self.failures[name], current) if errors else None
+        if fb is not None:
+            try:
+                thr = parse_float((trig0.get("metadata") or {}).get("threshold"), "threshold",
+                                  True)
+            except ScalerError:
+                fb = None
+        if fb is not None:
+            # the metric KEDA reports instead: threshold x replicas, through the HPA
+            v = thr * fb
+            desired = [metric_replicas("AverageValue", v, thr, current, status_replicas,
+                                       status_replicas)]
+            info.update(fallback=fb, values=[v])
+            errors_for_hpa = []
+        else:
+            errors_for_hpa = errors
         if current == 0:
             pass  # the HPA does nothing for a target scaled to zero
-        elif desired and not errors:
+        elif desired and not errors_for_hpa:
             want = max(desired)
             stab = hpa.stabilize(now, want, current, up, down)
             new = hpa.limit(now, stab, current, lo, hi, up, down)
@@ -321,9 +368,9 @@ class Scaler:
                         ref["name"], current, new, values, info["threshold"]))
         # else: the metric is missing, so the HPA keeps the replicas (no fallback)
         self.last[name] = info
-        self._status(so, errors, active, info)
+        self._status(so, errors, active, info, fb is not None)
 
-    def _status(self, so, errors, active, info):
+    def _status(self, so, errors, active, info, falling_back=False):
         name = so["metadata"]["name"]
         old = so.get("status") or {}
         oldc = {c["type"]: c for c in old.get("conditions") or []}
@@ -345,8 +392,10 @@ class Scaler:
                    "Scaling is performed because triggers are active") if active else \
             cond("Active", "False", "ScalerNotActive",
                  "Scaling is not performed because triggers are not active")
-        fb = cond("Fallback", "False", "NoFallbackFound",
-                  "No fallbacks are active on this scaled object")
+        fb = cond("Fallback", "True", "FallbackExists",
+                  "At least one trigger is falling back on this scaled object") \
+            if falling_back else cond("Fallback", "False", "NoFallbackFound",
+                                      "No fallbacks are active on this scaled object")
         st = {"conditions": [ready, act, fb], "hpaName": "keda-hpa-" + name,
               "externalMetricNames": ["s%d-prometheus" % i for i in
                                       range(len((so.get("spec") or {}).get("triggers") or []))],

@@ -82,7 +82,7 @@ def log(msg):
     sys.stdout.flush()
 
 
-def values(gw_url, rgw, threshold, headers):
+def values(gw_url, rgw, threshold, headers, ignore_null=False):
     return {
         "compactor": {
             "autoscaling": {
@@ -94,7 +94,7 @@ def values(gw_url, rgw, threshold, headers):
                                   "policies": [{"type": "Pods", "value": 2,
                                                 "periodSeconds": 5}]}}}}},
                 "prometheus": {"serverAddress": gw_url, "threshold": threshold,
-                               "customHeaders": headers}},
+                               "customHeaders": headers, "ignoreNullValues": ignore_null}},
             # max_time_per_tenant: the gauge is measured after each tenant's turn
             "config": {"compaction": {"compaction_cycle": "1s", "max_time_per_tenant": "5s",
                                       "block_retention": "48h"}}},
@@ -143,10 +143,16 @@ class Bucket:
                     etags[(tenant, parts[1])] = etag
         self.etags = etags
         per_level = {}
-        for k in live:
+        for k in list(live):
             if k not in self.levels:
-                body = self.s3.get_object(Bucket=BUCKET, Key="%s/%s/meta.json" % k)["Body"]
+                try:
+                    body = self.s3.get_object(Bucket=BUCKET, Key="%s/%s/meta.json" % k)["Body"]
+                except self.s3.exceptions.NoSuchKey:
+                    continue  # compacted between the listing and this read: not live
                 self.levels[k] = json.loads(body.read())["compactionLevel"]
+            if k not in self.levels:
+                del live[k]
+                continue
             per_level[self.levels[k]] = per_level.get(self.levels[k], 0) + 1
         self.last = (len(live), compacted, per_level)
         return live, compacted, per_level
@@ -348,9 +354,9 @@ def main():
         kl.start()
         vfile = os.path.join(work, "values.yaml")
 
-        def write_values(threshold, headers):
+        def write_values(threshold, headers, ignore_null=False):
             with open(vfile, "w") as f:
-                yaml.safe_dump(values(gw.url, rgw, threshold, headers), f)
+                yaml.safe_dump(values(gw.url, rgw, threshold, headers, ignore_null), f)
         write_values(THRESHOLD1, {"X-Scope-OrgID": ORG})
         rc, out, err = srv.helm("install", REL, CHART, "-n", NS, "-f", vfile, timeout=120)
         t.ok(rc == 0, "helm install with X-Scope-OrgID %s, threshold %s" % (ORG, THRESHOLD1),
@@ -557,7 +563,7 @@ def wrong_header_checks(srv, tl, write_values, vfile, sc, replicas_before):
             case, json.dumps(conds.get("AutoscalingReady"))), json.dumps(conds))
         evs = events_for(srv, REL) + events_for(srv, DEP)
         t.ok(any(e[1] == "KEDAScalerFailed" and expect in (e[2] or "") for e in evs) and
-             any(e[1] in ("ScaledObjectNotReady",) for e in evs),
+             any(e[1] == "ScaledObjectNotReady" and e[0] == "Warning" for e in evs),
              "%s: events name it: %s" % (case, [e for e in evs if e[0] == "Warning" or
                                                 e[1] == "ScaledObjectNotReady"][-3:]),
              json.dumps(evs))
@@ -565,6 +571,28 @@ def wrong_header_checks(srv, tl, write_values, vfile, sc, replicas_before):
         t.ok(replicas_before > 1 and _replicas(srv) == replicas_before,
              "%s: replicas stay at %d (a missing metric does not scale to the minimum, 1)"
              % (case, replicas_before))
+    # ignoreNullValues true: KEDA reads the empty result as 0, says Ready and scales to
+    # the minimum; the controller's own probe of the query must still say so
+    case = "X-Scope-OrgID of a tenant without data, ignoreNullValues true"
+    write_values(THRESHOLD2, {"X-Scope-OrgID": "wrong-tenant"}, ignore_null=True)
+    rc, out, err = srv.helm("upgrade", REL, CHART, "-n", NS, "-f", vfile, timeout=120)
+    tl.mark("helm upgrade: wrong header, ignoreNullValues true")
+    t0 = time.time()
+    got = wait(lambda: (lambda cs: cs[0].get("AutoscalingReady", {}).get("reason") ==
+                        "QueryEmpty" and cs)(cr_conds(srv)), 60, 0.5)
+    conds = got[0] if got else cr_conds(srv)[0]
+    so = srv.req("GET", SO_PATH)[1] or {}
+    so_ready = {x["type"]: x for x in (so.get("status") or {}).get("conditions") or []}.get(
+        "Ready", {})
+    t.ok(bool(got) and conds["AutoscalingReady"]["status"] == "False" and
+         so_ready.get("status") == "True",
+         "%s: KEDA's ScaledObject says Ready=%s, yet the controller's probe turns "
+         "AutoscalingReady False (QueryEmpty) after %.0f s: %s" % (
+             case, so_ready.get("status"), time.time() - t0,
+             conds.get("AutoscalingReady", {}).get("message")), json.dumps(conds))
+    evs = events_for(srv, REL)
+    t.ok(any(e[0] == "Warning" and e[1] == "QueryEmpty" for e in evs),
+         "%s: a Warning event QueryEmpty on the TempoCompactor" % case, json.dumps(evs))
     # back to the right header: Ready again
     write_values(THRESHOLD2, {"X-Scope-OrgID": ORG})
     srv.helm("upgrade", REL, CHART, "-n", NS, "-f", vfile, timeout=120)

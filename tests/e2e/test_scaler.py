@@ -17,8 +17,9 @@ try:
     import yaml  # noqa: F401  (kubelet imports it)
 except ImportError:
     t.skip_all("scaler rules", "no python3-yaml (make deps)")
-from scaler import (DEFAULT_DOWN, DEFAULT_UP, Hpa, ScalerError, behavior, metric_replicas,  # noqa: E402
-                    parse_bool, parse_map, query_value, trigger_config)
+from scaler import (DEFAULT_DOWN, DEFAULT_UP, Hpa, ScalerError, behavior,  # noqa: E402
+                    fallback_replicas, metric_replicas, parse_bool, parse_map, query_value,
+                    trigger_config)
 
 
 def raises(fn):
@@ -102,6 +103,25 @@ t(d["stabilizationWindowSeconds"] == 20 and d["policies"] == DEFAULT_DOWN["polic
   u == DEFAULT_UP, "behavior: given fields override the HPA defaults, the rest stay")
 t(behavior({})[1]["stabilizationWindowSeconds"] == 300,
   "no behavior: the HPA's default 300 s scale-down window")
+
+# KEDA's fallback (pkg/fallback): failures counted per poll, fallback once above the threshold
+fb = {"failureThreshold": 3, "replicas": 2}
+got = [fallback_replicas(fb, "AverageValue", n, 4) for n in (1, 2, 3, 4, 5)]
+t(got == [None, None, None, 2, 2],
+  "fallback failureThreshold 3: polls 1-3 fail without it, the 4th falls back to 2: %s" % got)
+t(fallback_replicas(fb, "Value", 9, 4) is None and fallback_replicas(None, None, 9, 4) is None,
+  "no fallback for a Value trigger, nor without spec.fallback")
+t(fallback_replicas({"failureThreshold": 0, "replicas": 3}, None, 1, 1) == 3,
+  "failureThreshold 0: the first failure falls back (metricType defaults to AverageValue)")
+t(fallback_replicas({"failureThreshold": -1, "replicas": 3}, None, 5, 1) is None,
+  "a negative failureThreshold is not a valid fallback")
+t([fallback_replicas(dict(fb, behavior=b), None, 4, cur) for b, cur in (
+    ("currentReplicas", 5), ("currentReplicasIfHigher", 5), ("currentReplicasIfHigher", 1),
+    ("currentReplicasIfLower", 5), ("currentReplicasIfLower", 1), ("static", 5))]
+  == [5, 5, 2, 2, 1, 2],
+  "fallback behavior: currentReplicas, IfHigher max, IfLower min, static the replicas")
+t(metric_replicas("AverageValue", 250 * 2, 250, 6, 6, 6) == 2,
+  "the fallback metric threshold x 2 gives the HPA 2 replicas (AverageValue)")
 
 # the query, against a stub Prometheus that records the request
 SEEN = {}
