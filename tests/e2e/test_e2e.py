@@ -54,6 +54,7 @@ except ImportError as e:
     t.skip_all("end-to-end autoscaling", "%s (make deps)" % e)
 
 import blocks  # noqa: E402
+import plot  # noqa: E402
 import peers  # noqa: E402
 from kubelet import Kubelet  # noqa: E402
 from scaler import Scaler, parse_map  # noqa: E402
@@ -269,41 +270,7 @@ class Timeline:
             print("#   mark %6.1f %s" % (tm, what))
 
     def png(self, path, work):
-        levels = sorted({k for r in self.rows for k in r["levels"]})
-        dat = os.path.join(work, "timeline.dat")
-        with open(dat, "w") as f:
-            for r in self.rows:
-                f.write("%.1f %d %d %s %d %s\n" % (
-                    r["t"], r["replicas"], r["ready"],
-                    "NaN" if r["outstanding"] is None else "%d" % r["outstanding"], r["live"],
-                    " ".join(str(r["levels"].get(k, 0)) for k in levels)))
-        gp = ["set terminal pngcairo size 1100,700 font ',10'",
-              "set output '%s'" % path,
-              "set multiplot layout 2,1 title 'tempo-compactor e2e: helm + controller + "
-              "kubelet + KEDA-style scaler + Prometheus behind a tenant gateway + Ceph RGW'",
-              "set grid", "set key outside right top", "set xlabel 'seconds'",
-              "set ylabel 'blocks'", "set logscale y", "set yrange [0.8:*]"]
-        for tm, what in self.marks:
-            gp.append("set arrow from %.1f, graph 0 to %.1f, graph 1 nohead dt 3 lc 'gray'"
-                      % (tm, tm))
-        cols = ["'%s' using 1:4 with lines lw 2 title 'outstanding (Prometheus)'" % dat,
-                "'' using 1:5 with lines lw 2 title 'live blocks'"]
-        for i, lv in enumerate(levels):
-            cols.append("'' using 1:($%d+0.001) with lines title 'level %d'" % (6 + i, lv))
-        gp.append("plot " + ", ".join(cols))
-        gp += ["unset logscale y", "set yrange [0:%d]" % (MAXR + 1), "set ylabel 'replicas'",
-               "set ytics 1"]
-        labels = []
-        for n, (tm, what) in enumerate(self.marks):
-            labels.append("set label %d '%s' at %.1f, %.2f rotate by 90 font ',8' tc 'gray40'"
-                          % (n + 1, what.replace("'", ""), tm + 1, 0.2))
-        gp += labels
-        gp.append("plot '%s' using 1:2 with steps lw 2 title 'spec.replicas (scaler)', "
-                  "'' using 1:3 with steps lw 1 title 'ready (kubelet)'" % dat)
-        gp.append("unset multiplot")
-        p = subprocess.run(["gnuplot"], input="\n".join(gp), capture_output=True, text=True,
-                           timeout=60)
-        return p.returncode == 0 and os.path.exists(path), p.stderr
+        return plot.write(self.rows, self.marks, path, work, MAXR)
 
 
 def main():
