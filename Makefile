@@ -6,6 +6,9 @@
 #   make deps       install what the build and the tests need (hack/install-deps.sh)
 #   make run        build and run the compactor on a local demo bucket (hack/run-demo.sh)
 #   make fuzz       run the fuzz targets for a bounded time
+#   make e2e        end-to-end autoscaling on one machine (tests/e2e; ~6 min): helm, the
+#                   controller, compactor processes on Ceph RGW, Prometheus behind a tenant
+#                   gateway, a KEDA-style scaler; writes build/e2e/timeline.png
 #   make gen        rewrite what the config table generates: README's key reference, the CRD's
 #                   blocklist/compaction fields and their chart values (tests check them)
 #
@@ -64,7 +67,7 @@ $(BUILD)/obj/compactor/core/base/tc.o: FORCE
 FORCE:
 
 .SECONDARY:
-.PHONY: all test check lint fmt deps fuzz soak clean bench golden-update run print-libs gen
+.PHONY: all test check lint fmt deps fuzz soak clean bench golden-update run print-libs gen e2e
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -102,6 +105,12 @@ print-libs:
 
 test: $(BINS) $(TESTS)
 	@bash tests/run.sh $(BUILD)
+
+# Runs tests/e2e/test_e2e.py only (make test skips it unless TC_E2E=1; hack/test.sh, i.e.
+# CI, sets it so the e2e runs exactly once there).
+e2e: $(BINS)
+	@mkdir -p $(BUILD)/e2e
+	@TC_E2E=1 TC_E2E_PNG=$(abspath $(BUILD))/e2e/timeline.png bash tests/run.sh $(BUILD) test_e2e.py
 
 check: lint
 	$(MAKE) SANITIZER=address,undefined test

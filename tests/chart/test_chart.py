@@ -215,6 +215,21 @@ def check_rbac():
 t.run("default values: objects, security context, args, TempoCompactor valid", check_default)
 t.run("RBAC is least privilege: exact rules, no wildcards, no secrets, Lease by name", check_rbac)
 
+
+def check_rbac_probe_secret():
+    docs = template("--set", "compactor.autoscaling.enabled=true",
+                    "--set", "compactor.autoscaling.prometheus.serverAddress=http://mimir/prometheus",
+                    "--set", "compactor.autoscaling.prometheus.authSecretRef.name=mimir-reader",
+                    "--set", "compactor.autoscaling.prometheus.authSecretRef.authModes={bearer}")
+    sec = [r for d in docs if d["kind"] in ("ClusterRole", "Role") for r in d["rules"]
+           if "secrets" in r["resources"]]
+    assert sec == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["mimir-reader"],
+                    "verbs": ["get"]}], sec
+
+
+t.run("authSecretRef: the controller may get that one Secret (its trigger probe), nothing more",
+      check_rbac_probe_secret)
+
 # ------------------------------------------------------------------ ci values files
 
 

@@ -125,4 +125,13 @@ Secrets (KEDA resolves authSecretRef through the TriggerAuthentication).
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- $auth := .Values.compactor.autoscaling.prometheus.authSecretRef }}
+{{- if and .Values.compactor.enabled .Values.compactor.autoscaling.enabled $auth $auth.name }}
+# The leader runs the trigger query itself, with the credentials KEDA sends:
+# get on that one Secret, nothing else
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: [{{ $auth.name | quote }}]
+  verbs: [get]
+{{- end }}
 {{- end }}
