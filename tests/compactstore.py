@@ -76,6 +76,12 @@ class LocalStore:
         p = os.path.join(self._t(tenant), bid, "data.parquet")
         return (p, os.path.getsize(p)) if os.path.exists(p) else (None, -1)
 
+    def data_sizes(self, tenant):
+        """{blockID: size of data.parquet} as stored now (no cache)."""
+        t = self._t(tenant)
+        return {b: os.path.getsize(os.path.join(t, b, "data.parquet")) for b in self._dirs(tenant)
+                if os.path.exists(os.path.join(t, b, "data.parquet"))}
+
     def read(self, tenant, bid, name):
         p = os.path.join(self._t(tenant), bid, name)
         if not os.path.exists(p):
@@ -185,6 +191,11 @@ class S3Store:
 
     def live(self, tenant):
         return sorted(b for b, fs in self._objects(tenant).items() if "meta.json" in fs)
+
+    def data_sizes(self, tenant):
+        """{blockID: size of data.parquet} as listed now (data() caches downloads)."""
+        return {b: fs["data.parquet"] for b, fs in self._objects(tenant).items()
+                if "data.parquet" in fs}
 
     def read(self, tenant, bid, name):
         try:

@@ -74,17 +74,24 @@ def ids_of(store, bid):
     return out.stdout.split()
 
 
-def check_live(store, want):
-    """Problems with the live blocks: unreadable, size mismatch, lost pairs."""
+def check_live(store, want, seen=None):
+    """Problems with the live blocks: unreadable, size mismatch, lost pairs.
+    seen caches {blockID: spans} across calls: a block is immutable once its
+    meta.json exists, so only new blocks are read (sizes are still listed
+    afresh every time)."""
     have, problems = set(), []
+    seen = {} if seen is None else seen
+    sizes = store.data_sizes(TENANT)
     for bid in store.live(TENANT):
         meta = store.meta(TENANT, bid)
-        _, size = store.data(TENANT, bid)
+        size = sizes.get(bid, -1)
         if size != meta.get("size"):
             problems.append("%s: data.parquet is %d bytes, meta says %s" % (bid, size, meta.get("size")))
             continue
         try:
-            have |= spans_of(store, bid)
+            if bid not in seen:
+                seen[bid] = spans_of(store, bid)
+            have |= seen[bid]
         except AssertionError as e:
             problems.append(str(e))
     lost = want - have
@@ -132,6 +139,7 @@ def run_backend(t, store, blocks, tmp):
     log = open(os.path.join(tmp, "daemon-%s.log" % name), "w+")
     rng = random.Random(int(os.environ.get("CRASH_SEED", "12345")))
     kills, kills_mid_job, write_kills, problems = 0, 0, 0, []
+    seen = {}  # spans of live blocks already read
     try:
         while kills_mid_job < JOBS:
             port = free_port()
@@ -158,11 +166,12 @@ def run_backend(t, store, blocks, tmp):
             tail = open(log.name).read()[start_pos:]
             if started and tail.count("msg=compacting") > tail.count("msg=\"compaction complete\""):
                 kills_mid_job += 1
-            pr = check_live(store, want)
+            pr = check_live(store, want, seen)
             if pr:
                 problems.append("after kill %d: %s" % (kills, "; ".join(pr)))
+            sizes = store.data_sizes(TENANT)
             for bid in original:
-                if store.data(TENANT, bid)[0] is None:
+                if bid not in sizes:
                     problems.append("after kill %d: input %s deleted" % (kills, bid))
             if not started or problems:
                 break  # nothing left to compact, or already broken
