@@ -1428,7 +1428,7 @@ struct pstream {
     uint64_t pos, end;   /* next page header, end of the chunk */
     int64_t values_left; /* level entries the chunk still holds */
     int started, done;   /* a data page seen; every value decoded */
-    uint8_t *ra; /* read-ahead: file bytes [ra_off, ra_off + ra_len) */
+    uint8_t *ra;         /* read-ahead: file bytes [ra_off, ra_off + ra_len) */
     size_t ra_len, ra_size;
     uint64_t ra_off;
     size_t l0, v0, l1, v1; /* the current row in win */
@@ -1638,7 +1638,8 @@ ps_next_row(struct parquet_cursor *cu, struct pstream *s, struct tc_err *err)
     s->v0 = s->v1;
     while (s->l0 >= c->n) {
         if (s->done)
-            return tc_err_set(err, TC_CORRUPT, "%s: row group %d: column %s: %lld rows, row group "
+            return tc_err_set(err, TC_CORRUPT,
+                              "%s: row group %d: column %s: %lld rows, row group "
                               "says %lld",
                               cu->r->name, cu->rg, s->x.path, (long long)cu->row,
                               (long long)cu->rg_rows);
@@ -1717,8 +1718,7 @@ parquet_cursor_new(struct parquet_cursor **out, struct parquet_reader *r, struct
     /* at most one stream per row column plus one per hidden reference */
     c->st = tc_calloc(nc * 2, sizeof(*c->st));
     hidden = tc_calloc((size_t)r->schema->ncolumns + 1, sizeof(int));
-    if (!c->stream_of || !c->l0 || !c->st || !hidden ||
-        parquet_rowset_init(&c->rs, t) != TC_OK)
+    if (!c->stream_of || !c->l0 || !c->st || !hidden || parquet_rowset_init(&c->rs, t) != TC_OK)
         goto nomem;
     c->ref_of = c->stream_of + nc;
     c->l1 = c->l0 + nc;
