@@ -556,7 +556,7 @@ static int
 assemble_column(struct asm_ctx *x, const struct parquet_row *row, int col, struct parquet_val *root)
 {
     const struct parquet_schema *s = x->s;
-    int path[PARQUET_MAX_LEVEL * 4], np = 0, leaf = s->columns[col];
+    int path[PARQUET_MAX_LEVEL * 4], pos[PARQUET_MAX_LEVEL * 4], np = 0, leaf = s->columns[col];
     size_t idx[PARQUET_MAX_LEVEL + 1];
     const struct parquet_colbuf *c = &row->cols[col];
     size_t vi = row->v0[col];
@@ -564,6 +564,9 @@ assemble_column(struct asm_ctx *x, const struct parquet_row *row, int col, struc
 
     for (int j = leaf; j > 0 && np < (int)TC_ARRAY_LEN(path); j = s->nodes[j].parent)
         path[np++] = j;
+    /* child positions along the path, once per column rather than per level */
+    for (int k = 0; k < np; k++)
+        pos[k] = child_pos(&s->nodes[s->nodes[path[k]].parent], path[k]);
     memset(idx, 0, sizeof(idx));
     for (size_t l = row->l0[col]; l < row->l1[col]; l++) {
         int r = c->rep[l], d = c->def[l];
@@ -579,11 +582,10 @@ assemble_column(struct asm_ctx *x, const struct parquet_row *row, int col, struc
             idx[k] = 0;
         for (int k = np - 1; k >= 0; k--) {
             const struct parquet_node *nd = &s->nodes[path[k]];
-            int pos = child_pos(curnd, path[k]);
             struct parquet_val *slot;
             if (val_group(x, cur, curnd) != TC_OK)
                 return tc_err_set(x->err, TC_NOMEM, "assemble: out of memory");
-            slot = &cur->items[pos];
+            slot = &cur->items[pos[k]];
             if (nd->def_level > d) {
                 /* not defined here: an empty list or a null */
                 if (nd->repetition == PARQUET_REPEATED && slot->kind == PARQUET_V_NULL) {
