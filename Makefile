@@ -64,7 +64,7 @@ $(BUILD)/obj/compactor/core/base/tc.o: FORCE
 FORCE:
 
 .SECONDARY:
-.PHONY: all test check lint fmt deps fuzz clean bench golden-update run print-libs gen
+.PHONY: all test check lint fmt deps fuzz soak clean bench golden-update run print-libs gen
 all: $(BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -123,6 +123,10 @@ run:
 
 fuzz:
 	bash hack/fuzz.sh
+
+# The long crash run: 200 SIGKILLed jobs per backend (make test runs 20).
+soak: $(BINS)
+	CRASH_JOBS=$${CRASH_JOBS:-200} TC_TEST_TIMEOUT=0 bash tests/run.sh $(BUILD) test_compact_crash
 
 gen: $(BINS)
 	TC_BUILD=$(BUILD) python3 hack/gen-config.py

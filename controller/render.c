@@ -367,6 +367,51 @@ render_keda_map(const json_t *map)
     return buf_take(&b, NULL);
 }
 
+/* A credential written into spec.extraConfig would sit in plain text in the
+ * CR and in the rendered ConfigMap. Every key the daemon masks (CFG_SECRET)
+ * must come from a Secret: spec.storage.credentialsSecretRef, or an
+ * environment reference ${VAR} that the pod's env fills. path is the dotted
+ * prefix of obj ("" at the top). */
+static int
+r_no_secrets(const json_t *obj, const char *path, struct tc_err *err)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        char full[512];
+        const struct cfg_key *key;
+        const char *sv;
+
+        if ((size_t)snprintf(full, sizeof(full), "%s%s%s", path, path[0] ? "." : "", k) >=
+            sizeof(full))
+            return tc_err_set(err, TC_INVAL, "spec.extraConfig.%.400s...: key path too long", full);
+        if (json_is_object(v)) {
+            int rc = r_no_secrets(v, full, err);
+
+            if (rc != TC_OK)
+                return rc;
+            continue;
+        }
+        key = cfg_find(&daemon_config_table, full, NULL);
+        if (key == NULL || key->type != CFG_SECRET)
+            continue;
+        sv = json_string_value(v);
+        if (sv != NULL &&
+            (sv[0] == '\0' || (strncmp(sv, "${", 2) == 0 && sv[strlen(sv) - 1] == '}' &&
+                               strchr(sv + 2, '$') == NULL)))
+            continue; /* empty, or exactly one ${VAR} reference */
+        return tc_err_set(err, TC_INVAL,
+                          "spec.extraConfig.%s: a credential must not be written in the "
+                          "TempoCompactor (it would be stored in plain text in the CR and the "
+                          "ConfigMap); use spec.storage.credentialsSecretRef, or an env reference "
+                          "such as ${AWS_SECRET_ACCESS_KEY}",
+                          full);
+    }
+    return TC_OK;
+}
+
 /* Deep merge: objects merge key by key, anything else replaces. */
 static int
 r_merge(json_t *dst, const json_t *src)
@@ -990,6 +1035,8 @@ r_parse_spec(const json_t *cr, struct r_spec *s, struct tc_err *err)
                             json_string(RENDER_STATE_DIR));
     }
     if ((rc = r_obj(spec, "extraConfig", "spec", 0, &s->extra_config, err)) != TC_OK)
+        return rc;
+    if (s->extra_config && (rc = r_no_secrets(s->extra_config, "", err)) != TC_OK)
         return rc;
     if (s->extra_config && r_merge(s->tempo, s->extra_config) != 0)
         return tc_err_set(err, TC_NOMEM, "out of memory");

@@ -369,15 +369,20 @@ informer_line(const char *line, size_t len, void *ud)
     return 0;
 }
 
-static int
-informer_sink(const char *p, size_t n, void *ud)
+int
+informer_feed(struct informer *inf, const char *p, size_t n)
 {
-    struct informer *inf = ud;
     int rc = ndjson_feed(&inf->nj, p, n, informer_line, inf);
 
     if (rc == TC_TOOBIG)
         inf->stream_error = 1;
     return rc;
+}
+
+static int
+informer_sink(const char *p, size_t n, void *ud)
+{
+    return informer_feed(ud, p, n);
 }
 
 /* One watch. Returns TC_OK on a clean end, TC_AGAIN on 410, else an error. */

@@ -79,6 +79,11 @@ struct informer {
 int informer_init(struct informer *inf, struct kube_config *cfg, const struct informer_opts *o,
                   struct tc_err *err);
 int informer_start(struct informer *inf, struct tc_err *err);
+/* informer_feed() takes n more bytes of a watch response body: complete lines
+ * become events (fn), a bad frame or an ERROR event sets stream_error or
+ * gone. What the watch thread does with each chunk; exposed for tests and
+ * fuzzing (tests/fuzz/fuzz_watch.c). Returns non-zero once the stream must end. */
+int informer_feed(struct informer *inf, const char *p, size_t n);
 /* informer_signal_stop() asks the thread to end without waiting. */
 void informer_signal_stop(struct informer *inf);
 /* informer_stop() asks the thread to end and joins it. */

@@ -21,16 +21,34 @@ mkdir -p "$out/seeds" "$out/artifacts"
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG missing (make deps)"; exit 1; }
 
 make -s build/lib/libtccore.a || exit 1
-SRC="$(ls compactor/core/parquet/*.c) compactor/core/tempo/vp4.c compactor/core/tempo/vp4_v3.c
-     compactor/core/tempo/vp4_bloom.c compactor/tools/vp4_gen.c compactor/tools/vp4_convert.c
-     compactor/core/base/hash.c compactor/core/base/mem.c compactor/core/base/buf.c
-     compactor/core/base/tc.c compactor/core/base/log.c"
+# Every source but the two mains, built once with coverage and sanitizers
+# into build/fuzz/obj, then linked with each target.
+SRC=$(find compactor controller -name '*.c' ! -name main.c | sort)
 FLAGS="-std=gnu11 -g -O1 -D_GNU_SOURCE -DTC_VERSION=\"fuzz\" -DTC_REVISION=\"fuzz\"
-       -Icompactor/core -Icompactor -fno-omit-frame-pointer"
+       -Icompactor/core -Icompactor -Icontroller $(pkg-config --cflags libwebsockets jansson 2>/dev/null)
+       -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+LIBS="-lcurl -lyaml -ljansson -lwebsockets -lcap -lssl -lcrypto -lsnappy -lzstd -lz -lm -lpthread"
+# A header newer than the last build invalidates every object.
+stamp="$out/obj/.stamp"
+if [ ! -f "$stamp" ] || [ -n "$(find compactor controller -name '*.h' -newer "$stamp" | head -1)" ]; then
+    rm -rf "$out/obj"
+fi
+mkdir -p "$out/obj"
+objs=()
+for f in $SRC; do
+    o="$out/obj/${f%.c}.o"
+    objs+=("$o")
+    [ "$o" -nt "$f" ] && [ "$o" -nt "$0" ] && continue
+    mkdir -p "$(dirname "$o")"
+    # shellcheck disable=SC2086
+    $CLANG $FLAGS -fsanitize=fuzzer-no-link -c "$f" -o "$o" || { echo "fuzz: build of $f failed"; exit 1; }
+done
+touch "$stamp"
 
 # seeds
-cc -std=gnu11 -O1 -Icompactor/core -Icompactor -o "$out/pq" tests/parquet/pqtool.c \
-    compactor/tools/*.c build/lib/libtccore.a -lsnappy -lzstd -lz -lm || exit 1
+# shellcheck disable=SC2086
+cc -std=gnu11 -O1 -Icompactor/core -Icompactor -Icontroller -o "$out/pq" tests/parquet/pqtool.c \
+    compactor/tools/*.c build/lib/libtccore.a $LIBS || exit 1
 rm -rf "$out/seeds" && mkdir -p "$out/seeds/file" "$out/seeds/footer" "$out/seeds/enc"
 "$out/pq" gen "$out/seeds/blk" --traces 3 --spans 3 --rg-bytes 400 >/dev/null || exit 1
 cp "$out/seeds/blk/data.parquet" "$out/seeds/file/gen.parquet"
@@ -59,11 +77,46 @@ for f in "$out"/seeds/file/*.parquet; do
     done
 done
 
+# seeds of the hostile-input targets: metas, tenant indexes, configs, listings,
+# watch streams and custom resources (made here; nothing binary is kept in git)
+mkdir -p "$out/seeds/meta" "$out/seeds/tindex" "$out/seeds/config" "$out/seeds/s3list" \
+    "$out/seeds/watch" "$out/seeds/render"
+cp "$out/seeds/blk/meta.json" "$out/seeds/meta/gen.json"
+i=0
+for f in "$shared"/testdata/tempo-blocks/*/*/*/meta*.json; do
+    [ -f "$f" ] && cp "$f" "$out/seeds/meta/real-$((i += 1)).json"
+done
+for f in "$shared"/testdata/tempo-blocks/*/*/index.json.gz; do
+    [ -f "$f" ] || continue
+    { printf '\x00'; cat "$f"; } >"$out/seeds/tindex/json-gz-$((i += 1))"
+    { printf '\x02'; gzip -dc "$f"; } >"$out/seeds/tindex/json-$i"
+done
+for f in "$shared"/testdata/tempo-blocks/*/*/index.pb.zst; do
+    [ -f "$f" ] || continue
+    { printf '\x01'; cat "$f"; } >"$out/seeds/tindex/pb-zst-$((i += 1))"
+    { printf '\x03'; zstd -qdc "$f"; } >"$out/seeds/tindex/pb-$i"
+done
+cp tests/fixtures/tempo-compactor.yaml "$out/seeds/config/"
+cp hack/demo/*.yaml "$out/seeds/config/" 2>/dev/null
+printf '%s' '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><NextContinuationToken>1a&amp;2</NextContinuationToken><Contents><Key>p/t/0c8f2d6e-2f6c-4b8e-9d0a-3f1e2b4c5d6e/meta.json</Key><LastModified>2026-12-01T10:00:00.000Z</LastModified><Size>1234</Size></Contents><CommonPrefixes><Prefix>p/tenant&#x41;/</Prefix></CommonPrefixes></ListBucketResult>' \
+    >"$out/seeds/s3list/page.xml"
+{
+    printf '\x07'
+    printf '%s\n' '{"type":"ADDED","object":{"kind":"TempoCompactor","metadata":{"name":"a","namespace":"n","resourceVersion":"5"}}}' \
+        '{"type":"MODIFIED","object":{"metadata":{"name":"a","namespace":"n","resourceVersion":"6"}}}' \
+        '{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"7"}}}' \
+        '{"type":"DELETED","object":{"metadata":{"name":"a","namespace":"n","resourceVersion":"8"}}}' \
+        '{"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}}'
+} >"$out/seeds/watch/events"
+for f in crds/examples/*.yaml; do
+    python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' "$f" \
+        >"$out/seeds/render/$(basename "$f" .yaml).json" || exit 1
+done
+
 rc=0
 for t in ${FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')}; do
     # shellcheck disable=SC2086
-    if ! $CLANG $FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -o "$out/$t" "tests/fuzz/$t.c" $SRC -lsnappy -lzstd -lz -lm -lpthread; then
+    if ! $CLANG $FLAGS -fsanitize=fuzzer -o "$out/$t" "tests/fuzz/$t.c" "${objs[@]}" $LIBS; then
         echo "fuzz: build of $t failed"
         rc=1
         continue
@@ -71,6 +124,12 @@ for t in ${FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')}; do
     case "$t" in
     *footer*) seeds="$out/seeds/footer" ;;
     *encodings*) seeds="$out/seeds/enc" ;;
+    fuzz_meta) seeds="$out/seeds/meta" ;;
+    fuzz_tindex) seeds="$out/seeds/tindex" ;;
+    fuzz_config) seeds="$out/seeds/config" ;;
+    fuzz_s3_list) seeds="$out/seeds/s3list" ;;
+    fuzz_watch) seeds="$out/seeds/watch" ;;
+    fuzz_render) seeds="$out/seeds/render" ;;
     *) seeds="$out/seeds/file" ;;
     esac
     mkdir -p "$out/corpus-$t"

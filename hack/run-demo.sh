@@ -47,8 +47,13 @@ drained() {
     printf '%s\n' "$m" | grep -qE '^tempodb_compaction_blocks_total\{' || return 1
     ! printf '%s\n' "$m" | grep -E '^tempodb_compaction_outstanding_blocks\{' | grep -qvE ' 0$'
 }
+# Drained four checks in a row (over 3 s, longer than the demo's 2 s
+# compaction_cycle): a job's commit lowers the count at once, but the next
+# level's jobs count only from the next plan.
+calm=0
 for _ in $(seq 1 "$DEMO_WAIT"); do
-    drained && break
+    if drained; then calm=$((calm + 1)); else calm=0; fi
+    [ "$calm" -ge 4 ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 1 & wait $!
 done

@@ -12,7 +12,7 @@ leftovers of interrupted jobs (block directories without a meta, temp files,
 incomplete multipart uploads) are invisible to the poller and removed by the
 orphan sweep.
 
-env: CRASH_JOBS (jobs killed mid-way per backend, default 50; `make soak`
+env: CRASH_JOBS (jobs killed mid-way per backend, default 20; `make soak`
 runs 200), CRASH_BACKENDS (default "local s3"; s3 needs radosgw and boto3 and
 is skipped without them), CRASH_SEED."""
 import json
@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from compactstore import LocalStore, S3Store, s3_missing  # noqa: E402
 from tclib import COMPACTOR, Tap, free_port, http_get, need, wait  # noqa: E402
 
-JOBS = int(os.environ.get("CRASH_JOBS", "50"))
+JOBS = int(os.environ.get("CRASH_JOBS", "20"))
 TENANT = "crash"
 WINDOWS = int(os.environ.get("CRASH_WINDOWS", "24"))
 PER_WINDOW = 8

@@ -299,6 +299,93 @@ TEST(start_after_ignored_falls_back_to_one_shard)
     backend_free(b);
 }
 
+struct listed {
+    char keys[8][128];
+    uint64_t sizes[8];
+    int prefix[8];
+    int n;
+};
+
+static int
+listed_cb(const char *key, int64_t mtime, uint64_t size, int is_prefix, void *ud)
+{
+    struct listed *l = ud;
+
+    (void)mtime;
+    if (l->n >= 8)
+        return TC_ERR;
+    snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", key);
+    l->sizes[l->n] = size;
+    l->prefix[l->n++] = is_prefix;
+    return TC_OK;
+}
+
+/* The listing parser on its own (what tests/fuzz/fuzz_s3_list.c attacks):
+ * entities, the strip of the root prefix, entries shorter than it, a size
+ * that is not NUL-terminated, and a truncated page without a token. */
+TEST(list_page_parser)
+{
+    static const char page[] =
+        "<ListBucketResult><IsTruncated>true</IsTruncated>"
+        "<NextContinuationToken>a&amp;b</NextContinuationToken>"
+        "<Contents><Key>root/t/x&lt;1&gt;/meta.json</Key><Size>42</Size></Contents>"
+        "<Contents><Key>ro</Key><Size>1</Size></Contents>"
+        "<CommonPrefixes><Prefix>root/ten&#x41;nt/</Prefix></CommonPrefixes>"
+        "<Contents><Key>root/t/last</Key><Size>77";
+    struct listed l = {0};
+    struct buf token;
+    struct tc_err err = {0};
+    int more = 0;
+
+    buf_init(&token, 0);
+    ASSERT_EQ(backend_s3_list_page(page, sizeof(page) - 1, 5, listed_cb, &l, &token, &more, &err),
+              TC_OK);
+    ASSERT_EQ(more, 1);
+    ASSERT_STR_EQ(token.data, "a&b");
+    ASSERT_EQ(l.n, 2); /* "ro" is shorter than the root; the unterminated entry is not an entry */
+    ASSERT_STR_EQ(l.keys[0], "t/x<1>/meta.json");
+    ASSERT_EQ(l.sizes[0], 42);
+    ASSERT_STR_EQ(l.keys[1], "tenAnt/");
+    ASSERT_EQ(l.prefix[1], 1);
+
+    /* the size stops at the element's end, not at the next digits in the body */
+    memset(&l, 0, sizeof(l));
+    {
+        static const char p2[] = "<Contents><Key>k</Key><Size>12</Size></Contents>99";
+
+        ASSERT_EQ(backend_s3_list_page(p2, sizeof(p2) - 1, 0, listed_cb, &l, &token, &more, &err),
+                  TC_OK);
+    }
+    ASSERT_EQ(l.n, 1);
+    ASSERT_EQ(l.sizes[0], 12);
+    ASSERT_EQ(more, 0);
+
+    memset(&l, 0, sizeof(l));
+    ASSERT_EQ(backend_s3_list_page("<IsTruncated>true</IsTruncated>", 31, 0, listed_cb, &l, &token,
+                                   &more, &err),
+              TC_PARSE); /* 31 bytes: the whole string */
+    ASSERT(strstr(err.msg, "without a token") != NULL);
+    ASSERT_EQ(backend_s3_list_page("<Contents><Key>&#0;</Key></Contents>", 36, 0, listed_cb, &l,
+                                   &token, &more, &err),
+              TC_PARSE); /* a NUL escape is not key material */
+    {
+        /* an empty key once reached the callbacks as NULL (found by fuzz_s3_list) */
+        static const char p3[] = "<Contents><Key></Key></Contents><CommonPrefixes><Prefix>"
+                                 "ro</Prefix></CommonPrefixes>";
+
+        ASSERT_EQ(backend_s3_list_page(p3, sizeof(p3) - 1, 0, listed_cb, &l, &token, &more, &err),
+                  TC_OK);
+        ASSERT_EQ(l.n, 1);
+        ASSERT_STR_EQ(l.keys[0], "ro");
+        l.n = 0;
+        ASSERT_EQ(backend_s3_list_page(p3, sizeof(p3) - 1, 2, listed_cb, &l, &token, &more, &err),
+                  TC_OK);
+        ASSERT_EQ(l.n, 0); /* "ro" is the root itself */
+    }
+    ASSERT_EQ(l.n, 0);
+    buf_cleanup(&token);
+}
+
 TEST(poll_over_s3_and_boto3_interop)
 {
     NEED_S3(ep);
@@ -330,9 +417,9 @@ TEST(poll_over_s3_and_boto3_interop)
     backend_free(b);
 }
 
-TEST_MAIN(TEST_ENTRY(wrong_secret_is_denied), TEST_ENTRY(object_ops_path_style),
-          TEST_ENTRY(ip_endpoint_auto_lookup_is_path_style), TEST_ENTRY(auto_lookup_rule),
-          TEST_ENTRY(object_ops_virtual_host_with_prefix), TEST_ENTRY(paging_shards_prefix_tenants),
-          TEST_ENTRY(retries_through_fault_proxy),
+TEST_MAIN(TEST_ENTRY(list_page_parser), TEST_ENTRY(wrong_secret_is_denied),
+          TEST_ENTRY(object_ops_path_style), TEST_ENTRY(ip_endpoint_auto_lookup_is_path_style),
+          TEST_ENTRY(auto_lookup_rule), TEST_ENTRY(object_ops_virtual_host_with_prefix),
+          TEST_ENTRY(paging_shards_prefix_tenants), TEST_ENTRY(retries_through_fault_proxy),
           TEST_ENTRY(start_after_ignored_falls_back_to_one_shard),
           TEST_ENTRY(poll_over_s3_and_boto3_interop))

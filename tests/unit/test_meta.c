@@ -131,6 +131,9 @@ TEST(meta_intern_shares)
     ASSERT(meta_intern("zzz-unique", 10) != a);
     ASSERT_EQ(meta_intern_count(), before + 1);
     ASSERT_STR_EQ(meta_intern("", 0), "");
+    /* a NUL ends an interned string, and the lookup stays in bounds */
+    ASSERT(meta_intern("zzz-unique\0tail", 15) == meta_intern("zzz-unique", 10));
+    ASSERT(meta_intern("\0x", 2)[0] == '\0');
 }
 
 /* The first BlockMeta inside the small bucket's index.pb.zst (§1.4) must equal
@@ -197,6 +200,14 @@ TEST(meta_pb_garbage)
     ASSERT_STR_CONTAINS(err.msg, "block_id");
     ASSERT_EQ(meta_decode_pb(badwire, sizeof(badwire), &m, &err), TC_PARSE);
     ASSERT_EQ(meta_decode_pb(badenc, sizeof(badenc), &m, &err), TC_PARSE);
+    {
+        /* dedicated_columns (field 17) with a NUL once read past the interned
+         * copy (found by fuzz_meta) */
+        static const uint8_t nuldc[] = {0x8a, 0x01, 0x05, '[', 0, 'x', 'y', ']'};
+
+        ASSERT_EQ(meta_decode_pb(nuldc, sizeof(nuldc), &m, &err), TC_PARSE);
+        ASSERT_STR_CONTAINS(err.msg, "dedicated_columns");
+    }
     srandom(7);
     for (i = 0; i < 2000; i++) {
         for (j = 0; j < (int)sizeof(rnd); j++)

@@ -511,22 +511,94 @@ s3_xml_text(const char *v, size_t n, struct buf *out)
     return rc;
 }
 
-typedef int (*s3_list_fn)(const char *key, int64_t mtime, uint64_t size, int is_prefix, void *ud);
+/* One ListObjectsV2 page: calls fn for each Contents key and CommonPrefixes
+ * prefix with the first strip bytes removed (entries shorter than strip are
+ * skipped), fills token/more from IsTruncated and NextContinuationToken.
+ * Stops at fn's first non-zero return. The body is untrusted: every span is
+ * bounded by len. */
+int
+backend_s3_list_page(const char *body, size_t len, size_t strip, backend_s3_list_fn fn, void *ud,
+                     struct buf *token, int *more, struct tc_err *err)
+{
+    const char *p = body, *end = body + len, *v;
+    struct buf text;
+    size_t vn;
+    int rc = TC_OK;
+
+    buf_init(&text, 4096);
+    {
+        const char *tp = p;
+
+        *more = s3_xml_next(&tp, end, "IsTruncated", &v, &vn) && vn == 4 && !memcmp(v, "true", 4);
+        tp = p;
+        buf_reset(token);
+        if (*more && s3_xml_next(&tp, end, "NextContinuationToken", &v, &vn))
+            rc = s3_xml_text(v, vn, token);
+        if (*more && token->len == 0)
+            rc = tc_err_set(err, TC_PARSE, "s3: list: truncated page without a token");
+    }
+    while (rc == TC_OK) {
+        const char *cp = p, *cv, *ce;
+        size_t cn;
+        int64_t mt = 0;
+        int32_t mns;
+        uint64_t size = 0;
+        int is_prefix = 0;
+        const char *c1 = memmem(p, (size_t)(end - p), "<Contents>", 10);
+        const char *c2 = memmem(p, (size_t)(end - p), "<CommonPrefixes>", 16);
+
+        if (c1 == NULL && c2 == NULL)
+            break;
+        if (c1 == NULL || (c2 && c2 < c1)) {
+            cp = c2;
+            is_prefix = 1;
+            if (!s3_xml_next(&cp, end, "CommonPrefixes", &cv, &cn))
+                break;
+        } else {
+            cp = c1;
+            if (!s3_xml_next(&cp, end, "Contents", &cv, &cn))
+                break;
+        }
+        p = cp;
+        ce = cv + cn;
+        {
+            const char *kp = cv;
+
+            if (!s3_xml_next(&kp, ce, is_prefix ? "Prefix" : "Key", &v, &vn) ||
+                s3_xml_text(v, vn, &text) != TC_OK) {
+                rc = tc_err_set(err, TC_PARSE, "s3: list: bad entry");
+                break;
+            }
+            kp = cv;
+            if (!is_prefix && s3_xml_next(&kp, ce, "LastModified", &v, &vn))
+                timefmt_parse(v, vn, &mt, &mns);
+            kp = cv;
+            if (!is_prefix && s3_xml_next(&kp, ce, "Size", &v, &vn))
+                for (size_t i = 0; i < vn && v[i] >= '0' && v[i] <= '9' && size < UINT64_MAX / 10;
+                     i++)
+                    size = size * 10 + (uint64_t)(v[i] - '0'); /* the body is not NUL-terminated */
+        }
+        if (text.len <= strip)
+            continue; /* empty, or the root itself: not an entry below it (fuzz_s3_list) */
+        rc = fn(text.data + strip, mt, size, is_prefix, ud);
+    }
+    buf_cleanup(&text);
+    return rc;
+}
 
 /* ListObjectsV2 over prefix (relative to the root). Stops early when fn returns
  * TC_DECLINED; other non-zero returns abort. */
 static int
 s3_list(struct backend_s3 *s, const char *rel_prefix, const char *start_after, int delimiter,
-        s3_list_fn fn, void *ud, struct tc_err *err)
+        backend_s3_list_fn fn, void *ud, struct tc_err *err)
 {
-    struct buf q, full_prefix, token, text;
+    struct buf q, full_prefix, token;
     size_t strip;
     int rc = TC_OK, more = 1;
 
     buf_init(&q, 65536);
     buf_init(&full_prefix, 4096);
     buf_init(&token, 4096);
-    buf_init(&text, 4096);
     if (s->prefix[0])
         rc = buf_printf(&full_prefix, "%s/", s->prefix);
     if (rc == TC_OK && rel_prefix)
@@ -534,9 +606,6 @@ s3_list(struct backend_s3 *s, const char *rel_prefix, const char *start_after, i
     strip = s->prefix[0] ? strlen(s->prefix) + 1 : 0;
     while (rc == TC_OK && more) {
         struct http_response r;
-        const char *p, *end, *v;
-        size_t vn;
-
         buf_reset(&q);
         if (token.len) {
             rc = buf_puts(&q, "continuation-token=");
@@ -561,63 +630,8 @@ s3_list(struct backend_s3 *s, const char *rel_prefix, const char *start_after, i
             http_response_cleanup(&r);
             break;
         }
-        p = r.body.data ? r.body.data : "";
-        end = p + r.body.len;
-        {
-            const char *tp = p;
-
-            more =
-                s3_xml_next(&tp, end, "IsTruncated", &v, &vn) && vn == 4 && !memcmp(v, "true", 4);
-            tp = p;
-            buf_reset(&token);
-            if (more && s3_xml_next(&tp, end, "NextContinuationToken", &v, &vn))
-                rc = s3_xml_text(v, vn, &token);
-            if (more && token.len == 0)
-                rc = tc_err_set(err, TC_PARSE, "s3: list: truncated page without a token");
-        }
-        while (rc == TC_OK) {
-            const char *cp = p, *cv, *ce;
-            size_t cn;
-            int64_t mt = 0;
-            int32_t mns;
-            uint64_t size = 0;
-            int is_prefix = 0;
-            const char *c1 = memmem(p, (size_t)(end - p), "<Contents>", 10);
-            const char *c2 = memmem(p, (size_t)(end - p), "<CommonPrefixes>", 16);
-
-            if (c1 == NULL && c2 == NULL)
-                break;
-            if (c1 == NULL || (c2 && c2 < c1)) {
-                cp = c2;
-                is_prefix = 1;
-                if (!s3_xml_next(&cp, end, "CommonPrefixes", &cv, &cn))
-                    break;
-            } else {
-                cp = c1;
-                if (!s3_xml_next(&cp, end, "Contents", &cv, &cn))
-                    break;
-            }
-            p = cp;
-            ce = cv + cn;
-            {
-                const char *kp = cv;
-
-                if (!s3_xml_next(&kp, ce, is_prefix ? "Prefix" : "Key", &v, &vn) ||
-                    s3_xml_text(v, vn, &text) != TC_OK) {
-                    rc = tc_err_set(err, TC_PARSE, "s3: list: bad entry");
-                    break;
-                }
-                kp = cv;
-                if (!is_prefix && s3_xml_next(&kp, ce, "LastModified", &v, &vn))
-                    timefmt_parse(v, vn, &mt, &mns);
-                kp = cv;
-                if (!is_prefix && s3_xml_next(&kp, ce, "Size", &v, &vn))
-                    size = strtoull(v, NULL, 10);
-            }
-            if (text.len < strip)
-                continue;
-            rc = fn(text.data + strip, mt, size, is_prefix, ud);
-        }
+        rc = backend_s3_list_page(r.body.data ? r.body.data : "", r.body.len, strip, fn, ud, &token,
+                                  &more, err);
         http_response_cleanup(&r);
         if (rc == TC_DECLINED) {
             rc = TC_OK;
@@ -627,7 +641,6 @@ s3_list(struct backend_s3 *s, const char *rel_prefix, const char *start_after, i
     buf_cleanup(&q);
     buf_cleanup(&full_prefix);
     buf_cleanup(&token);
-    buf_cleanup(&text);
     return rc;
 }
 

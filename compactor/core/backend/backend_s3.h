@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "backend/backend.h"
+#include "base/buf.h"
 #include "base/metrics.h"
 #include "base/tc.h"
 
@@ -46,5 +47,14 @@ int backend_s3_virtual_host(const char *endpoint, const char *bucket, int https)
 
 /* backend_s3_new() copies every string of cfg. */
 struct backend *backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err);
+
+/* The parser of one ListObjectsV2 page, exposed for tests and fuzzing
+ * (tests/fuzz/fuzz_s3_list.c). fn gets each key (or prefix, is_prefix 1)
+ * below strip bytes of prefix; a non-zero return stops the page and is
+ * returned. token receives NextContinuationToken and *more IsTruncated. */
+typedef int (*backend_s3_list_fn)(const char *key, int64_t mtime, uint64_t size, int is_prefix,
+                                  void *ud);
+int backend_s3_list_page(const char *body, size_t len, size_t strip, backend_s3_list_fn fn,
+                         void *ud, struct buf *token, int *more, struct tc_err *err);
 
 #endif

@@ -66,6 +66,14 @@ meta_intern(const char *s, size_t n)
     size_t j;
     const char *res = NULL;
 
+    {
+        /* Interned strings are C strings: a NUL ends one (the decoders refuse
+         * NULs first; this keeps the lookup below in bounds regardless). */
+        const char *nul = memchr(s, 0, n);
+
+        if (nul != NULL)
+            n = (size_t)(nul - s);
+    }
     if (n == 0)
         return "";
     h = meta_hash(s, n);
@@ -1192,6 +1200,8 @@ meta_decode_pb(const uint8_t *p, size_t n, struct meta *m, struct tc_err *err)
             break;
         case 17:
             META_WANT(2);
+            if (len > 0 && memchr(val, 0, len) != NULL)
+                return tc_err_set(err, TC_PARSE, "dedicated_columns: NUL byte in string");
             if (len > 0) {
                 /* The field holds JSON text; canonicalise it like meta.json,
                  * once per distinct text (the same few texts repeat). */
