@@ -15,6 +15,9 @@
 #define PARQUET_MAX_CHUNK ((int64_t)2 << 30)
 #define PARQUET_MAX_PAGE_VALUES ((int64_t)1 << 24)
 #define PARQUET_MAX_CHUNK_VALUES ((int64_t)1 << 28)
+/* A cursor keeps each chunk's dictionary decoded while it streams the chunk's
+ * pages: this caps what one column can pin. */
+#define PARQUET_MAX_DICT ((int64_t)64 << 20)
 
 /* How a target column is produced from the file. */
 struct parquet_colmap {
@@ -968,6 +971,11 @@ decode_dict_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
 
     if (x->have_dict)
         return CORRUPT(x, "column %s: second dictionary page", x->path);
+    if ((int64_t)h->usize > PARQUET_MAX_DICT || (int64_t)body_len > PARQUET_MAX_DICT)
+        return tc_err_set(x->err, TC_TOOBIG,
+                          "column %s: dictionary page of %d bytes is over the %lld-byte cap",
+                          x->path, h->usize > (int32_t)body_len ? h->usize : (int32_t)body_len,
+                          (long long)PARQUET_MAX_DICT);
     if (h->num_values < 0 || h->num_values > PARQUET_MAX_PAGE_VALUES)
         return CORRUPT(x, "column %s: dictionary size %d", x->path, h->num_values);
     if (h->encoding != PARQUET_PLAIN && h->encoding != PARQUET_PLAIN_DICTIONARY)
@@ -1079,12 +1087,12 @@ decode_chunk(struct parquet_reader *r, int rg, int fc, struct parquet_colbuf *ou
 /* Derives the levels of a missing column from a reference column. */
 static int
 synthesize(const struct parquet_colmap *m, const struct parquet_node *leaf,
-           const struct parquet_colbuf *ref, struct parquet_colbuf *out)
+           const struct parquet_colbuf *ref, size_t l0, size_t l1, struct parquet_colbuf *out)
 {
     static const uint8_t zero[16];
     int rc;
 
-    for (size_t i = 0; i < ref->n; i++) {
+    for (size_t i = l0; i < l1; i++) {
         int r = ref->rep[i], d = ref->def[i];
         if (r > m->anc_rep)
             continue; /* a repetition below the shared ancestor */
@@ -1169,7 +1177,8 @@ parquet_reader_read_rowgroup(struct parquet_reader *r, int rg, struct parquet_ro
         if (m->file_col >= 0)
             continue;
         if (m->ref_target_col >= 0) {
-            rc = synthesize(m, leaf, &rs->cols[m->ref_target_col], &rs->cols[c]);
+            rc = synthesize(m, leaf, &rs->cols[m->ref_target_col], 0, rs->cols[m->ref_target_col].n,
+                            &rs->cols[c]);
         } else {
             struct parquet_colbuf tmp;
             const struct parquet_node *rl = &r->schema->nodes[r->schema->columns[m->ref_file_col]];
@@ -1177,7 +1186,7 @@ parquet_reader_read_rowgroup(struct parquet_reader *r, int rg, struct parquet_ro
                 return tc_err_set(err, rc, "%s: out of memory", r->name);
             rc = decode_chunk(r, rg, m->ref_file_col, &tmp, err);
             if (rc == TC_OK)
-                rc = synthesize(m, leaf, &tmp, &rs->cols[c]);
+                rc = synthesize(m, leaf, &tmp, 0, tmp.n, &rs->cols[c]);
             parquet_colbuf_cleanup(&tmp);
             if (rc != TC_OK && rc != TC_NOMEM)
                 return rc;
@@ -1388,32 +1397,376 @@ parquet_reader_page_index(struct parquet_reader *r, int rg, int col, struct parq
     return TC_OK;
 }
 
-/* ---- cursor ---- */
+/* ---- cursor: a window of pages per column ---- */
+
+/*
+ * The cursor streams every column chunk of a row group side by side: per
+ * leaf column a page stream reads compressed bytes ahead, decodes one page
+ * at a time and appends its levels and values to a window. A row is yielded
+ * once each column has decoded past the row's end (the next repetition level
+ * 0, or the chunk's end); what lies before the current row is dropped when
+ * the next page comes in. Memory is columns x (read-ahead + a page + the
+ * current row) plus each chunk's dictionary, whatever the row group's size.
+ *
+ * Read-ahead: each refill of a column's window is one read_at call, i.e. one
+ * ranged GET on object storage. A 100 MB row group of ~90 columns costs about
+ * 90 + 100 MB / PARQUET_READAHEAD GETs; a bigger read-ahead means fewer GETs
+ * but PARQUET_READAHEAD bytes per column per open input stay resident.
+ * 256 KiB keeps an input under ~25 MB of read-ahead. Row groups up to
+ * PARQUET_RG_PREFETCH_MAX are still fetched in one read.
+ */
+#define PARQUET_READAHEAD ((size_t)256 << 10)
+#define PARQUET_RG_PREFETCH_MAX ((uint64_t)8 << 20)
+#define PARQUET_HDR_PEEK ((size_t)1024) /* first guess at a page header's size */
+
+struct pstream {
+    struct chunk_ctx x;         /* decoder: dictionary, scratch; x.out == win */
+    struct parquet_colbuf *win; /* the cursor's column, or own (a hidden reference) */
+    struct parquet_colbuf own;
+    int file_col;
+    int codec;
+    uint64_t pos, end;   /* next page header, end of the chunk */
+    int64_t values_left; /* level entries the chunk still holds */
+    int started, done;   /* a data page seen; every value decoded */
+    uint8_t *ra;         /* read-ahead: file bytes [ra_off, ra_off + ra_len) */
+    size_t ra_len, ra_size;
+    uint64_t ra_off;
+    size_t l0, v0, l1, v1; /* the current row in win */
+};
 
 struct parquet_cursor {
     struct parquet_reader *r;
-    struct parquet_rowset rs;
-    struct parquet_rowiter it;
-    int rg; /* row group loaded, -1 before the first */
+    struct parquet_rowset rs; /* the row's columns (windows or synthesized) */
+    int nst;
+    struct pstream *st;
+    int *stream_of; /* per row column: its stream, or -1 if synthesized */
+    int *ref_of;    /* synthesized columns: the stream of their reference */
+    size_t *l0, *l1, *v0, *v1;
+    int rg;          /* row group being streamed, -1 before the first */
+    int rg_open;     /* rows of rg are being yielded */
+    int64_t rg_rows; /* rows in rg */
+    int64_t row;     /* rows of rg yielded */
+    /* decoding scratch, shared: one page is decoded at a time */
+    uint32_t *u32;
+    size_t u32cap;
+    int64_t *i64;
+    size_t i64cap;
 };
+
+/* Points *out at file bytes [off, off + len) of the stream's chunk. */
+static int
+ps_bytes(struct parquet_reader *r, struct pstream *s, uint64_t off, size_t len, const uint8_t **out,
+         struct tc_err *err)
+{
+    size_t want;
+    int rc;
+
+    if (r->mem) {
+        *out = r->mem + off;
+        return TC_OK;
+    }
+    if (r->rgbuf_valid && off >= r->rgbuf_off && off - r->rgbuf_off <= r->rgbuf.len &&
+        len <= r->rgbuf.len - (off - r->rgbuf_off)) {
+        *out = (const uint8_t *)r->rgbuf.data + (off - r->rgbuf_off);
+        return TC_OK;
+    }
+    if (s->ra_len && off >= s->ra_off && off - s->ra_off <= s->ra_len &&
+        len <= s->ra_len - (off - s->ra_off)) {
+        *out = s->ra + (off - s->ra_off);
+        return TC_OK;
+    }
+    want = len > PARQUET_READAHEAD ? len : PARQUET_READAHEAD;
+    if (want > s->end - off)
+        want = (size_t)(s->end - off);
+    s->ra_len = 0;
+    if (want > s->ra_size) {
+        /* exact sizes: most columns stay at the read-ahead, big pages grow one */
+        uint8_t *p = tc_realloc(s->ra, want);
+        if (p == NULL)
+            return tc_err_set(err, TC_NOMEM, "%s: column %s: read-ahead of %zu bytes", r->name,
+                              s->x.path, want);
+        s->ra = p;
+        s->ra_size = want;
+    }
+    if ((rc = read_at(r, off, want, s->ra, err)) != TC_OK)
+        return rc;
+    s->ra_len = want;
+    s->ra_off = off;
+    *out = s->ra;
+    return TC_OK;
+}
+
+/* Drops the window before the current row (it is dead once the cursor moves). */
+static void
+ps_drop(struct pstream *s)
+{
+    struct parquet_colbuf *c = s->win;
+    size_t dl = s->l0, dv = s->v0;
+
+    if (dl == 0)
+        return;
+    if (c->n > dl) {
+        memmove(c->rep, c->rep + dl, c->n - dl);
+        memmove(c->def, c->def + dl, c->n - dl);
+    }
+    c->n -= dl;
+    if (c->type == PARQUET_BYTE_ARRAY) {
+        uint32_t base = c->offs[dv];
+        if (c->dlen > base)
+            memmove(c->data, c->data + base, c->dlen - base);
+        c->dlen -= base;
+        for (size_t i = 0; i + dv <= c->nv; i++)
+            c->offs[i] = c->offs[i + dv] - base;
+    } else if (c->nv > dv) {
+        memmove(c->fixed, c->fixed + dv * (size_t)c->width, (c->nv - dv) * (size_t)c->width);
+    }
+    c->nv -= dv;
+    s->l1 -= dl;
+    s->v1 -= dv;
+    s->l0 = s->v0 = 0;
+}
+
+/* Decodes pages until one adds level entries or the chunk is done. */
+static int
+ps_page_decode(struct parquet_reader *r, struct pstream *s, struct tc_err *err)
+{
+    struct chunk_ctx *x = &s->x;
+    int rc = TC_OK;
+
+    while (!s->done) {
+        struct page_hdr h;
+        size_t hlen = 0, avail, peek, n0 = s->win->n;
+        const uint8_t *p;
+        if (s->values_left <= 0) {
+            s->done = 1;
+            break;
+        }
+        if (s->pos >= s->end) {
+            rc = tc_err_set(err, TC_CORRUPT, "column %s: chunk ends %lld values short", x->path,
+                            (long long)s->values_left);
+            break;
+        }
+        avail = (size_t)(s->end - s->pos);
+        peek = avail < PARQUET_HDR_PEEK ? avail : PARQUET_HDR_PEEK;
+        for (;;) {
+            if ((rc = ps_bytes(r, s, s->pos, peek, &p, err)) != TC_OK)
+                return rc;
+            if (parse_page_header(p, peek, &h, &hlen) == TC_OK)
+                break;
+            if (peek == avail || peek >= (size_t)PARQUET_MAX_PAGE) {
+                rc = tc_err_set(err, TC_CORRUPT, "column %s: malformed page header at offset %llu",
+                                x->path, (unsigned long long)s->pos);
+                goto out;
+            }
+            peek = peek > avail / 4 ? avail : peek * 4;
+        }
+        if (h.csize < 0 || (size_t)h.csize > avail - hlen || h.usize < 0) {
+            rc = tc_err_set(err, TC_CORRUPT, "column %s: page size %d exceeds chunk", x->path,
+                            h.csize);
+            break;
+        }
+        if ((rc = ps_bytes(r, s, s->pos, hlen + (size_t)h.csize, &p, err)) != TC_OK)
+            return rc;
+        p += hlen;
+        if (h.type == PARQUET_DICTIONARY_PAGE && h.has_dict)
+            rc = decode_dict_page(x, &h, p, (size_t)h.csize, s->codec);
+        else if ((h.type == PARQUET_DATA_PAGE && h.has_data) ||
+                 (h.type == PARQUET_DATA_PAGE_V2 && h.has_v2))
+            rc = decode_data_page(x, &h, p, (size_t)h.csize, s->codec);
+        else if (h.type == PARQUET_INDEX_PAGE)
+            rc = TC_OK;
+        else
+            rc = tc_err_set(err, TC_CORRUPT, "column %s: page type %d without its header", x->path,
+                            h.type);
+        if (rc != TC_OK)
+            break;
+        s->pos += hlen + (size_t)h.csize;
+        if (s->win->n > n0) {
+            if (!s->started && s->win->rep[n0] != 0) {
+                rc = tc_err_set(err, TC_CORRUPT, "column %s: chunk starts mid-row", x->path);
+                break;
+            }
+            s->started = 1;
+            s->values_left -= (int64_t)(s->win->n - n0);
+            if (s->values_left < 0) {
+                rc = tc_err_set(err, TC_CORRUPT, "column %s: pages hold more values than the chunk",
+                                x->path);
+                break;
+            }
+            return TC_OK;
+        }
+    }
+out:
+    return rc;
+}
+
+/* ps_page_decode with the cursor's shared scratch. */
+static int
+ps_page(struct parquet_cursor *cu, struct pstream *s, struct tc_err *err)
+{
+    struct parquet_reader *r = cu->r;
+    struct chunk_ctx *x = &s->x;
+    int rc;
+
+    x->err = err;
+    x->u32 = cu->u32;
+    x->u32cap = cu->u32cap;
+    x->i64 = cu->i64;
+    x->i64cap = cu->i64cap;
+    rc = ps_page_decode(r, s, err);
+    cu->u32 = x->u32;
+    cu->u32cap = x->u32cap;
+    cu->i64 = x->i64;
+    cu->i64cap = x->i64cap;
+    x->u32 = NULL;
+    x->i64 = NULL;
+    x->u32cap = x->i64cap = 0;
+    if (rc != TC_OK)
+        tc_err_prefix(err, "%s: row group %d", r->name, cu->rg);
+    return rc;
+}
+
+/* Moves the stream's row to the next one: [l1, next rep 0 or chunk end). */
+static int
+ps_next_row(struct parquet_cursor *cu, struct pstream *s, struct tc_err *err)
+{
+    struct parquet_colbuf *c = s->win;
+    size_t l, v;
+    int rc;
+
+    s->l0 = s->l1;
+    s->v0 = s->v1;
+    while (s->l0 >= c->n) {
+        if (s->done)
+            return tc_err_set(err, TC_CORRUPT,
+                              "%s: row group %d: column %s: %lld rows, row group "
+                              "says %lld",
+                              cu->r->name, cu->rg, s->x.path, (long long)cu->row,
+                              (long long)cu->rg_rows);
+        ps_drop(s);
+        if ((rc = ps_page(cu, s, err)) != TC_OK)
+            return rc;
+    }
+    l = s->l0 + 1;
+    v = s->v0 + (c->def[s->l0] == c->max_def);
+    for (;;) {
+        while (l < c->n && c->rep[l] != 0) {
+            v += c->def[l] == c->max_def;
+            l++;
+        }
+        if (l < c->n || s->done)
+            break;
+        l -= s->l0;
+        v -= s->v0;
+        ps_drop(s);
+        if ((rc = ps_page(cu, s, err)) != TC_OK)
+            return rc;
+    }
+    s->l1 = l;
+    s->v1 = v;
+    return TC_OK;
+}
+
+static void
+ps_cleanup(struct pstream *s)
+{
+    if (s->x.have_dict)
+        parquet_colbuf_cleanup(&s->x.dict);
+    s->x.have_dict = 0;
+    parquet_colbuf_cleanup(&s->own);
+    tc_free(s->ra);
+}
+
+static int
+ps_begin(struct parquet_reader *r, struct pstream *s, int rg)
+{
+    const struct parquet_chunk_meta *cm = &r->meta->rowgroups[rg].cols[s->file_col];
+    int64_t start = cm->data_page_offset;
+
+    if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start)
+        start = cm->dictionary_page_offset;
+    if (s->x.have_dict)
+        parquet_colbuf_cleanup(&s->x.dict);
+    s->x.have_dict = 0;
+    s->codec = cm->codec;
+    s->pos = (uint64_t)(start > 0 ? start : 0);
+    s->end = s->pos + (uint64_t)(cm->total_compressed > 0 ? cm->total_compressed : 0);
+    s->values_left = cm->num_values;
+    s->started = 0;
+    s->done = cm->num_values == 0;
+    s->ra_len = 0;
+    parquet_colbuf_reset(s->win);
+    s->l0 = s->v0 = s->l1 = s->v1 = 0;
+    return TC_OK;
+}
 
 int
 parquet_cursor_new(struct parquet_cursor **out, struct parquet_reader *r, struct tc_err *err)
 {
+    const struct parquet_schema *t = parquet_reader_row_schema(r);
     struct parquet_cursor *c = tc_calloc(1, sizeof(*c));
+    size_t nc = (size_t)(t->ncolumns ? t->ncolumns : 1);
+    int *hidden = NULL;
 
     *out = NULL;
     if (c == NULL)
         return tc_err_set(err, TC_NOMEM, "parquet cursor: out of memory");
     c->r = r;
     c->rg = -1;
-    if (parquet_rowset_init(&c->rs, parquet_reader_row_schema(r)) != TC_OK ||
-        parquet_rowiter_init(&c->it, &c->rs) != TC_OK) {
-        parquet_cursor_free(c);
-        return tc_err_set(err, TC_NOMEM, "parquet cursor: out of memory");
+    c->stream_of = tc_calloc(nc * 2, sizeof(int));
+    c->l0 = tc_calloc(nc * 4, sizeof(size_t));
+    /* at most one stream per row column plus one per hidden reference */
+    c->st = tc_calloc(nc * 2, sizeof(*c->st));
+    hidden = tc_calloc((size_t)r->schema->ncolumns + 1, sizeof(int));
+    if (!c->stream_of || !c->l0 || !c->st || !hidden || parquet_rowset_init(&c->rs, t) != TC_OK)
+        goto nomem;
+    c->ref_of = c->stream_of + nc;
+    c->l1 = c->l0 + nc;
+    c->v0 = c->l1 + nc;
+    c->v1 = c->v0 + nc;
+    for (int i = 0; i < t->ncolumns; i++) {
+        int fc = r->map ? r->map[i].file_col : i;
+        c->stream_of[i] = -1;
+        if (fc < 0)
+            continue;
+        c->st[c->nst].file_col = fc;
+        c->st[c->nst].win = &c->rs.cols[i];
+        c->stream_of[i] = c->nst++;
     }
+    for (int i = 0; r->map && i < t->ncolumns; i++) {
+        const struct parquet_colmap *m = &r->map[i];
+        int fc = m->ref_file_col;
+        if (m->file_col >= 0)
+            continue;
+        if (m->ref_target_col >= 0) {
+            c->ref_of[i] = c->stream_of[m->ref_target_col];
+            continue;
+        }
+        if (hidden[fc] == 0) {
+            const struct parquet_node *rl = &r->schema->nodes[r->schema->columns[fc]];
+            struct pstream *s = &c->st[c->nst];
+            if (parquet_colbuf_init(&s->own, rl->type, rl->type_length, rl->def_level) != TC_OK)
+                goto nomem;
+            s->file_col = fc;
+            s->win = &s->own;
+            hidden[fc] = ++c->nst;
+        }
+        c->ref_of[i] = hidden[fc] - 1;
+    }
+    for (int i = 0; i < c->nst; i++) {
+        struct pstream *s = &c->st[i];
+        s->x.r = r;
+        s->x.path = r->schema->paths[s->file_col];
+        s->x.leaf = &r->schema->nodes[r->schema->columns[s->file_col]];
+        s->x.out = s->win;
+    }
+    tc_free(hidden);
     *out = c;
     return TC_OK;
+nomem:
+    tc_free(hidden);
+    parquet_cursor_free(c);
+    return tc_err_set(err, TC_NOMEM, "parquet cursor: out of memory");
 }
 
 void
@@ -1421,38 +1774,134 @@ parquet_cursor_free(struct parquet_cursor *c)
 {
     if (c == NULL)
         return;
-    parquet_rowiter_cleanup(&c->it);
+    for (int i = 0; c->st && i < c->nst; i++)
+        ps_cleanup(&c->st[i]);
+    tc_free(c->st);
+    tc_free(c->u32);
+    tc_free(c->i64);
+    tc_free(c->stream_of);
+    tc_free(c->l0);
     parquet_rowset_cleanup(&c->rs);
     tc_free(c);
+}
+
+/* Checks that every chunk of the finished row group ended with its rows. */
+static int
+cursor_end_rowgroup(struct parquet_cursor *c, struct tc_err *err)
+{
+    for (int i = 0; i < c->nst; i++) {
+        struct pstream *s = &c->st[i];
+        if (s->l1 < s->win->n || !s->done)
+            return tc_err_set(err, TC_CORRUPT,
+                              "%s: row group %d: column %s: more rows than the row group's %lld",
+                              c->r->name, c->rg, s->x.path, (long long)c->rg_rows);
+    }
+    return TC_OK;
+}
+
+static int
+cursor_begin_rowgroup(struct parquet_cursor *c, struct tc_err *err)
+{
+    struct parquet_reader *r = c->r;
+    const struct parquet_rowgroup_meta *g = &r->meta->rowgroups[c->rg];
+    int rc;
+
+    c->rg_rows = g->num_rows;
+    c->row = 0;
+    for (int i = 0; i < c->rs.ncols; i++)
+        parquet_colbuf_reset(&c->rs.cols[i]);
+    for (int i = 0; i < c->nst; i++)
+        ps_begin(r, &c->st[i], c->rg);
+    r->rgbuf_valid = 0;
+    if (r->src.read_at && c->rg_rows > 0) {
+        uint64_t lo = UINT64_MAX, hi = 0;
+        for (int k = 0; k < g->ncols; k++) {
+            const struct parquet_chunk_meta *cm = &g->cols[k];
+            int64_t start = cm->data_page_offset;
+            if (cm->dictionary_page_offset > 0 && cm->dictionary_page_offset < start)
+                start = cm->dictionary_page_offset;
+            if ((uint64_t)start < lo)
+                lo = (uint64_t)start;
+            if ((uint64_t)start + (uint64_t)cm->total_compressed > hi)
+                hi = (uint64_t)start + (uint64_t)cm->total_compressed;
+        }
+        /* a small row group: one read for all of it, as read_rowgroup does */
+        if (hi > lo && hi - lo <= PARQUET_RG_PREFETCH_MAX &&
+            (rc = prefetch_rowgroup(r, c->rg, err)) != TC_OK)
+            return rc;
+    }
+    return TC_OK;
 }
 
 int
 parquet_cursor_next(struct parquet_cursor *c, struct parquet_row *row, int *eof, struct tc_err *err)
 {
+    const struct parquet_schema *t = parquet_reader_row_schema(c->r);
     int rc;
 
     *eof = 0;
-    while (c->rg < 0 || !parquet_rowiter_next(&c->it, row)) {
+    while (!c->rg_open || c->row >= c->rg_rows) {
+        if (c->rg_open) {
+            c->rg_open = 0;
+            if ((rc = cursor_end_rowgroup(c, err)) != TC_OK)
+                return rc;
+        }
         if (c->rg + 1 >= c->r->meta->nrowgroups) {
             *eof = 1;
             return TC_OK;
         }
         c->rg++;
-        if ((rc = parquet_reader_read_rowgroup(c->r, c->rg, &c->rs, err)) != TC_OK)
+        if ((rc = cursor_begin_rowgroup(c, err)) != TC_OK)
             return rc;
-        parquet_rowiter_cleanup(&c->it);
-        if (parquet_rowiter_init(&c->it, &c->rs) != TC_OK)
-            return tc_err_set(err, TC_NOMEM, "parquet cursor: out of memory");
+        c->rg_open = 1;
     }
+    for (int i = 0; i < c->nst; i++)
+        if ((rc = ps_next_row(c, &c->st[i], err)) != TC_OK)
+            return rc;
+    for (int i = 0; i < c->rs.ncols; i++) {
+        struct parquet_colbuf *col = &c->rs.cols[i];
+        if (c->stream_of[i] >= 0) {
+            const struct pstream *s = &c->st[c->stream_of[i]];
+            c->l0[i] = s->l0;
+            c->l1[i] = s->l1;
+            c->v0[i] = s->v0;
+            c->v1[i] = s->v1;
+            continue;
+        }
+        {
+            const struct pstream *s = &c->st[c->ref_of[i]];
+            parquet_colbuf_reset(col);
+            rc = synthesize(&c->r->map[i], &t->nodes[t->columns[i]], s->win, s->l0, s->l1, col);
+            if (rc != TC_OK)
+                return tc_err_set(err, rc, "%s: column %s: cannot synthesize", c->r->name,
+                                  t->paths[i]);
+            c->l0[i] = c->v0[i] = 0;
+            c->l1[i] = col->n;
+            c->v1[i] = col->nv;
+        }
+    }
+    c->row++;
+    row->ncols = c->rs.ncols;
+    row->cols = c->rs.cols;
+    row->l0 = c->l0;
+    row->l1 = c->l1;
+    row->v0 = c->v0;
+    row->v1 = c->v1;
     return TC_OK;
 }
 
 size_t
 parquet_cursor_mem(const struct parquet_cursor *c)
 {
-    size_t n = 0;
+    size_t n = c->r->page.size + (c->r->rgbuf_valid ? c->r->rgbuf.size : 0) +
+               c->u32cap * sizeof(uint32_t) + c->i64cap * sizeof(int64_t);
 
     for (int i = 0; i < c->rs.ncols; i++)
         n += parquet_colbuf_bytes(&c->rs.cols[i]);
+    for (int i = 0; i < c->nst; i++) {
+        const struct pstream *s = &c->st[i];
+        n += s->ra_size + parquet_colbuf_bytes(&s->own) +
+             (s->x.have_dict ? parquet_colbuf_bytes(&s->x.dict) : 0);
+    }
     return n;
 }

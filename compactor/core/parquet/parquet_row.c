@@ -556,7 +556,12 @@ static int
 assemble_column(struct asm_ctx *x, const struct parquet_row *row, int col, struct parquet_val *root)
 {
     const struct parquet_schema *s = x->s;
-    int path[PARQUET_MAX_LEVEL * 4], np = 0, leaf = s->columns[col];
+    int path[PARQUET_MAX_LEVEL * 4], pos[PARQUET_MAX_LEVEL * 4], np = 0, leaf = s->columns[col];
+    int kstart[PARQUET_MAX_LEVEL + 1], reached;
+    /* the walk's state before step k in the last entry: an entry repeating
+     * at level r resumes at its list instead of walking from the root */
+    struct parquet_val *ccur[PARQUET_MAX_LEVEL * 4];
+    const struct parquet_node *cnd[PARQUET_MAX_LEVEL * 4];
     size_t idx[PARQUET_MAX_LEVEL + 1];
     const struct parquet_colbuf *c = &row->cols[col];
     size_t vi = row->v0[col];
@@ -564,9 +569,17 @@ assemble_column(struct asm_ctx *x, const struct parquet_row *row, int col, struc
 
     for (int j = leaf; j > 0 && np < (int)TC_ARRAY_LEN(path); j = s->nodes[j].parent)
         path[np++] = j;
+    /* child positions along the path, once per column rather than per level */
+    for (int k = 0; k < np; k++) {
+        pos[k] = child_pos(&s->nodes[s->nodes[path[k]].parent], path[k]);
+        if (s->nodes[path[k]].repetition == PARQUET_REPEATED &&
+            s->nodes[path[k]].rep_level <= PARQUET_MAX_LEVEL)
+            kstart[s->nodes[path[k]].rep_level] = k;
+    }
     memset(idx, 0, sizeof(idx));
+    reached = np;
     for (size_t l = row->l0[col]; l < row->l1[col]; l++) {
-        int r = c->rep[l], d = c->def[l];
+        int r = c->rep[l], d = c->def[l], k0 = np - 1;
         struct parquet_val *cur = root;
         const struct parquet_node *curnd = &s->nodes[0];
         if (r > max_rep || d > max_def || (l == row->l0[col] && r != 0) ||
@@ -577,13 +590,20 @@ assemble_column(struct asm_ctx *x, const struct parquet_row *row, int col, struc
             idx[r]++;
         for (int k = r + 1; k <= max_rep; k++)
             idx[k] = 0;
-        for (int k = np - 1; k >= 0; k--) {
+        if (r > 0 && kstart[r] >= reached) {
+            k0 = kstart[r];
+            cur = ccur[k0];
+            curnd = cnd[k0];
+        }
+        for (int k = k0; k >= 0; k--) {
             const struct parquet_node *nd = &s->nodes[path[k]];
-            int pos = child_pos(curnd, path[k]);
             struct parquet_val *slot;
+            ccur[k] = cur;
+            cnd[k] = curnd;
+            reached = k;
             if (val_group(x, cur, curnd) != TC_OK)
                 return tc_err_set(x->err, TC_NOMEM, "assemble: out of memory");
-            slot = &cur->items[pos];
+            slot = &cur->items[pos[k]];
             if (nd->def_level > d) {
                 /* not defined here: an empty list or a null */
                 if (nd->repetition == PARQUET_REPEATED && slot->kind == PARQUET_V_NULL) {

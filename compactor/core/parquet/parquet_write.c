@@ -14,14 +14,74 @@
 #define PARQUET_DEFAULT_PAGE_BYTES ((size_t)256 << 10)
 /* parquet-go's ColumnIndexSizeLimit: page bounds are cut to this length */
 #define PARQUET_COLIDX_LIMIT 16
+/* A dictionary column falls back to PLAIN pages once its dictionary's values
+ * pass this many bytes (parquet-mr's dictionary page limit): the dictionary
+ * stays in memory for the whole chunk, so it must be bounded. */
+#define PARQUET_WRITER_DICT_MAX ((size_t)1 << 20)
 
+struct dict {
+    struct parquet_colbuf vals;
+    uint32_t *slots; /* index + 1, 0 = empty */
+    size_t nslots;
+};
+
+/* A value owned by the writer (a page or chunk bound). */
+struct obound {
+    uint8_t *p;
+    uint32_t n;
+};
+
+/* An encoded page waiting in the spool for its row group. */
+struct spage {
+    uint64_t spool_off;
+    uint32_t size; /* header + body, as in the file */
+    int64_t first_row;
+    int64_t nulls;
+    int null_page;
+    struct obound min, max;
+};
+
+/* One column of the open row group: the rows not yet in a page, the pages
+ * spooled so far, the chunk's dictionary and statistics. */
+struct wcol {
+    struct parquet_colbuf pend;
+    size_t pend_bytes;  /* the page size measure of pend */
+    int64_t pend_rows;  /* rows in pend */
+    int64_t rows;       /* rows already in pages */
+    int64_t num_values; /* level entries already in pages */
+    int64_t total_u;    /* uncompressed bytes (headers included) of those pages */
+    struct spage *pages;
+    int npages, pcap;
+    struct dict d;
+    int dict_on;   /* pages are still dictionary-encoded */
+    int used_dict; /* some page of the chunk is */
+    int used_enc;  /* the non-dictionary encoding some page used, or -1 */
+    struct obound cmin, cmax;
+    int c_any;
+    int64_t c_nulls;
+};
+
+/*
+ * Writing: each column appends a row's levels and values to its pending
+ * buffer; once that reaches the page size (at a row boundary, as before) it
+ * is encoded and compressed into a page appended to the spool, an unlinked
+ * temporary file beside the output. Cutting a row group copies each column's
+ * pages out of the spool in column order, so chunks stay contiguous, after
+ * the chunk's dictionary page. Memory: a page per column and the
+ * dictionaries, whatever the row group's size.
+ */
 struct parquet_writer {
     int fd;
     char *path;
     const struct parquet_schema *schema;
     struct parquet_writer_opts opts;
     uint64_t off;
-    struct parquet_rowset rs;
+    struct wcol *cols;
+    int64_t nrows; /* rows of the open row group */
+    int spool;     /* fd of the page spool */
+    uint64_t spool_off;
+    struct buf last; /* column 0's first value of the last row written */
+    int last_set;
     size_t est;
     struct parquet_filemeta meta; /* row groups accumulate here */
     int rg_cap;
@@ -39,6 +99,8 @@ struct parquet_writer {
     size_t u32cap;
     int closed;
 };
+
+static void wcol_cleanup(struct wcol *wc);
 
 static int
 wr(struct parquet_writer *w, const void *p, size_t n, struct tc_err *err)
@@ -83,10 +145,24 @@ parquet_writer_open(struct parquet_writer **out, const char *path,
     buf_init(&w->comp, (size_t)1 << 31);
     buf_init(&w->hdr, (size_t)1 << 20);
     buf_init(&w->chunk, (size_t)1 << 31);
+    w->spool = -1;
+    buf_init(&w->last, (size_t)1 << 31);
     w->path = tc_strdup(path);
-    if (w->path == NULL || parquet_rowset_init(&w->rs, schema) != TC_OK) {
+    w->cols = tc_calloc((size_t)(schema->ncolumns ? schema->ncolumns : 1), sizeof(*w->cols));
+    if (w->path == NULL || w->cols == NULL) {
         parquet_writer_free(w);
         return tc_err_set(err, TC_NOMEM, "parquet writer: out of memory");
+    }
+    for (int c = 0; c < schema->ncolumns; c++) {
+        const struct parquet_node *nd = &schema->nodes[schema->columns[c]];
+        if (parquet_colbuf_init(&w->cols[c].pend, nd->type, nd->type_length, nd->def_level) !=
+                TC_OK ||
+            parquet_colbuf_init(&w->cols[c].d.vals, nd->type, nd->type_length, 0) != TC_OK) {
+            parquet_writer_free(w);
+            return tc_err_set(err, TC_NOMEM, "parquet writer: out of memory");
+        }
+        w->cols[c].dict_on = nd->colenc == PARQUET_COLENC_DICT;
+        w->cols[c].used_enc = -1;
     }
     for (int c = 0; c < schema->ncolumns; c++)
         if (schema->nodes[schema->columns[c]].def_level > 255 ||
@@ -99,6 +175,18 @@ parquet_writer_open(struct parquet_writer **out, const char *path,
         rc = tc_err_set(err, TC_IO, "%s: %s", path, strerror(errno));
         parquet_writer_free(w);
         return rc;
+    }
+    {
+        /* the spool is unlinked at once: a crash leaves nothing behind */
+        char sp[4200];
+        snprintf(sp, sizeof(sp), "%s.pages", path);
+        w->spool = open(sp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (w->spool < 0) {
+            rc = tc_err_set(err, TC_IO, "%s: page spool: %s", sp, strerror(errno));
+            parquet_writer_free(w);
+            return rc;
+        }
+        unlink(sp);
     }
     if ((rc = wr(w, "PAR1", 4, err)) != TC_OK) {
         parquet_writer_free(w);
@@ -116,7 +204,12 @@ parquet_writer_free(struct parquet_writer *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    parquet_rowset_cleanup(&w->rs);
+    if (w->spool >= 0)
+        close(w->spool);
+    for (int c = 0; w->cols && c < w->schema->ncolumns; c++)
+        wcol_cleanup(&w->cols[c]);
+    tc_free(w->cols);
+    buf_cleanup(&w->last);
     for (int g = 0; g < w->meta.nrowgroups; g++) {
         struct parquet_rowgroup_meta *rg = &w->meta.rowgroups[g];
         for (int c = 0; c < rg->ncols; c++) {
@@ -167,35 +260,7 @@ parquet_writer_rowgroup_last_key(const struct parquet_writer *w, int g, uint32_t
     return w->last_key[g];
 }
 
-int
-parquet_writer_write_row(struct parquet_writer *w, const struct parquet_row *row,
-                         struct tc_err *err)
-{
-    size_t est = parquet_row_estimate_size(row);
-    int rc;
-
-    if (w->closed)
-        return tc_err_set(err, TC_INVAL, "%s: write after close", w->path);
-    if (w->rs.nrows > 0 && w->est + est > w->opts.row_group_bytes)
-        if ((rc = parquet_writer_flush(w, err)) != TC_OK)
-            return rc;
-    rc = parquet_rowset_append(&w->rs, row);
-    if (rc != TC_OK)
-        return tc_err_set(err, rc, "%s: row does not match the schema (%s)", w->path,
-                          tc_strerror(rc));
-    w->est += est;
-    if (w->est > w->opts.row_group_bytes)
-        return parquet_writer_flush(w, err);
-    return TC_OK;
-}
-
 /* ---- dictionary ---- */
-
-struct dict {
-    struct parquet_colbuf vals;
-    uint32_t *slots; /* index + 1, 0 = empty */
-    size_t nslots;
-};
 
 static uint64_t
 hash_bytes(const uint8_t *p, size_t n)
@@ -428,102 +493,34 @@ mm_add(struct minmax *m, const struct parquet_node *leaf, const uint8_t *p, uint
     m->any = 1;
 }
 
-static int
-stats_from(struct parquet_stats *st, const struct minmax *m)
-{
-    memset(st, 0, sizeof(*st));
-    st->null_count = m->nulls;
-    if (!m->any)
-        return TC_OK;
-    st->min = tc_memdup(m->min, m->minl ? m->minl : 1);
-    st->max = tc_memdup(m->max, m->maxl ? m->maxl : 1);
-    if (!st->min || !st->max)
-        return TC_NOMEM;
-    st->min_len = m->minl;
-    st->max_len = m->maxl;
-    st->has_min = st->has_max = 1;
-    return TC_OK;
-}
-
 /* Column-index bounds of byte arrays are cut to PARQUET_COLIDX_LIMIT bytes; a
- * cut max is rounded up so it stays an upper bound. */
-static void
-w_bound(struct thrift_w *tw, const struct parquet_node *leaf, const uint8_t *p, uint32_t n,
-        int is_max)
+ * cut max is rounded up so it stays an upper bound. Pages keep only the cut
+ * bound, so a page of big values does not pin them. Sets *len; returns p or
+ * tmp (PARQUET_COLIDX_LIMIT bytes). */
+static const uint8_t *
+cut_bound(const struct parquet_node *leaf, const uint8_t *p, uint32_t n, int is_max, uint8_t *tmp,
+          uint32_t *len)
 {
-    uint8_t tmp[PARQUET_COLIDX_LIMIT];
-    int k;
-
+    *len = n;
     if ((leaf->type != PARQUET_BYTE_ARRAY && leaf->type != PARQUET_FIXED_LEN_BYTE_ARRAY) ||
-        n <= PARQUET_COLIDX_LIMIT) {
-        thrift_w_binary(tw, p, n);
-        return;
-    }
-    if (!is_max) {
-        thrift_w_binary(tw, p, PARQUET_COLIDX_LIMIT);
-        return;
-    }
+        n <= PARQUET_COLIDX_LIMIT)
+        return p;
+    *len = PARQUET_COLIDX_LIMIT;
+    if (!is_max)
+        return p;
     memcpy(tmp, p, PARQUET_COLIDX_LIMIT);
-    for (k = PARQUET_COLIDX_LIMIT - 1; k >= 0; k--) {
+    for (int k = PARQUET_COLIDX_LIMIT - 1; k >= 0; k--) {
         if (tmp[k] != 0xff) {
             tmp[k]++;
-            thrift_w_binary(tw, tmp, (size_t)k + 1);
-            return;
+            *len = (uint32_t)k + 1;
+            return tmp;
         }
     }
-    thrift_w_binary(tw, p, n); /* all 0xff: keep the full value */
-}
-
-/* rank[i] = position of dictionary value i in sort order, so page bounds
- * of dictionary columns are found with integer compares. */
-struct rank_ctx {
-    const struct parquet_colbuf *vals;
-    const struct parquet_node *leaf;
-};
-
-static int
-rank_cmp(const void *a, const void *b, void *arg)
-{
-    const struct rank_ctx *x = arg;
-    const uint8_t *p, *q;
-    uint32_t n, m;
-
-    value_at(x->vals, *(const uint32_t *)a, &p, &n);
-    value_at(x->vals, *(const uint32_t *)b, &q, &m);
-    return parquet_value_cmp(x->leaf, p, n, q, m);
-}
-
-static int
-dict_ranks(const struct parquet_colbuf *vals, const struct parquet_node *leaf, uint32_t **out)
-{
-    struct rank_ctx x = {vals, leaf};
-    uint32_t *order = tc_calloc(vals->nv + 1, sizeof(uint32_t));
-    uint32_t *rank = tc_calloc(vals->nv + 1, sizeof(uint32_t));
-
-    if (!order || !rank) {
-        tc_free(order);
-        tc_free(rank);
-        return TC_NOMEM;
-    }
-    for (size_t i = 0; i < vals->nv; i++)
-        order[i] = (uint32_t)i;
-    qsort_r(order, vals->nv, sizeof(uint32_t), rank_cmp, &x);
-    for (size_t i = 0; i < vals->nv; i++)
-        rank[order[i]] = (uint32_t)i;
-    tc_free(order);
-    *out = rank;
-    return TC_OK;
+    *len = n; /* all 0xff: keep the full value */
+    return p;
 }
 
 /* ---- chunk writing ---- */
-
-struct page_info {
-    int64_t offset;
-    int32_t size;
-    int64_t first_row;
-    struct minmax mm;
-    int null_page;
-};
 
 static int
 write_page_header(struct parquet_writer *w, int type, size_t usize, size_t csize, int num_values,
@@ -583,223 +580,409 @@ column_encoding(const struct parquet_node *leaf)
     }
 }
 
+/* ---- pages into the spool ---- */
+
+static void
+obound_free(struct obound *b)
+{
+    tc_free(b->p);
+    b->p = NULL;
+    b->n = 0;
+}
+
 static int
-write_chunk(struct parquet_writer *w, int col, int64_t nrows, struct parquet_chunk_meta *cm,
-            struct buf *colidx, struct buf *offidx, struct tc_err *err)
+obound_set(struct obound *b, const uint8_t *p, uint32_t n)
+{
+    uint8_t *q = tc_malloc(n ? n : 1);
+
+    if (q == NULL)
+        return TC_NOMEM;
+    if (n)
+        memcpy(q, p, n);
+    tc_free(b->p);
+    b->p = q;
+    b->n = n;
+    return TC_OK;
+}
+
+static void
+wcol_pages_reset(struct wcol *wc)
+{
+    for (int i = 0; i < wc->npages; i++) {
+        obound_free(&wc->pages[i].min);
+        obound_free(&wc->pages[i].max);
+    }
+    wc->npages = 0;
+}
+
+static void
+wcol_cleanup(struct wcol *wc)
+{
+    wcol_pages_reset(wc);
+    tc_free(wc->pages);
+    parquet_colbuf_cleanup(&wc->pend);
+    parquet_colbuf_cleanup(&wc->d.vals);
+    tc_free(wc->d.slots);
+    obound_free(&wc->cmin);
+    obound_free(&wc->cmax);
+}
+
+static int
+spool_write(struct parquet_writer *w, const void *p, size_t n, struct tc_err *err)
+{
+    const char *c = p;
+
+    while (n > 0) {
+        ssize_t k = write(w->spool, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return tc_err_set(err, TC_IO, "%s: page spool write: %s", w->path,
+                              k < 0 ? strerror(errno) : "short write");
+        c += k;
+        n -= (size_t)k;
+        w->spool_off += (uint64_t)k;
+    }
+    return TC_OK;
+}
+
+/* Copies spool bytes [off, off + n) to the end of the output. */
+static int
+spool_copy(struct parquet_writer *w, uint64_t off, size_t n, struct tc_err *err)
+{
+    while (n > 0) {
+        loff_t in = (loff_t)off;
+        ssize_t k = copy_file_range(w->spool, &in, w->fd, NULL, n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break; /* not supported here, or odd: copy through memory */
+        off += (uint64_t)k;
+        n -= (size_t)k;
+        w->off += (uint64_t)k;
+    }
+    while (n > 0) {
+        size_t m = n < ((size_t)1 << 20) ? n : ((size_t)1 << 20);
+        ssize_t k;
+        int rc;
+        buf_reset(&w->chunk);
+        if ((rc = buf_reserve(&w->chunk, m)) != TC_OK)
+            return tc_err_set(err, rc, "%s: out of memory", w->path);
+        k = pread(w->spool, w->chunk.data, m, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return tc_err_set(err, TC_IO, "%s: page spool read: %s", w->path,
+                              k < 0 ? strerror(errno) : "short read");
+        if ((rc = wr(w, w->chunk.data, (size_t)k, err)) != TC_OK)
+            return rc;
+        off += (uint64_t)k;
+        n -= (size_t)k;
+    }
+    return TC_OK;
+}
+
+/* Folds a page's bounds into the chunk's (owned copies). */
+static int
+chunk_bounds(struct wcol *wc, const struct parquet_node *leaf, const struct minmax *mm)
+{
+    int rc;
+
+    if (!mm->any)
+        return TC_OK;
+    if (!wc->c_any || parquet_value_cmp(leaf, mm->min, mm->minl, wc->cmin.p, wc->cmin.n) < 0)
+        if ((rc = obound_set(&wc->cmin, mm->min, mm->minl)) != TC_OK)
+            return rc;
+    if (!wc->c_any || parquet_value_cmp(leaf, mm->max, mm->maxl, wc->cmax.p, wc->cmax.n) > 0)
+        if ((rc = obound_set(&wc->cmax, mm->max, mm->maxl)) != TC_OK)
+            return rc;
+    wc->c_any = 1;
+    return TC_OK;
+}
+
+/* Encodes the pending rows of column col as one data page into the spool. */
+static int
+page_flush(struct parquet_writer *w, int col, struct tc_err *err)
 {
     const struct parquet_schema *s = w->schema;
     const struct parquet_node *leaf = &s->nodes[s->columns[col]];
-    const struct parquet_colbuf *c = &w->rs.cols[col];
-    int enc = column_encoding(leaf), codec = leaf->codec, rc = TC_OK;
-    int max_def = leaf->def_level, max_rep = leaf->rep_level;
-    struct dict d;
-    uint32_t *idx = NULL, *rank = NULL;
-    struct page_info *pages = NULL;
-    int npages = 0, pcap = 0;
-    struct minmax chunk_mm;
-    size_t l = 0, v = 0;
-    int64_t row = 0, start_off = (int64_t)w->off, total_u = 0;
-    struct thrift_w tw;
+    struct wcol *wc = &w->cols[col];
+    struct parquet_colbuf *c = &wc->pend;
+    int codec = leaf->codec, max_def = leaf->def_level, max_rep = leaf->rep_level;
+    int enc = wc->dict_on ? PARQUET_RLE_DICTIONARY : column_encoding(leaf);
+    size_t rep_len = 0, def_len = 0, lv_len, usize;
+    struct minmax mm;
+    struct spage *pg;
+    int is_comp, rc;
 
-    memset(&d, 0, sizeof(d));
-    memset(&chunk_mm, 0, sizeof(chunk_mm));
+    if (c->n == 0)
+        return TC_OK;
+    if (enc == PARQUET_RLE_DICTIONARY && !wc->dict_on)
+        enc = PARQUET_PLAIN; /* the fallback of a full dictionary */
+    memset(&mm, 0, sizeof(mm));
+    for (size_t i = 0; i < c->nv; i++) {
+        const uint8_t *p;
+        uint32_t n;
+        value_at(c, i, &p, &n);
+        mm_add(&mm, leaf, p, n);
+    }
+    mm.nulls = (int64_t)(c->n - c->nv);
+    if ((rc = ensure_i64(w, c->n + 1)) != TC_OK)
+        goto nomem;
+    buf_reset(&w->page);
+    if (max_rep > 0) {
+        for (size_t i = 0; i < c->n; i++)
+            w->u32[i] = c->rep[i];
+        if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_rep), w->u32,
+                                     c->n)) != TC_OK)
+            goto nomem;
+        rep_len = w->page.len;
+    }
+    if (max_def > 0) {
+        for (size_t i = 0; i < c->n; i++)
+            w->u32[i] = c->def[i];
+        if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_def), w->u32,
+                                     c->n)) != TC_OK)
+            goto nomem;
+        def_len = w->page.len - rep_len;
+    }
+    lv_len = w->page.len;
+    if (enc == PARQUET_RLE_DICTIONARY) {
+        uint8_t bw;
+        for (size_t i = 0; i < c->nv; i++) {
+            const uint8_t *p;
+            uint32_t n;
+            value_at(c, i, &p, &n);
+            if ((rc = dict_add(&wc->d, p, n, &w->u32[i])) != TC_OK)
+                goto nomem;
+        }
+        bw = (uint8_t)parquet_bit_width(wc->d.vals.nv ? wc->d.vals.nv - 1 : 0);
+        if ((rc = buf_append(&w->page, &bw, 1)) != TC_OK ||
+            (rc = parquet_rle_encode(&w->page, bw, w->u32, c->nv)) != TC_OK)
+            goto nomem;
+        is_comp = 0; /* as parquet-go: dictionary indices are not compressed */
+        wc->used_dict = 1;
+        if (wc->d.vals.dlen + wc->d.vals.nv * (size_t)wc->d.vals.width > PARQUET_WRITER_DICT_MAX)
+            wc->dict_on = 0; /* later pages of this chunk are PLAIN */
+    } else {
+        if ((rc = encode_values(w, enc, &w->page, c, 0, c->nv)) != TC_OK)
+            goto nomem;
+        is_comp = codec != PARQUET_UNCOMPRESSED;
+        wc->used_enc = enc;
+    }
+    usize = w->page.len;
+    if (usize > INT32_MAX / 2 || c->n > INT32_MAX)
+        return tc_err_set(err, TC_TOOBIG, "%s: column %s: page of %zu bytes is too large", w->path,
+                          s->paths[col], usize);
+    if (is_comp) {
+        if ((rc = parquet_compress(codec, (uint8_t *)(w->page.data ? w->page.data + lv_len : ""),
+                                   usize - lv_len, &w->comp, err)) != TC_OK)
+            return rc;
+    } else {
+        buf_reset(&w->comp);
+        if (usize > lv_len && (rc = buf_append(&w->comp, w->page.data + lv_len, usize - lv_len)))
+            goto nomem;
+    }
+    if ((rc = write_page_header(w, PARQUET_DATA_PAGE_V2, usize, lv_len + w->comp.len, (int)c->n,
+                                (int)(c->n - c->nv), (int)wc->pend_rows, enc, def_len, rep_len,
+                                is_comp)) != TC_OK)
+        goto nomem;
+    if (wc->npages == wc->pcap) {
+        int ncap = wc->pcap ? wc->pcap * 2 : 8;
+        struct spage *np = tc_reallocarray(wc->pages, (size_t)ncap, sizeof(*np));
+        if (np == NULL)
+            goto nomem;
+        wc->pages = np;
+        wc->pcap = ncap;
+    }
+    pg = &wc->pages[wc->npages++];
+    memset(pg, 0, sizeof(*pg));
+    pg->spool_off = w->spool_off;
+    pg->size = (uint32_t)(w->hdr.len + lv_len + w->comp.len);
+    pg->first_row = wc->rows;
+    pg->nulls = mm.nulls;
+    pg->null_page = c->nv == 0;
+    if (mm.any) {
+        uint8_t t1[PARQUET_COLIDX_LIMIT], t2[PARQUET_COLIDX_LIMIT];
+        uint32_t n1, n2;
+        const uint8_t *b1 = cut_bound(leaf, mm.min, mm.minl, 0, t1, &n1);
+        const uint8_t *b2 = cut_bound(leaf, mm.max, mm.maxl, 1, t2, &n2);
+        if ((rc = obound_set(&pg->min, b1, n1)) != TC_OK ||
+            (rc = obound_set(&pg->max, b2, n2)) != TC_OK ||
+            (rc = chunk_bounds(wc, leaf, &mm)) != TC_OK)
+            goto nomem;
+    }
+    wc->c_nulls += mm.nulls;
+    if ((rc = spool_write(w, w->hdr.data, w->hdr.len, err)) != TC_OK ||
+        (rc = spool_write(w, w->page.data, lv_len, err)) != TC_OK ||
+        (rc = spool_write(w, w->comp.data, w->comp.len, err)) != TC_OK)
+        return rc;
+    wc->total_u += (int64_t)(w->hdr.len + usize);
+    wc->num_values += (int64_t)c->n;
+    wc->rows += wc->pend_rows;
+    wc->pend_rows = 0;
+    wc->pend_bytes = 0;
+    parquet_colbuf_reset(c);
+    return TC_OK;
+nomem:
+    return tc_err_set(err, rc, "%s: column %s: %s", w->path, s->paths[col], tc_strerror(rc));
+}
+
+int
+parquet_writer_write_row(struct parquet_writer *w, const struct parquet_row *row,
+                         struct tc_err *err)
+{
+    size_t est = parquet_row_estimate_size(row);
+    int rc;
+
+    if (w->closed)
+        return tc_err_set(err, TC_INVAL, "%s: write after close", w->path);
+    if (row->ncols != w->schema->ncolumns)
+        return tc_err_set(err, TC_INVAL,
+                          "%s: row does not match the schema (%d columns, schema has %d)", w->path,
+                          row->ncols, w->schema->ncolumns);
+    if (w->nrows > 0 && w->est + est > w->opts.row_group_bytes)
+        if ((rc = parquet_writer_flush(w, err)) != TC_OK)
+            return rc;
+    for (int i = 0; i < row->ncols; i++) {
+        struct wcol *wc = &w->cols[i];
+        struct parquet_colbuf *d = &wc->pend;
+        const struct parquet_colbuf *sc = &row->cols[i];
+        size_t l0 = row->l0[i], nl = row->l1[i] - l0, v0 = row->v0[i], nv = row->v1[i] - v0;
+        size_t nb = 0;
+        if (sc->type != d->type || sc->width != d->width || sc->max_def != d->max_def)
+            return tc_err_set(err, TC_INVAL, "%s: row does not match the schema at column %s",
+                              w->path, w->schema->paths[i]);
+        if (nl == 0 || sc->rep[l0] != 0)
+            return tc_err_set(err, TC_INVAL, "%s: column %s: a row must start a record", w->path,
+                              w->schema->paths[i]);
+        if (sc->type == PARQUET_BYTE_ARRAY)
+            nb = sc->offs[v0 + nv] - sc->offs[v0];
+        if ((rc = parquet_colbuf_reserve(d, nl, nv, nb)) != TC_OK)
+            return tc_err_set(err, rc, "%s: column %s: %s", w->path, w->schema->paths[i],
+                              tc_strerror(rc));
+        memcpy(d->def + d->n, sc->def + l0, nl);
+        memcpy(d->rep + d->n, sc->rep + l0, nl);
+        d->n += nl;
+        if (sc->type == PARQUET_BYTE_ARRAY) {
+            uint32_t base = sc->offs[v0], dbase = (uint32_t)d->dlen;
+            if (nb)
+                memcpy(d->data + d->dlen, sc->data + base, nb);
+            for (size_t k = 1; k <= nv; k++)
+                d->offs[d->nv + k] = dbase + (sc->offs[v0 + k] - base);
+            d->dlen += nb;
+            /* the page measure as before: a byte per level, 4 + length per value */
+            wc->pend_bytes += nl + 4 * nv + nb;
+        } else {
+            if (nv)
+                memcpy(d->fixed + d->nv * (size_t)d->width, sc->fixed + v0 * (size_t)sc->width,
+                       nv * (size_t)sc->width);
+            wc->pend_bytes += nl + nv * (size_t)(d->width ? d->width : 1);
+        }
+        d->nv += nv;
+        wc->pend_rows++;
+        if (i == 0) {
+            /* Tempo's `index` wants each row group's last TraceID */
+            w->last_set = 0;
+            if (sc->def[l0] == sc->max_def) {
+                const uint8_t *p;
+                uint32_t kl;
+                value_at(sc, v0, &p, &kl);
+                buf_reset(&w->last);
+                if (buf_append(&w->last, p, kl) != TC_OK)
+                    return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
+                w->last_set = 1;
+            }
+        }
+        if (wc->pend_bytes >= w->opts.page_bytes && (rc = page_flush(w, i, err)) != TC_OK)
+            return rc;
+    }
+    w->nrows++;
+    w->est += est;
+    if (w->est > w->opts.row_group_bytes)
+        return parquet_writer_flush(w, err);
+    return TC_OK;
+}
+
+/* ---- chunks out of the spool ---- */
+
+static int
+chunk_write(struct parquet_writer *w, int col, struct parquet_chunk_meta *cm, struct buf *colidx,
+            struct buf *offidx, struct tc_err *err)
+{
+    const struct parquet_schema *s = w->schema;
+    const struct parquet_node *leaf = &s->nodes[s->columns[col]];
+    struct wcol *wc = &w->cols[col];
+    int codec = leaf->codec, rc, npages;
+    int64_t start_off, total_u;
+    struct thrift_w tw;
+    struct spage *pages;
+
+    if ((rc = page_flush(w, col, err)) != TC_OK)
+        return rc;
     memset(cm, 0, sizeof(*cm));
     cm->type = leaf->type;
     cm->codec = codec;
     cm->dictionary_page_offset = -1;
     cm->column_index_offset = cm->offset_index_offset = -1;
-    cm->num_values = (int64_t)c->n;
-    buf_reset(&w->chunk);
-
-    if (enc == PARQUET_RLE_DICTIONARY) {
-        if (parquet_colbuf_init(&d.vals, c->type, leaf->type_length, 0) != TC_OK)
-            return tc_err_set(err, TC_NOMEM, "dictionary: out of memory");
-        idx = tc_calloc(c->nv + 1, sizeof(uint32_t));
-        if (idx == NULL) {
-            rc = TC_NOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < c->nv && rc == TC_OK; i++) {
-            const uint8_t *p;
-            uint32_t n;
-            value_at(c, i, &p, &n);
-            rc = dict_add(&d, p, n, &idx[i]);
-        }
-        if (rc != TC_OK)
-            goto out;
+    cm->num_values = wc->num_values;
+    start_off = (int64_t)w->off;
+    total_u = wc->total_u;
+    if (wc->used_dict || leaf->colenc == PARQUET_COLENC_DICT) {
         /* dictionary page: PLAIN values, compressed with the column codec */
         buf_reset(&w->page);
-        if ((rc = encode_plain(&w->page, &d.vals, 0, d.vals.nv)) != TC_OK ||
+        if ((rc = encode_plain(&w->page, &wc->d.vals, 0, wc->d.vals.nv)) != TC_OK ||
             (rc = parquet_compress(codec, (uint8_t *)w->page.data, w->page.len, &w->comp, err)) !=
                 TC_OK ||
             (rc = write_page_header(w, PARQUET_DICTIONARY_PAGE, w->page.len, w->comp.len,
-                                    (int)d.vals.nv, 0, 0, PARQUET_PLAIN, 0, 0, 0)) != TC_OK)
+                                    (int)wc->d.vals.nv, 0, 0, PARQUET_PLAIN, 0, 0, 0)) != TC_OK)
             goto out;
         cm->dictionary_page_offset = start_off;
-        if ((rc = dict_ranks(&d.vals, leaf, &rank)) != TC_OK)
-            goto out;
-        if ((rc = buf_append(&w->chunk, w->hdr.data, w->hdr.len)) != TC_OK ||
-            (rc = buf_append(&w->chunk, w->comp.data, w->comp.len)) != TC_OK)
+        if ((rc = wr(w, w->hdr.data, w->hdr.len, err)) != TC_OK ||
+            (rc = wr(w, w->comp.data, w->comp.len, err)) != TC_OK)
             goto out;
         total_u += (int64_t)(w->hdr.len + w->page.len);
+        wc->used_dict = 1;
     }
-    cm->data_page_offset = start_off + (int64_t)w->chunk.len;
-
-    while (l < c->n) {
-        size_t l0 = l, v0 = v, bytes = 0, nulls = 0;
-        int64_t rows0 = row;
-        struct page_info *pi;
-        size_t rep_len = 0, def_len = 0, lv_len, usize;
-        int is_comp;
-        /* take whole rows until the page is big enough */
-        do {
-            if (c->rep[l] == 0)
-                row++;
-            if (c->def[l] == max_def) {
-                bytes += c->type == PARQUET_BYTE_ARRAY ? 4 + c->offs[v + 1] - c->offs[v]
-                                                       : (size_t)(c->width ? c->width : 1);
-                v++;
-            } else {
-                nulls++;
-            }
-            bytes += 1;
-            l++;
-        } while (l < c->n && (c->rep[l] != 0 || bytes < w->opts.page_bytes));
-        if (npages == pcap) {
-            int ncap = pcap ? pcap * 2 : 8;
-            struct page_info *np = tc_reallocarray(pages, (size_t)ncap, sizeof(*np));
-            if (np == NULL) {
-                rc = TC_NOMEM;
-                goto out;
-            }
-            pages = np;
-            pcap = ncap;
-        }
-        pi = &pages[npages++];
-        memset(pi, 0, sizeof(*pi));
-        pi->first_row = rows0;
-        if (rank != NULL && v > v0) {
-            /* dictionary columns: compare precomputed ranks, not values */
-            uint32_t lo = idx[v0], hi = idx[v0];
-            for (size_t i = v0 + 1; i < v; i++) {
-                if (rank[idx[i]] < rank[lo])
-                    lo = idx[i];
-                if (rank[idx[i]] > rank[hi])
-                    hi = idx[i];
-            }
-            value_at(&d.vals, lo, &pi->mm.min, &pi->mm.minl);
-            value_at(&d.vals, hi, &pi->mm.max, &pi->mm.maxl);
-            pi->mm.any = 1;
-            if (leaf->type == PARQUET_FLOAT || leaf->type == PARQUET_DOUBLE) {
-                /* NaN handling lives in mm_add: recompute the slow way */
-                memset(&pi->mm, 0, sizeof(pi->mm));
-                for (size_t i = v0; i < v; i++) {
-                    const uint8_t *p;
-                    uint32_t n;
-                    value_at(c, i, &p, &n);
-                    mm_add(&pi->mm, leaf, p, n);
-                }
-            }
-        } else {
-            for (size_t i = v0; i < v; i++) {
-                const uint8_t *p;
-                uint32_t n;
-                value_at(c, i, &p, &n);
-                mm_add(&pi->mm, leaf, p, n);
-            }
-        }
-        pi->mm.nulls = (int64_t)nulls;
-        if (pi->mm.any) {
-            mm_add(&chunk_mm, leaf, pi->mm.min, pi->mm.minl);
-            mm_add(&chunk_mm, leaf, pi->mm.max, pi->mm.maxl);
-        }
-        chunk_mm.nulls += (int64_t)nulls;
-        pi->null_page = v == v0;
-        /* levels (v2: uncompressed, no length prefix) */
-        buf_reset(&w->page);
-        if ((rc = ensure_i64(w, l - l0 + 1)) != TC_OK)
+    cm->data_page_offset = (int64_t)w->off;
+    pages = wc->pages;
+    npages = wc->npages;
+    /* offsets in the file replace offsets in the spool */
+    for (int i = 0; i < npages; i++) {
+        uint64_t at = w->off;
+        if ((rc = spool_copy(w, pages[i].spool_off, pages[i].size, err)) != TC_OK)
             goto out;
-        if (max_rep > 0) {
-            for (size_t i = l0; i < l; i++)
-                w->u32[i - l0] = c->rep[i];
-            if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_rep), w->u32,
-                                         l - l0)))
-                goto out;
-            rep_len = w->page.len;
-        }
-        if (max_def > 0) {
-            for (size_t i = l0; i < l; i++)
-                w->u32[i - l0] = c->def[i];
-            if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_def), w->u32,
-                                         l - l0)))
-                goto out;
-            def_len = w->page.len - rep_len;
-        }
-        lv_len = w->page.len;
-        /* values */
-        if (enc == PARQUET_RLE_DICTIONARY) {
-            uint8_t bw = (uint8_t)parquet_bit_width(d.vals.nv ? d.vals.nv - 1 : 0);
-            if ((rc = buf_append(&w->page, &bw, 1)) != TC_OK ||
-                (rc = parquet_rle_encode(&w->page, bw, idx + v0, v - v0)) != TC_OK)
-                goto out;
-            is_comp = 0; /* as parquet-go: dictionary indices are not compressed */
-        } else {
-            if ((rc = encode_values(w, enc, &w->page, c, v0, v)) != TC_OK)
-                goto out;
-            is_comp = codec != PARQUET_UNCOMPRESSED;
-        }
-        usize = w->page.len;
-        if (usize > INT32_MAX / 2 || l - l0 > INT32_MAX) {
-            /* page sizes are i32 in the header: one row this large cannot be stored */
-            rc = tc_err_set(err, TC_TOOBIG, "%s: column %s: page of %zu bytes is too large",
-                            w->path, s->paths[col], usize);
-            goto out;
-        }
-        if (is_comp) {
-            if ((rc =
-                     parquet_compress(codec, (uint8_t *)(w->page.data ? w->page.data + lv_len : ""),
-                                      usize - lv_len, &w->comp, err)) != TC_OK)
-                goto out;
-        } else {
-            buf_reset(&w->comp);
-            if (usize > lv_len &&
-                (rc = buf_append(&w->comp, w->page.data + lv_len, usize - lv_len)) != TC_OK)
-                goto out;
-        }
-        if ((rc = write_page_header(w, PARQUET_DATA_PAGE_V2, usize, lv_len + w->comp.len,
-                                    (int)(l - l0), (int)nulls, (int)(row - rows0), enc, def_len,
-                                    rep_len, is_comp)) != TC_OK)
-            goto out;
-        pi->offset = start_off + (int64_t)w->chunk.len;
-        pi->size = (int32_t)(w->hdr.len + lv_len + w->comp.len);
-        if ((rc = buf_append(&w->chunk, w->hdr.data, w->hdr.len)) != TC_OK ||
-            (rc = buf_append(&w->chunk, w->page.data, lv_len)) != TC_OK ||
-            (rc = buf_append(&w->chunk, w->comp.data, w->comp.len)) != TC_OK)
-            goto out;
-        total_u += (int64_t)(w->hdr.len + usize);
+        pages[i].spool_off = at;
     }
-    if (row != nrows) {
-        rc = tc_err_set(err, TC_CORRUPT, "column %s: %lld rows buffered, row group has %lld",
-                        s->paths[col], (long long)row, (long long)nrows);
-        goto out;
-    }
-    if ((rc = wr(w, w->chunk.data, w->chunk.len, err)) != TC_OK)
-        goto out;
-    cm->total_compressed = (int64_t)w->chunk.len;
+    cm->total_compressed = (int64_t)w->off - start_off;
     cm->total_uncompressed = total_u;
-    if ((rc = stats_from(&cm->stats, &chunk_mm)) != TC_OK)
-        goto out;
-    cm->encodings = tc_calloc(3, sizeof(int));
+    memset(&cm->stats, 0, sizeof(cm->stats));
+    cm->stats.null_count = wc->c_nulls;
+    if (wc->c_any) {
+        cm->stats.min = tc_memdup(wc->cmin.p, wc->cmin.n ? wc->cmin.n : 1);
+        cm->stats.max = tc_memdup(wc->cmax.p, wc->cmax.n ? wc->cmax.n : 1);
+        if (!cm->stats.min || !cm->stats.max) {
+            rc = TC_NOMEM;
+            goto out;
+        }
+        cm->stats.min_len = wc->cmin.n;
+        cm->stats.max_len = wc->cmax.n;
+        cm->stats.has_min = cm->stats.has_max = 1;
+    }
+    cm->encodings = tc_calloc(4, sizeof(int));
     if (cm->encodings == NULL) {
         rc = TC_NOMEM;
         goto out;
     }
-    if (enc == PARQUET_RLE_DICTIONARY) {
+    if (wc->used_dict) {
         cm->encodings[0] = PARQUET_PLAIN;
         cm->encodings[1] = PARQUET_RLE;
         cm->encodings[2] = PARQUET_RLE_DICTIONARY;
         cm->nencodings = 3;
+        if (wc->used_enc >= 0 && wc->used_enc != PARQUET_PLAIN)
+            cm->encodings[cm->nencodings++] = wc->used_enc;
     } else {
+        int enc = wc->used_enc >= 0 ? wc->used_enc : column_encoding(leaf);
         cm->encodings[0] = PARQUET_RLE;
         cm->encodings[1] = enc;
         cm->nencodings = enc == PARQUET_RLE ? 1 : 2;
@@ -807,7 +990,7 @@ write_chunk(struct parquet_writer *w, int col, int64_t nrows, struct parquet_chu
     /* column index */
     {
         int asc = 1, desc = 1;
-        const struct page_info *prev = NULL;
+        const struct spage *prev = NULL;
         thrift_w_init(&tw, colidx);
         thrift_w_struct_begin(&tw);
         thrift_w_field(&tw, THRIFT_LIST, 1);
@@ -817,32 +1000,30 @@ write_chunk(struct parquet_writer *w, int col, int64_t nrows, struct parquet_chu
         thrift_w_field(&tw, THRIFT_LIST, 2);
         thrift_w_list(&tw, THRIFT_BINARY, (uint32_t)npages);
         for (int i = 0; i < npages; i++) {
-            if (pages[i].null_page)
+            if (pages[i].null_page || !pages[i].min.p)
                 thrift_w_binary(&tw, "", 0);
             else
-                w_bound(&tw, leaf, pages[i].mm.min, pages[i].mm.minl, 0);
+                thrift_w_binary(&tw, pages[i].min.p, pages[i].min.n);
         }
         thrift_w_field(&tw, THRIFT_LIST, 3);
         thrift_w_list(&tw, THRIFT_BINARY, (uint32_t)npages);
         for (int i = 0; i < npages; i++) {
-            if (pages[i].null_page)
+            if (pages[i].null_page || !pages[i].max.p)
                 thrift_w_binary(&tw, "", 0);
             else
-                w_bound(&tw, leaf, pages[i].mm.max, pages[i].mm.maxl, 1);
+                thrift_w_binary(&tw, pages[i].max.p, pages[i].max.n);
         }
         for (int i = 0; i < npages; i++) {
-            if (pages[i].null_page || !pages[i].mm.any)
+            if (pages[i].null_page || !pages[i].min.p)
                 continue;
             if (prev) {
-                if (parquet_value_cmp(leaf, pages[i].mm.min, pages[i].mm.minl, prev->mm.min,
-                                      prev->mm.minl) < 0 ||
-                    parquet_value_cmp(leaf, pages[i].mm.max, pages[i].mm.maxl, prev->mm.max,
-                                      prev->mm.maxl) < 0)
+                int cmin = parquet_value_cmp(leaf, pages[i].min.p, pages[i].min.n, prev->min.p,
+                                             prev->min.n);
+                int cmax = parquet_value_cmp(leaf, pages[i].max.p, pages[i].max.n, prev->max.p,
+                                             prev->max.n);
+                if (cmin < 0 || cmax < 0)
                     asc = 0;
-                if (parquet_value_cmp(leaf, pages[i].mm.min, pages[i].mm.minl, prev->mm.min,
-                                      prev->mm.minl) > 0 ||
-                    parquet_value_cmp(leaf, pages[i].mm.max, pages[i].mm.maxl, prev->mm.max,
-                                      prev->mm.maxl) > 0)
+                if (cmin > 0 || cmax > 0)
                     desc = 0;
             }
             prev = &pages[i];
@@ -851,7 +1032,7 @@ write_chunk(struct parquet_writer *w, int col, int64_t nrows, struct parquet_chu
         thrift_w_field(&tw, THRIFT_LIST, 5);
         thrift_w_list(&tw, THRIFT_I64, (uint32_t)npages);
         for (int i = 0; i < npages; i++)
-            thrift_w_i64(&tw, pages[i].mm.nulls);
+            thrift_w_i64(&tw, pages[i].nulls);
         thrift_w_struct_end(&tw);
         if ((rc = tw.rc) != TC_OK)
             goto out;
@@ -863,23 +1044,35 @@ write_chunk(struct parquet_writer *w, int col, int64_t nrows, struct parquet_chu
     thrift_w_list(&tw, THRIFT_STRUCT, (uint32_t)npages);
     for (int i = 0; i < npages; i++) {
         thrift_w_struct_begin(&tw);
-        thrift_w_field_i64(&tw, 1, pages[i].offset);
-        thrift_w_field_i32(&tw, 2, pages[i].size);
+        thrift_w_field_i64(&tw, 1, (int64_t)pages[i].spool_off);
+        thrift_w_field_i32(&tw, 2, (int32_t)pages[i].size);
         thrift_w_field_i64(&tw, 3, pages[i].first_row);
         thrift_w_struct_end(&tw);
     }
     thrift_w_struct_end(&tw);
     rc = tw.rc;
 out:
-    if (enc == PARQUET_RLE_DICTIONARY)
-        parquet_colbuf_cleanup(&d.vals);
-    tc_free(d.slots);
-    tc_free(idx);
-    tc_free(rank);
-    tc_free(pages);
     if (rc != TC_OK && err && err->msg[0] == '\0')
         tc_err_set(err, rc, "%s: column %s: %s", w->path, s->paths[col], tc_strerror(rc));
     return rc;
+}
+
+/* Clears a column for the next row group. */
+static void
+wcol_next_chunk(struct wcol *wc, const struct parquet_node *leaf)
+{
+    wcol_pages_reset(wc);
+    parquet_colbuf_reset(&wc->d.vals);
+    if (wc->d.slots)
+        memset(wc->d.slots, 0, wc->d.nslots * sizeof(uint32_t));
+    wc->dict_on = leaf->colenc == PARQUET_COLENC_DICT;
+    wc->used_dict = 0;
+    wc->used_enc = -1;
+    wc->rows = wc->num_values = wc->total_u = 0;
+    obound_free(&wc->cmin);
+    obound_free(&wc->cmax);
+    wc->c_any = 0;
+    wc->c_nulls = 0;
 }
 
 int
@@ -888,7 +1081,7 @@ parquet_writer_flush(struct parquet_writer *w, struct tc_err *err)
     struct parquet_rowgroup_meta *rg;
     int rc;
 
-    if (w->rs.nrows == 0)
+    if (w->nrows == 0)
         return TC_OK;
     if (w->meta.nrowgroups == w->rg_cap) {
         int ncap = w->rg_cap ? w->rg_cap * 2 : 4;
@@ -930,27 +1123,13 @@ parquet_writer_flush(struct parquet_writer *w, struct tc_err *err)
     w->last_key[w->meta.nrowgroups] = NULL;
     w->last_key_len[w->meta.nrowgroups] = 0;
     w->meta.nrowgroups++;
-    rg->num_rows = w->rs.nrows;
-    if (w->schema->ncolumns > 0) {
-        /* remember the last row's key (Tempo's `index` file wants it) */
-        const struct parquet_colbuf *c0 = &w->rs.cols[0];
-        size_t last = 0, v = 0, vlast = 0;
-        for (size_t i = 0; i < c0->n; i++) {
-            if (c0->rep[i] == 0) {
-                last = i;
-                vlast = v;
-            }
-            v += c0->def[i] == c0->max_def;
-        }
-        if (c0->n > 0 && c0->def[last] == c0->max_def) {
-            const uint8_t *p;
-            uint32_t n;
-            value_at(c0, vlast, &p, &n);
-            w->last_key[w->meta.nrowgroups - 1] = tc_memdup(p, n ? n : 1);
-            if (w->last_key[w->meta.nrowgroups - 1] == NULL)
-                return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
-            w->last_key_len[w->meta.nrowgroups - 1] = n;
-        }
+    rg->num_rows = w->nrows;
+    if (w->last_set) {
+        w->last_key[w->meta.nrowgroups - 1] =
+            tc_memdup(w->last.data, w->last.len ? w->last.len : 1);
+        if (w->last_key[w->meta.nrowgroups - 1] == NULL)
+            return tc_err_set(err, TC_NOMEM, "%s: out of memory", w->path);
+        w->last_key_len[w->meta.nrowgroups - 1] = (uint32_t)w->last.len;
     }
     for (int c = 0; c < w->schema->ncolumns; c++) {
         struct buf *ci = &w->colidx[w->nidx], *oi = &w->offidx[w->nidx];
@@ -958,16 +1137,25 @@ parquet_writer_flush(struct parquet_writer *w, struct tc_err *err)
         buf_init(oi, (size_t)1 << 30);
         w->nidx++;
         rg->ncols = c + 1;
-        if ((rc = write_chunk(w, c, w->rs.nrows, &rg->cols[c], ci, oi, err)) != TC_OK)
+        if ((rc = chunk_write(w, c, &rg->cols[c], ci, oi, err)) != TC_OK)
             return rc;
+        if (w->cols[c].rows != w->nrows)
+            return tc_err_set(err, TC_CORRUPT, "%s: column %s: %lld rows, row group has %lld",
+                              w->path, w->schema->paths[c], (long long)w->cols[c].rows,
+                              (long long)w->nrows);
         rg->total_byte_size += rg->cols[c].total_uncompressed;
+        wcol_next_chunk(&w->cols[c], &w->schema->nodes[w->schema->columns[c]]);
     }
-    w->meta.num_rows += w->rs.nrows;
-    parquet_rowset_reset(&w->rs);
+    w->meta.num_rows += w->nrows;
+    w->nrows = 0;
     w->est = 0;
+    w->last_set = 0;
+    /* the spool starts over for the next row group */
+    if (ftruncate(w->spool, 0) != 0 || lseek(w->spool, 0, SEEK_SET) != 0)
+        return tc_err_set(err, TC_IO, "%s: page spool: %s", w->path, strerror(errno));
+    w->spool_off = 0;
     return TC_OK;
 }
-
 int
 parquet_writer_close(struct parquet_writer *w, struct parquet_write_info *info, struct tc_err *err)
 {

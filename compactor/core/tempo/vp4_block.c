@@ -61,6 +61,8 @@ struct vp4_block {
     struct parquet_writer *w;
     struct vp4_bloom bloom;
     struct parquet_rowset rs; /* add_trace's one-row scratch */
+    struct parquet_rowiter it;
+    struct parquet_arena arena; /* add_trace's, reset per trace: no malloc per trace */
     int rs_ready;
     uint8_t first[16], last[16]; /* minID, maxID (Tempo <= 2.5 writes them) */
     uint32_t first_len, last_len;
@@ -194,30 +196,29 @@ vp4_block_add_row(struct vp4_block *w, const struct parquet_row *row, struct tc_
 int
 vp4_block_add_trace(struct vp4_block *w, const struct vp4_trace *t, struct tc_err *err)
 {
-    struct parquet_arena a;
-    struct parquet_rowiter it;
     struct parquet_row row;
     int rc;
 
     if (!w->rs_ready) {
         if (parquet_rowset_init(&w->rs, w->o.schema) != TC_OK)
             return tc_err_set(err, TC_NOMEM, "block %s: out of memory", w->ids);
+        parquet_arena_init(&w->arena);
         w->rs_ready = 1;
     }
     parquet_rowset_reset(&w->rs);
-    parquet_arena_init(&a);
-    rc = vp4_trace_to_rowset(t, w->o.schema, &a, &w->rs, err);
-    if (rc == TC_OK && parquet_rowiter_init(&it, &w->rs) != TC_OK)
-        rc = tc_err_set(err, TC_NOMEM, "block %s: out of memory", w->ids);
-    else if (rc == TC_OK) {
-        if (parquet_rowiter_next(&it, &row))
-            rc = vp4_block_add_row(w, &row, err);
-        else
-            rc = tc_err_set(err, TC_ERR, "block %s: a trace made no row", w->ids);
-        parquet_rowiter_cleanup(&it);
-    }
-    parquet_arena_cleanup(&a);
-    return rc;
+    parquet_arena_reset(&w->arena);
+    rc = vp4_trace_to_rowset(t, w->o.schema, &w->arena, &w->rs, err);
+    if (rc != TC_OK)
+        return rc;
+    /* a fresh iterator over the one row (its index arrays are reused) */
+    if (w->it.l0 == NULL && parquet_rowiter_init(&w->it, &w->rs) != TC_OK)
+        return tc_err_set(err, TC_NOMEM, "block %s: out of memory", w->ids);
+    w->it.idx = 0;
+    memset(w->it.l1, 0, sizeof(size_t) * (size_t)w->rs.ncols);
+    memset(w->it.v1, 0, sizeof(size_t) * (size_t)w->rs.ncols);
+    if (!parquet_rowiter_next(&w->it, &row))
+        return tc_err_set(err, TC_ERR, "block %s: a trace made no row", w->ids);
+    return vp4_block_add_row(w, &row, err);
 }
 
 uint64_t
@@ -404,7 +405,10 @@ vp4_block_free(struct vp4_block *w)
         }
     }
     vp4_bloom_cleanup(&w->bloom);
-    if (w->rs_ready)
+    if (w->rs_ready) {
         parquet_rowset_cleanup(&w->rs);
+        parquet_rowiter_cleanup(&w->it);
+        parquet_arena_cleanup(&w->arena);
+    }
     tc_free(w);
 }

@@ -1,0 +1,645 @@
+/*
+ * test_parquet_stream.c - the page-streaming cursor and the page-spooling
+ * writer.
+ *
+ * The cursor is checked against parquet_reader_read_rowgroup(), which decodes
+ * a whole row group at once: both must give the same rows (levels and values
+ * of every column) over files with many pages, nested and repeated columns,
+ * dictionaries, several and empty row groups, a column whose pages are much
+ * bigger than the others', projections that synthesize missing columns, and
+ * Tempo's own blocks. The writer is checked for its row-group cut points
+ * (Tempo's estimate, computed here independently) and its page indexes. The
+ * memory case copies a file of one big row group in a child process and
+ * bounds the child's peak RSS far below the row group's decoded size.
+ */
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "parquet/parquet.h"
+#include "parquet/parquet_int.h"
+#include "tempo/vp4.h"
+#include "test.h"
+#include "tools/tools.h"
+
+#define BIG_VALUE 30000 /* bytes of a value of column "big" */
+
+/* ---- a small nested schema ---- */
+
+static struct parquet_schema *
+mk_schema(int extra)
+{
+    struct parquet_schema_builder *sb = parquet_sb_new("root");
+    struct parquet_schema *s;
+    struct tc_err err;
+
+    parquet_sb_leaf(sb, "id", PARQUET_REQUIRED, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE,
+                    PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
+    if (extra)
+        parquet_sb_leaf(sb, "extra", PARQUET_REQUIRED, PARQUET_INT64, PARQUET_CT_NONE,
+                        PARQUET_COLENC_DELTA, PARQUET_SNAPPY);
+    if (extra != 2)
+        parquet_sb_leaf(sb, "big", PARQUET_OPTIONAL, PARQUET_BYTE_ARRAY, PARQUET_CT_UTF8,
+                        PARQUET_COLENC_DEFAULT, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "kind", PARQUET_OPTIONAL, PARQUET_BYTE_ARRAY, PARQUET_CT_UTF8,
+                    PARQUET_COLENC_DICT, PARQUET_ZSTD);
+    parquet_sb_group(sb, "nums", PARQUET_OPTIONAL, PARQUET_CT_LIST);
+    parquet_sb_group(sb, "list", PARQUET_REPEATED, PARQUET_CT_NONE);
+    if (extra != 2)
+        parquet_sb_leaf(sb, "element", PARQUET_REQUIRED, PARQUET_INT64, PARQUET_CT_NONE,
+                        PARQUET_COLENC_DELTA, PARQUET_SNAPPY);
+    if (extra == 2)
+        parquet_sb_leaf(sb, "other", PARQUET_REQUIRED, PARQUET_INT32, PARQUET_CT_NONE,
+                        PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
+    parquet_sb_end(sb);
+    parquet_sb_end(sb);
+    ASSERT_OK(parquet_sb_build(sb, &s, &err));
+    return s;
+}
+
+/* Row i: id = 8 bytes big-endian i; big = BIG_VALUE bytes, null every third
+ * row; kind = one of 3 strings or null; nums = i % 5 elements (0: empty). */
+static void
+mk_row(struct parquet_rowset *rs, const struct parquet_schema *s, uint64_t i)
+{
+    static uint8_t big[BIG_VALUE];
+    static const char *kinds[] = {"server", "client", "internal"};
+    uint8_t id[8];
+    int cid = parquet_schema_find(s, "id"), cbig = parquet_schema_find(s, "big");
+    int ckind = parquet_schema_find(s, "kind");
+    int cnum = parquet_schema_find(s, "nums.list.element");
+
+    for (int k = 0; k < 8; k++)
+        id[k] = (uint8_t)(i >> (56 - 8 * k));
+    ASSERT_OK(parquet_colbuf_push(&rs->cols[cid], 0, 0, 1, id, 8));
+    memset(big, 'a' + (int)(i % 26), sizeof(big));
+    memcpy(big, id, 8);
+    if (i % 3 == 2)
+        ASSERT_OK(parquet_colbuf_push(&rs->cols[cbig], 0, 0, 0, NULL, 0));
+    else
+        ASSERT_OK(parquet_colbuf_push(&rs->cols[cbig], 0, 1, 1, big, sizeof(big)));
+    if (i % 4 == 3)
+        ASSERT_OK(parquet_colbuf_push(&rs->cols[ckind], 0, 0, 0, NULL, 0));
+    else
+        ASSERT_OK(
+            parquet_colbuf_push(&rs->cols[ckind], 0, 1, 1, kinds[i % 3], strlen(kinds[i % 3])));
+    if (i % 5 == 0) {
+        ASSERT_OK(parquet_colbuf_push(&rs->cols[cnum], 0, 1, 0, NULL, 0));
+    } else {
+        for (uint64_t k = 0; k < i % 5; k++) {
+            int64_t v = (int64_t)(i * 1000 + k);
+            ASSERT_OK(parquet_colbuf_push(&rs->cols[cnum], k ? 1 : 0, 2, 1, &v, 8));
+        }
+    }
+    rs->nrows++;
+}
+
+/* Writes rows [0, n) of mk_row; returns the Tempo estimates per row in est. */
+static void
+write_rows(const char *path, uint64_t n, size_t rg_bytes, size_t page_bytes, size_t *est)
+{
+    struct parquet_schema *s = mk_schema(0);
+    struct parquet_writer_opts o;
+    struct parquet_writer *w;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
+    struct parquet_row row;
+    struct parquet_write_info info;
+    struct tc_err err;
+
+    memset(&o, 0, sizeof(o));
+    o.row_group_bytes = rg_bytes;
+    o.page_bytes = page_bytes;
+    ASSERT_OK(parquet_writer_open(&w, path, s, &o, &err));
+    ASSERT_OK(parquet_rowset_init(&rs, s));
+    for (uint64_t i = 0; i < n; i++) {
+        parquet_rowset_reset(&rs);
+        mk_row(&rs, s, i);
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        ASSERT(parquet_rowiter_next(&it, &row));
+        if (est)
+            est[i] = parquet_row_estimate_size(&row);
+        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
+        parquet_rowiter_cleanup(&it);
+    }
+    ASSERT_OK(parquet_writer_close(w, &info, &err));
+    ASSERT_EQ(info.rows, (int64_t)n);
+    parquet_writer_free(w);
+    parquet_rowset_cleanup(&rs);
+    parquet_schema_free(s);
+}
+
+/* ---- the cursor against read_rowgroup ---- */
+
+/* Every row of b's cursor equals the same row of a's row groups; returns the
+ * number of rows. a and b are readers of the same file, projected alike. */
+static int64_t
+same_rows(struct parquet_reader *a, struct parquet_reader *b)
+{
+    const struct parquet_filemeta *m = parquet_reader_meta(a);
+    struct parquet_rowset rs;
+    struct parquet_cursor *c;
+    struct parquet_row x, y;
+    struct tc_err err;
+    int64_t rows = 0;
+    int eof = 0;
+
+    ASSERT_OK(parquet_rowset_init(&rs, parquet_reader_row_schema(a)));
+    ASSERT_OK(parquet_cursor_new(&c, b, &err));
+    for (int g = 0; g < m->nrowgroups; g++) {
+        struct parquet_rowiter it;
+        ASSERT_OK(parquet_reader_read_rowgroup(a, g, &rs, &err));
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        while (parquet_rowiter_next(&it, &x)) {
+            if (parquet_cursor_next(c, &y, &eof, &err) != TC_OK)
+                TEST_FAIL_("cursor: %s", err.msg);
+            ASSERT(!eof);
+            ASSERT_EQ(y.ncols, x.ncols);
+            if (!parquet_row_equal(&x, &y))
+                TEST_FAIL_("row %lld (row group %d) differs", (long long)rows, g);
+            rows++;
+        }
+        parquet_rowiter_cleanup(&it);
+    }
+    ASSERT_OK(parquet_cursor_next(c, &y, &eof, &err));
+    ASSERT(eof);
+    ASSERT_EQ(rows, m->num_rows);
+    parquet_cursor_free(c);
+    parquet_rowset_cleanup(&rs);
+    return rows;
+}
+
+/* A byte source over a memory image that counts its reads. */
+struct memsrc {
+    const uint8_t *p;
+    size_t len;
+    int reads;
+    size_t max_read;
+};
+
+static int
+memsrc_read(void *ctx, uint64_t off, void *dst, size_t len, struct tc_err *err)
+{
+    struct memsrc *m = ctx;
+
+    if (off + len > m->len)
+        return tc_err_set(err, TC_IO, "memsrc: read past end");
+    memcpy(dst, m->p + off, len);
+    m->reads++;
+    if (len > m->max_read)
+        m->max_read = len;
+    return TC_OK;
+}
+
+/* Compares cursor and row groups over the file at path through a file
+ * reader, a memory image and a byte source, each projected onto target. */
+static int64_t
+same_rows_everywhere(const char *path, const struct parquet_schema *target, struct memsrc *ms)
+{
+    struct parquet_reader *a, *b;
+    struct parquet_source src;
+    struct tc_err err;
+    size_t len;
+    char *img = test_slurp(path, &len);
+    int64_t rows;
+
+    ASSERT_OK(parquet_reader_open(&a, path, &err));
+    ASSERT_OK(parquet_reader_open(&b, path, &err));
+    ASSERT_OK(parquet_reader_project(a, target, &err));
+    ASSERT_OK(parquet_reader_project(b, target, &err));
+    rows = same_rows(a, b);
+    parquet_reader_free(b);
+    ASSERT_OK(parquet_reader_open_mem(&b, img, len, &err));
+    ASSERT_OK(parquet_reader_project(b, target, &err));
+    ASSERT_EQ(same_rows(a, b), rows);
+    parquet_reader_free(b);
+    memset(ms, 0, sizeof(*ms));
+    ms->p = (const uint8_t *)img;
+    ms->len = len;
+    src.read_at = memsrc_read;
+    src.ctx = ms;
+    src.size = len;
+    ASSERT_OK(parquet_reader_open_source(&b, &src, "memsrc", &err));
+    ASSERT_OK(parquet_reader_project(b, target, &err));
+    ASSERT_EQ(same_rows(a, b), rows);
+    parquet_reader_free(b);
+    parquet_reader_free(a);
+    tc_free(img);
+    return rows;
+}
+
+static int
+npages(struct parquet_reader *r, int rg, int col)
+{
+    struct parquet_page_index pi;
+    struct tc_err err;
+    int n;
+
+    ASSERT_OK(parquet_reader_page_index(r, rg, col, &pi, &err));
+    n = pi.npages;
+    parquet_page_index_cleanup(&pi);
+    return n;
+}
+
+/* Generated vParquet4 rows (nested, repeated, dictionary columns) rewritten
+ * into many small pages and row groups. */
+TEST(cursor_equals_rowgroups_vp4_many_pages)
+{
+    const char *dir = test_tmpdir();
+    struct vp4_gen_opts o;
+    struct vp4_gen_result res;
+    struct parquet_schema *s;
+    struct parquet_reader *r;
+    struct parquet_write_info info;
+    struct memsrc ms;
+    struct tc_err err;
+    char gdir[600], in[700], out[700];
+    int dict = 0, maxpages = 0;
+
+    snprintf(gdir, sizeof(gdir), "%s/gen", dir);
+    vp4_gen_opts_default(&o);
+    o.dir = gdir;
+    o.tenant = "t";
+    o.traces = 300;
+    o.seed = 5;
+    o.max_spans = 8;
+    o.row_group_bytes = 1000000000;
+    ASSERT_OK(vp4_gen_block(&o, &res, &err));
+    snprintf(in, sizeof(in), "%s/data.parquet", gdir);
+    snprintf(out, sizeof(out), "%s/small-pages.parquet", dir);
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(parquet_reader_open(&r, in, &err));
+    ASSERT_OK(parquet_copy_rows(r, s, out, 6000, 64, &info, &err));
+    parquet_reader_free(r);
+    ASSERT_GE(info.row_groups, 3);
+    ASSERT_OK(parquet_reader_open(&r, out, &err));
+    for (int c = 0; c < parquet_reader_schema(r)->ncolumns; c++) {
+        int n = npages(r, 0, c);
+        if (n > maxpages)
+            maxpages = n;
+        dict += parquet_reader_meta(r)->rowgroups[0].cols[c].dictionary_page_offset >= 0;
+    }
+    parquet_reader_free(r);
+    ASSERT_GE(maxpages, 8);
+    ASSERT_GT(dict, 0);
+    ASSERT_EQ(same_rows_everywhere(out, NULL, &ms), 300);
+    ASSERT_EQ(same_rows_everywhere(out, s, &ms), 300);
+    ASSERT_GT(ms.reads, 0);
+    parquet_schema_free(s);
+}
+
+/* "big" pages hold one 30 kB value each, "nums" pages hundreds of rows. */
+TEST(cursor_equals_rowgroups_big_and_small_pages)
+{
+    const char *dir = test_tmpdir();
+    struct parquet_reader *r;
+    struct memsrc ms;
+    struct tc_err err;
+    char path[600];
+    int cbig, cnum;
+
+    snprintf(path, sizeof(path), "%s/x.parquet", dir);
+    write_rows(path, 400, 1000, 2048, NULL);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    ASSERT_GE(parquet_reader_meta(r)->nrowgroups, 2);
+    cbig = parquet_schema_find(parquet_reader_schema(r), "big");
+    cnum = parquet_schema_find(parquet_reader_schema(r), "nums.list.element");
+    ASSERT_GE(npages(r, 0, cbig), 5 * npages(r, 0, cnum));
+    parquet_reader_free(r);
+    ASSERT_EQ(same_rows_everywhere(path, NULL, &ms), 400);
+    /* the source is read in bounded pieces, not one row group at a time */
+    ASSERT_LE(ms.max_read, (size_t)1 << 20);
+}
+
+/* Missing target columns are synthesized row by row: "extra" from a column
+ * of the target, "nums.list.other" from a file column the target lacks. */
+TEST(cursor_equals_rowgroups_projected)
+{
+    const char *dir = test_tmpdir();
+    struct parquet_schema *t1 = mk_schema(1), *t2 = mk_schema(2);
+    struct memsrc ms;
+    char path[600];
+
+    snprintf(path, sizeof(path), "%s/x.parquet", dir);
+    write_rows(path, 120, 800, 4096, NULL);
+    ASSERT_EQ(same_rows_everywhere(path, t1, &ms), 120);
+    ASSERT_EQ(same_rows_everywhere(path, t2, &ms), 120);
+    parquet_schema_free(t1);
+    parquet_schema_free(t2);
+}
+
+/* Empty row groups (0 rows, empty chunks), as other writers leave them. */
+TEST(cursor_skips_empty_rowgroups)
+{
+    const char *dir = test_tmpdir();
+    struct parquet_filemeta *m;
+    struct parquet_schema *s;
+    struct parquet_rowgroup_meta *rgs;
+    struct tc_err err;
+    struct buf f;
+    struct memsrc ms;
+    char path[600], path2[600];
+    size_t len;
+    uint8_t *img;
+    uint32_t flen;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/x.parquet", dir);
+    snprintf(path2, sizeof(path2), "%s/y.parquet", dir);
+    write_rows(path, 60, 100, 4096, NULL);
+    img = (uint8_t *)test_slurp(path, &len);
+    memcpy(&flen, img + len - 8, 4);
+    ASSERT_OK(parquet_footer_parse(img + len - 8 - flen, flen, &m, &s, &err));
+    ASSERT_GE(m->nrowgroups, 2);
+    /* empty row groups first, between and last */
+    rgs = tc_calloc((size_t)m->nrowgroups * 2 + 1, sizeof(*rgs));
+    ASSERT(rgs != NULL);
+    for (int g = 0, k = 0; g <= m->nrowgroups; g++) {
+        struct parquet_rowgroup_meta *e = &rgs[k++];
+        const struct parquet_rowgroup_meta *src = &m->rowgroups[0];
+        e->ncols = src->ncols;
+        e->cols = tc_calloc((size_t)src->ncols, sizeof(*e->cols));
+        ASSERT(e->cols != NULL);
+        for (int c = 0; c < src->ncols; c++) {
+            struct parquet_chunk_meta *cm = &e->cols[c];
+            cm->type = src->cols[c].type;
+            cm->codec = src->cols[c].codec;
+            cm->path = tc_strdup(src->cols[c].path);
+            cm->encodings = tc_calloc(1, sizeof(int));
+            cm->nencodings = 1;
+            cm->data_page_offset = 4;
+            cm->dictionary_page_offset = cm->column_index_offset = cm->offset_index_offset = -1;
+            cm->stats.null_count = -1;
+        }
+        if (g < m->nrowgroups)
+            rgs[k++] = m->rowgroups[g];
+    }
+    tc_free(m->rowgroups);
+    m->rowgroups = rgs;
+    m->nrowgroups = m->nrowgroups * 2 + 1;
+    buf_init(&f, (size_t)1 << 30);
+    ASSERT_OK(parquet_footer_write(&f, s, m));
+    fp = fopen(path2, "wb");
+    ASSERT(fp != NULL);
+    ASSERT_EQ(fwrite(img, 1, len - 8 - flen, fp), len - 8 - flen);
+    ASSERT_EQ(fwrite(f.data, 1, f.len, fp), f.len);
+    flen = (uint32_t)f.len;
+    ASSERT_EQ(fwrite(&flen, 1, 4, fp), 4);
+    ASSERT_EQ(fwrite("PAR1", 1, 4, fp), 4);
+    ASSERT_OK(fclose(fp));
+    buf_cleanup(&f);
+    ASSERT_EQ(same_rows_everywhere(path2, NULL, &ms), 60);
+    parquet_filemeta_free(m);
+    parquet_schema_free(s);
+    tc_free(img);
+}
+
+/* A page header overwritten with garbage mid-chunk: an error naming the
+ * column and the page, never a crash or a short row set. */
+TEST(cursor_corrupt_page_header_names_column)
+{
+    const char *dir = test_tmpdir();
+    struct parquet_reader *r;
+    struct parquet_page_index pi;
+    struct parquet_cursor *c;
+    struct parquet_row row;
+    struct tc_err err;
+    char path[600];
+    size_t len;
+    uint8_t *img;
+    int cbig, eof = 0, rc = TC_OK;
+    int64_t rows = 0;
+
+    snprintf(path, sizeof(path), "%s/x.parquet", dir);
+    write_rows(path, 50, 100000, 2048, NULL);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    cbig = parquet_schema_find(parquet_reader_schema(r), "big");
+    ASSERT_OK(parquet_reader_page_index(r, 0, cbig, &pi, &err));
+    ASSERT_GE(pi.npages, 10);
+    img = (uint8_t *)test_slurp(path, &len);
+    memset(img + pi.locs[5].offset, 0xff, 8);
+    parquet_page_index_cleanup(&pi);
+    parquet_reader_free(r);
+    ASSERT_OK(parquet_reader_open_mem(&r, img, len, &err));
+    ASSERT_OK(parquet_cursor_new(&c, r, &err));
+    while (rc == TC_OK && !eof) {
+        rc = parquet_cursor_next(c, &row, &eof, &err);
+        rows += rc == TC_OK && !eof;
+    }
+    ASSERT_EQ(rc, TC_CORRUPT);
+    ASSERT_STR_CONTAINS(err.msg, "column big");
+    ASSERT_STR_CONTAINS(err.msg, "page header");
+    ASSERT_LT(rows, 50);
+    parquet_cursor_free(c);
+    parquet_reader_free(r);
+    tc_free(img);
+}
+
+/* Tempo's own blocks, as files and projected onto our vParquet4 schema. */
+TEST(cursor_equals_rowgroups_tempo_blocks)
+{
+    TEST_NEED_SHARED(shared);
+    const char *versions[] = {"vParquet3", "vParquet4"};
+    struct parquet_schema *s;
+    struct memsrc ms;
+    struct tc_err err;
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    for (size_t v = 0; v < TC_ARRAY_LEN(versions); v++) {
+        char path[1200];
+        snprintf(path, sizeof(path),
+                 "%s/testdata/tempo-blocks/%s/single-tenant/b27b0e53-66a0-4505-afd6-434ae3cd4a10/"
+                 "data.parquet",
+                 shared, versions[v]);
+        ASSERT_GT(same_rows_everywhere(path, NULL, &ms), 0);
+        ASSERT_GT(same_rows_everywhere(path, s, &ms), 0);
+    }
+    parquet_schema_free(s);
+}
+
+/* ---- the writer ---- */
+
+/* Row groups are cut where Tempo's estimate says, and each chunk's offset
+ * index lists contiguous pages from the data page offset, first rows rising;
+ * the column index has one entry per page with the pages' bounds. */
+TEST(writer_cut_points_and_page_index)
+{
+    const char *dir = test_tmpdir();
+    const size_t rg_bytes = 700;
+    struct parquet_reader *r;
+    const struct parquet_filemeta *m;
+    struct tc_err err;
+    char path[600];
+    size_t est[300], acc = 0;
+    int64_t want[300];
+    int nwant = 0, cid, cbig;
+    int64_t in_group = 0;
+
+    snprintf(path, sizeof(path), "%s/x.parquet", dir);
+    write_rows(path, 300, rg_bytes, 2048, est);
+    /* the cut rule: before a row that would pass the target, or after one that did */
+    for (int i = 0; i < 300; i++) {
+        if (in_group > 0 && acc + est[i] > rg_bytes) {
+            want[nwant++] = in_group;
+            in_group = 0;
+            acc = 0;
+        }
+        in_group++;
+        acc += est[i];
+        if (acc > rg_bytes) {
+            want[nwant++] = in_group;
+            in_group = 0;
+            acc = 0;
+        }
+    }
+    if (in_group)
+        want[nwant++] = in_group;
+    ASSERT_GE(nwant, 3);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    m = parquet_reader_meta(r);
+    ASSERT_EQ(m->nrowgroups, nwant);
+    for (int g = 0; g < nwant; g++)
+        ASSERT_EQ(m->rowgroups[g].num_rows, want[g]);
+    cid = parquet_schema_find(parquet_reader_schema(r), "id");
+    cbig = parquet_schema_find(parquet_reader_schema(r), "big");
+    for (int g = 0, row0 = 0; g < m->nrowgroups; g++) {
+        for (int c = 0; c < m->rowgroups[g].ncols; c++) {
+            const struct parquet_chunk_meta *cm = &m->rowgroups[g].cols[c];
+            struct parquet_page_index pi;
+            ASSERT_OK(parquet_reader_page_index(r, g, c, &pi, &err));
+            ASSERT(pi.has_column_index);
+            ASSERT_GE(pi.npages, 1);
+            ASSERT_EQ(pi.locs[0].offset, cm->data_page_offset);
+            ASSERT_EQ(pi.locs[0].first_row, 0);
+            for (int i = 1; i < pi.npages; i++) {
+                ASSERT_EQ(pi.locs[i].offset,
+                          pi.locs[i - 1].offset + pi.locs[i - 1].compressed_size);
+                ASSERT_GT(pi.locs[i].first_row, pi.locs[i - 1].first_row);
+            }
+            {
+                int64_t start = cm->dictionary_page_offset >= 0 ? cm->dictionary_page_offset
+                                                                : cm->data_page_offset;
+                const struct parquet_page_loc *last = &pi.locs[pi.npages - 1];
+                ASSERT_EQ(last->offset + last->compressed_size, start + cm->total_compressed);
+            }
+            if (c == cid) {
+                /* ids ascend: a page's bounds are its first and last row's ids */
+                for (int i = 0; i < pi.npages; i++) {
+                    uint64_t lo = 0, hi = 0;
+                    int64_t first = pi.locs[i].first_row;
+                    int64_t end =
+                        i + 1 < pi.npages ? pi.locs[i + 1].first_row : m->rowgroups[g].num_rows;
+                    ASSERT_EQ(pi.bounds[i].min_len, 8);
+                    for (int k = 0; k < 8; k++) {
+                        lo = lo << 8 | pi.bounds[i].min[k];
+                        hi = hi << 8 | pi.bounds[i].max[k];
+                    }
+                    ASSERT_U64_EQ(lo, (uint64_t)(row0 + first));
+                    ASSERT_U64_EQ(hi, (uint64_t)(row0 + end - 1));
+                }
+                ASSERT_EQ(pi.boundary_order, 1);
+            }
+            if (c == cbig) {
+                /* a 30 kB value ends its page: a null page is a run of null rows */
+                for (int i = 0; i < pi.npages; i++) {
+                    int64_t end =
+                        i + 1 < pi.npages ? pi.locs[i + 1].first_row : m->rowgroups[g].num_rows;
+                    int values = 0;
+                    for (int64_t k = pi.locs[i].first_row; k < end; k++)
+                        values += (row0 + k) % 3 != 2;
+                    ASSERT_LE(values, 1);
+                    ASSERT_EQ(pi.null_pages[i], values == 0);
+                    ASSERT_EQ(pi.null_counts[i], end - pi.locs[i].first_row - values);
+                }
+            }
+            parquet_page_index_cleanup(&pi);
+        }
+        row0 += (int)m->rowgroups[g].num_rows;
+    }
+    parquet_reader_free(r);
+}
+
+/* ---- memory ---- */
+
+/* Peak RSS (KiB) of a child running fn(arg); the child exits 0 on success. */
+static long
+child_peak_kb(void (*fn)(const char *, const char *), const char *a, const char *b)
+{
+    struct rusage ru;
+    int status;
+    pid_t pid = fork();
+
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        fn(a, b);
+        _exit(0);
+    }
+    ASSERT_EQ(wait4(pid, &status, 0, &ru), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    return ru.ru_maxrss;
+}
+
+static void
+do_write(const char *path, const char *unused)
+{
+    (void)unused;
+    write_rows(path, 6000, (size_t)1 << 40, 0, NULL);
+}
+
+static void
+do_copy(const char *in, const char *out)
+{
+    struct parquet_reader *r;
+    struct parquet_write_info info;
+    struct tc_err err;
+    struct parquet_schema *s = mk_schema(0);
+
+    if (parquet_reader_open(&r, in, &err) != TC_OK ||
+        parquet_copy_rows(r, s, out, (size_t)1 << 40, 0, &info, &err) != TC_OK) {
+        fprintf(stdout, "# copy: %s\n", err.msg);
+        _exit(1);
+    }
+    if (info.row_groups != 1)
+        _exit(2);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
+}
+
+/* One row group of ~120 MB decoded: writing it and copying it row by row
+ * (cursor + writer) peak far below that, as pages stream both ways. */
+TEST(copy_of_one_big_rowgroup_stays_small)
+{
+    const char *dir = test_tmpdir();
+    struct parquet_reader *r;
+    struct parquet_rowset rs;
+    struct tc_err err;
+    char in[600], out[600];
+    size_t decoded = 0;
+    long wkb, ckb;
+
+    snprintf(in, sizeof(in), "%s/in.parquet", dir);
+    snprintf(out, sizeof(out), "%s/out.parquet", dir);
+    wkb = child_peak_kb(do_write, in, NULL);
+    ckb = child_peak_kb(do_copy, in, out);
+    ASSERT_OK(parquet_reader_open(&r, in, &err));
+    ASSERT_EQ(parquet_reader_meta(r)->nrowgroups, 1);
+    ASSERT_OK(parquet_rowset_init(&rs, parquet_reader_schema(r)));
+    ASSERT_OK(parquet_reader_read_rowgroup(r, 0, &rs, &err));
+    for (int c = 0; c < rs.ncols; c++)
+        decoded += rs.cols[c].dlen + rs.cols[c].n * 2 + rs.cols[c].nv * 8;
+    parquet_rowset_cleanup(&rs);
+    parquet_reader_free(r);
+    printf("# decoded row group %.1f MB; peak RSS: write %.1f MB, copy %.1f MB\n", decoded / 1e6,
+           wkb / 1024.0, ckb / 1024.0);
+    ASSERT_GT(decoded, (size_t)100 << 20);
+    ASSERT_LT((size_t)wkb * 1024, decoded / 4);
+    ASSERT_LT((size_t)ckb * 1024, decoded / 4);
+}
+
+TEST_MAIN(TEST_ENTRY(cursor_equals_rowgroups_vp4_many_pages),
+          TEST_ENTRY(cursor_equals_rowgroups_big_and_small_pages),
+          TEST_ENTRY(cursor_equals_rowgroups_projected), TEST_ENTRY(cursor_skips_empty_rowgroups),
+          TEST_ENTRY(cursor_corrupt_page_header_names_column),
+          TEST_ENTRY(cursor_equals_rowgroups_tempo_blocks),
+          TEST_ENTRY(writer_cut_points_and_page_index),
+          TEST_ENTRY(copy_of_one_big_rowgroup_stays_small))
