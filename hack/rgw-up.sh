@@ -2,11 +2,36 @@
 # hack/rgw-up.sh DIR - start a single-node Ceph (mon + memstore OSD) and RGW on
 # loopback in DIR (research/testinfra.md §3b). Takes ~14 s. Writes DIR/env with
 # RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY. Stop with hack/rgw-down.sh DIR.
-# Ports: RGW_PORT (default 7480), RGW_MON_PORT (default 6789).
+# Ports: RGW_PORT and RGW_MON_PORT if given, else two free ones below the
+# kernel's ephemeral range (no outgoing connection can hold them). A bring-up
+# that fails (a port taken meanwhile, a daemon slow under load) is torn down
+# and tried again on fresh ports, up to 3 times; callers read DIR/env.
 set -eu
 D=$(mkdir -p "$1" && cd "$1" && pwd)
-PORT=${RGW_PORT:-7480}
-MON=${RGW_MON_PORT:-6789}
+free_pair() {
+    /usr/bin/python3 - <<'PY'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(500):
+    p = random.randrange(20000, max(20002, lo - 2))
+    socks = []
+    try:
+        for q in (p, p + 1):
+            s = socket.socket()
+            s.bind(("127.0.0.1", q))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p, p + 1)
+    break
+PY
+}
+if [ "${2:-}" = --once ]; then
+# One bring-up in its own process, so that set -e holds (a caller's && would void it).
+PORT=$3 MON=$4
 cd "$D"
 FSID=$(cat /proc/sys/kernel/random/uuid)
 mkdir -p run log mon.a osd.0 rgw.a
@@ -72,17 +97,37 @@ for _ in $(seq 1 120); do
 done
 timeout 60 ceph -c ceph.conf auth get-or-create client.rgw.a mon 'allow rw' osd 'allow rwx' \
     > client.rgw.a.keyring 2>>"$D/log/setup.log"
-q radosgw -c ceph.conf -n client.rgw.a
-for _ in $(seq 1 240); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT" && break
+# in the foreground of its own session, so that $! is its pid and a bind error is seen at once
+setsid radosgw -f -c ceph.conf -n client.rgw.a >>"$D/log/setup.log" 2>&1 </dev/null &
+echo $! > run/rgw.fg.pid
+for i in $(seq 1 240); do
+    curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT" && break
+    kill -0 "$(cat run/rgw.fg.pid)" 2>/dev/null || exit 1  # it died (a port taken, say)
     sleep 0.25
 done
 q timeout 60 radosgw-admin -c ceph.conf user create --uid=tempo --display-name=tempo \
     --access-key=TEMPOKEY --secret-key=TEMPOSECRET
+curl -s -m 5 -o /dev/null "http://127.0.0.1:$PORT"
 cat > env <<ENV
 RGW_ENDPOINT=127.0.0.1:$PORT
 RGW_HOSTNAME=localhost:$PORT
 RGW_ACCESS_KEY=TEMPOKEY
 RGW_SECRET_KEY=TEMPOSECRET
 ENV
-curl -s -o /dev/null "http://127.0.0.1:$PORT" || { echo "rgw-up: RGW did not start (see $D/log)" >&2; exit 1; }
+exit 0
+fi
+PORT=${RGW_PORT:-} MON=${RGW_MON_PORT:-}
+for try in 1 2 3; do
+    if [ -z "$PORT" ] || [ -z "$MON" ]; then read -r PORT MON < <(free_pair); fi
+    rm -f "$D/env"
+    if bash "$0" "$D" --once "$PORT" "$MON" && [ -s "$D/env" ]; then exit 0; fi
+    echo "rgw-up: try $try on ports $PORT/$MON failed; last log lines:" >&2
+    tail -n 5 "$D"/log/*.log >&2 2>/dev/null || true
+    bash "$(dirname "$0")/rgw-down.sh" "$D"
+    mkdir -p "$D/failed.$try"
+    find "$D" -mindepth 1 -maxdepth 1 ! -name 'failed.*' -exec mv -t "$D/failed.$try/" {} +
+    PORT= MON=
+done
+echo "rgw-up: RGW did not start after 3 tries (see $D/failed.*)" >&2
+rm -f "$D/env"
+exit 1

@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import time
 
-from tclib import TOP, wait
+from tclib import TOP, rgw_down, rgw_up, wait
 
 
 class LocalStore:
@@ -133,19 +133,8 @@ class S3Store:
         self.dir = os.path.join(tmp, "rgw-" + bucket)
         self.cache = os.path.join(tmp, "s3cache-" + bucket)
         os.makedirs(self.cache)
-        port = 20000 + (os.getpid() * 13) % 20000
-        env = dict(os.environ, RGW_PORT=str(port), RGW_MON_PORT=str(port + 1))
-        p = subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-up.sh"), self.dir], env=env,
-                           capture_output=True, text=True, timeout=180)
-        if p.returncode != 0:
-            raise AssertionError("hack/rgw-up.sh failed:\n" + p.stdout[-2000:] + p.stderr[-2000:])
         self.proxy = None
-        self.env = {}
-        for line in open(os.path.join(self.dir, "env")):
-            line = line.strip().replace("export ", "")
-            if "=" in line:
-                k, v = line.split("=", 1)
-                self.env[k] = v.strip("'\"")
+        self.env = rgw_up(self.dir)
         self.s3 = boto3.client("s3", endpoint_url="http://" + self.env["RGW_ENDPOINT"],
                                aws_access_key_id=self.env["RGW_ACCESS_KEY"],
                                aws_secret_access_key=self.env["RGW_SECRET_KEY"],
@@ -242,8 +231,7 @@ class S3Store:
         if self.proxy:
             self.proxy.kill()
             self.proxy.wait()
-        subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-down.sh"), self.dir],
-                       capture_output=True, timeout=60)
+        rgw_down(self.dir)
 
 
 def s3_missing():

@@ -147,3 +147,29 @@ def fakeapi(t, name, built=(), tools=()):
         sys.path.insert(0, FAKEAPI)
     import fakeapi_util
     return fakeapi_util
+
+
+def rgw_up(d):
+    """Start Ceph RGW in d with hack/rgw-up.sh (it picks free ports and retries a failed
+    bring-up); returns DIR/env as a dict (RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY).
+    Raises AssertionError with the script's output when it fails. Stop with rgw_down(d)."""
+    import subprocess
+    p = subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-up.sh"), d],
+                       capture_output=True, text=True, timeout=600)
+    env = {}
+    path = os.path.join(d, "env")
+    if p.returncode == 0 and os.path.exists(path):
+        for line in open(path):
+            k, _, v = line.strip().partition("=")
+            if k:
+                env[k] = v
+    if "RGW_ENDPOINT" not in env:
+        rgw_down(d)
+        raise AssertionError("hack/rgw-up.sh failed:\n" + p.stdout[-2000:] + p.stderr[-3000:])
+    return env
+
+
+def rgw_down(d):
+    import subprocess
+    subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-down.sh"), d],
+                   capture_output=True, timeout=60)

@@ -32,7 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests"))
-from tclib import COMPACTOR as DAEMON, CONTROLLER as CTRL, Tap, http_get, need  # noqa: E402
+from tclib import COMPACTOR as DAEMON, CONTROLLER as CTRL, Tap, http_get, need, rgw_down, rgw_up  # noqa: E402
 
 GOLDEN = os.path.join(TOP, "tests", "golden", "render")
 EXAMPLES = os.path.join(TOP, "crds", "examples")
@@ -95,21 +95,11 @@ RGW = {}  # RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY once started
 BUCKET = "tempo-integration"
 
 
-def rgw_up(d):
+def start_rgw(d):
     """One single-node Ceph + RGW on loopback for the whole test (~14 s)."""
     if not shutil.which("radosgw"):
         return "radosgw not installed"
-    port = 20000 + (os.getpid() * 7) % 20000
-    env = dict(os.environ, RGW_PORT=str(port), RGW_MON_PORT=str(port + 1))
-    p = subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-up.sh"), d], env=env,
-                       capture_output=True, text=True, timeout=180)
-    if p.returncode != 0:
-        raise AssertionError("hack/rgw-up.sh failed:\n" + p.stdout[-2000:] + p.stderr[-2000:])
-    for line in open(os.path.join(d, "env")):
-        line = line.strip().replace("export ", "")
-        if "=" in line:
-            k, v = line.split("=", 1)
-            RGW[k] = v.strip("'\"")
+    RGW.update(rgw_up(d))
     import boto3
     boto3.client("s3", endpoint_url="http://" + RGW["RGW_ENDPOINT"],
                  aws_access_key_id=RGW["RGW_ACCESS_KEY"],
@@ -217,14 +207,13 @@ def main():
     try:
         run_all(rgw_dir)
     finally:
-        subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-down.sh"), rgw_dir],
-                       capture_output=True, timeout=60)
+        rgw_down(rgw_dir)
         shutil.rmtree(rgw_dir, ignore_errors=True)
 
 
 def run_all(rgw_dir):
     try:
-        why = rgw_up(rgw_dir)
+        why = start_rgw(rgw_dir)
         if why:
             tap.skip("rgw for the readiness checks", why)
         else:

@@ -16,7 +16,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from tclib import free_ports, http_get, wait  # noqa: E402
+from tclib import free_ports, http_get, rgw_down, rgw_up, wait  # noqa: E402
 
 NGINX = """daemon off;
 master_process off;
@@ -59,24 +59,12 @@ scrape_configs:
 class Rgw:
     def __init__(self, work):
         self.dir = os.path.join(work, "rgw")
-        port, mon = free_ports(2)
-        env = dict(os.environ, RGW_PORT=str(port), RGW_MON_PORT=str(mon))
-        p = subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-up.sh"), self.dir], env=env,
-                           capture_output=True, text=True, timeout=180)
-        self.env = {}
-        if os.path.exists(os.path.join(self.dir, "env")):
-            for line in open(os.path.join(self.dir, "env")):
-                k, _, v = line.strip().partition("=")
-                self.env[k] = v
-        if p.returncode != 0 or "RGW_ENDPOINT" not in self.env:
-            self.stop()
-            raise RuntimeError("rgw-up failed: %s" % (p.stderr or p.stdout)[-2000:])
+        self.env = rgw_up(self.dir)
         self.endpoint = self.env["RGW_ENDPOINT"]
         self.key, self.secret = self.env["RGW_ACCESS_KEY"], self.env["RGW_SECRET_KEY"]
 
     def stop(self):
-        subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-down.sh"), self.dir],
-                       capture_output=True, timeout=60)
+        rgw_down(self.dir)
 
 
 class Prometheus:
