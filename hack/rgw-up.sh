@@ -119,8 +119,8 @@ fi
 PORT=${RGW_PORT:-} MON=${RGW_MON_PORT:-}
 for try in 1 2 3; do
     if [ -z "$PORT" ] || [ -z "$MON" ]; then read -r PORT MON < <(free_pair); fi
-    rm -f "$D/env"
-    if bash "$0" "$D" --once "$PORT" "$MON" && [ -s "$D/env" ]; then exit 0; fi
+    rm -f "$D/env"  # an earlier run's; a try writes it only once RGW answers
+    if bash "$0" "$D" --once "$PORT" "$MON"; then exit 0; fi
     echo "rgw-up: try $try on ports $PORT/$MON failed; last log lines:" >&2
     tail -n 5 "$D"/log/*.log >&2 2>/dev/null || true
     bash "$(dirname "$0")/rgw-down.sh" "$D"
@@ -129,5 +129,4 @@ for try in 1 2 3; do
     PORT= MON=
 done
 echo "rgw-up: RGW did not start after 3 tries (see $D/failed.*)" >&2
-rm -f "$D/env"
 exit 1

@@ -9,6 +9,7 @@ A test computes TOP from its own path and puts tests/ first on sys.path:
 """
 import os
 import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -153,7 +154,6 @@ def rgw_up(d):
     """Start Ceph RGW in d with hack/rgw-up.sh (it picks free ports and retries a failed
     bring-up); returns DIR/env as a dict (RGW_ENDPOINT, RGW_ACCESS_KEY, RGW_SECRET_KEY).
     Raises AssertionError with the script's output when it fails. Stop with rgw_down(d)."""
-    import subprocess
     p = subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-up.sh"), d],
                        capture_output=True, text=True, timeout=600)
     env = {}
@@ -170,6 +170,5 @@ def rgw_up(d):
 
 
 def rgw_down(d):
-    import subprocess
     subprocess.run(["bash", os.path.join(TOP, "hack", "rgw-down.sh"), d],
                    capture_output=True, timeout=60)
