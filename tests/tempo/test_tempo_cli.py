@@ -176,7 +176,8 @@ def main():
                     t(not bad, "%s: tempo-cli finds %d sampled trace IDs (the first and last of each "
                       "of %d row groups included) with DuckDB's span counts (%s)" % (
                           kind, len(sample), len(rg_rows), "through the block's index file" if use_index
-                          else "binary search over row groups"), "\n".join(bad[:10]))
+                          else "binary search over row groups"),
+                      "%d of %d wrong:\n%s" % (len(bad), len(sample), "\n".join(bad[:10])))
                 absent = absent_ids(ids)
                 found = ["%s%s" % (a, " (index)" if ix else "") for a in absent for ix in (False, True)
                          if query(cli, root, bid, a.lstrip("0") or "0", ix) is not None]
