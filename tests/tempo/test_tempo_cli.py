@@ -12,9 +12,11 @@ local bucket:
   - compacted: Tempo's block split into 3 overlapping blocks and compacted
                by `tempo-compactor compact` (our writer end to end).
 For each, `tempo-cli query trace-id` must find 50 sampled trace IDs plus the
-first and the last, with the span count DuckDB finds in the file, both by
-its binary search over row groups and through our `index` file
-(VPARQUET_INDEX=1), and must not find an ID that is absent.
+first and the last (of the file and of each row group), with the span count
+DuckDB finds in the file, both by its binary search over row groups and
+through the block's `index` file (VPARQUET_INDEX=1); the answer must come
+from the block under test alone, with no block read error; and IDs that are
+absent (below, inside and above the block's range) must not be found.
 """
 import json
 import os
@@ -84,7 +86,8 @@ def compacted_block(root):
 
 
 def span_counts(data):
-    """{trace hex: spans} as DuckDB reads the file."""
+    """(ids in file order, {trace hex: spans}, rows per row group) as DuckDB
+    reads the file."""
     for line in run("node", TRACESETS, data, "--readers", "duckdb").splitlines():
         o = json.loads(line)
         counts = {}
@@ -93,29 +96,48 @@ def span_counts(data):
             counts[t] = counts.get(t, 0) + 1
         for t in o["ids"]:
             counts.setdefault(t, 0)
-        return o["ids"], counts
+        return o["ids"], counts, o["rg_rows"]
     raise AssertionError("tracesets printed nothing")
 
 
-def query(cli, root, tid, use_index=False):
+def query(cli, root, bid, tid, use_index=False):
     """Spans tempo-cli returns for the trace, or None when not found.
-    use_index: VPARQUET_INDEX=1, Tempo's lookup through our `index` file
-    instead of its binary search over row groups."""
+    bid: the block under test, the only live block of the bucket; the answer
+    must come from it alone. use_index: VPARQUET_INDEX=1, Tempo's lookup
+    through the block's `index` file instead of its binary search over row
+    groups."""
     env = dict(os.environ, VPARQUET_INDEX="1" if use_index else "0")
     p = subprocess.run([cli, "query", "trace-id", tid, TENANT, "--backend=local",
                         "--bucket=" + root], capture_output=True, text=True, timeout=120, env=env)
     text = p.stdout + p.stderr
-    if "Marshal called with nil" in text or "trace not found" in text.lower():
-        return None
-    start = text.find("{")
-    if p.returncode != 0 or start < 0:
+    # tempo-cli prints a block's read error and exits 0, as if not found
+    if p.returncode != 0 or "Error querying block" in text or "total blocks to search:  1" not in text:
         raise AssertionError("tempo-cli query %s: rc=%d %s" % (tid, p.returncode, text[-500:]))
+    answered = re.findall(r"^([0-9a-f-]{36}) :$", text, re.M)
+    if not answered and "Marshal called with nil" in text:
+        return None
+    if answered != [bid]:
+        raise AssertionError("tempo-cli query %s: answered by blocks %s, not %s" % (tid, answered, bid))
+    start = text.find("{", text.index(bid + " :"))
     doc, _ = json.JSONDecoder().raw_decode(text[start:])
     n = 0
     for rs in doc.get("batches", doc.get("resourceSpans", [])):
         for ss in rs.get("scopeSpans", rs.get("instrumentationLibrarySpans", [])):
             n += len(ss.get("spans", []))
     return n
+
+
+def absent_ids(ids):
+    """IDs not in the block: below the first, between two neighbours (inside
+    the bounds of a row group, so only the data can rule it out once the
+    bloom lets it through), after the last."""
+    have = set(ids)
+    out = []
+    for v in (int(ids[0], 16) - 1, int(ids[len(ids) // 2], 16) + 1, int(ids[-1], 16) + 1):
+        v %= 1 << 128
+        if "%032x" % v not in have:
+            out.append("%032x" % v)
+    return out
 
 
 def main():
@@ -136,22 +158,32 @@ def main():
             os.makedirs(root)
             try:
                 d = make(root)
-                ids, counts = span_counts(os.path.join(d, "data.parquet"))
-                sample = sorted(set(rng.sample(ids, min(50, len(ids))) + [ids[0], ids[-1]]))
+                bid = os.path.basename(d)
+                ids, counts, rg_rows = span_counts(os.path.join(d, "data.parquet"))
+                # the first and last trace of every row group: the edges of
+                # Tempo's binary search over row-group minimums
+                edges, row = [], 0
+                for n in rg_rows:
+                    edges += [ids[row], ids[row + n - 1]]
+                    row += n
+                sample = sorted(set(rng.sample(ids, min(50, len(ids))) + edges))
                 for use_index in (False, True):
                     bad = []
                     for tid in sample:
-                        got = query(cli, root, tid.lstrip("0") or "0", use_index)
+                        got = query(cli, root, bid, tid.lstrip("0") or "0", use_index)
                         if got != counts[tid]:
                             bad.append("%s: tempo-cli %s spans, DuckDB %d" % (tid, got, counts[tid]))
-                    t(not bad, "%s: tempo-cli finds %d sampled trace IDs (first and last included) "
-                      "with DuckDB's span counts (%s)" % (
-                          kind, len(sample), "through our index file" if use_index
-                          else "binary search over row groups"), "\n".join(bad[:10]))
-                absent = "%032x" % (int(ids[-1], 16) + 1) if ids[-1] != "f" * 32 else "0" * 31 + "1"
-                t(query(cli, root, absent.lstrip("0")) is None
-                  and query(cli, root, absent.lstrip("0"), True) is None,
-                  "%s: an absent trace ID is not found" % kind)
+                    t(not bad, "%s: tempo-cli finds %d sampled trace IDs (the first and last of each "
+                      "of %d row groups included) with DuckDB's span counts (%s)" % (
+                          kind, len(sample), len(rg_rows), "through the block's index file" if use_index
+                          else "binary search over row groups"),
+                      "%d of %d wrong:\n%s" % (len(bad), len(sample), "\n".join(bad[:10])))
+                absent = absent_ids(ids)
+                found = ["%s%s" % (a, " (index)" if ix else "") for a in absent for ix in (False, True)
+                         if query(cli, root, bid, a.lstrip("0") or "0", ix) is not None]
+                t(len(absent) == 3 and not found,
+                  "%s: %d absent trace IDs (below, inside, above the block's range) are not found" % (
+                      kind, len(absent)), "found: %s" % found)
             except AssertionError as e:
                 t(False, "%s: block written and queried" % kind, str(e))
     finally:
