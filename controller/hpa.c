@@ -115,8 +115,7 @@ hpa_rules_parse(const json_t *o, const char *path, struct hpa_rules *r, struct t
     }
     if (pol == NULL)
         return TC_OK;
-    if (!json_is_array(pol) || json_array_size(pol) == 0 ||
-        json_array_size(pol) > HPA_MAX_POLICIES)
+    if (!json_is_array(pol) || json_array_size(pol) == 0 || json_array_size(pol) > HPA_MAX_POLICIES)
         return tc_err_set(err, TC_INVAL, "%s.policies: must be a list of 1 to %d policies", path,
                           HPA_MAX_POLICIES);
     r->npolicies = 0;

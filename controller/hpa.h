@@ -56,12 +56,12 @@ struct hpa_rules {
 };
 
 struct hpa_spec {
-    int min, max;       /* KEDA minReplicaCount (0 allows scale to zero), maxReplicaCount */
-    double target;      /* threshold, > 0 */
-    double activation;  /* activationThreshold */
-    int per_pod;        /* 1: metricType AverageValue, 0: Value */
-    double tolerance;   /* HPA_TOLERANCE */
-    int cooldown_s;     /* KEDA cooldownPeriod (only with min 0) */
+    int min, max;      /* KEDA minReplicaCount (0 allows scale to zero), maxReplicaCount */
+    double target;     /* threshold, > 0 */
+    double activation; /* activationThreshold */
+    int per_pod;       /* 1: metricType AverageValue, 0: Value */
+    double tolerance;  /* HPA_TOLERANCE */
+    int cooldown_s;    /* KEDA cooldownPeriod (only with min 0) */
     struct hpa_rules up, down;
 };
 

@@ -10,7 +10,7 @@
 #include "hpa.h"
 #include "test.h"
 
-#define S(sec) ((int64_t)(sec) * 1000)
+#define S(sec) ((int64_t)(sec)*1000)
 
 static json_t *
 js(const char *text)
@@ -282,10 +282,10 @@ TEST(doc_rate_counts_period_start)
 {
     struct hpa_spec s;
     struct hpa_state *st;
-    json_t *b =
-        js("{\"scaleDown\": {\"stabilizationWindowSeconds\": 0, \"policies\": [{\"type\": "
-           "\"Percent\", \"value\": 10, \"periodSeconds\": 60}]},"
-           " \"scaleUp\": {\"policies\": [{\"type\": \"Pods\", \"value\": 2, \"periodSeconds\": 60}]}}");
+    json_t *b = js("{\"scaleDown\": {\"stabilizationWindowSeconds\": 0, \"policies\": [{\"type\": "
+                   "\"Percent\", \"value\": 10, \"periodSeconds\": 60}]},"
+                   " \"scaleUp\": {\"policies\": [{\"type\": \"Pods\", \"value\": 2, "
+                   "\"periodSeconds\": 60}]}}");
     struct tc_err err = {0};
     int cur = 20;
 
@@ -328,7 +328,7 @@ TEST(keda_activation_and_scale_to_zero)
     ASSERT_STR_EQ(d.reason, "ScaleFromZero");
     hpa_step(&s, st, S(60), 1, 1, 40, &d); /* the HPA takes over: ceil(40 / 5) */
     ASSERT_EQ(d.metric_desired, 8);
-    ASSERT_EQ(d.desired, 5); /* the default scale-up policy: +4 pods per 15 s */
+    ASSERT_EQ(d.desired, 5);              /* the default scale-up policy: +4 pods per 15 s */
     hpa_step(&s, st, S(90), 8, 8, 4, &d); /* inactive, cooldown not over: HPA floor 1 */
     ASSERT_EQ(d.desired, 1);
     hpa_step(&s, st, S(359), 1, 1, 4, &d);
@@ -353,12 +353,14 @@ TEST(behavior_errors_name_the_field)
          "to 3600"},
         {"{\"scaleDown\": {\"selectPolicy\": \"max\"}}",
          "spec.autoscaling.behavior.scaleDown.selectPolicy: must be Max, Min or Disabled"},
-        {"{\"scaleDown\": {\"policies\": [{\"type\": \"Pod\", \"value\": 1, \"periodSeconds\": 1}]}}",
+        {"{\"scaleDown\": {\"policies\": [{\"type\": \"Pod\", \"value\": 1, \"periodSeconds\": "
+         "1}]}}",
          "spec.autoscaling.behavior.scaleDown.policies[0].type: must be Pods or Percent"},
         {"{\"scaleDown\": {\"policies\": [{\"type\": \"Pods\", \"value\": 1}]}}",
          "spec.autoscaling.behavior.scaleDown.policies[0].periodSeconds: required field is "
          "missing"},
-        {"{\"scaleUp\": {\"policies\": [{\"type\": \"Pods\", \"value\": 0, \"periodSeconds\": 9}]}}",
+        {"{\"scaleUp\": {\"policies\": [{\"type\": \"Pods\", \"value\": 0, \"periodSeconds\": "
+         "9}]}}",
          "spec.autoscaling.behavior.scaleUp.policies[0].value: must be an integer from 1 to "
          "2147483647"},
         {"{\"scaleUp\": {\"policies\": [{\"type\": \"Pods\", \"value\": 1, \"periodSeconds\": "
@@ -382,9 +384,9 @@ TEST(behavior_errors_name_the_field)
     }
 }
 
-TEST_MAIN(TEST_ENTRY(doc_double_and_halve), TEST_ENTRY(doc_tolerance), TEST_ENTRY(keda_value_metric),
-          TEST_ENTRY(clamp_min_max), TEST_ENTRY(doc_default_behavior),
-          TEST_ENTRY(doc_stabilization_windows), TEST_ENTRY(doc_scale_down_policies),
-          TEST_ENTRY(doc_select_min), TEST_ENTRY(doc_select_disabled),
-          TEST_ENTRY(doc_rate_counts_period_start), TEST_ENTRY(keda_activation_and_scale_to_zero),
-          TEST_ENTRY(behavior_errors_name_the_field))
+TEST_MAIN(TEST_ENTRY(doc_double_and_halve), TEST_ENTRY(doc_tolerance),
+          TEST_ENTRY(keda_value_metric), TEST_ENTRY(clamp_min_max),
+          TEST_ENTRY(doc_default_behavior), TEST_ENTRY(doc_stabilization_windows),
+          TEST_ENTRY(doc_scale_down_policies), TEST_ENTRY(doc_select_min),
+          TEST_ENTRY(doc_select_disabled), TEST_ENTRY(doc_rate_counts_period_start),
+          TEST_ENTRY(keda_activation_and_scale_to_zero), TEST_ENTRY(behavior_errors_name_the_field))
