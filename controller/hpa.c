@@ -24,6 +24,8 @@ struct hpa_state {
     struct hpa_sample ups[HPA_MAX_EVENTS], downs[HPA_MAX_EVENTS];
     int nups, ndowns;
     int64_t last_active_ms; /* -1: never seen */
+    int64_t seed_ms;        /* hpa_seed(): a scale-down floor until the window passes */
+    int seed_n, seeded;
 };
 
 static void
@@ -209,6 +211,14 @@ hpa_push(struct hpa_sample *v, int *n, int cap, int64_t now_ms, int64_t keep_ms,
 }
 
 void
+hpa_seed(struct hpa_state *st, int64_t now_ms, int replicas)
+{
+    st->seed_ms = now_ms;
+    st->seed_n = replicas;
+    st->seeded = 1;
+}
+
+void
 hpa_record_scale(struct hpa_state *st, int64_t now_ms, int from, int to)
 {
     if (to > from)
@@ -331,6 +341,8 @@ hpa_step(const struct hpa_spec *s, struct hpa_state *st, int64_t now_ms, int cur
         if (st->recs[i].at_ms > now_ms - s->down.window_s * 1000LL && st->recs[i].n > rec_down)
             rec_down = st->recs[i].n;
     }
+    if (st->seeded && st->seed_ms > now_ms - s->down.window_s * 1000LL && st->seed_n > rec_down)
+        rec_down = st->seed_n;
     hpa_push(st->recs, &st->nrecs, HPA_MAX_RECS, now_ms,
              (s->up.window_s > s->down.window_s ? s->up.window_s : s->down.window_s) * 1000LL,
              want);

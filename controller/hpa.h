@@ -95,6 +95,12 @@ struct hpa_decision {
 void hpa_step(const struct hpa_spec *s, struct hpa_state *st, int64_t now_ms, int current,
               int ready, double value, struct hpa_decision *out);
 
+/* hpa_seed() counts `replicas` as recommended at now_ms for the scale-down
+ * window only (the maximum it takes), never for scale up: a fresh state (a
+ * new leader) then does not scale down before a full window has passed,
+ * as the old leader's history would not have let it either. */
+void hpa_seed(struct hpa_state *st, int64_t now_ms, int replicas);
+
 /* hpa_record_scale() notes a scale from `from` to `to` replicas made at
  * now_ms (after the write succeeded). */
 void hpa_record_scale(struct hpa_state *st, int64_t now_ms, int from, int to);
