@@ -50,9 +50,9 @@ reconcile_shared_init(struct reconcile_shared *s, const char *field_manager, con
                             "autoscaling.mode builtin: trigger queries that gave no value "
                             "(QueryFailed, QueryEmpty); the replicas were kept.",
                             erl);
-        s->m_desired = metrics_gauge(r, "tempo_compactor_operator_autoscaler_desired_replicas",
-                                     "autoscaling.mode builtin: replicas the last poll asked for.",
-                                     crl);
+        s->m_desired =
+            metrics_gauge(r, "tempo_compactor_operator_autoscaler_desired_replicas",
+                          "autoscaling.mode builtin: replicas the last poll asked for.", crl);
     }
 }
 
@@ -259,8 +259,8 @@ struct rc_status_in {
     const char *apply_error; /* apply failure message, or NULL */
     int autoscaling, keda, builtin;
     struct reconcile_scaler scaler; /* builtin: the last poll */
-    const json_t *dep; /* Deployment as returned by apply */
-    const json_t *so;  /* ScaledObject as returned by apply */
+    const json_t *dep;              /* Deployment as returned by apply */
+    const json_t *so;               /* ScaledObject as returned by apply */
     const struct render_result *rr;
     struct reconcile_observed obs;
 };
@@ -982,11 +982,10 @@ rc_hpa_spec(const json_t *so, struct hpa_spec *hs)
     if (json_is_integer(json_object_get(spec, "cooldownPeriod")))
         hs->cooldown_s = (int)rc_int(spec, "cooldownPeriod");
     /* render validated it with the same parser */
-    (void)hpa_behavior_parse(
-        json_object_get(
-            json_object_get(json_object_get(spec, "advanced"), "horizontalPodAutoscalerConfig"),
-            "behavior"),
-        "spec.autoscaling.behavior", hs, &err);
+    (void)hpa_behavior_parse(json_object_get(json_object_get(json_object_get(spec, "advanced"),
+                                                             "horizontalPodAutoscalerConfig"),
+                                             "behavior"),
+                             "spec.autoscaling.behavior", hs, &err);
 }
 
 static void
@@ -1016,9 +1015,8 @@ rc_builtin(struct reconcile_shared *s, struct kube *k, const json_t *cr, const c
     const json_t *pi = json_object_get(spec, "pollingInterval");
     long interval = json_is_integer(pi) ? (long)json_integer_value(pi) * 1000 : 30000;
     const json_t *dspec = json_object_get(dep, "spec");
-    int current = json_is_integer(json_object_get(dspec, "replicas"))
-                      ? (int)rc_int(dspec, "replicas")
-                      : 1;
+    int current =
+        json_is_integer(json_object_get(dspec, "replicas")) ? (int)rc_int(dspec, "replicas") : 1;
     int ready = (int)rc_int(json_object_get(dep, "status"), "readyReplicas");
     const char *lv[] = {ns, name, NULL};
     struct reconcile_scaler *sc;
@@ -1118,13 +1116,11 @@ rc_builtin(struct reconcile_shared *s, struct kube *k, const json_t *cr, const c
         snprintf(path, sizeof(path),
                  "/apis/apps/v1/namespaces/%s/deployments/%s/scale?fieldManager=%s", ns, rr->name,
                  s->field_manager);
-        if (kube_json(k, "PATCH", path, RECONCILE_MERGE_CT, patch, &status, &res, &err) ==
-                TC_OK &&
+        if (kube_json(k, "PATCH", path, RECONCILE_MERGE_CT, patch, &status, &res, &err) == TC_OK &&
             status >= 200 && status < 300) {
             hpa_record_scale(sc->hs, (int64_t)now, current, d.desired);
             sc->current = d.desired;
-            json_object_set_new(json_object_get(dep, "spec"), "replicas",
-                                json_integer(d.desired));
+            json_object_set_new(json_object_get(dep, "spec"), "replicas", json_integer(d.desired));
             LOG_INFO("builtin autoscaler: scaled", KV_S("key", okey), KV_I("from", current),
                      KV_I("to", d.desired), KV_S("reason", d.reason));
             snprintf(note, sizeof(note),
@@ -1137,8 +1133,7 @@ rc_builtin(struct reconcile_shared *s, struct kube *k, const json_t *cr, const c
             /* 409: someone wrote since our read; poll again soon. */
             snprintf(sc->err, sizeof(sc->err), "PATCH %s/scale: HTTP %ld: %s", rr->name, status,
                      status ? kube_status_message(res) : err.msg);
-            LOG_WARN("builtin autoscaler: scale failed", KV_S("key", okey),
-                     KV_S("err", sc->err));
+            LOG_WARN("builtin autoscaler: scale failed", KV_S("key", okey), KV_S("err", sc->err));
             sc->at_ms = 0;
             interval = 1000;
         }

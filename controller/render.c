@@ -742,9 +742,9 @@ static int
 r_parse_autoscaling(const json_t *spec, struct r_spec *s, struct tc_err *err)
 {
     static const char *const as_keys[] = {
-        "enabled",    "minReplicas", "maxReplicas", "pollingInterval", "cooldownPeriod",
-        "metricType", "behavior",    "fallback",    "prometheus",      "mode",
-        NULL};
+        "enabled",        "minReplicas", "maxReplicas", "pollingInterval",
+        "cooldownPeriod", "metricType",  "behavior",    "fallback",
+        "prometheus",     "mode",        NULL};
     static const char *const prom_keys[] = {
         "serverAddress",    "query",     "threshold",     "activationThreshold",
         "ignoreNullValues", "unsafeSsl", "timeout",       "customHeaders",

@@ -57,8 +57,8 @@ struct render_result {
      * apply, kept for the controller's own run of the trigger; not in
      * manifests and never applied. Owned; NULL otherwise. */
     json_t *trigger_so, *trigger_ta;
-    char name[64];            /* base child name "tempo-<cr>-compactor" */
-    char selector[256];       /* label selector string for status.selector */
+    char name[64];      /* base child name "tempo-<cr>-compactor" */
+    char selector[256]; /* label selector string for status.selector */
 };
 
 /* A spec field that sets a key of the daemon (render.c lists them). */

@@ -356,9 +356,9 @@ TEST(seed_holds_scale_down_only)
     s.target = 10;
     st = hpa_state_new();
     hpa_seed(st, S(0), 6);
-    ASSERT_EQ(sync_scale(&s, st, S(0), &cur, 10), 6);    /* wants 1: held */
-    ASSERT_EQ(sync_scale(&s, st, S(299), &cur, 10), 6);  /* still inside 300 s */
-    ASSERT_EQ(sync_scale(&s, st, S(300), &cur, 10), 1);  /* window over */
+    ASSERT_EQ(sync_scale(&s, st, S(0), &cur, 10), 6);     /* wants 1: held */
+    ASSERT_EQ(sync_scale(&s, st, S(299), &cur, 10), 6);   /* still inside 300 s */
+    ASSERT_EQ(sync_scale(&s, st, S(300), &cur, 10), 1);   /* window over */
     ASSERT_EQ(sync_scale(&s, st, S(301), &cur, 100), 10); /* up at once (the period began at 6) */
     hpa_state_free(st);
 }
@@ -409,4 +409,5 @@ TEST_MAIN(TEST_ENTRY(doc_double_and_halve), TEST_ENTRY(doc_tolerance),
           TEST_ENTRY(doc_default_behavior), TEST_ENTRY(doc_stabilization_windows),
           TEST_ENTRY(doc_scale_down_policies), TEST_ENTRY(doc_select_min),
           TEST_ENTRY(doc_select_disabled), TEST_ENTRY(doc_rate_counts_period_start),
-          TEST_ENTRY(keda_activation_and_scale_to_zero), TEST_ENTRY(seed_holds_scale_down_only), TEST_ENTRY(behavior_errors_name_the_field))
+          TEST_ENTRY(keda_activation_and_scale_to_zero), TEST_ENTRY(seed_holds_scale_down_only),
+          TEST_ENTRY(behavior_errors_name_the_field))
