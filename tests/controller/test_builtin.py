@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """autoscaling.mode builtin (#13): no KEDA on the fake API server; the controller runs the
-trigger query against a loopback Prometheus (answers by X-Scope-OrgID), computes the replicas
+trigger query against a real Prometheus behind the e2e's nginx gateway (tests/e2e/peers.py:
+no X-Scope-OrgID 401, tenant t1 its Prometheus scraping a loopback /metrics, any other tenant
+an empty Prometheus), computes the replicas
 with the HPA maths and PATCHes the Deployment's /scale as its own field manager. A wrong header
 (empty result), a 401 and an unreachable Prometheus each keep the replicas and show in the
 status (AutoscalingReady False, autoscaler.lastError) and a Warning event."""
 import http.server
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -21,24 +24,22 @@ from ctrl_util import (BIN, CR_BASE, CRD, Controller, cr, dump,  # noqa: E402
                        fakeapi_util, get, merge_patch)
 from tclib import Tap, need, wait  # noqa: E402
 
+sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+import peers  # noqa: E402
+
 NS = "tempo"
 VALUE = {"t1": "3000"}
 SEEN = []
 
 
-class Prom(http.server.BaseHTTPRequestHandler):
+class Metrics(http.server.BaseHTTPRequestHandler):
+    """What the compactor pods would expose; Prometheus scrapes it every second."""
+
     def do_GET(self):
-        u = urllib.parse.urlsplit(self.path)
-        org = self.headers.get("X-Scope-OrgID")
-        SEEN.append({"path": u.path, "org": org})
-        if org is None:
-            code, body = 401, "no org id\n"
-        else:
-            res = [{"metric": {}, "value": [0, VALUE[org]]}] if org in VALUE else []
-            code, body = 200, json.dumps({"status": "success",
-                                          "data": {"resultType": "vector", "result": res}})
-        b = body.encode()
-        self.send_response(code)
+        b = ('tempodb_compaction_outstanding_blocks{container="compactor"} %s\n'
+             % VALUE["t1"]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(b)))
         self.end_headers()
         self.wfile.write(b)
@@ -58,16 +59,26 @@ def closed_port():
 def main():
     t = Tap()
     need(t, "builtin autoscaler", built=[BIN])
-    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Prom)
+    for tool in ("prometheus", "nginx"):
+        if not shutil.which(tool):
+            t.skip_all("builtin autoscaler", "no %s on PATH (run make deps)" % tool)
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
     threading.Thread(target=web.serve_forever, daemon=True).start()
-    server = "http://127.0.0.1:%d/prometheus" % web.server_address[1]
+    work = tempfile.mkdtemp(prefix="tc-builtin-")
+    sd = os.path.join(work, "targets.json")
+    with open(sd, "w") as f:
+        json.dump([{"targets": ["127.0.0.1:%d" % web.server_address[1]]}], f)
+    prom = peers.Prometheus(work, "prom", sd)
+    empty = peers.Prometheus(work, "empty")
+    gw = peers.Gateway(work, "t1", prom.port, empty.port)
+    server = gw.url
     srv = fakeapi_util.Server("--crd", CRD)  # no --keda: KEDA's API is not served
     ctl = None
     path = CR_BASE % NS + "/b"
     dep_path = "/apis/apps/v1/namespaces/%s/deployments/tempo-b-compactor" % NS
 
     def spec(org, addr=None):
-        p = {"serverAddress": addr or server, "threshold": "1000", "query": "sum(x)"}
+        p = {"serverAddress": addr or server, "threshold": "1000", "query": "sum(tempodb_compaction_outstanding_blocks)"}
         p["customHeaders"] = {"X-Scope-OrgID": org} if org else None
         return {"autoscaling": {
             "enabled": True, "mode": "builtin", "minReplicas": 1, "maxReplicas": 5,
@@ -111,10 +122,10 @@ def main():
         dep = get(srv, dep_path)
         owners = [(m["manager"], m.get("subresource", "")) for m in
                   dep["metadata"].get("managedFields", [])
-                  if "f:replicas" in json.dumps(m.get("fieldsV1", {}))]
+                  if "f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})]
         t.ok(owners == [("tempo-compactor-operator", "scale")],
              "spec.replicas is owned by the controller's manager through /scale only",
-             dump(dep["metadata"].get("managedFields")))
+             dump(owners))
         ev = events("Scaled")
         t.ok(ev and "from 1 to 3" in ev[-1]["note"] and ev[-1]["type"] == "Normal",
              "a Normal event Scaled names the change", dump(ev))
@@ -166,6 +177,9 @@ def main():
         if ctl:
             ctl.stop()
         srv.stop()
+        gw.stop()
+        prom.stop()
+        empty.stop()
         web.shutdown()
     t.done()
 
