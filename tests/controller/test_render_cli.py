@@ -48,7 +48,9 @@ def check_case(name):
     kinds = [m["kind"] for m in docs]
     assert kinds[:3] == ["ConfigMap", "Service", "Deployment"], kinds
     crmeta = cr.get("metadata", {})
-    autoscaling = cr["spec"].get("autoscaling", {}).get("enabled", False)
+    asp = cr["spec"].get("autoscaling", {})
+    # mode builtin: the controller runs the trigger itself, no ScaledObject is rendered
+    autoscaling = asp.get("enabled", False) and asp.get("mode", "keda") == "keda"
     for m in docs:
         labels = m["metadata"].get("labels", {})
         for k in crmeta.get("labels", {}):
