@@ -60,7 +60,9 @@ def check_case(name):
             assert labels["app.kubernetes.io/instance"] == crmeta["name"]
         assert "annotations" not in m["metadata"], "annotations on " + m["kind"]
         if m["kind"] == "Deployment":
-            assert ("replicas" in m["spec"]) == (not autoscaling), "replicas vs autoscaling"
+            # the /scale owns replicas while autoscaling, in either mode
+            assert ("replicas" in m["spec"]) == (not asp.get("enabled", False)), \
+                "replicas vs autoscaling"
             ctr = m["spec"]["template"]["spec"]["containers"][0]
             sc = ctr["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
