@@ -35,13 +35,41 @@ reconcile_shared_init(struct reconcile_shared *s, const char *field_manager, con
     strmap_init(&s->children);
     strmap_init(&s->autoscale);
     strmap_init(&s->observed);
+    strmap_init(&s->scalers);
     s->observe_interval_ms = 60000;
+    {
+        static const char *const crl[] = {"namespace", "name", NULL};
+        static const char *const erl[] = {"namespace", "name", "reason", NULL};
+        static const double qb[] = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5};
+        struct metrics *r = metrics_default();
+        s->m_query_seconds = metrics_histogram(
+            r, "tempo_compactor_operator_autoscaler_query_duration_seconds",
+            "autoscaling.mode builtin: duration of the trigger query.", crl, qb, TC_ARRAY_LEN(qb));
+        s->m_query_errors =
+            metrics_counter(r, "tempo_compactor_operator_autoscaler_query_errors_total",
+                            "autoscaling.mode builtin: trigger queries that gave no value "
+                            "(QueryFailed, QueryEmpty); the replicas were kept.",
+                            erl);
+        s->m_desired =
+            metrics_gauge(r, "tempo_compactor_operator_autoscaler_desired_replicas",
+                          "autoscaling.mode builtin: replicas the last poll asked for.", crl);
+    }
 }
 
 static void
 rc_free_child(const char *key, void *val, void *ud)
 {
     tc_free(val);
+}
+
+static void
+rc_free_scaler(const char *key, void *val, void *ud)
+{
+    struct reconcile_scaler *sc = val;
+
+    if (sc)
+        hpa_state_free(sc->hs);
+    tc_free(sc);
 }
 
 void
@@ -52,6 +80,8 @@ reconcile_shared_cleanup(struct reconcile_shared *s)
     strmap_each(&s->observed, rc_free_child, NULL);
     strmap_cleanup(&s->observed);
     strmap_cleanup(&s->autoscale);
+    strmap_each(&s->scalers, rc_free_scaler, NULL);
+    strmap_cleanup(&s->scalers);
     pthread_mutex_destroy(&s->mu);
 }
 
@@ -227,9 +257,10 @@ rc_event(struct reconcile_shared *s, struct kube *k, const json_t *cr, const cha
 struct rc_status_in {
     const char *invalid;     /* invalid spec message, or NULL */
     const char *apply_error; /* apply failure message, or NULL */
-    int autoscaling, keda;
-    const json_t *dep; /* Deployment as returned by apply */
-    const json_t *so;  /* ScaledObject as returned by apply */
+    int autoscaling, keda, builtin;
+    struct reconcile_scaler scaler; /* builtin: the last poll */
+    const json_t *dep;              /* Deployment as returned by apply */
+    const json_t *so;               /* ScaledObject as returned by apply */
     const struct render_result *rr;
     struct reconcile_observed obs;
 };
@@ -308,8 +339,20 @@ rc_build_status(const json_t *cr, const struct rc_status_in *in)
             json_object_set_new(st, "outstandingBlocks", json_integer(in->obs.outstanding));
             json_object_set_new(st, "outstandingBlocksTime", json_string(in->obs.outstanding_time));
         }
-        if (in->obs.have_desired && in->autoscaling && in->keda)
+        if (in->obs.have_desired && in->autoscaling && in->keda && !in->builtin)
             json_object_set_new(st, "desiredReplicas", json_integer(in->obs.desired));
+        if (in->builtin && in->scaler.query_time[0]) {
+            const struct reconcile_scaler *sc = &in->scaler;
+            json_t *a = json_pack("{s:s, s:i, s:i, s:s}", "lastQueryTime", sc->query_time,
+                                  "desiredReplicas", sc->desired, "currentReplicas", sc->current,
+                                  "lastError", sc->err);
+            if (sc->have_value) {
+                json_object_set_new(a, "lastValue", json_real(sc->value));
+                json_object_set_new(a, "lastValueTime", json_string(sc->value_time));
+            }
+            json_object_set_new(st, "autoscaler", a);
+            json_object_set_new(st, "desiredReplicas", json_integer(sc->desired));
+        }
         snprintf(msg, sizeof(msg), "%lld/%lld replicas ready", (long long)ready, (long long)want);
         if (done)
             rc_cond(conds, old, "Ready", "True", want == 0 ? "ScaledToZero" : "Available", msg, gen,
@@ -323,7 +366,7 @@ rc_build_status(const json_t *cr, const struct rc_status_in *in)
     }
     if (in->apply_error)
         rc_cond(conds, old, "Degraded", "True", "ApplyFailed", in->apply_error, gen, now);
-    else if (in->autoscaling && !in->keda)
+    else if (in->autoscaling && !in->keda && !in->builtin)
         rc_cond(conds, old, "Degraded", "True", "KEDANotInstalled",
                 "spec.autoscaling.enabled is true but the keda.sh/v1alpha1 API is not served; "
                 "running spec.replicas until KEDA is installed",
@@ -333,6 +376,20 @@ rc_build_status(const json_t *cr, const struct rc_status_in *in)
     if (!in->autoscaling) {
         rc_cond(conds, old, "AutoscalingReady", "False", "AutoscalingDisabled",
                 "spec.autoscaling.enabled is false", gen, now);
+    } else if (in->builtin) {
+        const struct reconcile_scaler *sc = &in->scaler;
+        if (sc->state == PROBE_OK) {
+            snprintf(msg, sizeof(msg),
+                     "mode builtin: the trigger query returned %g; %d replicas desired", sc->value,
+                     sc->desired);
+            rc_cond(conds, old, "AutoscalingReady", "True", "QuerySucceeded", msg, gen, now);
+        } else if (sc->state == PROBE_FAILED || sc->state == PROBE_EMPTY) {
+            rc_cond(conds, old, "AutoscalingReady", "False",
+                    probe_state_name((enum probe_state)sc->state), sc->err, gen, now);
+        } else {
+            rc_cond(conds, old, "AutoscalingReady", "Unknown", "Pending",
+                    "mode builtin: waiting for the first poll of the trigger query", gen, now);
+        }
     } else if (!in->keda) {
         rc_cond(conds, old, "AutoscalingReady", "False", "KEDANotInstalled",
                 "the keda.sh/v1alpha1 API is not served", gen, now);
@@ -907,6 +964,186 @@ rc_probe(struct reconcile_shared *s, struct kube *k, const char *ns, const char 
     return wait_ms;
 }
 
+/* The hpa_spec of a rendered ScaledObject (mode builtin). */
+static void
+rc_hpa_spec(const json_t *so, struct hpa_spec *hs)
+{
+    const json_t *spec = json_object_get(so, "spec");
+    const json_t *trig = json_array_get(json_object_get(spec, "triggers"), 0);
+    const json_t *md = json_object_get(trig, "metadata");
+    struct tc_err err = {0};
+
+    hpa_spec_init(hs);
+    hs->min = (int)rc_int(spec, "minReplicaCount");
+    hs->max = (int)rc_int(spec, "maxReplicaCount");
+    hs->target = strtod(rc_str(md, "threshold"), NULL);
+    hs->activation = strtod(rc_str(md, "activationThreshold"), NULL);
+    hs->per_pod = strcmp(rc_str(trig, "metricType"), "Value") != 0;
+    if (json_is_integer(json_object_get(spec, "cooldownPeriod")))
+        hs->cooldown_s = (int)rc_int(spec, "cooldownPeriod");
+    /* render validated it with the same parser */
+    (void)hpa_behavior_parse(json_object_get(json_object_get(json_object_get(spec, "advanced"),
+                                                             "horizontalPodAutoscalerConfig"),
+                                             "behavior"),
+                             "spec.autoscaling.behavior", hs, &err);
+}
+
+static void
+rc_wall_time(char *out, size_t outsz)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* mode builtin: when the poll is due, run the trigger query, compute the
+ * replicas and PATCH /scale (with the Deployment's resourceVersion, so a
+ * write based on a stale read fails with 409 instead of flapping). A
+ * failed or empty query keeps the replicas. Copies the scaler's state to
+ * *out; returns the ms until the next poll. dep's spec.replicas is updated
+ * after a scale. */
+static long
+rc_builtin(struct reconcile_shared *s, struct kube *k, const json_t *cr, const char *ns,
+           const char *name, const struct render_result *rr, json_t *dep,
+           struct reconcile_scaler *out)
+{
+    const json_t *so = rr->trigger_so, *ta = rr->trigger_ta;
+    const json_t *spec = json_object_get(so, "spec");
+    const json_t *trig = json_array_get(json_object_get(spec, "triggers"), 0);
+    const json_t *pi = json_object_get(spec, "pollingInterval");
+    long interval = json_is_integer(pi) ? (long)json_integer_value(pi) * 1000 : 30000;
+    const json_t *dspec = json_object_get(dep, "spec");
+    int current =
+        json_is_integer(json_object_get(dspec, "replicas")) ? (int)rc_int(dspec, "replicas") : 1;
+    int ready = (int)rc_int(json_object_get(dep, "status"), "readyReplicas");
+    const char *lv[] = {ns, name, NULL};
+    struct reconcile_scaler *sc;
+    struct probe_result pr;
+    struct hpa_decision d;
+    struct hpa_spec hs;
+    struct tc_err err = {0};
+    unsigned char key[32];
+    unsigned int klen = 0;
+    uint64_t now = tc_now_ms(), t0;
+    json_t *params = NULL;
+    char okey[512], *body;
+
+    memset(out, 0, sizeof(*out));
+    if (trig == NULL || dep == NULL)
+        return 0;
+    body = json_dumps(so, JSON_COMPACT | JSON_SORT_KEYS);
+    if (body == NULL)
+        return interval;
+    EVP_Digest(body, strlen(body), key, &klen, EVP_sha256(), NULL);
+    tc_free(body);
+    snprintf(okey, sizeof(okey), "%s/%s", ns, name);
+    /* One key is reconciled by one worker at a time: sc is ours until we
+     * return, only the map itself needs the lock. */
+    pthread_mutex_lock(&s->mu);
+    sc = strmap_get(&s->scalers, okey);
+    if (sc && memcmp(sc->key, key, sizeof(key)) != 0) {
+        rc_free_scaler(okey, strmap_del(&s->scalers, okey), NULL);
+        sc = NULL;
+    }
+    if (sc == NULL && (sc = tc_calloc(1, sizeof(*sc))) != NULL) {
+        if ((sc->hs = hpa_state_new()) == NULL ||
+            strmap_put(&s->scalers, okey, sc, NULL) != TC_OK) {
+            hpa_state_free(sc->hs);
+            tc_free(sc);
+            sc = NULL;
+        } else {
+            memcpy(sc->key, key, sizeof(key));
+            /* a new leader or a new trigger: no scale down for one window */
+            hpa_seed(sc->hs, (int64_t)now, current);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (sc == NULL)
+        return interval;
+    if (sc->at_ms != 0 && now - sc->at_ms < (uint64_t)interval) {
+        *out = *sc;
+        return interval - (long)(now - sc->at_ms);
+    }
+    sc->at_ms = now;
+    rc_wall_time(sc->query_time, sizeof(sc->query_time));
+    sc->current = current;
+    if (ta && rc_probe_params(k, ns, ta, &params, &err) != TC_OK) {
+        pr.state = PROBE_FAILED;
+        snprintf(pr.msg, sizeof(pr.msg), "cannot read the credentials: %s", err.msg);
+    } else {
+        t0 = tc_now_ms();
+        if (probe_query(json_object_get(trig, "metadata"), params, RECONCILE_PROBE_TIMEOUT_MS,
+                        &pr) != TC_OK) {
+            pr.state = PROBE_FAILED;
+            snprintf(pr.msg, sizeof(pr.msg), "out of memory");
+        }
+        metrics_observe(s->m_query_seconds, lv, (double)(tc_now_ms() - t0) / 1000.0);
+    }
+    rc_params_free(params);
+    if (pr.state != PROBE_OK) {
+        /* Never scale on a missing value (KEDA's fallback keeps the
+         * current replicas too). */
+        const char *ev[] = {ns, name, probe_state_name(pr.state), NULL};
+        metrics_inc(s->m_query_errors, ev);
+        if (sc->state != (int)pr.state)
+            LOG_WARN("builtin autoscaler: no value, keeping the replicas", KV_S("key", okey),
+                     KV_S("verdict", probe_state_name(pr.state)), KV_S("msg", pr.msg));
+        sc->state = (int)pr.state;
+        sc->desired = current;
+        snprintf(sc->err, sizeof(sc->err), "%s; keeping %d replicas", pr.msg, current);
+        metrics_set(s->m_desired, lv, current);
+        *out = *sc;
+        return interval;
+    }
+    sc->state = PROBE_OK;
+    sc->err[0] = '\0';
+    sc->have_value = 1;
+    sc->value = pr.value;
+    snprintf(sc->value_time, sizeof(sc->value_time), "%s", sc->query_time);
+    rc_hpa_spec(so, &hs);
+    hpa_step(&hs, sc->hs, (int64_t)now, current, ready, pr.value, &d);
+    sc->desired = d.desired;
+    metrics_set(s->m_desired, lv, d.desired);
+    if (d.desired != current) {
+        char path[768], note[512];
+        const char *rv = rc_str(json_object_get(dep, "metadata"), "resourceVersion");
+        json_t *patch = json_pack("{s:{s:s}, s:{s:i}}", "metadata", "resourceVersion", rv, "spec",
+                                  "replicas", d.desired);
+        json_t *res = NULL;
+        long status = 0;
+        snprintf(path, sizeof(path),
+                 "/apis/apps/v1/namespaces/%s/deployments/%s/scale?fieldManager=%s", ns, rr->name,
+                 s->field_manager);
+        if (kube_json(k, "PATCH", path, RECONCILE_MERGE_CT, patch, &status, &res, &err) == TC_OK &&
+            status >= 200 && status < 300) {
+            hpa_record_scale(sc->hs, (int64_t)now, current, d.desired);
+            sc->current = d.desired;
+            json_object_set_new(json_object_get(dep, "spec"), "replicas", json_integer(d.desired));
+            LOG_INFO("builtin autoscaler: scaled", KV_S("key", okey), KV_I("from", current),
+                     KV_I("to", d.desired), KV_S("reason", d.reason));
+            snprintf(note, sizeof(note),
+                     "scaled %s from %d to %d replicas (%s): the trigger query returned %g, "
+                     "threshold %s",
+                     rr->name, current, d.desired, d.reason, pr.value,
+                     rc_str(json_object_get(trig, "metadata"), "threshold"));
+            rc_event(s, k, cr, "Normal", "Scaled", note);
+        } else {
+            /* 409: someone wrote since our read; poll again soon. */
+            snprintf(sc->err, sizeof(sc->err), "PATCH %s/scale: HTTP %ld: %s", rr->name, status,
+                     status ? kube_status_message(res) : err.msg);
+            LOG_WARN("builtin autoscaler: scale failed", KV_S("key", okey), KV_S("err", sc->err));
+            sc->at_ms = 0;
+            interval = 1000;
+        }
+        json_decref(patch);
+        json_decref(res);
+    }
+    *out = *sc;
+    return interval;
+}
+
 static int
 rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const char *name,
            struct reconcile_result *res, struct tc_err *err)
@@ -933,7 +1170,9 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
         pthread_mutex_lock(&s->mu);
         strmap_del(&s->autoscale, key);
         tc_free(strmap_del(&s->observed, key));
+        rc_free_scaler(key, strmap_del(&s->scalers, key), NULL);
         pthread_mutex_unlock(&s->mu);
+        metrics_remove(s->m_desired, (const char *[]){ns, name});
         return TC_OK; /* deleted: ownerReferences let the GC remove children */
     }
     if (status != 200 || !json_is_object(cr)) {
@@ -955,10 +1194,10 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
         json_decref(cr);
         return rc;
     }
-    if (rr.autoscaling)
+    if (rr.autoscaling && !rr.builtin)
         keda = reconcile_keda_present(s, k);
-    eff_as = rr.autoscaling && keda;
-    if (rr.autoscaling && !keda) {
+    eff_as = rr.autoscaling && (keda || rr.builtin);
+    if (rr.autoscaling && !rr.builtin && !keda) {
         for (i = 0; i < json_array_size(rr.manifests); i++) {
             json_t *m = json_array_get(rr.manifests, i);
             if (strcmp(rc_str(m, "kind"), "Deployment") == 0)
@@ -1049,17 +1288,22 @@ rc_attempt(struct reconcile_shared *s, struct kube *k, const char *ns, const cha
         strmap_put(&s->autoscale, key, (void *)(intptr_t)(eff_as ? 1 : 2), NULL);
         pthread_mutex_unlock(&s->mu);
     }
-    rc_observe(s, k, ns, name, &rr, eff_as, &in.obs);
+    rc_observe(s, k, ns, name, &rr, eff_as && !rr.builtin, &in.obs);
     if (s->observe_interval_ms > 0 &&
         (res->requeue_after_ms == 0 || res->requeue_after_ms > s->observe_interval_ms))
         res->requeue_after_ms = s->observe_interval_ms;
-    if (eff_as && in.apply_error == NULL) {
+    if (rr.builtin && in.apply_error == NULL) {
+        long next = rc_builtin(s, k, cr, ns, name, &rr, dep, &in.scaler);
+        if (next > 0 && (res->requeue_after_ms == 0 || res->requeue_after_ms > next))
+            res->requeue_after_ms = next;
+    } else if (eff_as && in.apply_error == NULL) {
         long next = rc_probe(s, k, ns, name, &rr, dep, &in.obs);
         if (next > 0 && (res->requeue_after_ms == 0 || res->requeue_after_ms > next))
             res->requeue_after_ms = next;
     }
     in.autoscaling = rr.autoscaling;
     in.keda = keda;
+    in.builtin = rr.builtin;
     in.dep = dep;
     in.so = so;
     in.rr = &rr;

@@ -19,8 +19,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "hpa.h"
 #include "kube.h"
 #include "strmap.h"
+#include "base/metrics.h"
 #include "base/tc.h"
 
 #define RECONCILE_CR_PATH "/apis/compactor.tempo.dev/v1alpha1"
@@ -38,6 +40,8 @@ struct reconcile_shared {
     struct strmap autoscale;  /* "ns/name" -> (void *)1 on, (void *)2 off: last applied mode */
     struct strmap observed;   /* "ns/name" -> struct reconcile_observed */
     long observe_interval_ms; /* pod /metrics and HPA reads; 0 = off */
+    struct strmap scalers;    /* "ns/name" -> struct reconcile_scaler (mode builtin) */
+    struct metric *m_query_seconds, *m_query_errors, *m_desired; /* mode builtin */
     unsigned long reconciles, errors, conflicts, applies, skipped, deletes, events, status_writes;
 };
 
@@ -77,6 +81,24 @@ struct reconcile_observed {
     int probe_state;             /* enum probe_state, as reported */
     int probe_unconfirmed;       /* one empty answer seen, waiting for the second */
     char probe_msg[384];
+};
+
+/* autoscaling.mode builtin: one CR's own autoscaler, run by the leader
+ * every pollingInterval (30 s by default): the trigger query, the HPA
+ * maths (hpa.h), a PATCH of the Deployment's /scale by our field manager.
+ * The recommendations live in this process only; a new leader starts with
+ * the current replicas as its first recommendation, so it does not scale
+ * down before a full scale-down window has passed. */
+struct reconcile_scaler {
+    struct hpa_state *hs;
+    unsigned char key[32]; /* sha256 of the trigger: a new one starts afresh */
+    uint64_t at_ms;        /* last poll (monotonic), 0 = due */
+    int state;             /* enum probe_state of the last poll */
+    int have_value;
+    double value;
+    char value_time[32], query_time[32];
+    int desired, current;
+    char err[384];
 };
 
 /* reconcile_sum_metric() sums every sample of metric `name` in a Prometheus

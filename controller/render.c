@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "daemon_config.h"
+#include "hpa.h"
 #include "base/mem.h"
 #include "yamljson.h"
 
@@ -458,7 +459,7 @@ struct r_spec {
     int pdb, pdb_set;
     json_int_t pdb_max_unavail;
     /* autoscaling */
-    int as_on;
+    int as_on, builtin;
     json_int_t as_min, as_max, polling, cooldown;
     int polling_set, cooldown_set;
     const char *metric_type;
@@ -741,8 +742,9 @@ static int
 r_parse_autoscaling(const json_t *spec, struct r_spec *s, struct tc_err *err)
 {
     static const char *const as_keys[] = {
-        "enabled",    "minReplicas", "maxReplicas", "pollingInterval", "cooldownPeriod",
-        "metricType", "behavior",    "fallback",    "prometheus",      NULL};
+        "enabled",        "minReplicas", "maxReplicas", "pollingInterval",
+        "cooldownPeriod", "metricType",  "behavior",    "fallback",
+        "prometheus",     "mode",        NULL};
     static const char *const prom_keys[] = {
         "serverAddress",    "query",     "threshold",     "activationThreshold",
         "ignoreNullValues", "unsafeSsl", "timeout",       "customHeaders",
@@ -751,6 +753,7 @@ r_parse_autoscaling(const json_t *spec, struct r_spec *s, struct tc_err *err)
     static const char *const fb_beh[] = {"static", "currentReplicas", "currentReplicasIfHigher",
                                          "currentReplicasIfLower", NULL};
     static const char *const mtypes[] = {"AverageValue", "Value", NULL};
+    static const char *const as_modes[] = {"keda", "builtin", NULL};
     static const char *const auth_keys[] = {"name", "authModes", NULL};
     static const char *const P = "spec.autoscaling.prometheus";
     const json_t *as, *prom, *v;
@@ -787,10 +790,25 @@ r_parse_autoscaling(const json_t *spec, struct r_spec *s, struct tc_err *err)
         return rc;
     if ((rc = r_enum(s->metric_type, "spec.autoscaling", "metricType", mtypes, err)) != TC_OK)
         return rc;
+    if ((rc = r_str(as, "mode", "spec.autoscaling", "keda", 0, &str, err)) != TC_OK ||
+        (rc = r_enum(str, "spec.autoscaling", "mode", as_modes, err)) != TC_OK)
+        return rc;
+    s->builtin = strcmp(str, "builtin") == 0;
     if ((rc = r_obj(as, "behavior", "spec.autoscaling", 0, &s->behavior, err)) != TC_OK)
         return rc;
+    if (s->builtin) {
+        /* The controller runs this behavior itself: refuse what it cannot. */
+        struct hpa_spec hs;
+        hpa_spec_init(&hs);
+        if ((rc = hpa_behavior_parse(s->behavior, "spec.autoscaling.behavior", &hs, err)) != TC_OK)
+            return rc;
+    }
     if ((rc = r_obj(as, "fallback", "spec.autoscaling", 0, &s->fallback, err)) != TC_OK)
         return rc;
+    if (s->fallback && s->builtin)
+        return tc_err_set(err, TC_INVAL,
+                          "spec.autoscaling.fallback: a KEDA setting; mode builtin keeps the "
+                          "current replicas while the query fails");
     if (s->fallback) {
         const char *FP = "spec.autoscaling.fallback";
         if ((rc = r_known(s->fallback, FP, fb_keys, err)) != TC_OK)
@@ -1288,6 +1306,8 @@ void
 render_result_cleanup(struct render_result *res)
 {
     json_decref(res->manifests);
+    json_decref(res->trigger_so);
+    json_decref(res->trigger_ta);
     memset(res, 0, sizeof(*res));
 }
 
@@ -1339,16 +1359,21 @@ render_manifests(const json_t *cr, struct render_result *res, struct tc_err *err
         json_array_append_new(out, m);
         res->want[RENDER_PDB] = 1;
     }
-    if (s.as_on && s.auth) {
-        json_array_append_new(out, r_triggerauth(&s));
-        res->want[RENDER_TRIGGERAUTH] = 1;
-    }
-    if (s.as_on) {
+    /* builtin: the same trigger, run by the controller, never applied. */
+    if (s.as_on && s.builtin) {
+        res->trigger_so = r_scaledobject(&s);
+        res->trigger_ta = s.auth ? r_triggerauth(&s) : NULL;
+    } else if (s.as_on) {
+        if (s.auth) {
+            json_array_append_new(out, r_triggerauth(&s));
+            res->want[RENDER_TRIGGERAUTH] = 1;
+        }
         json_array_append_new(out, r_scaledobject(&s));
         res->want[RENDER_SCALEDOBJECT] = 1;
     }
     res->manifests = out;
     res->autoscaling = s.as_on;
+    res->builtin = s.as_on && s.builtin;
     render_child_name(RENDER_DEPLOYMENT, s.name, res->name, sizeof(res->name));
     snprintf(res->selector, sizeof(res->selector),
              "app.kubernetes.io/component=compactor,app.kubernetes.io/instance=%s,"
@@ -1361,6 +1386,6 @@ done:
     json_decref(s.tempo);
     buf_cleanup(&yaml);
     if (rc != TC_OK)
-        memset(res, 0, sizeof(*res));
+        render_result_cleanup(res);
     return rc;
 }

@@ -52,8 +52,13 @@ struct render_result {
     int want[RENDER__NKINDS]; /* 1 when that kind is in manifests */
     char config_hash[65];     /* sha256 hex of tempo.yaml */
     int autoscaling;          /* spec.autoscaling.enabled */
-    char name[64];            /* base child name "tempo-<cr>-compactor" */
-    char selector[256];       /* label selector string for status.selector */
+    int builtin;              /* ... with mode builtin: the controller scales */
+    /* builtin: the ScaledObject and TriggerAuthentication KEDA mode would
+     * apply, kept for the controller's own run of the trigger; not in
+     * manifests and never applied. Owned; NULL otherwise. */
+    json_t *trigger_so, *trigger_ta;
+    char name[64];      /* base child name "tempo-<cr>-compactor" */
+    char selector[256]; /* label selector string for status.selector */
 };
 
 /* A spec field that sets a key of the daemon (render.c lists them). */

@@ -197,6 +197,16 @@ def check_rbac():
         ("events.k8s.io", "events"): ["create", "patch"],
     }
     assert rules == want, "ClusterRole rules differ:\n%r" % rules
+    # autoscaling.mode builtin adds patch on deployments/scale, nothing else
+    docs_b = template("--set", "compactor.autoscaling.enabled=true", "--set",
+                      "compactor.autoscaling.mode=builtin", "--set",
+                      "compactor.autoscaling.prometheus.serverAddress=http://prom:9090")
+    cr_b = one(docs_b, "ClusterRole")
+    rules_b = {(g, r): sorted(x["verbs"]) for x in cr_b["rules"] for g in x["apiGroups"]
+               for r in x["resources"]}
+    assert rules_b == {**want, ("apps", "deployments/scale"): ["get", "patch"]}, rules_b
+    tc = one(docs_b, "TempoCompactor")
+    assert tc["spec"]["autoscaling"]["mode"] == "builtin", tc["spec"]["autoscaling"]
     everything = [r for d in docs if d["kind"] in ("ClusterRole", "Role") for r in d["rules"]]
     for r in everything:
         assert "*" not in r["verbs"] and "*" not in r["resources"], r

@@ -132,7 +132,7 @@ def check_defaults():
     spec = obj["spec"]
     assert spec["compaction"]["blockRetention"] == "48h", spec["compaction"]
     assert spec["blocklist"]["poll"] == "5m"
-    assert spec["autoscaling"] == {"enabled": False, "minReplicas": 1, "maxReplicas": 3,
+    assert spec["autoscaling"] == {"enabled": False, "mode": "keda", "minReplicas": 1, "maxReplicas": 3,
                                    "metricType": "AverageValue"}, spec["autoscaling"]
     # our daemon's image, tagged with the project version (hack/build-images.sh)
     version = open(os.path.join(TOP, "VERSION")).read().strip()

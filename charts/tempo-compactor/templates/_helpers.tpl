@@ -108,6 +108,12 @@ Secrets (KEDA resolves authSecretRef through the TriggerAuthentication).
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
+{{- if and .Values.compactor.autoscaling.enabled (eq (.Values.compactor.autoscaling.mode | default "keda") "builtin") }}
+# autoscaling.mode builtin: the leader sets the replicas through /scale
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  verbs: [get, patch]
+{{- end }}
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch, delete]
