@@ -100,6 +100,13 @@ static const struct cfg_key poll_keys[] = {
     {"storage.trace.blocklist_poll_tolerate_tenant_failures", NULL, CFG_INT,
      P(tolerate_tenant_failures), "1", 0, 100000,
      "Failed tenants tolerated before the poll cycle is abandoned."},
+    {"storage.trace.empty_tenant_deletion_enabled", NULL, CFG_BOOL,
+     P(empty_tenant_deletion_enabled), "false", 0, 0,
+     "Delete the objects of a tenant with no blocks and no index, once all are older than "
+     "empty_tenant_deletion_age; when false an empty tenant's directory stays."},
+    {"storage.trace.empty_tenant_deletion_age", NULL, CFG_DURATION, P(empty_tenant_deletion_age_ms),
+     "12h", 0, CFG_DURATION_MAX, "Minimum age of every object of an empty tenant before deletion.",
+     CFG_ZERO_IS_DEFAULT},
 };
 
 const struct cfg_table poll_cfg_table = {poll_keys, TC_ARRAY_LEN(poll_keys)};
@@ -883,6 +890,74 @@ poll_check_old_index(struct poller *p, const char *tenant)
 
 /* Writes the tenant index of tenant i if this instance built it (Tempo's
  * WriteTenantIndex: pb then JSON, or delete both when empty). */
+struct poll_empty {
+    struct backend_strlist keys;
+    int64_t cutoff_s; /* objects modified at or after this are recent */
+    size_t recent;
+};
+
+static int
+poll_empty_obj(const struct backend_object *o, void *ud)
+{
+    struct poll_empty *e = ud;
+
+    if (o->last_modified >= e->cutoff_s)
+        e->recent++;
+    else if (backend_strlist_add(&e->keys, o->key, strlen(o->key)) != TC_OK)
+        return TC_NOMEM;
+    return TC_OK;
+}
+
+/* Tempo's deleteTenant, run by a builder after a poll found no live and no
+ * compacted block (the index is already deleted then): when enabled, and
+ * every object below the tenant is older than empty_tenant_deletion_age,
+ * and no index has appeared meanwhile, delete every object; on the local
+ * backend the tenant directory goes too. When disabled nothing happens, and
+ * the tenant (directory) stays. */
+static void
+poll_delete_empty_tenant(struct poller *p, const char *tenant)
+{
+    struct poll_empty e;
+    struct tindex ti;
+    struct tc_err err = {0};
+    char prefix[BACKEND_MAX_KEY];
+    int64_t now_s;
+    int32_t now_ns;
+    size_t i;
+    int rc;
+
+    if (!p->cfg.empty_tenant_deletion_enabled)
+        return;
+    memset(&e, 0, sizeof(e));
+    timefmt_now(&now_s, &now_ns);
+    e.cutoff_s = now_s - p->cfg.empty_tenant_deletion_age_ms / 1000;
+    snprintf(prefix, sizeof(prefix), "%s/", tenant);
+    rc = backend_find(p->b, prefix, poll_empty_obj, &e, &err);
+    if (rc == TC_OK && e.recent == 0) {
+        tindex_init(&ti);
+        rc = tindex_read(p->b, tenant, &ti, NULL, &err);
+        tindex_cleanup(&ti);
+        /* only a known-absent index lets the deletion go on, as in Tempo */
+        if (rc == TC_NOTFOUND) {
+            LOG_INFO("deleting empty tenant", KV_S("tenant", tenant), KV_I("objects", e.keys.n));
+            for (rc = TC_OK, i = 0; i < e.keys.n && rc == TC_OK; i++)
+                if ((rc = backend_delete(p->b, e.keys.v[i], &err)) == TC_NOTFOUND)
+                    rc = TC_OK;
+            if (rc == TC_OK)
+                rc = backend_remove_tenant(p->b, tenant, &err);
+        } else {
+            rc = TC_OK;
+        }
+    }
+    if (rc != TC_OK) {
+        const char *tl[] = {tenant};
+
+        LOG_ERROR("failed to delete empty tenant", KV_S("tenant", tenant), KV_ERR(&err));
+        metrics_inc(p->m_errors, tl);
+    }
+    backend_strlist_cleanup(&e.keys);
+}
+
 static void
 poll_index_item(void *arg, size_t i)
 {
@@ -910,6 +985,8 @@ poll_index_item(void *arg, size_t i)
     if (tindex_write(p->b, prog->tenant, &ti, &e) != TC_OK) {
         LOG_ERROR("failed to write tenant index", KV_S("tenant", prog->tenant), KV_ERR(&e));
         metrics_inc(p->m_ti_errors, tl);
+    } else if (ti.nlive == 0 && ti.ncompacted == 0) {
+        poll_delete_empty_tenant(p, prog->tenant);
     }
     metrics_set(p->m_ti_age, tl, 0);
     tindex_cleanup(&ti);

@@ -44,6 +44,8 @@ struct poll_cfg {
     int64_t jitter_ms;                   /* blocklist_poll_jitter_ms */
     int64_t tolerate_consecutive_errors; /* blocklist_poll_tolerate_consecutive_errors */
     int64_t tolerate_tenant_failures;    /* blocklist_poll_tolerate_tenant_failures */
+    int empty_tenant_deletion_enabled;   /* storage.trace.empty_tenant_deletion_enabled */
+    int64_t empty_tenant_deletion_age_ms; /* storage.trace.empty_tenant_deletion_age */
 
     size_t max_meta_bytes;  /* largest meta.json we read */
     const char *state_path; /* borrowed; NULL = no state file */
