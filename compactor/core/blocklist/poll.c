@@ -49,6 +49,9 @@ struct poller {
     /* tenants whose existing index this process has read (or tried to):
      * a builder that never did reads it once before replacing it */
     struct backend_strlist index_seen;
+    /* the tenants of the last listing: the series of one that is gone go too */
+    struct backend_strlist listed;
+    struct metrics *reg;
 
     struct metric *m_duration, *m_errors, *m_length, *m_ti_errors, *m_ti_builder, *m_ti_age,
         *m_objects, *m_bytes;
@@ -171,6 +174,7 @@ poller_new(struct backend *b, const struct poll_cfg *cfg, poll_owns_fn owns, voi
     p->cfg.state_path = p->state_path;
     if (reg == NULL)
         reg = metrics_default();
+    p->reg = reg;
     p->m_duration = metrics_histogram(reg, "tempodb_blocklist_poll_duration_seconds",
                                       "Time spent polling the blocklist.", NULL, poll_buckets,
                                       TC_ARRAY_LEN(poll_buckets));
@@ -221,6 +225,7 @@ poller_free(struct poller *p)
         tc_free(p->prog[i].tenant);
     tc_free(p->prog);
     backend_strlist_cleanup(&p->index_seen);
+    backend_strlist_cleanup(&p->listed);
     blocklist_free(p->seed);
     tc_free(p->state_path);
     pthread_mutex_destroy(&p->mu);
@@ -1004,6 +1009,32 @@ poll_write_indexes(struct poller *p, struct blocklist *src)
     pool_run(n, p->nprog, poll_index_item, NULL, &ir);
 }
 
+/* Every per-tenant series (the poller's, compaction's, retention's: they
+ * share the registry) of a tenant listed last time and not now is removed,
+ * so /metrics shows no tenant that no longer exists. */
+static void
+poll_forget_gone(struct poller *p, const struct backend_strlist *now)
+{
+    struct backend_strlist keep = {0};
+    size_t i, j;
+
+    for (i = 0; i < p->listed.n; i++) {
+        for (j = 0; j < now->n && strcmp(now->v[j], p->listed.v[i]) != 0; j++)
+            ;
+        if (j == now->n) {
+            size_t n = metrics_remove_label(p->reg, "tenant", p->listed.v[i]);
+
+            LOG_INFO("tenant is gone; its series are removed", KV_S("tenant", p->listed.v[i]),
+                     KV_U("series", n));
+        }
+    }
+    for (i = 0; i < now->n; i++)
+        if (backend_strlist_add(&keep, now->v[i], strlen(now->v[i])) != TC_OK)
+            break;
+    backend_strlist_cleanup(&p->listed);
+    p->listed = keep;
+}
+
 int
 poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
 {
@@ -1032,6 +1063,7 @@ poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
         LOG_ERROR("failed to list tenants", KV_ERR(err));
         goto out;
     }
+    poll_forget_gone(p, &run.tenants);
     /* Hostile names never reach a key: log, count and drop them. */
     for (i = 0, o = 0; i < run.tenants.n; i++) {
         struct tc_err e = {0};
