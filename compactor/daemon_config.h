@@ -33,8 +33,6 @@ struct daemon_config {
     char *backend;
     int64_t blocklist_poll_ms;
     struct poll_cfg poll; /* storage.trace.blocklist_poll_* (poll_cfg_table) */
-    int empty_tenant_deletion_enabled;
-    int64_t empty_tenant_deletion_age_ms;
     char *block_version;
     char *parquet_dedicated_columns; /* JSON array */
     char *local_path;

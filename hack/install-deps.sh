@@ -74,9 +74,10 @@ if [ "$(cat .tools/.stamp 2>/dev/null)" != "$stamp_want" ]; then
     cp hack/tools/package.json .tools/
     [ -f hack/tools/package-lock.json ] && cp hack/tools/package-lock.json .tools/
     # npm ci needs a lock file in sync by its own version's rules: npm 11
-    # wants entries for other platforms' optional DuckDB bindings that npm 9
-    # (Debian's) does not write. npm install with the same lock file then
-    # installs the same pinned versions.
+    # wants an entry for every platform's optional DuckDB binding, so the
+    # lock is written by npm 11 (`npm install --package-lock-only`) and has
+    # them all; tests/integration/test_deps.sh checks that npm ci accepts it.
+    # An npm that still disagrees gets npm install with the same pins.
     if ! (cd .tools && npm ci --no-audit --no-fund --loglevel=silent); then
         echo "install-deps: npm ci refused the lock file; npm install instead" >&2
         if ! (cd .tools && npm install --no-audit --no-fund --loglevel=error); then

@@ -30,16 +30,21 @@ python3 hack/demo/summary.py "$DEMO_DIR/bucket" before
 "${TC_BUILD:-build}/bin/tempo-compactor" -config.file="$DEMO_DIR/tempo.yaml" &
 pid=$!
 echo "$pid" > "$DEMO_DIR/compactor.pid"
+# Ctrl-C or SIGTERM: forward SIGTERM (the daemon's graceful shutdown) and exit
+# with its status, 0 when it stopped cleanly. `|| rc=$?` keeps set -e from
+# leaving before the pid file is removed.
 stop() {
+    trap - INT TERM
     kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null
-    rc=$?
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
     rm -f "$DEMO_DIR/compactor.pid"
+    echo "demo: compactor (pid $pid) stopped, exit status $rc" >&2
     exit "$rc"
 }
 trap stop INT TERM
-echo "demo: compactor pid $pid, bucket $DEMO_DIR/bucket, config $DEMO_DIR/tempo.yaml," \
-    "http://127.0.0.1:$PORT/status" >&2
+echo "demo: compactor pid $pid (in $DEMO_DIR/compactor.pid; Ctrl-C stops it), bucket $DEMO_DIR/bucket," \
+    "config $DEMO_DIR/tempo.yaml, http://127.0.0.1:$PORT/status" >&2
 # The backlog has drained when some job ran and no tenant has outstanding blocks.
 drained() {
     local m
@@ -59,4 +64,7 @@ for _ in $(seq 1 "$DEMO_WAIT"); do
 done
 python3 hack/demo/summary.py "$DEMO_DIR/bucket" after
 curl -sf "http://127.0.0.1:$PORT/status/compaction" | head -c 600 >&2 && echo >&2 || true
-wait "$pid"
+rc=0
+wait "$pid" || rc=$?
+rm -f "$DEMO_DIR/compactor.pid"
+exit "$rc"

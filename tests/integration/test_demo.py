@@ -18,10 +18,29 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tclib import COMPACTOR, TOP, Tap, free_port, http_get, need, wait  # noqa: E402
 
 
-def start(demo_dir, port, log):
+def start(demo_dir, port, log, script="run-demo.sh"):
     env = dict(os.environ, DEMO_DIR=demo_dir, PORT=str(port))
-    return subprocess.Popen(["bash", os.path.join(TOP, "hack", "run-demo.sh")], env=env,
+    return subprocess.Popen(["bash", os.path.join(TOP, "hack", script)], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def alive(pid):
+    """pid runs and is no zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def daemon_pid(pidfile):
+    """The PID in the pid file if it is a running tempo-compactor, else None."""
+    try:
+        pid = int(open(pidfile).read().strip())
+        exe = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+    except (OSError, ValueError):
+        return None
+    return pid if exe == "tempo-compactor" and alive(pid) else None
 
 
 def stop(p):
@@ -149,6 +168,43 @@ def main():
         t(ready and len(demo_blocks(bucket)) == 4
           and not os.path.exists(os.path.join(demo, "bucket.tmp")),
           "an interrupted generation is redone from scratch")
+        stop(p)
+
+        # README's first command, hack/run.sh: the PID it hands back is the
+        # demo's (not make's), so SIGTERM to that PID alone, or Ctrl-C to the
+        # terminal's process group, stops the daemon and exits 0.
+        for how in ("SIGTERM to the PID of hack/run.sh", "Ctrl-C (SIGINT to the process group)"):
+            log.seek(0)
+            log.truncate()
+            port = free_port()
+            p = start(demo, port, log, script="run.sh")
+            pidfile = os.path.join(demo, "compactor.pid")
+            dpid = wait(lambda: daemon_pid(pidfile), 180, 0.2)
+            text = wait(lambda: (lambda x: x if "demo: compactor pid" in x else None)(
+                open(log.name).read()), 30, 0.2) or open(log.name).read()
+            printed = re.search(r"demo: compactor pid (\d+)", text)
+            t(dpid and printed and int(printed.group(1)) == dpid,
+              "run.sh prints the daemon's PID and writes it to DEMO_DIR/compactor.pid (%s)" % how,
+              "pid file %s, log: %s" % (dpid, text[-1500:]))
+            oks = re.findall(r"^install-deps: .*\bok\b.*$", text, re.M)
+            t(len(oks) == 1, "run.sh prints its install-deps ok line once (%d)" % len(oks), oks)
+            ready = wait(lambda: http_get("http://127.0.0.1:%d/ready" % port)[0] == 200, 60, 0.2)
+            t(ready, "the demo serves on PORT=%d" % port)
+            if how.startswith("SIGTERM"):
+                os.kill(p.pid, signal.SIGTERM)
+            else:
+                os.killpg(p.pid, signal.SIGINT)
+            try:
+                rc = p.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                rc = "still running"
+            gone = wait(lambda: not alive(dpid), 10) if dpid else False
+            t(rc == 0 and gone and not os.path.exists(pidfile),
+              "%s: the daemon exits, the demo exits 0 and removes its pid file" % how,
+              "exit %s, daemon %s alive %s, pid file left %s; log: %s"
+              % (rc, dpid, not gone, os.path.exists(pidfile), open(log.name).read()[-1500:]))
+            if dpid and alive(dpid):
+                os.kill(dpid, signal.SIGKILL)
     finally:
         stop(p)
         log.close()

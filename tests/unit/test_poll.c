@@ -1,5 +1,7 @@
 /* test_poll.c - the blocklist poller over the local backend. */
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 
 #include "backend/backend.h"
 #include "blocklist/blocklist.h"
@@ -654,7 +656,88 @@ TEST(out_of_range_settings_are_refused_not_replaced)
     backend_free(b);
 }
 
+static int
+dir_exists(const char *dir, const char *sub)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Tempo's tenant lifecycle: retention deleting a tenant's last block leaves
+ * the tenant (its directory on the local backend); the builder's next poll
+ * deletes the empty index, as Tempo's WriteTenantIndex does; only with
+ * empty_tenant_deletion_enabled, and once every object left is older than
+ * empty_tenant_deletion_age, does the tenant go. */
+TEST(empty_tenant_stays_unless_deletion_is_enabled)
+{
+    const char *dir;
+    struct backend *b = make_bucket(&dir);
+    struct poll_cfg cfg;
+    struct metrics *reg = metrics_new();
+    struct blocklist *bl = blocklist_new();
+    struct poller *p;
+    struct tc_err err = {0};
+    struct tindex ti;
+    struct timeval old[2];
+    char key[256], sid[UUID_STR_LEN + 1], path[512];
+    uint8_t id[16];
+    int round;
+
+    make_id(3, 1, id);
+    put_meta(b, "c", id, "meta.json");
+    uuid_format(id, sid);
+    poll_cfg_defaults(&cfg);
+    p = poller_new(b, &cfg, NULL, NULL, reg, &err);
+    ASSERT_OK(poller_poll(p, bl, &err));
+    tindex_init(&ti);
+    ASSERT_OK(tindex_read(b, "c", &ti, NULL, &err));
+    tindex_cleanup(&ti);
+    /* retention clears the last block: every file of it */
+    snprintf(key, sizeof(key), "c/%s/meta.json", sid);
+    ASSERT_OK(backend_delete(b, key, &err));
+    snprintf(key, sizeof(key), "c/%s/data.parquet", sid);
+    ASSERT_OK(backend_delete(b, key, &err));
+    snprintf(path, sizeof(path), "c/%s", sid);
+    ASSERT(!dir_exists(dir, path));
+    ASSERT(dir_exists(dir, "c"));
+    for (round = 0; round < 2; round++) {
+        ASSERT_OK(poller_poll(p, bl, &err));
+        ASSERT(dir_exists(dir, "c")); /* deletion disabled: the tenant stays */
+        tindex_init(&ti);
+        ASSERT_EQ(tindex_read(b, "c", &ti, NULL, &err), TC_NOTFOUND); /* as Tempo */
+        tindex_cleanup(&ti);
+    }
+    poller_free(p);
+
+    /* enabled: a recent object (here a stray file) keeps the tenant */
+    cfg.empty_tenant_deletion_enabled = 1;
+    cfg.empty_tenant_deletion_age_ms = 3600 * 1000;
+    p = poller_new(b, &cfg, NULL, NULL, reg, &err);
+    ASSERT_OK(backend_put(b, "c/stray/file", "x", 1, &err));
+    ASSERT_OK(poller_poll(p, bl, &err));
+    ASSERT(dir_exists(dir, "c/stray"));
+    /* every object older than the age: the tenant goes, the others stay */
+    snprintf(path, sizeof(path), "%s/c/stray/file", dir);
+    gettimeofday(&old[0], NULL);
+    old[0].tv_sec -= 7200;
+    old[1] = old[0];
+    ASSERT_OK(utimes(path, old));
+    ASSERT_OK(poller_poll(p, bl, &err));
+    ASSERT(!dir_exists(dir, "c"));
+    ASSERT(dir_exists(dir, "a") && dir_exists(dir, "b"));
+    ASSERT_EQ(count(bl, "a", 0), 20);
+    ASSERT_EQ(count(bl, "b", 0), 10);
+    poller_free(p);
+    blocklist_free(bl);
+    metrics_free(reg);
+    backend_free(b);
+}
+
 TEST_MAIN(TEST_ENTRY(cold_poll_then_warm_restart_needs_no_gets),
+          TEST_ENTRY(empty_tenant_stays_unless_deletion_is_enabled),
           TEST_ENTRY(progress_log_status_and_metric_names),
           TEST_ENTRY(corrupt_index_is_reported_before_it_is_replaced),
           TEST_ENTRY(live_to_compacted_costs_no_get), TEST_ENTRY(bad_input_loses_nothing),

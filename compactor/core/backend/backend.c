@@ -282,6 +282,16 @@ backend_sweep_incomplete(struct backend *b, const char *prefix, int64_t before,
     return rc;
 }
 
+int
+backend_remove_tenant(struct backend *b, const char *tenant, struct tc_err *err)
+{
+    int rc = backend_valid_tenant(tenant, err);
+
+    if (rc == TC_OK && b->ops->remove_tenant)
+        rc = b->ops->remove_tenant(b, tenant, err);
+    return rc;
+}
+
 void
 backend_free(struct backend *b)
 {

@@ -103,6 +103,8 @@ struct backend_ops {
     /* optional; NULL = nothing of an interrupted write can remain */
     int (*sweep_incomplete)(struct backend *b, const char *prefix, int64_t before,
                             unsigned long *removed, struct tc_err *err);
+    /* optional; NULL = a tenant with no objects does not exist (object stores) */
+    int (*remove_tenant)(struct backend *b, const char *tenant, struct tc_err *err);
     void (*destroy)(struct backend *b);
 };
 
@@ -158,6 +160,11 @@ int backend_find(struct backend *b, const char *prefix, backend_find_fn fn, void
  * the orphan sweep calls this. *removed (may be NULL) gets the count. */
 int backend_sweep_incomplete(struct backend *b, const char *prefix, int64_t before,
                              unsigned long *removed, struct tc_err *err);
+/* backend_remove_tenant() removes what is left of a tenant whose objects
+ * are all deleted: the local backend's tenant directory, which deletes keep
+ * (as Tempo's local backend does); nothing on object stores. TC_INVAL when
+ * the directory still holds anything. */
+int backend_remove_tenant(struct backend *b, const char *tenant, struct tc_err *err);
 void backend_free(struct backend *b);
 
 /* Shared helpers for implementations. */

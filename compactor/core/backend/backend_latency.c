@@ -241,6 +241,16 @@ lat_sweep(struct backend *b, const char *prefix, int64_t before, unsigned long *
     return backend_sweep_incomplete(l->in, prefix, before, removed, err);
 }
 
+static int
+lat_remove_tenant(struct backend *b, const char *tenant, struct tc_err *err)
+{
+    struct lat *l = (struct lat *)b;
+
+    backend_count(b, BACKEND_OP_DELETE, 1);
+    lat_sleep(l->lat);
+    return backend_remove_tenant(l->in, tenant, err);
+}
+
 static void
 lat_destroy(struct backend *b)
 {
@@ -271,6 +281,7 @@ static const struct backend_ops lat_ops = {
     .del = lat_del,
     .find = lat_find,
     .sweep_incomplete = lat_sweep,
+    .remove_tenant = lat_remove_tenant,
     .destroy = lat_destroy,
 };
 

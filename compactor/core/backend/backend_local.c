@@ -406,7 +406,7 @@ backend_local_del(struct backend *b, const char *key, struct tc_err *err)
 {
     struct backend_local *l = (struct backend_local *)b;
     struct buf path;
-    char *slash;
+    char *slash, *tenant_end;
     size_t rootlen = strlen(l->root);
     int rc;
 
@@ -418,8 +418,11 @@ backend_local_del(struct backend *b, const char *key, struct tc_err *err)
         buf_cleanup(&path);
         return rc;
     }
-    /* Drop directories left empty, like an object store has no directories. */
-    while ((slash = strrchr(path.data, '/')) != NULL && (size_t)(slash - path.data) > rootlen) {
+    /* Drop directories left empty, like an object store has no directories,
+     * but keep the tenant's own: as in Tempo's local backend, a tenant whose
+     * last block goes stays until empty-tenant deletion removes it. */
+    tenant_end = strchr(path.data + rootlen + 1, '/');
+    while (tenant_end != NULL && (slash = strrchr(path.data, '/')) != NULL && slash > tenant_end) {
         *slash = '\0';
         if (rmdir(path.data) != 0)
             break;
@@ -633,6 +636,21 @@ backend_local_sweep(struct backend *b, const char *prefix, int64_t before, unsig
     return backend_local_sweep_dir(path, before, 3, removed, err);
 }
 
+static int
+backend_local_remove_tenant(struct backend *b, const char *tenant, struct tc_err *err)
+{
+    struct backend_local *l = (struct backend_local *)b;
+    char path[8192];
+
+    backend_count(b, BACKEND_OP_DELETE, 1);
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", l->root, tenant) >= sizeof(path))
+        return tc_err_set(err, TC_INVAL, "local: tenant path too long: %s", tenant);
+    if (rmdir(path) == 0 || errno == ENOENT)
+        return TC_OK;
+    return tc_err_set(err, errno == ENOTEMPTY || errno == EEXIST ? TC_INVAL : TC_IO,
+                      "local: remove tenant directory %s: %s", path, strerror(errno));
+}
+
 static void
 backend_local_free(struct backend *b)
 {
@@ -661,6 +679,7 @@ static const struct backend_ops backend_local_ops = {
     .del = backend_local_del,
     .find = backend_local_find,
     .sweep_incomplete = backend_local_sweep,
+    .remove_tenant = backend_local_remove_tenant,
     .destroy = backend_local_free,
 };
 

@@ -388,6 +388,42 @@ metrics_remove(struct metric *m, const char *const *values)
     return rc;
 }
 
+size_t
+metrics_remove_label(struct metrics *r, const char *label, const char *value)
+{
+    size_t f, i, li, removed = 0;
+
+    if (r == NULL)
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    for (f = 0; f < r->n; f++) {
+        struct metric *m = r->fams[f];
+
+        for (li = 0; li < m->nlabels && strcmp(m->labels[li], label) != 0; li++)
+            ;
+        if (li == m->nlabels)
+            continue;
+        for (i = 0; i < m->tabsize; i++) {
+            struct series **pp = &m->tab[i];
+
+            while (*pp) {
+                struct series *s = *pp;
+
+                if (strcmp(s->values[li], value) == 0) {
+                    *pp = s->next;
+                    series_free(m, s);
+                    m->nseries--;
+                    removed++;
+                } else {
+                    pp = &s->next;
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return removed;
+}
+
 double
 metrics_value(struct metric *m, const char *const *values)
 {

@@ -48,6 +48,9 @@ void metrics_set(struct metric *m, const char *const *values, double v);
 void metrics_observe(struct metric *m, const char *const *values, double v);
 /* Removes one series (like DeleteLabelValues). Returns TC_OK or TC_NOTFOUND. */
 int metrics_remove(struct metric *m, const char *const *values);
+/* Removes, in every family of r that has the label, each series whose label
+ * has this value (client_golang's DeletePartialMatch); returns how many. */
+size_t metrics_remove_label(struct metrics *r, const char *label, const char *value);
 /* Current value of a counter/gauge series, or the count of a histogram
  * series; 0 when the series does not exist. For tests and status pages. */
 double metrics_value(struct metric *m, const char *const *values);

@@ -49,6 +49,9 @@ struct poller {
     /* tenants whose existing index this process has read (or tried to):
      * a builder that never did reads it once before replacing it */
     struct backend_strlist index_seen;
+    /* the tenants of the last listing: the series of one that is gone go too */
+    struct backend_strlist listed;
+    struct metrics *reg;
 
     struct metric *m_duration, *m_errors, *m_length, *m_ti_errors, *m_ti_builder, *m_ti_age,
         *m_objects, *m_bytes;
@@ -100,6 +103,13 @@ static const struct cfg_key poll_keys[] = {
     {"storage.trace.blocklist_poll_tolerate_tenant_failures", NULL, CFG_INT,
      P(tolerate_tenant_failures), "1", 0, 100000,
      "Failed tenants tolerated before the poll cycle is abandoned."},
+    {"storage.trace.empty_tenant_deletion_enabled", NULL, CFG_BOOL,
+     P(empty_tenant_deletion_enabled), "false", 0, 0,
+     "Delete the objects of a tenant with no blocks and no index, once all are older than "
+     "empty_tenant_deletion_age; when false an empty tenant's directory stays."},
+    {"storage.trace.empty_tenant_deletion_age", NULL, CFG_DURATION, P(empty_tenant_deletion_age_ms),
+     "12h", 0, CFG_DURATION_MAX, "Minimum age of every object of an empty tenant before deletion.",
+     CFG_ZERO_IS_DEFAULT},
 };
 
 const struct cfg_table poll_cfg_table = {poll_keys, TC_ARRAY_LEN(poll_keys)};
@@ -164,6 +174,7 @@ poller_new(struct backend *b, const struct poll_cfg *cfg, poll_owns_fn owns, voi
     p->cfg.state_path = p->state_path;
     if (reg == NULL)
         reg = metrics_default();
+    p->reg = reg;
     p->m_duration = metrics_histogram(reg, "tempodb_blocklist_poll_duration_seconds",
                                       "Time spent polling the blocklist.", NULL, poll_buckets,
                                       TC_ARRAY_LEN(poll_buckets));
@@ -214,6 +225,7 @@ poller_free(struct poller *p)
         tc_free(p->prog[i].tenant);
     tc_free(p->prog);
     backend_strlist_cleanup(&p->index_seen);
+    backend_strlist_cleanup(&p->listed);
     blocklist_free(p->seed);
     tc_free(p->state_path);
     pthread_mutex_destroy(&p->mu);
@@ -883,6 +895,74 @@ poll_check_old_index(struct poller *p, const char *tenant)
 
 /* Writes the tenant index of tenant i if this instance built it (Tempo's
  * WriteTenantIndex: pb then JSON, or delete both when empty). */
+struct poll_empty {
+    struct backend_strlist keys;
+    int64_t cutoff_s; /* objects modified at or after this are recent */
+    size_t recent;
+};
+
+static int
+poll_empty_obj(const struct backend_object *o, void *ud)
+{
+    struct poll_empty *e = ud;
+
+    if (o->last_modified >= e->cutoff_s)
+        e->recent++;
+    else if (backend_strlist_add(&e->keys, o->key, strlen(o->key)) != TC_OK)
+        return TC_NOMEM;
+    return TC_OK;
+}
+
+/* Tempo's deleteTenant, run by a builder after a poll found no live and no
+ * compacted block (the index is already deleted then): when enabled, and
+ * every object below the tenant is older than empty_tenant_deletion_age,
+ * and no index has appeared meanwhile, delete every object; on the local
+ * backend the tenant directory goes too. When disabled nothing happens, and
+ * the tenant (directory) stays. */
+static void
+poll_delete_empty_tenant(struct poller *p, const char *tenant)
+{
+    struct poll_empty e;
+    struct tindex ti;
+    struct tc_err err = {0};
+    char prefix[BACKEND_MAX_KEY];
+    int64_t now_s;
+    int32_t now_ns;
+    size_t i;
+    int rc;
+
+    if (!p->cfg.empty_tenant_deletion_enabled)
+        return;
+    memset(&e, 0, sizeof(e));
+    timefmt_now(&now_s, &now_ns);
+    e.cutoff_s = now_s - p->cfg.empty_tenant_deletion_age_ms / 1000;
+    snprintf(prefix, sizeof(prefix), "%s/", tenant);
+    rc = backend_find(p->b, prefix, poll_empty_obj, &e, &err);
+    if (rc == TC_OK && e.recent == 0) {
+        tindex_init(&ti);
+        rc = tindex_read(p->b, tenant, &ti, NULL, &err);
+        tindex_cleanup(&ti);
+        /* only a known-absent index lets the deletion go on, as in Tempo */
+        if (rc == TC_NOTFOUND) {
+            LOG_INFO("deleting empty tenant", KV_S("tenant", tenant), KV_I("objects", e.keys.n));
+            for (rc = TC_OK, i = 0; i < e.keys.n && rc == TC_OK; i++)
+                if ((rc = backend_delete(p->b, e.keys.v[i], &err)) == TC_NOTFOUND)
+                    rc = TC_OK;
+            if (rc == TC_OK)
+                rc = backend_remove_tenant(p->b, tenant, &err);
+        } else {
+            rc = TC_OK;
+        }
+    }
+    if (rc != TC_OK) {
+        const char *tl[] = {tenant};
+
+        LOG_ERROR("failed to delete empty tenant", KV_S("tenant", tenant), KV_ERR(&err));
+        metrics_inc(p->m_errors, tl);
+    }
+    backend_strlist_cleanup(&e.keys);
+}
+
 static void
 poll_index_item(void *arg, size_t i)
 {
@@ -910,6 +990,8 @@ poll_index_item(void *arg, size_t i)
     if (tindex_write(p->b, prog->tenant, &ti, &e) != TC_OK) {
         LOG_ERROR("failed to write tenant index", KV_S("tenant", prog->tenant), KV_ERR(&e));
         metrics_inc(p->m_ti_errors, tl);
+    } else if (ti.nlive == 0 && ti.ncompacted == 0) {
+        poll_delete_empty_tenant(p, prog->tenant);
     }
     metrics_set(p->m_ti_age, tl, 0);
     tindex_cleanup(&ti);
@@ -925,6 +1007,32 @@ poll_write_indexes(struct poller *p, struct blocklist *src)
     size_t n = p->cfg.tenant_concurrency < 2 ? 1 : 2;
 
     pool_run(n, p->nprog, poll_index_item, NULL, &ir);
+}
+
+/* Every per-tenant series (the poller's, compaction's, retention's: they
+ * share the registry) of a tenant listed last time and not now is removed,
+ * so /metrics shows no tenant that no longer exists. */
+static void
+poll_forget_gone(struct poller *p, const struct backend_strlist *now)
+{
+    struct backend_strlist keep = {0};
+    size_t i, j;
+
+    for (i = 0; i < p->listed.n; i++) {
+        for (j = 0; j < now->n && strcmp(now->v[j], p->listed.v[i]) != 0; j++)
+            ;
+        if (j == now->n) {
+            size_t n = metrics_remove_label(p->reg, "tenant", p->listed.v[i]);
+
+            LOG_INFO("tenant is gone; its series are removed", KV_S("tenant", p->listed.v[i]),
+                     KV_U("series", n));
+        }
+    }
+    for (i = 0; i < now->n; i++)
+        if (backend_strlist_add(&keep, now->v[i], strlen(now->v[i])) != TC_OK)
+            break;
+    backend_strlist_cleanup(&p->listed);
+    p->listed = keep;
 }
 
 int
@@ -955,6 +1063,7 @@ poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err)
         LOG_ERROR("failed to list tenants", KV_ERR(err));
         goto out;
     }
+    poll_forget_gone(p, &run.tenants);
     /* Hostile names never reach a key: log, count and drop them. */
     for (i = 0, o = 0; i < run.tenants.n; i++) {
         struct tc_err e = {0};

@@ -36,14 +36,16 @@
  * program's, not config keys. poller_new() refuses values out of range; it
  * never substitutes a default. */
 struct poll_cfg {
-    int64_t concurrency;                 /* blocklist_poll_concurrency */
-    int64_t tenant_concurrency;          /* blocklist_poll_tenant_concurrency */
-    int64_t tenant_index_builders;       /* blocklist_poll_tenant_index_builders */
-    int64_t stale_tenant_index_ms;       /* blocklist_poll_stale_tenant_index; 0 = off */
-    int fallback;                        /* blocklist_poll_fallback */
-    int64_t jitter_ms;                   /* blocklist_poll_jitter_ms */
-    int64_t tolerate_consecutive_errors; /* blocklist_poll_tolerate_consecutive_errors */
-    int64_t tolerate_tenant_failures;    /* blocklist_poll_tolerate_tenant_failures */
+    int64_t concurrency;                  /* blocklist_poll_concurrency */
+    int64_t tenant_concurrency;           /* blocklist_poll_tenant_concurrency */
+    int64_t tenant_index_builders;        /* blocklist_poll_tenant_index_builders */
+    int64_t stale_tenant_index_ms;        /* blocklist_poll_stale_tenant_index; 0 = off */
+    int fallback;                         /* blocklist_poll_fallback */
+    int64_t jitter_ms;                    /* blocklist_poll_jitter_ms */
+    int64_t tolerate_consecutive_errors;  /* blocklist_poll_tolerate_consecutive_errors */
+    int64_t tolerate_tenant_failures;     /* blocklist_poll_tolerate_tenant_failures */
+    int empty_tenant_deletion_enabled;    /* storage.trace.empty_tenant_deletion_enabled */
+    int64_t empty_tenant_deletion_age_ms; /* storage.trace.empty_tenant_deletion_age */
 
     size_t max_meta_bytes;  /* largest meta.json we read */
     const char *state_path; /* borrowed; NULL = no state file */
