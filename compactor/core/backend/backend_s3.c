@@ -30,7 +30,7 @@ struct backend_s3 {
     size_t part_size;
     struct metric *m_dur;
     struct metric *m_retries; /* tempo_compactor_backend_retries_total */
-    pthread_mutex_t mu; /* guards the client pool */
+    pthread_mutex_t mu;       /* guards the client pool */
     struct http_client **pool;
     size_t npool, pool_cap;
 };
@@ -1280,9 +1280,8 @@ backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
                                  "tempodb_backend_request_duration_seconds",
                                  "Time spent doing backend storage requests.", s3_req_labels,
                                  s3_buckets, TC_ARRAY_LEN(s3_buckets));
-    s->m_retries = metrics_counter(cfg->metrics ? cfg->metrics : metrics_default(),
-                                   "tempo_compactor_backend_retries_total",
-                                   "S3 requests retried, by operation and by what failed.",
-                                   s3_retry_labels);
+    s->m_retries = metrics_counter(
+        cfg->metrics ? cfg->metrics : metrics_default(), "tempo_compactor_backend_retries_total",
+        "S3 requests retried, by operation and by what failed.", s3_retry_labels);
     return &s->base;
 }

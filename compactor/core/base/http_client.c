@@ -25,8 +25,8 @@
 #define HTTP_DEFAULT_MAX_BODY ((size_t)64 << 20)
 #define HTTP_HEADERS_CAP ((size_t)64 << 10)
 #define HTTP_ERROR_BODY_MAX ((size_t)64 << 10) /* error bodies kept whatever the cap */
-#define HTTP_STOP_POLL_MS 100  /* longest wait while a transfer has a stop flag */
-#define HTTP_QUICKACK_SOCKS 16 /* open sockets tracked for tcp_quickack */
+#define HTTP_STOP_POLL_MS 100                  /* longest wait while a transfer has a stop flag */
+#define HTTP_QUICKACK_SOCKS 16                 /* open sockets tracked for tcp_quickack */
 
 struct xfer {
     struct http_client *c;
