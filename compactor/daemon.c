@@ -138,6 +138,8 @@ make_backend(struct daemon *d, struct tc_err *err)
             .insecure_skip_verify = c->s3_tls_insecure_skip_verify,
             .list_blocks_concurrency = (int)c->s3_list_blocks_concurrency,
             .part_size = (size_t)c->s3_part_size,
+            .timeout_ms = (long)c->s3_request_timeout_ms,
+            .max_retries = c->s3_max_retries > 0 ? (int)c->s3_max_retries : -1,
         };
         d->backend = backend_s3_new(&s, err);
     }
@@ -203,7 +205,8 @@ poll_loop(void *arg)
 
     while (!atomic_load(&d->stopping)) {
         if (poller_poll(d->poller, d->bl, &err) != TC_OK && err.code != TC_CANCELED)
-            LOG_ERROR("failed to poll blocklist", KV_ERR(&err));
+            LOG_ERROR("failed to poll blocklist; keeping the last blocklist",
+                      KV_U("blocks", blocklist_len(d->bl)), KV_ERR(&err));
         if (!atomic_exchange(&d->first_poll_done, 1))
             LOG_INFO("first blocklist poll finished; compaction and retention start",
                      KV_F("seconds_since_start", now_seconds() - d->start_time),

@@ -67,6 +67,14 @@ static const struct cfg_key keys[] = {
      1, 1000, "Key-range shards listed in parallel per tenant."},
     {"storage.trace.s3.part_size", NULL, CFG_BYTES, F(s3_part_size), "0", 0, 5368709120.0,
      "Multipart part size; below 5 MiB (S3's smallest part, 0 included) means 5 MiB."},
+    {"storage.trace.s3.request_timeout", NULL, CFG_DURATION, F(s3_request_timeout_ms), "60s", 100,
+     DUR_MAX,
+     "(ours) Longest one S3 request may take, transfer included; a request that stalls "
+     "past it is retried.",
+     CFG_ZERO_IS_DEFAULT},
+    {"storage.trace.s3.max_retries", NULL, CFG_INT, F(s3_max_retries), "3", 0, 20,
+     "(ours) Retries of an S3 request after a timeout, a reset, a 429 or a 5xx (SlowDown "
+     "included), with jittered exponential backoff from 50 ms to 2 s."},
     {"storage.trace.s3.tls_ca_path", NULL, CFG_STRING, F(s3_tls_ca_path), "", 0, 0,
      "CA bundle for the S3 endpoint; the system store when empty."},
     {"storage.trace.s3.tls_insecure_skip_verify", NULL, CFG_BOOL, F(s3_tls_insecure_skip_verify),

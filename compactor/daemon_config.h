@@ -48,6 +48,8 @@ struct daemon_config {
     int64_t s3_bucket_lookup_type;
     int64_t s3_list_blocks_concurrency;
     uint64_t s3_part_size;
+    int64_t s3_request_timeout_ms;
+    int64_t s3_max_retries;
     char *s3_tls_ca_path;
     int s3_tls_insecure_skip_verify;
     char *s3_storage_class;

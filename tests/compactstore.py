@@ -19,7 +19,7 @@ independent client). Both give the same view:
                                 meta.json not yet)?
   close()
 
-On S3 the daemon can be pointed through hack/delay-proxy.py (config(True),
+On S3 the daemon can be pointed through tests/s3/faultproxy.py (config(True),
 30 ms per request, requests logged): a small block's write phase is then a
 few PUTs of 30 ms each, as on a real, remote S3, and writing() sees the
 first bloom PUT arrive at the proxy, when data.parquet is complete and
@@ -142,13 +142,13 @@ class S3Store:
         self.s3.create_bucket(Bucket=bucket)
         self.proxy_log = os.path.join(tmp, "proxy-%s.out" % bucket)
         out = open(self.proxy_log, "w+")
-        self.proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(TOP, "hack", "delay-proxy.py"),
+        self.proxy = subprocess.Popen(["/usr/bin/python3", os.path.join(TOP, "tests", "s3", "faultproxy.py"),
                                        "0", self.env["RGW_ENDPOINT"], "--delay-ms", "30",
                                        "--log-requests"],
                                       stdout=out, stderr=subprocess.STDOUT)
         ready = wait(lambda: re.search(r"^ready (\d+)$", open(out.name).read(), re.M), 10)
         if not ready:
-            raise AssertionError("hack/delay-proxy.py did not start: " + open(out.name).read())
+            raise AssertionError("tests/s3/faultproxy.py did not start: " + open(out.name).read())
         self.proxy_port = int(ready.group(1))
 
     def put_block(self, tenant, bid, d):

@@ -54,11 +54,11 @@ PY
 }
 if boto setup >/dev/null; then echo "ok 2 - boto3 creates buckets and writes"; else
     echo "not ok 2 - boto3 creates buckets and writes"; exit 1; fi
-/usr/bin/python3 "$top/hack/delay-proxy.py" 0 "$RGW_ENDPOINT" --fail-every 3 \
+/usr/bin/python3 "$top/tests/s3/faultproxy.py" 0 "$RGW_ENDPOINT" --fail-every 3 \
     >"$dir/proxy.out" 2>&1 &
 proxy_pid=$!
 AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY \
-    /usr/bin/python3 "$top/hack/delay-proxy.py" 0 "$RGW_ENDPOINT" --ignore-start-after \
+    /usr/bin/python3 "$top/tests/s3/faultproxy.py" 0 "$RGW_ENDPOINT" --ignore-start-after \
     >"$dir/proxy2.out" 2>&1 &
 proxy2_pid=$!
 # Each proxy prints "ready <port>" once it listens; no guessing free ports.

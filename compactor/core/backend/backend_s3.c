@@ -20,6 +20,7 @@
 
 static const double s3_buckets[] = {.005, .02, .08, .32, 1.28, 5.12};
 static const char *const s3_req_labels[] = {"operation", "status_code", NULL};
+static const char *const s3_retry_labels[] = {"operation", "reason", NULL};
 
 struct backend_s3 {
     struct backend base;
@@ -28,7 +29,8 @@ struct backend_s3 {
     long timeout_ms;
     size_t part_size;
     struct metric *m_dur;
-    pthread_mutex_t mu; /* guards the client pool */
+    struct metric *m_retries; /* tempo_compactor_backend_retries_total */
+    pthread_mutex_t mu;       /* guards the client pool */
     struct http_client **pool;
     size_t npool, pool_cap;
 };
@@ -230,6 +232,30 @@ s3_observe(struct backend_s3 *s, const char *method, const struct http_response 
     metrics_observe(s->m_dur, (const char *[]){method, st}, r->seconds);
 }
 
+/* Counts one retry, labelled with what went wrong: timeout, network (a
+ * reset, a truncated body, a refused connection), slowdown, or the status. */
+static void
+s3_count_retry(struct backend_s3 *s, const char *method, const struct http_response *r)
+{
+    char st[16], code[80];
+    const char *reason = st;
+
+    if (s->m_retries == NULL)
+        return;
+    if (r->code == TC_TIMEOUT) {
+        reason = "timeout";
+    } else if (r->code != TC_OK) {
+        reason = "network";
+    } else {
+        s3_error_code(r, code, sizeof(code));
+        if (!strcmp(code, "SlowDown"))
+            reason = "slowdown";
+        else
+            snprintf(st, sizeof(st), "%ld", r->status);
+    }
+    metrics_inc(s->m_retries, (const char *[]){method, reason});
+}
+
 static enum backend_op
 s3_op(const char *method, const char *query, int copy)
 {
@@ -271,6 +297,7 @@ s3_do(struct backend_s3 *s, const char *method, const char *key, const char *que
         rc = s3_result(method, key ? key : "/", resp, err);
         if (rc == TC_OK || !http_retryable(resp->code, resp->status) || resp->code == TC_TOOBIG)
             break;
+        s3_count_retry(s, method, resp);
         LOG_DEBUG("s3 request retry", KV_S("method", method), KV_S("key", key ? key : "/"),
                   KV_I("attempt", attempt + 1), KV_ERR(err));
     }
@@ -419,6 +446,7 @@ s3_get_many(struct backend *b, struct backend_get *reqs, size_t n, int concurren
             if (rc != TC_OK && rc != TC_NOMEM && sl->resp.code != TC_TOOBIG &&
                 http_retryable(sl->resp.code, sl->resp.status) && sl->attempt < s->retries) {
                 sl->attempt++;
+                s3_count_retry(s, "GET", &sl->resp);
                 sl->not_before = tc_now() + http_backoff_ms(sl->attempt, 50, 2000) / 1000.0;
                 continue;
             }
@@ -1245,12 +1273,15 @@ backend_s3_new(const struct backend_s3_cfg *cfg, struct tc_err *err)
                     !backend_s3_virtual_host(s->endpoint, s->bucket, !cfg->insecure));
     s->skip_verify = cfg->insecure_skip_verify;
     s->shards = cfg->list_blocks_concurrency;
-    s->retries = cfg->max_retries > 0 ? cfg->max_retries : 3;
+    s->retries = cfg->max_retries > 0 ? cfg->max_retries : cfg->max_retries < 0 ? 0 : 3;
     s->timeout_ms = cfg->timeout_ms;
     s->part_size = cfg->part_size >= S3_MIN_PART ? cfg->part_size : S3_MIN_PART;
     s->m_dur = metrics_histogram(cfg->metrics ? cfg->metrics : metrics_default(),
                                  "tempodb_backend_request_duration_seconds",
                                  "Time spent doing backend storage requests.", s3_req_labels,
                                  s3_buckets, TC_ARRAY_LEN(s3_buckets));
+    s->m_retries = metrics_counter(
+        cfg->metrics ? cfg->metrics : metrics_default(), "tempo_compactor_backend_retries_total",
+        "S3 requests retried, by operation and by what failed.", s3_retry_labels);
     return &s->base;
 }

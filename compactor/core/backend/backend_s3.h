@@ -6,7 +6,8 @@
  * list_blocks_concurrency key ranges with start-after, as Tempo does, and
  * falls back to one range on stores that ignore start-after. Requests are
  * retried with jittered backoff on transport errors, timeouts, 429 and 5xx
- * (503 SlowDown included). Connections are kept alive in a pool of clients.
+ * (503 SlowDown included), each retry counted in
+ * tempo_compactor_backend_retries_total{operation,reason}. Connections are kept alive in a pool of clients.
  */
 #ifndef TC_BACKEND_S3_H
 #define TC_BACKEND_S3_H
@@ -32,7 +33,7 @@ struct backend_s3_cfg {
     const char *ca_file;
     int insecure_skip_verify;
     int list_blocks_concurrency; /* list_blocks_concurrency, at least 1 */
-    int max_retries;             /* 0 = 3 */
+    int max_retries;             /* 0 = 3, negative = none */
     long timeout_ms;             /* 0 = 60 s */
     size_t part_size;            /* multipart part size; 0 = 5 MiB */
     struct metrics *metrics;     /* NULL = metrics_default() */

@@ -24,8 +24,9 @@
 
 #define HTTP_DEFAULT_MAX_BODY ((size_t)64 << 20)
 #define HTTP_HEADERS_CAP ((size_t)64 << 10)
-#define HTTP_STOP_POLL_MS 100  /* longest wait while a transfer has a stop flag */
-#define HTTP_QUICKACK_SOCKS 16 /* open sockets tracked for tcp_quickack */
+#define HTTP_ERROR_BODY_MAX ((size_t)64 << 10) /* error bodies kept whatever the cap */
+#define HTTP_STOP_POLL_MS 100                  /* longest wait while a transfer has a stop flag */
+#define HTTP_QUICKACK_SOCKS 16                 /* open sockets tracked for tcp_quickack */
 
 struct xfer {
     struct http_client *c;
@@ -264,7 +265,15 @@ on_body(char *p, size_t size, size_t n, void *ud)
         }
         return len;
     }
-    if (x->resp->body.len + len > x->max_body) {
+    /* The cap is for the answer asked for: an error's body (a 503 SlowDown
+     * to a 4-byte range read) must still arrive whole, so it can be retried. */
+    if ((x->status < 200 || x->status > 299) && x->max_body < HTTP_ERROR_BODY_MAX &&
+        x->resp->body.cap < HTTP_ERROR_BODY_MAX)
+        x->resp->body.cap = HTTP_ERROR_BODY_MAX;
+    if (x->resp->body.len + len >
+        ((x->status < 200 || x->status > 299) && x->max_body < HTTP_ERROR_BODY_MAX
+             ? HTTP_ERROR_BODY_MAX
+             : x->max_body)) {
         x->too_big = 1;
         return 0;
     }

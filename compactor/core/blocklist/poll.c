@@ -45,6 +45,10 @@ struct poller {
     unsigned long polls;
     int done_once;
     double t0, last_log;
+    /* why the last poll failed, for /status: kept until a poll succeeds */
+    char last_error[400];
+    double last_error_at, last_ok_at;
+    unsigned long consecutive_failures;
     int stop;
     /* tenants whose existing index this process has read (or tried to):
      * a builder that never did reads it once before replacing it */
@@ -285,9 +289,20 @@ poller_status_json(struct poller *p, struct buf *out)
     pthread_mutex_lock(&p->mu);
     rc = buf_printf(out,
                     "{\"state\":\"%s\",\"polls\":%lu,\"elapsed_seconds\":%.3f,"
-                    "\"last_poll_seconds\":%.3f,\"tenants\":[",
+                    "\"last_poll_seconds\":%.3f,",
                     p->state, p->polls, p->t0 > 0 && !strcmp(p->state, "polling") ? now - p->t0 : 0,
                     p->stats.seconds);
+    /* a failing poll keeps the last blocklist; say why and since when */
+    if (rc == TC_OK)
+        rc = buf_printf(out,
+                        "\"consecutive_failures\":%lu,\"seconds_since_success\":%.1f,"
+                        "\"last_error_seconds_ago\":%.1f,\"last_error\":",
+                        p->consecutive_failures, p->last_ok_at > 0 ? now - p->last_ok_at : -1.0,
+                        p->last_error_at > 0 ? now - p->last_error_at : -1.0);
+    if (rc == TC_OK)
+        rc = p->consecutive_failures ? meta_json_string(out, p->last_error) : buf_puts(out, "null");
+    if (rc == TC_OK)
+        rc = buf_puts(out, ",\"tenants\":[");
     for (i = 0; rc == TC_OK && i < p->nprog; i++) {
         const struct poll_tprog *t = &p->prog[i];
 
@@ -1140,6 +1155,14 @@ out : {
     pthread_mutex_lock(&p->mu);
     p->stats.seconds = secs;
     p->state = rc == TC_OK ? "idle" : "failed";
+    if (rc == TC_OK) {
+        p->consecutive_failures = 0;
+        p->last_ok_at = tc_now();
+    } else if (rc != TC_CANCELED) {
+        p->consecutive_failures++;
+        p->last_error_at = tc_now();
+        snprintf(p->last_error, sizeof(p->last_error), "%s", err->msg);
+    }
     p->polls++;
     p->done_once = 1;
     st = p->stats;

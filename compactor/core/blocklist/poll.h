@@ -98,10 +98,12 @@ int poller_poll(struct poller *p, struct blocklist *bl, struct tc_err *err);
  * Thread-safe. */
 void poller_stop(struct poller *p);
 
-/* poller_status_json() appends {"state":..,"polls":..,"tenants":[{"tenant",
- * "state","listed","known","fetched","remaining","errors","eta_seconds"}..]}.
- * state: "waiting" before the first poll starts, "polling", then "idle" or
- * "failed" after each poll.
+/* poller_status_json() appends {"state":..,"polls":..,"consecutive_failures":..,
+ * "seconds_since_success":..,"last_error_seconds_ago":..,"last_error":..,
+ * "tenants":[{"tenant","state","listed","known","fetched","remaining","errors",
+ * "eta_seconds"}..]}. state: "waiting" before the first poll starts,
+ * "polling", then "idle" or "failed" after each poll. last_error is why the
+ * polls fail (null once one succeeds); -1 means never.
  * Thread-safe; callable while a poll runs. */
 int poller_status_json(struct poller *p, struct buf *out);
 
