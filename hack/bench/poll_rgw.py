@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """hack/bench/poll_rgw.py - the blocklist poll over real HTTP: Ceph RGW behind
-hack/delay-proxy.py, side by side with a reference of Tempo 2.7's algorithm
+tests/s3/faultproxy.py (the one S3 proxy, used here for
+latency only), side by side with a reference of Tempo 2.7's algorithm
 (poll_bench tempo) over the same client, store and requests in flight.
 
 Called by hack/bench/poll (MODE=rgw or both). Environment:
@@ -64,7 +65,7 @@ def bench(args, env, check=True):
 
 
 def proxy(upstream, lat):
-    p = subprocess.Popen([sys.executable, os.path.join(TOP, "hack/delay-proxy.py"), "0", upstream,
+    p = subprocess.Popen([sys.executable, os.path.join(TOP, "tests/s3/faultproxy.py"), "0", upstream,
                           "--delay-ms", str(lat)], stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     m = re.match(r"ready (\d+)", line)
