@@ -796,7 +796,8 @@ parquet_nav_get(struct parquet_nav p, const char *name)
         return r;
     nd = &p.s->nodes[p.node];
     for (int k = 0; k < nd->num_children; k++)
-        if (strcmp(p.s->nodes[nd->children[k]].name, name) == 0) {
+        if (p.s->nodes[nd->children[k]].name[0] == name[0] &&
+            strcmp(p.s->nodes[nd->children[k]].name, name) == 0) {
             r.node = nd->children[k];
             /* items[k] is the k-th child only in an assembled GROUP */
             if (p.v && p.v->kind == PARQUET_V_GROUP && (uint32_t)k < p.v->n)
