@@ -15,8 +15,10 @@ now scales out too (with the old threshold it would not); the trace-ID set of al
 blocks is the same before and after (DuckDB). Then the wrong-header case: X-Scope-OrgID
 of a tenant without data (empty result) and no header at all (401) must show in the
 ScaledObject, the TempoCompactor's status and events, while replicas are not dropped.
+Then autoscaling.mode builtin (#13): the scaler process stopped, the same bucket gets the
+first backlog again and the controller itself must scale out, drain and scale back in.
 
-Prints a timeline and writes it as a PNG (gnuplot) to $TC_E2E_PNG or the work dir.
+Prints both timelines and writes them as one PNG (gnuplot) to $TC_E2E_PNG or the work dir.
 Runs only with TC_E2E=1 (make e2e; CI sets it): otherwise one SKIP.
 """
 import json
