@@ -327,9 +327,9 @@ def main():
         kl.start()
         vfile = os.path.join(work, "values.yaml")
 
-        def write_values(threshold, headers, ignore_null=False):
+        def write_values(threshold, headers, ignore_null=False, mode="keda"):
             with open(vfile, "w") as f:
-                yaml.safe_dump(values(gw.url, rgw, threshold, headers, ignore_null), f)
+                yaml.safe_dump(values(gw.url, rgw, threshold, headers, ignore_null, mode), f)
         write_values(THRESHOLD1, {"X-Scope-OrgID": ORG})
         rc, out, err = srv.helm("install", REL, CHART, "-n", NS, "-f", vfile, timeout=120)
         t.ok(rc == 0, "helm install with X-Scope-OrgID %s, threshold %s" % (ORG, THRESHOLD1),
