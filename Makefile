@@ -6,9 +6,10 @@
 #   make deps       install what the build and the tests need (hack/install-deps.sh)
 #   make run        build and run the compactor on a local demo bucket (hack/run-demo.sh)
 #   make fuzz       run the fuzz targets for a bounded time
-#   make e2e        end-to-end autoscaling on one machine (tests/e2e; ~6 min): helm, the
+#   make e2e        end-to-end autoscaling on one machine (tests/e2e; ~9 min): helm, the
 #                   controller, compactor processes on Ceph RGW, Prometheus behind a tenant
-#                   gateway, a KEDA-style scaler; writes build/e2e/timeline.png
+#                   gateway, a KEDA-style scaler, then autoscaling.mode builtin without it;
+#                   writes build/e2e/timeline.png
 #   make gen        rewrite what the config table generates: README's key reference, the CRD's
 #                   blocklist/compaction fields and their chart values (tests check them)
 #

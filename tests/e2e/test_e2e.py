@@ -15,8 +15,10 @@ now scales out too (with the old threshold it would not); the trace-ID set of al
 blocks is the same before and after (DuckDB). Then the wrong-header case: X-Scope-OrgID
 of a tenant without data (empty result) and no header at all (401) must show in the
 ScaledObject, the TempoCompactor's status and events, while replicas are not dropped.
+Then autoscaling.mode builtin (#13): the scaler process stopped, the same bucket gets the
+first backlog again and the controller itself must scale out, drain and scale back in.
 
-Prints a timeline and writes it as a PNG (gnuplot) to $TC_E2E_PNG or the work dir.
+Prints both timelines and writes them as one PNG (gnuplot) to $TC_E2E_PNG or the work dir.
 Runs only with TC_E2E=1 (make e2e; CI sets it): otherwise one SKIP.
 """
 import json
@@ -83,12 +85,15 @@ def log(msg):
     sys.stdout.flush()
 
 
-def values(gw_url, rgw, threshold, headers, ignore_null=False):
+def values(gw_url, rgw, threshold, headers, ignore_null=False, mode="keda"):
     return {
         "compactor": {
             "autoscaling": {
-                "enabled": True, "minReplicas": 1, "maxReplicas": MAXR,
-                "keda": {"advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
+                "enabled": True, "mode": mode, "minReplicas": 1, "maxReplicas": MAXR,
+                # builtin polls every pollingInterval (KEDA's scaler.py: every 2 s too);
+                # KEDA mode leaves it unset, as the chart does
+                "keda": {**({"pollingInterval": 2} if mode == "builtin" else {}),
+                         "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
                     "scaleUp": {"stabilizationWindowSeconds": 0,
                                 "policies": [{"type": "Pods", "value": 4, "periodSeconds": 5}]},
                     "scaleDown": {"stabilizationWindowSeconds": DOWN_WINDOW,
@@ -203,8 +208,9 @@ def query(gw_url, headers, q):
 
 
 class Timeline:
-    def __init__(self, srv, gw_url, bucket, kubelet, scaler):
-        self.srv, self.gw, self.bucket, self.kl, self.sc = srv, gw_url, bucket, kubelet, scaler
+    def __init__(self, srv, gw_url, bucket, kubelet, t0=None):
+        self.srv, self.gw, self.bucket, self.kl = srv, gw_url, bucket, kubelet
+        self.t0 = T0 if t0 is None else t0  # rows and marks are seconds since t0
         self.rows = []
         self.marks = []
         self.stop_ev = threading.Event()
@@ -231,7 +237,7 @@ class Timeline:
             self.stop_ev.wait(2.0)
 
     def mark(self, what):
-        self.marks.append((time.time() - T0, what))
+        self.marks.append((time.time() - self.t0, what))
         log("--- " + what)
 
     def _loop(self):
@@ -252,7 +258,7 @@ class Timeline:
                         'container="compactor"})' % NS)
         out = float(res[0]["value"][1]) if st == 200 and res else None
         nlive, compacted, per_level = self.bucket.last or (0, 0, {})
-        row = {"t": time.time() - T0, "replicas": spec_r, "ready": ready, "outstanding": out,
+        row = {"t": time.time() - self.t0, "replicas": spec_r, "ready": ready, "outstanding": out,
                "live": nlive, "compacted": compacted, "levels": per_level}
         self.rows.append(row)
         lv = " ".join("L%d=%d" % (k, v) for k, v in sorted(per_level.items()))
@@ -269,14 +275,14 @@ class Timeline:
         for tm, what in self.marks:
             print("#   mark %6.1f %s" % (tm, what))
 
-    def png(self, path, work):
-        return plot.write(self.rows, self.marks, path, work, MAXR)
+    def png(self, path, work, builtin):
+        return plot.write(self.rows, self.marks, path, work, MAXR, builtin.rows, builtin.marks)
 
 
 def main():
     work = tempfile.mkdtemp(prefix="tc-e2e.")
     log("work dir %s" % work)
-    srv = rgw = prom = empty = gw = kl = sc = ctrl = tl = None
+    srv = rgw = prom = empty = gw = kl = sc = ctrl = tl = tb = None
     rgw_box = {}
     rgw_th = threading.Thread(target=lambda: rgw_box.update(
         rgw=_try(lambda: peers.Rgw(work))), daemon=True)
@@ -321,9 +327,9 @@ def main():
         kl.start()
         vfile = os.path.join(work, "values.yaml")
 
-        def write_values(threshold, headers, ignore_null=False):
+        def write_values(threshold, headers, ignore_null=False, mode="keda"):
             with open(vfile, "w") as f:
-                yaml.safe_dump(values(gw.url, rgw, threshold, headers, ignore_null), f)
+                yaml.safe_dump(values(gw.url, rgw, threshold, headers, ignore_null, mode), f)
         write_values(THRESHOLD1, {"X-Scope-OrgID": ORG})
         rc, out, err = srv.helm("install", REL, CHART, "-n", NS, "-f", vfile, timeout=120)
         t.ok(rc == 0, "helm install with X-Scope-OrgID %s, threshold %s" % (ORG, THRESHOLD1),
@@ -342,7 +348,7 @@ def main():
                                 env=dict(srv.env, POD_NAME="ctrl-0", POD_NAMESPACE=NS))
         tstart = time.time()
         sc = Scaler(srv.url, NS, period=2.0, log=log).start()
-        tl = Timeline(srv, gw.url, bucket, kl, sc)
+        tl = Timeline(srv, gw.url, bucket, kl)
 
         def ready_n(n):
             d = srv.req("GET", DEP_PATH)[1] or {}
@@ -391,6 +397,7 @@ def main():
         ok = wait(drained, 360, 1.0)
         tl.mark("drained, scale-in")
         rows = tl.rows
+        keda_peak = peak[0]
         t.ok(ok and peak[0] >= 3, "the backlog drains with real compaction and the scaler "
              "scales back in to 1 after the %d s stabilization window (peak %d replicas)"
              % (DOWN_WINDOW, peak[0]),
@@ -433,6 +440,14 @@ def main():
         ok = wait(drained, 240, 1.0)
         tl.mark("drained again, scale-in")
         t.ok(ok, "the second backlog drains and the scaler scales in to 1")
+        tl.stop()
+
+        # ---- mode builtin (#13): the same bucket and backlog, no scaler process
+        tb = builtin_run(srv, gw, rgw, bucket, kl, sc, write_values, vfile, scaled_out,
+                         drained, peak, keda_peak, work)
+        live_b = [k for k in bucket.scan()[0] if k not in live and k not in live2]
+        for etag, k in distinct_data(bucket, live_b).items():
+            before_keys.setdefault(etag, k)
 
         # ---- trace IDs before and after (DuckDB)
         live_after, _, lv_after = bucket.scan()
@@ -442,19 +457,21 @@ def main():
         t.ok(ids_before == ids_after and pairs_before == pairs_after and ids_before,
              "DuckDB: the %d trace IDs and %d (trace, span) pairs of the live blocks are the "
              "same before (%d blocks) and after (%d blocks: %s)" % (
-                 len(ids_before), len(pairs_before), len(live) + 3 * LIVE2, len(live_after),
+                 len(ids_before), len(pairs_before), len(live) + 3 * LIVE2 + 3 * LIVE1,
+                 len(live_after),
                  lv_after),
              "missing %d, extra %d" % (len(ids_before - ids_after), len(ids_after - ids_before)))
 
-        tl.stop()
         tl.print_table()
+        tb.print_table()
         png = os.environ.get("TC_E2E_PNG") or os.path.join(work, "timeline.png")
-        ok, err = tl.png(png, work)
+        ok, err = tl.png(png, work, tb)
         t.ok(ok, "timeline plot written to %s" % png, err)
         t.ok(ctrl.poll() is None, "the controller ran throughout")
     finally:
-        if tl:
-            tl.stop()
+        for x in (tl, tb):
+            if x:
+                x.stop()
         for x in (sc, kl):
             if x:
                 x.stop()
@@ -476,6 +493,56 @@ def main():
         if os.environ.get("TC_E2E_KEEP") != "1":
             subprocess.run(["rm", "-rf", work])
     t.done()
+
+
+def builtin_run(srv, gw, rgw, bucket, kl, sc, write_values, vfile, scaled_out, drained, peak,
+                keda_peak, work):
+    """The KEDA run's first backlog again with autoscaling.mode builtin: the scaler process
+    is stopped, the controller's leader runs the trigger query and sets /scale. Returns the
+    builtin timeline (its seconds count from the switch)."""
+    sc.stop()
+    write_values(THRESHOLD1, {"X-Scope-OrgID": ORG}, mode="builtin")
+    rc, out, err = srv.helm("upgrade", REL, CHART, "-n", NS, "-f", vfile, timeout=120)
+    so_gone = wait(lambda: srv.req("GET", SO_PATH)[0] == 404, 30, 0.3)
+    t.ok(rc == 0 and so_gone and not sc.thread.is_alive() and _replicas(srv) == 1,
+         "helm upgrade to autoscaling.mode builtin (threshold %s, pollingInterval 2 s): the "
+         "controller deletes the ScaledObject, the scaler process is stopped, 1 replica"
+         % THRESHOLD1, "helm rc %d %s; ScaledObject gone %s; replicas %d" % (
+             rc, err, so_gone, _replicas(srv)))
+    tb = Timeline(srv, gw.url, bucket, kl, t0=time.time()).start()
+    tb.mark("helm upgrade: mode builtin, scaler stopped")
+    bucket.known(blocks.upload((rgw.endpoint, rgw.key, rgw.secret), BUCKET, TENANTS, LIVE1, 0,
+                               log=log, start=int(time.time()) - 7 * 3600))
+    tb.mark("the first backlog again: %d blocks" % (3 * LIVE1))
+    peak[0] = 0
+    ok = wait(scaled_out, 120, 0.5)
+    tb.mark("scale-out")
+    aus = ((srv.req("GET", CR_PATH)[1] or {}).get("status") or {}).get("autoscaler") or {}
+    t.ok(ok and aus.get("desiredReplicas", 0) >= 2 and aus.get("lastValue", 0) >
+         int(THRESHOLD1),
+         "mode builtin, no scaler process: outstanding blocks above threshold %s per replica: "
+         "the controller scales out to %d replicas, all ready (status.autoscaler lastValue "
+         "%s, desiredReplicas %s)" % (THRESHOLD1, _replicas(srv), aus.get("lastValue"),
+                                      aus.get("desiredReplicas")), json.dumps(aus))
+    ok = wait(drained, 360, 1.0)
+    tb.mark("drained, scale-in")
+    t.ok(ok and peak[0] >= 3,
+         "mode builtin: the backlog drains and the controller scales back in to 1 after the "
+         "%d s stabilization window (peak %d replicas; the KEDA-rules run: %d)"
+         % (DOWN_WINDOW, peak[0], keda_peak), json.dumps(aus))
+    scaled = [e for e in events_for(srv, REL) if e[1] == "Scaled"]
+    dep = srv.req("GET", DEP_PATH)[1] or {}
+    owners = [(m["manager"], m.get("subresource", "")) for m in
+              dep["metadata"].get("managedFields", [])
+              if "f:replicas" in (m.get("fieldsV1") or {}).get("f:spec", {})]
+    t.ok(len(scaled) >= 2 and any("to 1" in (e[2] or "") for e in scaled) and
+         ("tempo-compactor-operator", "scale") in owners,
+         "mode builtin: a Scaled event per change (%d: %s ... %s); spec.replicas managers %s"
+         % (len(scaled), scaled[0][2] if scaled else "-", scaled[-1][2] if scaled else "-",
+            owners),
+         json.dumps({"events": scaled, "owners": owners}))
+    tb.stop()
+    return tb
 
 
 def _try(fn):
