@@ -6,7 +6,7 @@
 #   make deps       install what the build and the tests need (hack/install-deps.sh)
 #   make run        build and run the compactor on a local demo bucket (hack/run-demo.sh)
 #   make fuzz       run the fuzz targets for a bounded time
-#   make e2e        end-to-end autoscaling on one machine (tests/e2e; ~9 min): helm, the
+#   make e2e        end-to-end autoscaling on one machine (tests/e2e; ~12 min: the KEDA-rules run, then builtin): helm, the
 #                   controller, compactor processes on Ceph RGW, Prometheus behind a tenant
 #                   gateway, a KEDA-style scaler, then autoscaling.mode builtin without it;
 #                   writes build/e2e/timeline.png
