@@ -71,6 +71,7 @@ struct compact_result {
     uint64_t disconnected, rootless; /* combined traces with those warnings */
     unsigned marked;                 /* inputs marked compacted */
     unsigned mark_errors;            /* inputs whose marking failed (duplicates remain) */
+    int retired;                     /* every input was taken by another compactor: output marked compacted */
     uint32_t level;                  /* the largest input level */
 };
 
