@@ -510,8 +510,8 @@ TEST(inputs_taken_by_another_compactor_retire_the_output)
         r.n = 2;
         r.mark = mark;
         default_cfg(&cfg);
-        ASSERT_OK(compact_job(r.be, NULL, TENANT, in, 2, &cfg, rival_compacts, &r, NULL, &res,
-                              &err));
+        ASSERT_OK(
+            compact_job(r.be, NULL, TENANT, in, 2, &cfg, rival_compacts, &r, NULL, &res, &err));
         ASSERT_EQ(res.mark_errors, (unsigned)mark);
         ASSERT_EQ(res.retired, mark == 2);
         ASSERT_EQ(exists(TENANT, res.out.id, "meta.json"), mark != 2);
