@@ -25,6 +25,7 @@
 #include "blocklist/blocklist.h"
 #include "compact/compact.h"
 #include "parquet/parquet.h"
+#include "plan/retention.h"
 #include "tempo/meta.h"
 #include "tempo/vp4.h"
 #include "tempo/vp4_bloom.h"
@@ -470,6 +471,56 @@ TEST(lost_ownership_removes_output_keeps_inputs)
     backend_free(be);
 }
 
+struct rival {
+    struct backend *be;
+    const struct meta *const *in;
+    size_t n, mark;
+};
+
+static int
+rival_compacts(void *ud)
+{
+    /* another compactor marks `mark` of the inputs while ours merges */
+    struct rival *r = ud;
+    struct tc_err e;
+
+    for (; r->mark > 0; r->mark--)
+        ASSERT_OK(retention_mark_compacted(r->be, TENANT, r->in[r->mark - 1]->id, &e));
+    return 1;
+}
+
+TEST(inputs_taken_by_another_compactor_retire_the_output)
+{
+    struct meta m[2];
+    const struct meta *in[2] = {&m[0], &m[1]};
+    struct compact_cfg cfg;
+    struct compact_result res;
+    struct rival r;
+    struct tc_err err;
+    size_t mark;
+
+    /* all taken: our output duplicates the rival's and is retired; one
+     * taken: ours alone holds the other input's data and stays live */
+    for (mark = 2; mark >= 1; mark--) {
+        setup();
+        gen(&m[0], 40, 1, 10, 0, 0);
+        gen(&m[1], 40, 2, 10, 0, 0);
+        r.be = backend_local_new(root, &err);
+        r.in = in;
+        r.n = 2;
+        r.mark = mark;
+        default_cfg(&cfg);
+        ASSERT_OK(
+            compact_job(r.be, NULL, TENANT, in, 2, &cfg, rival_compacts, &r, NULL, &res, &err));
+        ASSERT_EQ(res.mark_errors, (unsigned)mark);
+        ASSERT_EQ(res.retired, mark == 2);
+        ASSERT_EQ(exists(TENANT, res.out.id, "meta.json"), mark != 2);
+        ASSERT_EQ(exists(TENANT, res.out.id, "meta.compacted.json"), mark == 2);
+        ASSERT(exists(TENANT, res.out.id, "data.parquet"));
+        backend_free(r.be);
+    }
+}
+
 TEST(trace_over_max_bytes_keeps_first_copy)
 {
     struct meta m[2];
@@ -552,5 +603,6 @@ TEST(vparquet3_inputs_are_refused)
 TEST_MAIN(TEST_ENTRY(merge_union_sorted_and_commit), TEST_ENTRY(level_zero_inputs_give_level_one),
           TEST_ENTRY(vanished_input_abandons_job),
           TEST_ENTRY(lost_ownership_removes_output_keeps_inputs),
+          TEST_ENTRY(inputs_taken_by_another_compactor_retire_the_output),
           TEST_ENTRY(trace_over_max_bytes_keeps_first_copy),
           TEST_ENTRY(corrupt_input_is_an_error_naming_it), TEST_ENTRY(vparquet3_inputs_are_refused))

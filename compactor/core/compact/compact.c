@@ -391,16 +391,19 @@ commit(struct backend *be, struct blocklist *bl, const char *tenant, const struc
        size_t n, const struct compact_cfg *cfg, struct compact_result *res)
 {
     uint8_t rm[COMPACT_MAX_INPUTS][16];
-    struct meta cadd[COMPACT_MAX_INPUTS];
+    struct meta cadd[COMPACT_MAX_INPUTS + 1];
     size_t i, nc = 0;
     int64_t now = cfg->now_s ? cfg->now_s : (int64_t)time(NULL);
     struct tc_err e;
     char ids[UUID_STR_LEN + 1];
+    size_t taken = 0;
+    int retire;
 
     for (i = 0; i < n; i++) {
         memcpy(rm[i], in[i]->id, 16);
         if (retention_mark_compacted(be, tenant, in[i]->id, &e) != TC_OK) {
             uuid_format(in[i]->id, ids);
+            taken += e.code == TC_NOTFOUND;
             res->mark_errors++;
             metrics_inc(m_errors, NULL);
             LOG_ERROR("unable to mark block compacted", KV_S("tenant", tenant), KV_S("block", ids),
@@ -414,8 +417,25 @@ commit(struct backend *be, struct blocklist *bl, const char *tenant, const struc
         cadd[nc].compacted_ns = 0;
         nc++;
     }
-    if (bl && blocklist_update(bl, tenant, &res->out, 1, (const uint8_t(*)[16])rm, n, cadd, nc,
-                               NULL, 0) != TC_OK)
+    /* Every input was already compacted by another compactor (two owners of
+     * one job, e.g. beside Tempo's): its output, published before it marked
+     * them, holds all our data, so ours is a pure duplicate. Retiring it
+     * (marked compacted, deleted by retention later) stops the two from
+     * compacting each other's copies forever. */
+    retire = taken == n && retention_mark_compacted(be, tenant, res->out.id, &e) == TC_OK;
+    if (retire) {
+        res->retired = 1;
+        cadd[nc] = res->out;
+        cadd[nc].compacted = 1;
+        cadd[nc].compacted_s = now;
+        cadd[nc].compacted_ns = 0;
+        nc++;
+        uuid_format(res->out.id, ids);
+        LOG_WARN("inputs already compacted by another compactor; output retired as a duplicate",
+                 KV_S("tenant", tenant), KV_S("block", ids));
+    }
+    if (bl && blocklist_update(bl, tenant, &res->out, retire ? 0 : 1, (const uint8_t(*)[16])rm, n,
+                               cadd, nc, NULL, 0) != TC_OK)
         LOG_WARN("blocklist update failed; the next poll corrects it", KV_S("tenant", tenant));
 }
 

@@ -71,7 +71,8 @@ struct compact_result {
     uint64_t disconnected, rootless; /* combined traces with those warnings */
     unsigned marked;                 /* inputs marked compacted */
     unsigned mark_errors;            /* inputs whose marking failed (duplicates remain) */
-    uint32_t level;                  /* the largest input level */
+    int retired;    /* all inputs taken by another compactor: output marked compacted */
+    uint32_t level; /* the largest input level */
 };
 
 /* Returns 1 while this replica still owns the job and should go on. */
