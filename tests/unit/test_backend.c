@@ -101,8 +101,12 @@ TEST(local_ops)
     ASSERT_STR_CONTAINS(found.data, "t1/22222222-2222-4222-8222-222222222222/bloom-0:1;");
     ASSERT_EQ(backend_delete(b, "t2/nope", &err), TC_NOTFOUND);
     ASSERT_OK(backend_delete(b, "t2/x", &err));
+    ASSERT_OK(backend_put(b, "t2/33333333-3333-4333-8333-333333333333/meta.json", "{}", 2, &err));
+    ASSERT_OK(backend_delete(b, "t2/33333333-3333-4333-8333-333333333333/meta.json", &err));
+    snprintf(path, sizeof(path), "%s/t2/33333333-3333-4333-8333-333333333333", dir);
+    ASSERT_NE(stat(path, &st), 0); /* an emptied block directory goes away */
     snprintf(path, sizeof(path), "%s/t2", dir);
-    ASSERT_NE(stat(path, &st), 0); /* empty dirs go away */
+    ASSERT_EQ(stat(path, &st), 0); /* the tenant directory stays, as in Tempo's local backend */
     ASSERT_GE(backend_requests(b, BACKEND_OP_GET), 3);
     buf_cleanup(&found);
     buf_cleanup(&out);
