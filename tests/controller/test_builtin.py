@@ -10,7 +10,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ sys.path.insert(0, os.path.join(TOP, "tests"))
 
 from ctrl_util import (BIN, CR_BASE, CRD, Controller, cr, dump,  # noqa: E402
                        fakeapi_util, get, merge_patch)
-from tclib import Tap, need, wait  # noqa: E402
+from tclib import Tap, free_port, need, wait  # noqa: E402
 
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 import peers  # noqa: E402
@@ -46,14 +45,6 @@ class Metrics(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def main():
@@ -139,7 +130,7 @@ def main():
         cases = [("wrong X-Scope-OrgID (empty result)", spec("wrong-tenant"), "QueryEmpty",
                   "no series"),
                  ("no X-Scope-OrgID (HTTP 401)", spec(None), "QueryFailed", "HTTP 401"),
-                 ("unreachable Prometheus", spec("t1", "http://127.0.0.1:%d" % closed_port()),
+                 ("unreachable Prometheus", spec("t1", "http://127.0.0.1:%d" % free_port()),
                   "QueryFailed", "api/v1/query")]
         for what, sp, reason, text in cases:
             merge_patch(srv, path, {"spec": sp})
