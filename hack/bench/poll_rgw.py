@@ -74,24 +74,25 @@ def proxy(upstream, lat):
     return p, int(m.group(1))
 
 
-def daemon_ready(env, ep, tun):
-    """The real daemon on the cold bucket: seconds to /ready = 200 and to the
-    first poll's end (its /status/blocklist), the poll in the background."""
+def daemon_ready(env, storage, tun, workdir):
+    """The real daemon, compaction off, on a cold bucket: seconds to /ready =
+    200 and to the first poll's end (its /status/blocklist), the poll running
+    in the background. storage is the backend's YAML under storage.trace
+    (4-space indent, list_blocks_concurrency included); tun as in TUNINGS. Used by both modes of hack/bench/poll."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    d = os.path.join(RGW_DIR, "daemon")
+    d = os.path.join(workdir, "daemon")
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
         os.unlink(os.path.join(d, f))
-    cfg = os.path.join(RGW_DIR, "daemon.yaml")
+    cfg = os.path.join(workdir, "daemon.yaml")
     open(cfg, "w").write(
         "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: %d\n"
-        "storage:\n  trace:\n    backend: s3\n    s3:\n      endpoint: %s\n      bucket: %s\n"
-        "      insecure: true\n      forcepathstyle: true\n      list_blocks_concurrency: %d\n"
+        "storage:\n  trace:\n%s"
         "    blocklist_poll_concurrency: %d\n    blocklist_poll_tenant_concurrency: %d\n"
-        "compactor:\n  disabled: true\n  state_dir: %s\n" % (port, ep, BUCKET, tun[3], tun[1], tun[2], d))
+        "compactor:\n  disabled: true\n  state_dir: %s\n" % (port, storage, tun[1], tun[2], d))
 
     def get(path):
         try:
@@ -111,11 +112,11 @@ def daemon_ready(env, ep, tun):
             if st == 200 and json.loads(body).get("first_poll_done"):
                 done = time.time() - t0
                 break
-        time.sleep(0.01 if ready is None else 0.2)
+        time.sleep(0.01 if ready is None else 0.1)
     p.terminate()
     p.wait()
     if ready is None or done is None:
-        sys.exit("daemon on RGW: not ready (%s) or first poll not done (%s)" % (ready, done))
+        sys.exit("daemon: not ready (%s) or first poll not done (%s)" % (ready, done))
     return ready, done
 
 
@@ -216,7 +217,11 @@ def run(e, env):
                         lat, name, r["warm_gets"], r["warmi_gets"]))
             if lat == LATS[0]:
                 bench(["clear", "s3"], penv)
-                ready, done = daemon_ready(penv, "127.0.0.1:%d" % port, TUNINGS[1])
+                ready, done = daemon_ready(
+                    penv, "    backend: s3\n    s3:\n      endpoint: 127.0.0.1:%d\n      bucket: %s\n"
+                    "      insecure: true\n      forcepathstyle: true\n"
+                    "      list_blocks_concurrency: %d\n" % (port, BUCKET, TUNINGS[1][3]),
+                    TUNINGS[1], RGW_DIR)
                 ref = [x for x in rows if x["lat"] == lat and x["tuning"] == "seed"][0]["ref"]
                 print("daemon_time_to_ready_seconds=%.3f first_poll_done_seconds=%.1f "
                       "(tempo 2.7 design: ready after its first poll, >= %.1f s here, +60 s ring "
