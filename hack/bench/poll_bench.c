@@ -328,10 +328,16 @@ collect(struct backend_strlist *keys, const char *root, const char *rel, int dep
         if (e->d_name[0] == '.')
             continue;
         snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", e->d_name);
-        if (depth < 2)
-            collect(keys, root, sub, depth + 1);
-        else
+        if (depth == 2) {
             backend_strlist_add(keys, sub, strlen(sub));
+            continue;
+        }
+        if (e->d_type != DT_DIR)
+            continue; /* a tenant index left by a local run: not part of the bucket */
+        if (collect(keys, root, sub, depth + 1) != 0) {
+            closedir(d);
+            return -1;
+        }
     }
     closedir(d);
     return 0;
@@ -366,6 +372,7 @@ struct tref_tenant {
     struct tindex ti;
     size_t want_compacted; /* retries of live blocks whose meta.json is gone */
     uint8_t (*retry)[16];
+    unsigned long errors; /* as in Tempo, any failed GET or bad meta fails the tenant */
 };
 
 static void
@@ -388,8 +395,13 @@ tref_done(struct backend_get *g, void *ud)
         }
         return;
     }
-    if (g->code != TC_OK || meta_decode_json((const char *)g->body.data, g->body.len, &m, &err))
+    if (g->code == TC_NOTFOUND) /* gone from both: an intermediate block, skipped */
         return;
+    if (g->code != TC_OK || meta_decode_json((const char *)g->body.data, g->body.len, &m, &err)) {
+        fprintf(stderr, "tempo: %s: %s\n", g->key, g->code != TC_OK ? g->errmsg : err.msg);
+        tt->errors++;
+        return;
+    }
     if (compacted) {
         m.compacted = 1;
         m.compacted_s = g->last_modified;
@@ -437,6 +449,7 @@ tref_tenant(void *arg, size_t i)
 
     tindex_init(&tt.ti);
     if (backend_blocks(r->b, tenant, &bb, &err) != TC_OK) {
+        fprintf(stderr, "tempo: %s: %s\n", tenant, err.msg);
         __atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -447,8 +460,12 @@ tref_tenant(void *arg, size_t i)
         tref_get(r, &tt, tenant, tt.retry, tt.want_compacted, 1);
     }
     tt.ti.created_s = (int64_t)tc_now();
-    if (tindex_write(r->b, tenant, &tt.ti, &err) != TC_OK)
+    if (tt.errors)
         __atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+    else if (tindex_write(r->b, tenant, &tt.ti, &err) != TC_OK) {
+        fprintf(stderr, "tempo: %s: index: %s\n", tenant, err.msg);
+        __atomic_add_fetch(&r->errors, 1, __ATOMIC_RELAXED);
+    }
     tc_free(tt.retry);
     tindex_cleanup(&tt.ti);
     backend_blocks_cleanup(&bb);
