@@ -274,6 +274,7 @@ class Scaler:
         self.last_err = {}
         self.failures = {}  # so name -> consecutive failed polls (KEDA's health status)
         self.last = {}  # so name -> {"value", "error", "desired", "replicas", "threshold"}
+        self.scalings = []  # every PATCH that landed: the decision that made it
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -364,6 +365,7 @@ class Scaler:
                     {"spec": {"replicas": new}}, ctype="application/merge-patch+json")
                 if code == 200:
                     hpa.record(now, new - current)
+                    self.scalings.append(dict(info, name=name, time=now))
                     self.log("# scaler: %s %d -> %d (metric %s, threshold %s)" % (
                         ref["name"], current, new, values, info["threshold"]))
         # else: the metric is missing, so the HPA keeps the replicas (no fallback)
