@@ -1,10 +1,12 @@
 /* backend.c - key validation, dispatch and shared helpers (see backend.h). */
 #include "backend/backend.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/mem.h"
 #include "base/uuid.h"
@@ -222,6 +224,55 @@ backend_append_abort(struct backend *b, void *h)
 {
     if (h)
         b->ops->append_abort(b, h);
+}
+
+/* The generic put_fd: pread a part, append it; memory holds one part. */
+static int
+put_fd_parts(struct backend *b, const char *key, int fd, uint64_t size, struct tc_err *err)
+{
+    struct buf part;
+    void *h = NULL;
+    uint64_t done = 0;
+    int rc;
+
+    buf_init(&part, BACKEND_PUT_FD_PART);
+    if (buf_reserve(&part, size < BACKEND_PUT_FD_PART ? (size_t)size + 1 : BACKEND_PUT_FD_PART) !=
+        TC_OK)
+        return tc_err_set(err, TC_NOMEM, "put %s: out of memory", key);
+    if ((rc = b->ops->append_begin(b, key, &h, err)) != TC_OK)
+        goto out;
+    while (done < size) {
+        size_t want = size - done < BACKEND_PUT_FD_PART ? (size_t)(size - done) : BACKEND_PUT_FD_PART;
+        ssize_t k = pread(fd, part.data, want, (off_t)done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = tc_err_set(err, TC_IO, "put %s: read at %llu: %s", key, (unsigned long long)done,
+                            k < 0 ? strerror(errno) : "file shorter than its size");
+            goto out;
+        }
+        if ((rc = b->ops->append(b, h, part.data, (size_t)k, err)) != TC_OK)
+            goto out;
+        done += (uint64_t)k;
+    }
+    rc = b->ops->append_end(b, h, err);
+    h = NULL;
+out:
+    if (h)
+        b->ops->append_abort(b, h);
+    buf_cleanup(&part);
+    return rc;
+}
+
+int
+backend_put_fd(struct backend *b, const char *key, int fd, uint64_t size, struct tc_err *err)
+{
+    int rc = backend_valid_key(key, err);
+
+    if (rc != TC_OK)
+        return rc;
+    return b->ops->put_fd ? b->ops->put_fd(b, key, fd, size, err)
+                          : put_fd_parts(b, key, fd, size, err);
 }
 
 int

@@ -96,6 +96,8 @@ struct backend_ops {
     int (*append)(struct backend *b, void *h, const void *p, size_t n, struct tc_err *err);
     int (*append_end)(struct backend *b, void *h, struct tc_err *err);
     void (*append_abort)(struct backend *b, void *h);
+    /* optional; NULL = backend_put_fd() reads the file in parts through append */
+    int (*put_fd)(struct backend *b, const char *key, int fd, uint64_t size, struct tc_err *err);
     int (*copy)(struct backend *b, const char *src, const char *dst, struct tc_err *err);
     int (*del)(struct backend *b, const char *key, struct tc_err *err);
     int (*find)(struct backend *b, const char *prefix, backend_find_fn fn, void *ud,
@@ -145,6 +147,12 @@ int backend_append_begin(struct backend *b, const char *key, void **h, struct tc
 int backend_append(struct backend *b, void *h, const void *p, size_t n, struct tc_err *err);
 int backend_append_end(struct backend *b, void *h, struct tc_err *err);
 void backend_append_abort(struct backend *b, void *h);
+/* backend_put_fd() writes bytes [0, size) of the open file fd as key, read
+ * with pread (fd's offset is not used); like append, the object appears only
+ * when it is whole. The local backend copies in the kernel; others stream
+ * parts of BACKEND_PUT_FD_PART bytes. fd stays the caller's. */
+#define BACKEND_PUT_FD_PART ((size_t)8 << 20)
+int backend_put_fd(struct backend *b, const char *key, int fd, uint64_t size, struct tc_err *err);
 int backend_copy(struct backend *b, const char *src, const char *dst, struct tc_err *err);
 /* backend_delete() returns TC_NOTFOUND when nothing was there. */
 int backend_delete(struct backend *b, const char *key, struct tc_err *err);

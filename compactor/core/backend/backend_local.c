@@ -359,12 +359,61 @@ backend_local_get_many(struct backend *b, struct backend_get *reqs, size_t n, in
     backend_get_many_serial(b, reqs, n, jitter_ms, done, ud);
 }
 
+/* Copies bytes [0, size) of fd into the temp file of a: in the kernel where
+ * it can (copy_file_range), through a 64 KiB buffer where it cannot. */
+static int
+backend_local_fill(struct backend_local_append *a, int fd, uint64_t size, const char *what,
+                   struct tc_err *err)
+{
+    char chunk[65536];
+    uint64_t off = 0;
+
+    while (off < size) {
+        off64_t in = (off64_t)off;
+        ssize_t k = copy_file_range(fd, &in, a->fd, NULL, (size_t)(size - off), 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break; /* EXDEV, ENOSYS, a special file, or the source ended early */
+        off += (uint64_t)k;
+    }
+    while (off < size) {
+        size_t want = size - off < sizeof(chunk) ? (size_t)(size - off) : sizeof(chunk);
+        ssize_t r = pread(fd, chunk, want, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return tc_err_set(err, TC_IO, "local: %s: read at %llu: %s", what,
+                              (unsigned long long)off, r < 0 ? strerror(errno) : "short file");
+        if (backend_local_write_all(a->fd, chunk, (size_t)r) != TC_OK)
+            return tc_err_set(err, TC_IO, "local: write %s: %s", a->tmp, strerror(errno));
+        off += (uint64_t)r;
+    }
+    return TC_OK;
+}
+
+static int
+backend_local_put_fd(struct backend *b, const char *key, int fd, uint64_t size,
+                     struct tc_err *err)
+{
+    void *h;
+    int rc = backend_local_append_begin(b, key, &h, err);
+
+    if (rc != TC_OK)
+        return rc;
+    if ((rc = backend_local_fill(h, fd, size, key, err)) != TC_OK) {
+        backend_local_append_abort(b, h);
+        return rc;
+    }
+    return backend_local_append_end(b, h, err);
+}
+
 static int
 backend_local_copy(struct backend *b, const char *src, const char *dst, struct tc_err *err)
 {
     struct backend_local *l = (struct backend_local *)b;
     struct buf path;
-    char chunk[65536];
+    struct stat st;
     void *h;
     int fd, rc;
 
@@ -374,24 +423,16 @@ backend_local_copy(struct backend *b, const char *src, const char *dst, struct t
     buf_cleanup(&path);
     if (fd < 0)
         return backend_local_errno(err, "copy", src);
+    if (fstat(fd, &st) != 0) {
+        rc = tc_err_set(err, TC_IO, "local: copy %s: %s", src, strerror(errno));
+        close(fd);
+        return rc;
+    }
     if ((rc = backend_local_append_begin(b, dst, &h, err)) != TC_OK) {
         close(fd);
         return rc;
     }
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof(chunk));
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = tc_err_set(err, TC_IO, "local: copy %s: %s", src, strerror(errno));
-            break;
-        }
-        if (r == 0)
-            break;
-        if ((rc = backend_local_append(b, h, chunk, (size_t)r, err)) != TC_OK)
-            break;
-    }
+    rc = backend_local_fill(h, fd, (uint64_t)st.st_size, src, err);
     close(fd);
     if (rc != TC_OK) {
         backend_local_append_abort(b, h);
@@ -675,6 +716,7 @@ static const struct backend_ops backend_local_ops = {
     .append = backend_local_append,
     .append_end = backend_local_append_end,
     .append_abort = backend_local_append_abort,
+    .put_fd = backend_local_put_fd,
     .copy = backend_local_copy,
     .del = backend_local_del,
     .find = backend_local_find,

@@ -3,8 +3,9 @@
  * shards, index, then meta.json (see vp4_block.h).
  *
  * data.parquet is written by the Parquet writer into a spool file and then
- * streamed into the backend's multipart write in parts of
- * VP4_BLOCK_PART_BYTES, so memory holds one row group and one part.
+ * handed to backend_put_fd(): the local backend copies it in the kernel, S3
+ * streams it as a multipart upload, so memory holds one row group's pages'
+ * bookkeeping and at most one part.
  */
 #include "tempo/vp4_block.h"
 
@@ -24,7 +25,6 @@
 #include "base/uuid.h"
 #include "tempo/vp4_bloom.h"
 
-#define VP4_BLOCK_PART_BYTES ((size_t)8 << 20)
 #define VP4_BLOCK_MAX_SHARDS VP4_BLOOM_MAX_SHARDS
 
 #define B(x) offsetof(struct vp4_block_cfg, x)
@@ -241,51 +241,21 @@ vp4_block_id(const struct vp4_block *w)
     return w->id;
 }
 
-/* Streams the spool file into <tenant>/<id>/data.parquet. */
+/* Writes the spool file as <tenant>/<id>/data.parquet. */
 static int
 upload_data(struct vp4_block *w, uint64_t size, struct tc_err *err)
 {
     char key[BACKEND_MAX_KEY];
-    struct buf part;
-    void *h = NULL;
-    uint64_t done = 0;
     int fd, rc;
 
     block_key(w, "data.parquet", key, sizeof(key));
     fd = open(w->spool, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tc_err_set(err, TC_IO, "block %s: open %s: %s", w->ids, w->spool, strerror(errno));
-    buf_init(&part, VP4_BLOCK_PART_BYTES);
-    if (buf_reserve(&part, VP4_BLOCK_PART_BYTES) != TC_OK) {
-        close(fd);
-        return tc_err_set(err, TC_NOMEM, "block %s: out of memory", w->ids);
-    }
     w->wrote_any = 1;
-    if ((rc = backend_append_begin(w->o.be, key, &h, err)) != TC_OK)
-        goto out;
-    while (done < size) {
-        size_t want =
-            size - done < VP4_BLOCK_PART_BYTES ? (size_t)(size - done) : VP4_BLOCK_PART_BYTES;
-        ssize_t k = pread(fd, part.data, want, (off_t)done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            rc = tc_err_set(err, TC_IO, "block %s: read %s: %s", w->ids, w->spool,
-                            k < 0 ? strerror(errno) : "short file");
-            goto out;
-        }
-        if ((rc = backend_append(w->o.be, h, part.data, (size_t)k, err)) != TC_OK)
-            goto out;
-        done += (uint64_t)k;
-    }
-    rc = backend_append_end(w->o.be, h, err);
-    h = NULL;
+    rc = backend_put_fd(w->o.be, key, fd, size, err);
     if (rc == TC_OK)
         w->data_written = 1;
-out:
-    if (h)
-        backend_append_abort(w->o.be, h);
-    buf_cleanup(&part);
     close(fd);
     return rc;
 }
