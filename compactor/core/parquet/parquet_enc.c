@@ -220,61 +220,173 @@ parquet_rle_decode_u8(const uint8_t *p, const uint8_t *end, int bw, uint8_t *out
     return TC_OK;
 }
 
-static int
-put_bits_group(struct buf *b, int bw, const uint32_t *v, size_t nv)
-{
-    uint64_t tmp[8];
-    uint8_t packed[40];
-    size_t n;
+/*
+ * The hybrid encoder. The run split is fixed (the output must not change):
+ * a run of >= 8 equal values, or one that reaches the end, is an RLE run;
+ * otherwise groups of 8 are bit-packed until a group starts a run of >= 8
+ * (or 63 groups). Levels come as bytes, dictionary indices as uint32; one
+ * body serves both, inlined per element size so the loads are direct.
+ */
+#define RLE_INLINE static inline __attribute__((always_inline))
 
-    for (size_t j = 0; j < 8; j++)
-        tmp[j] = j < nv ? v[j] : 0;
-    n = pack_bits(packed, bw, tmp, 8, 8);
-    return buf_append(b, packed, n);
+RLE_INLINE uint32_t
+rle_at(const void *v, size_t i, int esz)
+{
+    return esz == 1 ? ((const uint8_t *)v)[i] : ((const uint32_t *)v)[i];
+}
+
+/* Length of the run of v[i]'s value starting at i, counting at most up to
+ * index end. Bytes are compared 8 at a time. */
+RLE_INLINE size_t
+rle_run(const void *v, size_t i, size_t end, int esz)
+{
+    size_t j = i + 1;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (esz == 1) {
+        const uint8_t *p = v;
+        uint64_t pat = p[i] * 0x0101010101010101ULL;
+        for (; j + 8 <= end; j += 8) {
+            uint64_t x;
+            memcpy(&x, p + j, 8);
+            x ^= pat;
+            if (x)
+                return j + ((size_t)__builtin_ctzll(x) >> 3) - i;
+        }
+    }
+#endif
+    while (j < end && rle_at(v, j, esz) == rle_at(v, i, esz))
+        j++;
+    return j - i;
+}
+
+RLE_INLINE uint8_t *
+rle_uvarint(uint8_t *o, uint64_t x)
+{
+    while (x >= 0x80) {
+        *o++ = (uint8_t)(x | 0x80);
+        x >>= 7;
+    }
+    *o++ = (uint8_t)x;
+    return o;
+}
+
+/* 8 byte values at bw <= 8 bits fit one word. Writes 8 bytes, of which bw
+ * count (the caller leaves room). */
+RLE_INLINE uint8_t *
+rle_pack8_u8(uint8_t *o, int bw, const uint8_t *v)
+{
+    uint64_t x, acc = 0, mask = ((uint64_t)1 << bw) - 1;
+
+    memcpy(&x, v, 8);
+    for (int j = 0; j < 8; j++)
+        acc |= ((x >> (8 * j)) & mask) << (j * bw);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(o, &acc, 8);
+#else
+    for (int k = 0; k < 8; k++)
+        o[k] = (uint8_t)(acc >> (8 * k));
+#endif
+    return o + bw;
+}
+
+/* One group of 8 (a short last group is zero-padded). */
+RLE_INLINE uint8_t *
+rle_group(uint8_t *o, int bw, const void *v, size_t off, size_t cnt, int esz)
+{
+    if (esz == 1) {
+        uint8_t tmp[8] = {0};
+        const uint8_t *p = (const uint8_t *)v + off;
+        if (cnt < 8) {
+            memcpy(tmp, p, cnt);
+            p = tmp;
+        }
+        /* the level widths get constant shifts */
+        switch (bw) {
+        case 1:
+            return rle_pack8_u8(o, 1, p);
+        case 2:
+            return rle_pack8_u8(o, 2, p);
+        case 3:
+            return rle_pack8_u8(o, 3, p);
+        default:
+            return rle_pack8_u8(o, bw, p);
+        }
+    }
+    {
+        const uint32_t *q = (const uint32_t *)v + off;
+        uint32_t mask = (uint32_t)(((uint64_t)1 << bw) - 1);
+        uint64_t acc = 0;
+        int nacc = 0;
+        for (size_t j = 0; j < 8; j++) {
+            acc |= (uint64_t)(j < cnt ? q[j] & mask : 0) << nacc;
+            nacc += bw;
+            while (nacc >= 8) {
+                *o++ = (uint8_t)acc;
+                acc >>= 8;
+                nacc -= 8;
+            }
+        }
+        return o; /* 8 * bw bits: nacc is 0 */
+    }
+}
+
+RLE_INLINE int
+rle_encode(struct buf *b, int bw, const void *v, size_t n, int esz)
+{
+    /* worst case: a run header (<= 10 bytes) and value (<= 4) per 8 values,
+     * the packed bits, and the 8-byte stores' slack */
+    size_t groups_max = n / 8 + 2, bound = groups_max * (14 + (size_t)bw) + 8;
+    int nb = (bw + 7) / 8, rc;
+    uint8_t *o0, *o;
+    size_t i = 0;
+
+    if (bw < 0 || bw > (esz == 1 ? 8 : 32))
+        return TC_INVAL;
+    if ((rc = buf_reserve(b, bound)) != TC_OK)
+        return rc;
+    o0 = o = (uint8_t *)b->data + b->len;
+    while (i < n) {
+        size_t run = rle_run(v, i, n, esz);
+        if (run >= 8 || i + run == n) {
+            uint32_t x = rle_at(v, i, esz);
+            o = rle_uvarint(o, (uint64_t)run << 1);
+            for (int k = 0; k < nb; k++)
+                *o++ = (uint8_t)(x >> (8 * k));
+            i += run;
+            continue;
+        }
+        {
+            size_t start = i, groups = 0;
+            while (i < n) {
+                if (groups > 0 && i + 8 <= n && rle_run(v, i, i + 8, esz) >= 8)
+                    break;
+                i = i + 8 < n ? i + 8 : n;
+                if (++groups >= 63)
+                    break;
+            }
+            *o++ = (uint8_t)((groups << 1) | 1); /* < 128: one varint byte */
+            for (size_t g = 0; g < groups; g++) {
+                size_t off = start + g * 8;
+                o = rle_group(o, bw, v, off, off + 8 <= n ? 8 : n - off, esz);
+            }
+        }
+    }
+    b->len += (size_t)(o - o0);
+    b->data[b->len] = '\0';
+    return TC_OK;
 }
 
 int
 parquet_rle_encode(struct buf *b, int bw, const uint32_t *v, size_t n)
 {
-    size_t i = 0;
-    int rc = TC_OK;
+    return rle_encode(b, bw, v, n, 4);
+}
 
-    while (i < n && rc == TC_OK) {
-        size_t run = 1;
-        while (i + run < n && v[i + run] == v[i])
-            run++;
-        if (run >= 8 || i + run == n) {
-            int nb = (bw + 7) / 8;
-            rc = buf_put_uvarint(b, (uint64_t)run << 1);
-            for (int k = 0; k < nb && rc == TC_OK; k++) {
-                uint8_t c = (uint8_t)(v[i] >> (8 * k));
-                rc = buf_append(b, &c, 1);
-            }
-            i += run;
-            continue;
-        }
-        /* bit-pack groups of 8 until a long run starts (checked per group) */
-        {
-            size_t start = i, groups = 0;
-            while (i < n) {
-                size_t r2 = 1;
-                while (i + r2 < n && v[i + r2] == v[i])
-                    r2++;
-                if (r2 >= 8 && groups > 0)
-                    break;
-                i = i + 8 < n ? i + 8 : n;
-                groups++;
-                if (groups >= 63)
-                    break;
-            }
-            rc = buf_put_uvarint(b, ((uint64_t)groups << 1) | 1);
-            for (size_t g = 0; g < groups && rc == TC_OK; g++) {
-                size_t off = start + g * 8;
-                rc = put_bits_group(b, bw, v + off, off + 8 <= n ? 8 : n - off);
-            }
-        }
-    }
-    return rc;
+int
+parquet_rle_encode_u8(struct buf *b, int bw, const uint8_t *v, size_t n)
+{
+    return rle_encode(b, bw, v, n, 1);
 }
 
 int

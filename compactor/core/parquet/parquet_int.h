@@ -24,6 +24,8 @@ int parquet_rle_decode_u8(const uint8_t *p, const uint8_t *end, int bw, uint8_t 
                           uint8_t max);
 /* Encoder: appends the hybrid encoding of n values (no length prefix). */
 int parquet_rle_encode(struct buf *b, int bw, const uint32_t *v, size_t n);
+/* The same encoding of byte values (levels), bw <= 8. */
+int parquet_rle_encode_u8(struct buf *b, int bw, const uint8_t *v, size_t n);
 
 /* DELTA_BINARY_PACKED. Decodes up to `n` values (exactly n required) as
  * int64 (32-bit columns wrap at 32 bits when is32). *used = bytes consumed. */

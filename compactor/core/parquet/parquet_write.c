@@ -731,18 +731,14 @@ page_flush(struct parquet_writer *w, int col, struct tc_err *err)
         goto nomem;
     buf_reset(&w->page);
     if (max_rep > 0) {
-        for (size_t i = 0; i < c->n; i++)
-            w->u32[i] = c->rep[i];
-        if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_rep), w->u32,
-                                     c->n)) != TC_OK)
+        if ((rc = parquet_rle_encode_u8(&w->page, parquet_bit_width((uint64_t)max_rep), c->rep,
+                                        c->n)) != TC_OK)
             goto nomem;
         rep_len = w->page.len;
     }
     if (max_def > 0) {
-        for (size_t i = 0; i < c->n; i++)
-            w->u32[i] = c->def[i];
-        if ((rc = parquet_rle_encode(&w->page, parquet_bit_width((uint64_t)max_def), w->u32,
-                                     c->n)) != TC_OK)
+        if ((rc = parquet_rle_encode_u8(&w->page, parquet_bit_width((uint64_t)max_def), c->def,
+                                        c->n)) != TC_OK)
             goto nomem;
         def_len = w->page.len - rep_len;
     }
