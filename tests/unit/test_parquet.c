@@ -165,8 +165,8 @@ TEST(rle_encode_matches_reference)
             ASSERT_OK(parquet_rle_encode_u8(&b, bw, lv, n));
             ASSERT_EQ(b.len, rlen);
             ASSERT_MEM_EQ(b.data, ref, rlen);
-            ASSERT_OK(parquet_rle_decode_u8((uint8_t *)b.data, (uint8_t *)b.data + b.len, bw,
-                                            lvout, n, (uint8_t)mask));
+            ASSERT_OK(parquet_rle_decode_u8((uint8_t *)b.data, (uint8_t *)b.data + b.len, bw, lvout,
+                                            n, (uint8_t)mask));
             ASSERT_MEM_EQ(lv, lvout, n);
         }
         buf_cleanup(&b);
@@ -405,7 +405,7 @@ TEST(nav_reads_present_absent_and_null)
     parquet_schema_free(s);
 }
 
-TEST_MAIN(TEST_ENTRY(rle_roundtrip), TEST_ENTRY(rle_encode_matches_reference), TEST_ENTRY(nav_reads_present_absent_and_null),
-          TEST_ENTRY(delta_roundtrip), TEST_ENTRY(codecs_roundtrip),
-          TEST_ENTRY(real_blocks_read_completely), TEST_ENTRY(real_block_footer_and_page_index),
-          TEST_ENTRY(open_errors_name_the_file))
+TEST_MAIN(TEST_ENTRY(rle_roundtrip), TEST_ENTRY(rle_encode_matches_reference),
+          TEST_ENTRY(nav_reads_present_absent_and_null), TEST_ENTRY(delta_roundtrip),
+          TEST_ENTRY(codecs_roundtrip), TEST_ENTRY(real_blocks_read_completely),
+          TEST_ENTRY(real_block_footer_and_page_index), TEST_ENTRY(open_errors_name_the_file))

@@ -242,7 +242,8 @@ put_fd_parts(struct backend *b, const char *key, int fd, uint64_t size, struct t
     if ((rc = b->ops->append_begin(b, key, &h, err)) != TC_OK)
         goto out;
     while (done < size) {
-        size_t want = size - done < BACKEND_PUT_FD_PART ? (size_t)(size - done) : BACKEND_PUT_FD_PART;
+        size_t want =
+            size - done < BACKEND_PUT_FD_PART ? (size_t)(size - done) : BACKEND_PUT_FD_PART;
         ssize_t k = pread(fd, part.data, want, (off_t)done);
         if (k < 0 && errno == EINTR)
             continue;

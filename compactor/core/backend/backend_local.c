@@ -393,8 +393,7 @@ backend_local_fill(struct backend_local_append *a, int fd, uint64_t size, const 
 }
 
 static int
-backend_local_put_fd(struct backend *b, const char *key, int fd, uint64_t size,
-                     struct tc_err *err)
+backend_local_put_fd(struct backend *b, const char *key, int fd, uint64_t size, struct tc_err *err)
 {
     void *h;
     int rc = backend_local_append_begin(b, key, &h, err);
