@@ -636,7 +636,82 @@ TEST(copy_of_one_big_rowgroup_stays_small)
     ASSERT_LT((size_t)ckb * 1024, decoded / 4);
 }
 
+/* Chunk bounds of integer columns: signed columns order negatives first,
+ * UINT_32/UINT_64 columns order them last (their high bit set). */
+TEST(writer_integer_bounds_follow_signedness)
+{
+    static const int64_t v64[] = {5, -3, 7, INT64_MIN + 1, 0, INT64_MAX - 1, -1};
+    static const int32_t v32[] = {5, -3, 7, INT32_MIN + 1, 0, INT32_MAX - 1, -1};
+    struct parquet_schema_builder *sb = parquet_sb_new("root");
+    struct parquet_schema *s;
+    struct parquet_writer_opts o;
+    struct parquet_writer *w;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
+    struct parquet_row row;
+    struct parquet_write_info info;
+    struct parquet_reader *r;
+    const struct parquet_filemeta *m;
+    struct tc_err err;
+    char path[600];
+    int64_t x64;
+    int32_t x32;
+
+    parquet_sb_leaf(sb, "s64", PARQUET_REQUIRED, PARQUET_INT64, PARQUET_CT_NONE,
+                    PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "u64", PARQUET_REQUIRED, PARQUET_INT64, PARQUET_CT_UINT_64,
+                    PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "s32", PARQUET_REQUIRED, PARQUET_INT32, PARQUET_CT_NONE,
+                    PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
+    parquet_sb_leaf(sb, "u32", PARQUET_REQUIRED, PARQUET_INT32, PARQUET_CT_UINT_32,
+                    PARQUET_COLENC_PLAIN, PARQUET_SNAPPY);
+    ASSERT_OK(parquet_sb_build(sb, &s, &err));
+    snprintf(path, sizeof(path), "%s/ints.parquet", test_tmpdir());
+    memset(&o, 0, sizeof(o));
+    ASSERT_OK(parquet_writer_open(&w, path, s, &o, &err));
+    ASSERT_OK(parquet_rowset_init(&rs, s));
+    for (size_t i = 0; i < TC_ARRAY_LEN(v64); i++) {
+        parquet_rowset_reset(&rs);
+        for (int c = 0; c < 2; c++)
+            ASSERT_OK(parquet_colbuf_push(&rs.cols[c], 0, 0, 1, &v64[i], 8));
+        for (int c = 2; c < 4; c++)
+            ASSERT_OK(parquet_colbuf_push(&rs.cols[c], 0, 0, 1, &v32[i], 4));
+        rs.nrows++;
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        ASSERT(parquet_rowiter_next(&it, &row));
+        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
+        parquet_rowiter_cleanup(&it);
+    }
+    ASSERT_OK(parquet_writer_close(w, &info, &err));
+    parquet_writer_free(w);
+    parquet_rowset_cleanup(&rs);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    m = parquet_reader_meta(r);
+    ASSERT_EQ(m->nrowgroups, 1);
+    for (int c = 0; c < 4; c++)
+        ASSERT(m->rowgroups[0].cols[c].stats.has_min && m->rowgroups[0].cols[c].stats.has_max);
+    memcpy(&x64, m->rowgroups[0].cols[0].stats.min, 8);
+    ASSERT_EQ(x64, INT64_MIN + 1);
+    memcpy(&x64, m->rowgroups[0].cols[0].stats.max, 8);
+    ASSERT_EQ(x64, INT64_MAX - 1);
+    memcpy(&x64, m->rowgroups[0].cols[1].stats.min, 8);
+    ASSERT_EQ(x64, 0);
+    memcpy(&x64, m->rowgroups[0].cols[1].stats.max, 8);
+    ASSERT_EQ(x64, -1); /* 2^64 - 1 unsigned */
+    memcpy(&x32, m->rowgroups[0].cols[2].stats.min, 4);
+    ASSERT_EQ(x32, INT32_MIN + 1);
+    memcpy(&x32, m->rowgroups[0].cols[2].stats.max, 4);
+    ASSERT_EQ(x32, INT32_MAX - 1);
+    memcpy(&x32, m->rowgroups[0].cols[3].stats.min, 4);
+    ASSERT_EQ(x32, 0);
+    memcpy(&x32, m->rowgroups[0].cols[3].stats.max, 4);
+    ASSERT_EQ(x32, -1);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
+}
+
 TEST_MAIN(TEST_ENTRY(cursor_equals_rowgroups_vp4_many_pages),
+          TEST_ENTRY(writer_integer_bounds_follow_signedness),
           TEST_ENTRY(cursor_equals_rowgroups_big_and_small_pages),
           TEST_ENTRY(cursor_equals_rowgroups_projected), TEST_ENTRY(cursor_skips_empty_rowgroups),
           TEST_ENTRY(cursor_corrupt_page_header_names_column),

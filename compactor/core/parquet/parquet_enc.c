@@ -626,8 +626,8 @@ parquet_compress(int codec, const uint8_t *src, size_t len, struct buf *out, str
     }
 }
 
-static int
-is_unsigned(const struct parquet_node *leaf)
+int
+parquet_leaf_unsigned(const struct parquet_node *leaf)
 {
     if (leaf->converted >= PARQUET_CT_UINT_8 && leaf->converted <= PARQUET_CT_UINT_64)
         return 1;
@@ -645,7 +645,7 @@ parquet_value_cmp(const struct parquet_node *leaf, const uint8_t *a, uint32_t al
         int32_t x, y;
         memcpy(&x, a, 4);
         memcpy(&y, b, 4);
-        if (is_unsigned(leaf))
+        if (parquet_leaf_unsigned(leaf))
             return (uint32_t)x < (uint32_t)y ? -1 : (uint32_t)x > (uint32_t)y;
         return x < y ? -1 : x > y;
     }
@@ -653,7 +653,7 @@ parquet_value_cmp(const struct parquet_node *leaf, const uint8_t *a, uint32_t al
         int64_t x, y;
         memcpy(&x, a, 8);
         memcpy(&y, b, 8);
-        if (is_unsigned(leaf))
+        if (parquet_leaf_unsigned(leaf))
             return (uint64_t)x < (uint64_t)y ? -1 : (uint64_t)x > (uint64_t)y;
         return x < y ? -1 : x > y;
     }

@@ -48,6 +48,8 @@ void parquet_stats_cleanup(struct parquet_stats *st);
 
 /* Unsigned byte-wise / logical comparison of two values of a column, used
  * for statistics. Returns <0, 0, >0. */
+/* 1 when an INT32/INT64 leaf holds unsigned values (converted or logical type). */
+int parquet_leaf_unsigned(const struct parquet_node *leaf);
 int parquet_value_cmp(const struct parquet_node *leaf, const uint8_t *a, uint32_t alen,
                       const uint8_t *b, uint32_t blen);
 

@@ -493,6 +493,66 @@ mm_add(struct minmax *m, const struct parquet_node *leaf, const uint8_t *p, uint
     m->any = 1;
 }
 
+/* An integer as a key whose unsigned order is the column's order. */
+#define MM_KEY(x, sbit, uns) ((uns) ? (x) : (x) ^ (sbit))
+
+/* The page's bounds: integers (most of vParquet4's fixed-width columns) by a
+ * native scan over the page, other types value by value. */
+static void
+page_minmax(struct minmax *m, const struct parquet_node *leaf, const struct parquet_colbuf *c)
+{
+    size_t i, lo = 0, hi = 0;
+
+    if (c->nv == 0)
+        return;
+    if (leaf->type == PARQUET_INT64 && c->width == 8) {
+        int uns = parquet_leaf_unsigned(leaf);
+        uint64_t x, kl, kh, k;
+        memcpy(&x, c->fixed, 8);
+        kl = kh = MM_KEY(x, (uint64_t)1 << 63, uns);
+        for (i = 1; i < c->nv; i++) {
+            memcpy(&x, c->fixed + i * 8, 8);
+            k = MM_KEY(x, (uint64_t)1 << 63, uns);
+            if (k < kl) {
+                kl = k;
+                lo = i;
+            }
+            if (k > kh) {
+                kh = k;
+                hi = i;
+            }
+        }
+    } else if (leaf->type == PARQUET_INT32 && c->width == 4) {
+        int uns = parquet_leaf_unsigned(leaf);
+        uint32_t x, kl, kh, k;
+        memcpy(&x, c->fixed, 4);
+        kl = kh = MM_KEY(x, (uint32_t)1 << 31, uns);
+        for (i = 1; i < c->nv; i++) {
+            memcpy(&x, c->fixed + i * 4, 4);
+            k = MM_KEY(x, (uint32_t)1 << 31, uns);
+            if (k < kl) {
+                kl = k;
+                lo = i;
+            }
+            if (k > kh) {
+                kh = k;
+                hi = i;
+            }
+        }
+    } else {
+        for (i = 0; i < c->nv; i++) {
+            const uint8_t *p;
+            uint32_t n;
+            value_at(c, i, &p, &n);
+            mm_add(m, leaf, p, n);
+        }
+        return;
+    }
+    value_at(c, lo, &m->min, &m->minl);
+    value_at(c, hi, &m->max, &m->maxl);
+    m->any = 1;
+}
+
 /* Column-index bounds of byte arrays are cut to PARQUET_COLIDX_LIMIT bytes; a
  * cut max is rounded up so it stays an upper bound. Pages keep only the cut
  * bound, so a page of big values does not pin them. Sets *len; returns p or
@@ -720,12 +780,7 @@ page_flush(struct parquet_writer *w, int col, struct tc_err *err)
     if (enc == PARQUET_RLE_DICTIONARY && !wc->dict_on)
         enc = PARQUET_PLAIN; /* the fallback of a full dictionary */
     memset(&mm, 0, sizeof(mm));
-    for (size_t i = 0; i < c->nv; i++) {
-        const uint8_t *p;
-        uint32_t n;
-        value_at(c, i, &p, &n);
-        mm_add(&mm, leaf, p, n);
-    }
+    page_minmax(&mm, leaf, c);
     mm.nulls = (int64_t)(c->n - c->nv);
     if ((rc = ensure_i64(w, c->n + 1)) != TC_OK)
         goto nomem;
