@@ -24,6 +24,7 @@ Runs only with TC_E2E=1 (make e2e; CI sets it): otherwise one SKIP.
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -526,12 +527,21 @@ def builtin_run(srv, gw, rgw, bucket, kl, sc, write_values, vfile, scaled_out, d
     ok = wait(scaled_out, 120, 0.5)
     tb.mark("scale-out")
     aus = ((srv.req("GET", CR_PATH)[1] or {}).get("status") or {}).get("autoscaler") or {}
-    t.ok(ok and aus.get("desiredReplicas", 0) >= 2 and aus.get("lastValue", 0) >
-         int(THRESHOLD1),
+    # Judged on the scale-out's own Scaled event: status.autoscaler holds only the latest
+    # query, which can read 0 right after a scale-out (new pods report after their first
+    # plan; CI once saw lastValue 0.0 at 4 replicas).
+    ups = []
+    for e in events_for(srv, REL):
+        m = re.search(r"from (\d+) to (\d+) replicas .*returned ([0-9.e+-]+), threshold (\S+)",
+                      e[2] or "")
+        if e[1] == "Scaled" and m and int(m.group(2)) > int(m.group(1)):
+            ups.append((int(m.group(1)), int(m.group(2)), float(m.group(3)), m.group(4)))
+    up_ok = bool(ups) and all(v > int(THRESHOLD1) * a and thr == THRESHOLD1
+                              for a, b, v, thr in ups)
+    t.ok(ok and up_ok and aus.get("desiredReplicas", 0) >= 2,
          "mode builtin, no scaler process: outstanding blocks above threshold %s per replica: "
-         "the controller scales out to %d replicas, all ready (status.autoscaler lastValue "
-         "%s, desiredReplicas %s)" % (THRESHOLD1, _replicas(srv), aus.get("lastValue"),
-                                      aus.get("desiredReplicas")), json.dumps(aus))
+         "the controller scales out to %d replicas, all ready (scale-outs (from, to, metric, "
+         "threshold): %s)" % (THRESHOLD1, _replicas(srv), ups), json.dumps(aus))
     ok = wait(drained, 360, 1.0)
     tb.mark("drained, scale-in")
     t.ok(ok and peak[0] >= 3,
