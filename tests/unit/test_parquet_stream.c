@@ -690,22 +690,25 @@ TEST(writer_integer_bounds_follow_signedness)
     ASSERT_EQ(m->nrowgroups, 1);
     for (int c = 0; c < 4; c++)
         ASSERT(m->rowgroups[0].cols[c].stats.has_min && m->rowgroups[0].cols[c].stats.has_max);
-    memcpy(&x64, m->rowgroups[0].cols[0].stats.min, 8);
-    ASSERT_EQ(x64, INT64_MIN + 1);
-    memcpy(&x64, m->rowgroups[0].cols[0].stats.max, 8);
-    ASSERT_EQ(x64, INT64_MAX - 1);
-    memcpy(&x64, m->rowgroups[0].cols[1].stats.min, 8);
-    ASSERT_EQ(x64, 0);
-    memcpy(&x64, m->rowgroups[0].cols[1].stats.max, 8);
-    ASSERT_EQ(x64, -1); /* 2^64 - 1 unsigned */
-    memcpy(&x32, m->rowgroups[0].cols[2].stats.min, 4);
-    ASSERT_EQ(x32, INT32_MIN + 1);
-    memcpy(&x32, m->rowgroups[0].cols[2].stats.max, 4);
-    ASSERT_EQ(x32, INT32_MAX - 1);
-    memcpy(&x32, m->rowgroups[0].cols[3].stats.min, 4);
-    ASSERT_EQ(x32, 0);
-    memcpy(&x32, m->rowgroups[0].cols[3].stats.max, 4);
-    ASSERT_EQ(x32, -1);
+    /* the bounds as int64, sign-extended from 32 bits for the INT32 columns */
+    for (int c = 0; c < 4; c++) {
+        static const int64_t want[4][2] = {{INT64_MIN + 1, INT64_MAX - 1},
+                                           {0, -1}, /* 2^64 - 1 unsigned */
+                                           {INT32_MIN + 1, INT32_MAX - 1},
+                                           {0, -1}}; /* 2^32 - 1 unsigned */
+        const struct parquet_stats *st = &m->rowgroups[0].cols[c].stats;
+        if (c < 2) {
+            memcpy(&x64, st->min, 8);
+            ASSERT_EQ(x64, want[c][0]);
+            memcpy(&x64, st->max, 8);
+            ASSERT_EQ(x64, want[c][1]);
+        } else {
+            memcpy(&x32, st->min, 4);
+            ASSERT_EQ(x32, want[c][0]);
+            memcpy(&x32, st->max, 4);
+            ASSERT_EQ(x32, want[c][1]);
+        }
+    }
     parquet_reader_free(r);
     parquet_schema_free(s);
 }

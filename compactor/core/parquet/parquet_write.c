@@ -493,8 +493,22 @@ mm_add(struct minmax *m, const struct parquet_node *leaf, const uint8_t *p, uint
     m->any = 1;
 }
 
-/* An integer as a key whose unsigned order is the column's order. */
-#define MM_KEY(x, sbit, uns) ((uns) ? (x) : (x) ^ (sbit))
+/* Value i of an INT32/INT64 page as a 64-bit key whose unsigned order is the
+ * column's order: signed values get their sign bit flipped, 32-bit ones are
+ * widened first. */
+static inline uint64_t
+mm_int_key(const struct parquet_colbuf *c, size_t i, int uns)
+{
+    if (c->width == 8) {
+        uint64_t x;
+        memcpy(&x, c->fixed + i * 8, 8);
+        return uns ? x : x ^ ((uint64_t)1 << 63);
+    } else {
+        uint32_t x;
+        memcpy(&x, c->fixed + i * 4, 4);
+        return uns ? x : x ^ ((uint32_t)1 << 31);
+    }
+}
 
 /* The page's bounds: integers (most of vParquet4's fixed-width columns) by a
  * native scan over the page, other types value by value. */
@@ -505,31 +519,13 @@ page_minmax(struct minmax *m, const struct parquet_node *leaf, const struct parq
 
     if (c->nv == 0)
         return;
-    if (leaf->type == PARQUET_INT64 && c->width == 8) {
+    if ((leaf->type == PARQUET_INT64 && c->width == 8) ||
+        (leaf->type == PARQUET_INT32 && c->width == 4)) {
         int uns = parquet_leaf_unsigned(leaf);
-        uint64_t x, kl, kh, k;
-        memcpy(&x, c->fixed, 8);
-        kl = kh = MM_KEY(x, (uint64_t)1 << 63, uns);
+        uint64_t kl, kh, k;
+        kl = kh = mm_int_key(c, 0, uns);
         for (i = 1; i < c->nv; i++) {
-            memcpy(&x, c->fixed + i * 8, 8);
-            k = MM_KEY(x, (uint64_t)1 << 63, uns);
-            if (k < kl) {
-                kl = k;
-                lo = i;
-            }
-            if (k > kh) {
-                kh = k;
-                hi = i;
-            }
-        }
-    } else if (leaf->type == PARQUET_INT32 && c->width == 4) {
-        int uns = parquet_leaf_unsigned(leaf);
-        uint32_t x, kl, kh, k;
-        memcpy(&x, c->fixed, 4);
-        kl = kh = MM_KEY(x, (uint32_t)1 << 31, uns);
-        for (i = 1; i < c->nv; i++) {
-            memcpy(&x, c->fixed + i * 4, 4);
-            k = MM_KEY(x, (uint32_t)1 << 31, uns);
+            k = mm_int_key(c, i, uns);
             if (k < kl) {
                 kl = k;
                 lo = i;
