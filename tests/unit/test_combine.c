@@ -693,9 +693,74 @@ TEST(trace_over_max_bytes_per_trace)
     parquet_arena_cleanup(&arena);
 }
 
+/*
+ * A copy byte-equal to an earlier one adds nothing to the combiner, so the
+ * merge skips it, but only when it is not the last: the last trace is the
+ * final one, whose own duplicates the combiner keeps. Trace 0x34, R(01) A(02)
+ * in block P, C(04) twice and a copy of A in block Q:
+ *   - inputs P, P, Q: the second P is skipped; its 2 spans count as deduped,
+ *     A of Q too (3); Q is final, so both Cs stay: R A C C;
+ *   - inputs P, Q, P: nothing is skipped; Q is not final, so its A and its
+ *     second C are deduped, then the last P's R and A (4): R A C.
+ * Skipping the last P as well would make Q final: R A C C, 1 deduped.
+ */
+TEST(byte_equal_copy_skipped_unless_final)
+{
+    struct sp sp_p[] = {{1, 0, SERVER, 100, 100, 0, 0, 0, 0}, {2, 1, CLIENT, 110, 10, 0, 0, 0, 0}};
+    struct sp sp_q[] = {{2, 1, CLIENT, 110, 10, 0, 0, 0, 0},
+                        {4, 1, CLIENT, 130, 10, 0, 0, 0, 0},
+                        {4, 1, CLIENT, 130, 10, 0, 0, 0, 0}};
+    struct vp4_trace *p[1], *q[1];
+    struct meta m[3], m2[3];
+    const struct meta *in[3] = {&m[0], &m[1], &m[2]};
+    const struct meta *in2[3] = {&m2[0], &m2[1], &m2[2]};
+    struct compact_cfg cfg;
+    struct compact_result res;
+    struct backend *be;
+    struct tc_err err;
+    uint32_t spans, traces;
+
+    snprintf(root, sizeof(root), "/tmp/tc-combine.XXXXXX");
+    ASSERT(mkdtemp(root) != NULL);
+    log_set_level("error");
+    parquet_arena_init(&arena);
+    be = backend_local_new(root, &err);
+    ASSERT(be != NULL);
+    p[0] = trace_new(100, 200, "svc", "root");
+    add_rs(p[0], "svc", sp_p, 2);
+    q[0] = trace_new(110, 140, "svc", "root");
+    add_rs(q[0], "svc", sp_q, 3);
+    memset(&cfg, 0, sizeof(cfg));
+    vp4_block_cfg_defaults(&cfg.block);
+    compact_metrics_init();
+
+    write_block(be, p, 1, &m[0]);
+    write_block(be, p, 1, &m[1]);
+    write_block(be, q, 1, &m[2]);
+    ASSERT_OK(compact_job(be, NULL, "t1", in, 3, &cfg, NULL, NULL, NULL, &res, &err));
+    ASSERT_U64_EQ(res.objects_combined, 1);
+    ASSERT_U64_EQ(res.spans_deduped, 3);
+    count_spans(&res.out, &spans, &traces);
+    ASSERT_EQ(traces, 1);
+    ASSERT_EQ(spans, 4);
+
+    write_block(be, p, 1, &m2[0]);
+    write_block(be, q, 1, &m2[1]);
+    write_block(be, p, 1, &m2[2]);
+    ASSERT_OK(compact_job(be, NULL, "t1", in2, 3, &cfg, NULL, NULL, NULL, &res, &err));
+    ASSERT_U64_EQ(res.objects_combined, 1);
+    ASSERT_U64_EQ(res.spans_deduped, 4);
+    count_spans(&res.out, &spans, &traces);
+    ASSERT_EQ(traces, 1);
+    ASSERT_EQ(spans, 3);
+    backend_free(be);
+    parquet_arena_cleanup(&arena);
+}
+
 TEST_MAIN(TEST_ENTRY(nested_set_numbering), TEST_ENTRY(nested_set_counter_shared_across_roots),
           TEST_ENTRY(same_span_id_two_kinds), TEST_ENTRY(more_than_two_spans_one_id),
           TEST_ENTRY(disconnected_span), TEST_ENTRY(no_root_leaves_bounds),
           TEST_ENTRY(service_stats), TEST_ENTRY(three_inputs_final_not_recorded),
           TEST_ENTRY(sort_ties_by_span_id_then_rebatch_appends),
-          TEST_ENTRY(trace_over_max_bytes_per_trace))
+          TEST_ENTRY(trace_over_max_bytes_per_trace),
+          TEST_ENTRY(byte_equal_copy_skipped_unless_final))

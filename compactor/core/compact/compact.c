@@ -180,6 +180,16 @@ row_spans(const struct job *j, const struct parquet_row *row)
     return row->v1[j->spanid_col] - row->v0[j->spanid_col];
 }
 
+/* 1 if row sel[i] is byte-equal to one of sel[0..i). */
+static int
+row_seen(const struct job *j, const size_t *sel, size_t i)
+{
+    for (size_t p = 0; p < i; p++)
+        if (parquet_row_equal(&j->in[sel[p]].row, &j->in[sel[i]].row))
+            return 1;
+    return 0;
+}
+
 /* Writes the merged form of the rows of one trace ID (sel[0..k)). */
 static int
 merge_one(struct job *j, const size_t *sel, size_t k, struct tc_err *err)
@@ -187,7 +197,8 @@ merge_one(struct job *j, const size_t *sel, size_t k, struct tc_err *err)
     const struct vp4_trace *traces[COMPACT_MAX_INPUTS];
     struct combine_stats st;
     struct vp4_trace *t, *out;
-    size_t i, est = 0;
+    size_t i, m = 0, est = 0;
+    uint64_t skipped = 0;
     int rc, equal = 1;
 
     if (k == 1)
@@ -209,17 +220,24 @@ merge_one(struct job *j, const size_t *sel, size_t k, struct tc_err *err)
     }
     parquet_arena_reset(&j->arena);
     for (i = 0; i < k; i++) {
+        /* A copy byte-equal to an earlier row adds no span: the combiner
+         * would drop all of them as known. Not the last row, which the
+         * combiner treats as final (its own duplicates are kept). */
+        if (i > 0 && i + 1 < k && row_seen(j, sel, i)) {
+            skipped += row_spans(j, &j->in[sel[i]].row);
+            continue;
+        }
         rc = vp4_trace_from_row(&j->in[sel[i]].row, j->schema, &j->arena, &t, err);
         if (rc != TC_OK)
             return rc;
-        traces[i] = t;
+        traces[m++] = t;
     }
     memset(&st, 0, sizeof(st));
-    rc = combine_traces(traces, k, &j->arena, &out, &st, err);
+    rc = combine_traces(traces, m, &j->arena, &out, &st, err);
     if (rc != TC_OK)
         return rc;
     j->res->objects_combined++;
-    j->res->spans_deduped += st.spans_deduped;
+    j->res->spans_deduped += st.spans_deduped + skipped;
     j->res->disconnected += st.disconnected ? 1 : 0;
     j->res->rootless += st.rootless ? 1 : 0;
     return vp4_block_add_trace(j->out, out, err);
