@@ -713,8 +713,104 @@ TEST(writer_integer_bounds_follow_signedness)
     parquet_schema_free(s);
 }
 
+/* Page bounds of a dictionary-encoded column (taken from the page's
+ * distinct values) equal a scan of the page's values: strings drawn from a
+ * small set in a scrambled order, so values repeat within and across pages
+ * and each page's bounds differ. Checked against the rows at the page's
+ * first_row boundaries in the offset index. */
+TEST(writer_dictionary_page_bounds_match_a_scan)
+{
+    enum { NROWS = 3000, NWORDS = 40 };
+    char words[NWORDS][8];
+    struct parquet_schema_builder *sb = parquet_sb_new("root");
+    struct parquet_schema *s;
+    struct parquet_writer_opts o;
+    struct parquet_writer *w;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
+    struct parquet_row row;
+    struct parquet_write_info info;
+    struct parquet_reader *r;
+    const struct parquet_filemeta *m;
+    struct tc_err err;
+    char path[600];
+    int pick[NROWS], set[3] = {0, 0, 0}, pages = 0;
+    uint32_t x = 12345;
+
+    /* lexical order unrelated to k, some a prefix of another ("" and "c") */
+    for (int k = 0; k < NWORDS; k++) {
+        if (k % 20 == 19)
+            words[k][0] = '\0';
+        else if (k % 10 == 4)
+            snprintf(words[k], sizeof(words[k]), "%c", 'a' + (k * 11) % 26);
+        else
+            snprintf(words[k], sizeof(words[k]), "%c%02d", 'a' + (k * 11) % 26, k);
+    }
+    parquet_sb_leaf(sb, "w", PARQUET_REQUIRED, PARQUET_BYTE_ARRAY, PARQUET_CT_UTF8,
+                    PARQUET_COLENC_DICT, PARQUET_SNAPPY);
+    ASSERT_OK(parquet_sb_build(sb, &s, &err));
+    snprintf(path, sizeof(path), "%s/dict.parquet", test_tmpdir());
+    memset(&o, 0, sizeof(o));
+    o.page_bytes = 300; /* ~40 rows a page */
+    ASSERT_OK(parquet_writer_open(&w, path, s, &o, &err));
+    ASSERT_OK(parquet_rowset_init(&rs, s));
+    for (int i = 0; i < NROWS; i++) {
+        /* 3 random words per 37 rows: pages see different subsets, two
+         * of a page's few values are its bounds, values repeat within and
+         * across pages, and every word is a bound somewhere */
+        if (i % 37 == 0)
+            for (int k = 0; k < 3; k++) {
+                x = x * 1103515245u + 12345u;
+                set[k] = (int)((x >> 16) % NWORDS);
+            }
+        x = x * 1103515245u + 12345u;
+        pick[i] = set[(x >> 16) % 3];
+        parquet_rowset_reset(&rs);
+        ASSERT_OK(
+            parquet_colbuf_push(&rs.cols[0], 0, 0, 1, words[pick[i]], strlen(words[pick[i]])));
+        rs.nrows++;
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        ASSERT(parquet_rowiter_next(&it, &row));
+        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
+        parquet_rowiter_cleanup(&it);
+    }
+    ASSERT_OK(parquet_writer_close(w, &info, &err));
+    parquet_writer_free(w);
+    parquet_rowset_cleanup(&rs);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    m = parquet_reader_meta(r);
+    for (int g = 0, row0 = 0; g < m->nrowgroups; g++) {
+        struct parquet_page_index pi;
+        ASSERT_OK(parquet_reader_page_index(r, g, 0, &pi, &err));
+        ASSERT(pi.has_column_index);
+        for (int i = 0; i < pi.npages; i++) {
+            int64_t end = i + 1 < pi.npages ? pi.locs[i + 1].first_row : m->rowgroups[g].num_rows;
+            const char *lo = NULL, *hi = NULL;
+            for (int64_t k = pi.locs[i].first_row; k < end; k++) {
+                const char *v = words[pick[row0 + k]];
+                if (lo == NULL || strcmp(v, lo) < 0)
+                    lo = v;
+                if (hi == NULL || strcmp(v, hi) > 0)
+                    hi = v;
+            }
+            ASSERT(lo != NULL);
+            ASSERT_EQ(pi.bounds[i].min_len, strlen(lo));
+            ASSERT_EQ(pi.bounds[i].max_len, strlen(hi));
+            ASSERT(memcmp(pi.bounds[i].min, lo, strlen(lo)) == 0);
+            ASSERT(memcmp(pi.bounds[i].max, hi, strlen(hi)) == 0);
+            pages++;
+        }
+        parquet_page_index_cleanup(&pi);
+        row0 += (int)m->rowgroups[g].num_rows;
+    }
+    ASSERT_GE(pages, 10);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
+}
+
 TEST_MAIN(TEST_ENTRY(cursor_equals_rowgroups_vp4_many_pages),
           TEST_ENTRY(writer_integer_bounds_follow_signedness),
+          TEST_ENTRY(writer_dictionary_page_bounds_match_a_scan),
           TEST_ENTRY(cursor_equals_rowgroups_big_and_small_pages),
           TEST_ENTRY(cursor_equals_rowgroups_projected), TEST_ENTRY(cursor_skips_empty_rowgroups),
           TEST_ENTRY(cursor_corrupt_page_header_names_column),

@@ -23,6 +23,9 @@ struct dict {
     struct parquet_colbuf vals;
     uint32_t *slots; /* index + 1, 0 = empty */
     size_t nslots;
+    uint32_t *seen; /* per value: the page (gen) that last used it */
+    size_t seencap;
+    uint32_t gen;
 };
 
 /* A value owned by the writer (a page or chunk bound). */
@@ -262,16 +265,26 @@ parquet_writer_rowgroup_last_key(const struct parquet_writer *w, int g, uint32_t
 
 /* ---- dictionary ---- */
 
-static uint64_t
+/* Only the slot depends on the hash (the dictionary keeps insertion order):
+ * 8 bytes per multiply, inline, since most values are short. */
+static inline uint64_t
 hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ULL, w;
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
     }
-    return h;
+    if (n) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    h ^= h >> 33; /* the slot takes the low bits: fold the high ones in */
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 29);
 }
 
 static void
@@ -549,6 +562,37 @@ page_minmax(struct minmax *m, const struct parquet_node *leaf, const struct parq
     m->any = 1;
 }
 
+/* The bounds of a dictionary page: each distinct value once, in the order of
+ * its first use in the page, so ties resolve as a scan of the page would. */
+static int
+dict_page_minmax(struct dict *d, struct minmax *m, const struct parquet_node *leaf,
+                 const uint32_t *idx, size_t n)
+{
+    if (d->vals.nv > d->seencap) {
+        size_t ncap = d->vals.nv * 2;
+        uint32_t *ns = tc_reallocarray(d->seen, ncap, sizeof(uint32_t));
+        if (ns == NULL)
+            return TC_NOMEM;
+        memset(ns + d->seencap, 0, (ncap - d->seencap) * sizeof(uint32_t));
+        d->seen = ns;
+        d->seencap = ncap;
+    }
+    if (++d->gen == 0) { /* wrapped: forget every mark */
+        memset(d->seen, 0, d->seencap * sizeof(uint32_t));
+        d->gen = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p;
+        uint32_t len;
+        if (d->seen[idx[i]] == d->gen)
+            continue;
+        d->seen[idx[i]] = d->gen;
+        value_at(&d->vals, idx[i], &p, &len);
+        mm_add(m, leaf, p, len);
+    }
+    return TC_OK;
+}
+
 /* Column-index bounds of byte arrays are cut to PARQUET_COLIDX_LIMIT bytes; a
  * cut max is rounded up so it stays an upper bound. Pages keep only the cut
  * bound, so a page of big values does not pin them. Sets *len; returns p or
@@ -679,6 +723,7 @@ wcol_cleanup(struct wcol *wc)
     parquet_colbuf_cleanup(&wc->pend);
     parquet_colbuf_cleanup(&wc->d.vals);
     tc_free(wc->d.slots);
+    tc_free(wc->d.seen);
     obound_free(&wc->cmin);
     obound_free(&wc->cmax);
 }
@@ -776,7 +821,8 @@ page_flush(struct parquet_writer *w, int col, struct tc_err *err)
     if (enc == PARQUET_RLE_DICTIONARY && !wc->dict_on)
         enc = PARQUET_PLAIN; /* the fallback of a full dictionary */
     memset(&mm, 0, sizeof(mm));
-    page_minmax(&mm, leaf, c);
+    if (enc != PARQUET_RLE_DICTIONARY)
+        page_minmax(&mm, leaf, c);
     mm.nulls = (int64_t)(c->n - c->nv);
     if ((rc = ensure_i64(w, c->n + 1)) != TC_OK)
         goto nomem;
@@ -803,6 +849,8 @@ page_flush(struct parquet_writer *w, int col, struct tc_err *err)
             if ((rc = dict_add(&wc->d, p, n, &w->u32[i])) != TC_OK)
                 goto nomem;
         }
+        if ((rc = dict_page_minmax(&wc->d, &mm, leaf, w->u32, c->nv)) != TC_OK)
+            goto nomem;
         bw = (uint8_t)parquet_bit_width(wc->d.vals.nv ? wc->d.vals.nv - 1 : 0);
         if ((rc = buf_append(&w->page, &bw, 1)) != TC_OK ||
             (rc = parquet_rle_encode(&w->page, bw, w->u32, c->nv)) != TC_OK)
