@@ -11,6 +11,8 @@ Called by hack/bench/poll (MODE=rgw or both). Environment:
                       running afterwards with KEEP_RGW=1 (the upload of 1.4 M
                       objects takes ~30 min on 2 cores, so keep it between runs)
   GEN_DIR             the generated local bucket to upload (kept)
+  ONLY, REPEAT        one tuning only ("seed" or "tempo-defaults"); n alternating
+                      runs of the reference and ours per cell, minimum of each
 Prints key=value lines and a table; exits 1 when a goal is missed.
 """
 import json
