@@ -11,6 +11,7 @@
 #include "parquet/thrift.h"
 #include "tempo/meta.h"
 #include "tempo/vp4.h"
+#include "tempo/vp4_int.h"
 #include "tools/tools.h"
 
 static const char *blk = "b27b0e53-66a0-4505-afd6-434ae3cd4a10";
@@ -150,7 +151,164 @@ TEST(projected_test_block_first_trace)
     parquet_schema_free(s);
 }
 
-/* row -> trace -> row is the identity for every row of a file */
+/* ---- the direct row reader against the tree reader ---- */
+
+/* First difference between two traces into w ("" when equal): every field
+ * of the model, lists item by item. */
+#define DIFF_(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            snprintf(w, wn, __VA_ARGS__);                                                          \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+static int
+bytes_same(struct vp4_bytes a, struct vp4_bytes b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+static int
+ostr_same(struct vp4_ostr a, struct vp4_ostr b)
+{
+    return a.set == b.set && bytes_same(a.v, b.v);
+}
+
+static int
+attrs_diff(const struct vp4_attrs *x, const struct vp4_attrs *y, const char *at, char *w, size_t wn)
+{
+    DIFF_(x->n == y->n, "%s.attrs: %u vs %u", at, x->n, y->n);
+    for (uint32_t i = 0; i < x->n; i++) {
+        const struct vp4_attr *a = &x->a[i], *b = &y->a[i];
+        DIFF_(bytes_same(a->key, b->key), "%s.attrs[%u].key", at, i);
+        DIFF_(a->is_array == b->is_array, "%s.attrs[%u].is_array", at, i);
+        DIFF_(a->nstr == b->nstr && a->nint == b->nint && a->ndbl == b->ndbl &&
+                  a->nbool == b->nbool,
+              "%s.attrs[%u]: value counts", at, i);
+        for (uint32_t k = 0; k < a->nstr; k++)
+            DIFF_(bytes_same(a->str[k], b->str[k]), "%s.attrs[%u].str[%u]", at, i, k);
+        DIFF_(a->nint == 0 || memcmp(a->ints, b->ints, a->nint * 8) == 0, "%s.attrs[%u].ints", at,
+              i);
+        DIFF_(a->ndbl == 0 || memcmp(a->dbls, b->dbls, a->ndbl * 8) == 0, "%s.attrs[%u].dbls", at,
+              i);
+        DIFF_(a->nbool == 0 || memcmp(a->bools, b->bools, a->nbool) == 0, "%s.attrs[%u].bools", at,
+              i);
+        DIFF_(ostr_same(a->unsupported, b->unsupported), "%s.attrs[%u].unsupported", at, i);
+    }
+    return 0;
+}
+
+static int
+dedicated_diff(const struct vp4_ostr *a, const struct vp4_ostr *b, const char *at, char *w,
+               size_t wn)
+{
+    for (int i = 0; i < 10; i++)
+        DIFF_(ostr_same(a[i], b[i]), "%s.dedicated[%d]", at, i);
+    return 0;
+}
+
+static int
+span_diff(const struct vp4_span *a, const struct vp4_span *b, const char *at, char *w, size_t wn)
+{
+    char sub[160];
+
+    DIFF_(bytes_same(a->span_id, b->span_id), "%s.span_id", at);
+    DIFF_(bytes_same(a->parent_span_id, b->parent_span_id), "%s.parent_span_id", at);
+    DIFF_(a->parent_id == b->parent_id, "%s.parent_id", at);
+    DIFF_(a->nested_left == b->nested_left, "%s.nested_left", at);
+    DIFF_(a->nested_right == b->nested_right, "%s.nested_right", at);
+    DIFF_(bytes_same(a->name, b->name), "%s.name", at);
+    DIFF_(a->kind == b->kind, "%s.kind", at);
+    DIFF_(bytes_same(a->trace_state, b->trace_state), "%s.trace_state", at);
+    DIFF_(a->start == b->start, "%s.start", at);
+    DIFF_(a->duration == b->duration, "%s.duration", at);
+    DIFF_(a->status_code == b->status_code, "%s.status_code", at);
+    DIFF_(bytes_same(a->status_message, b->status_message), "%s.status_message", at);
+    if (attrs_diff(&a->attrs, &b->attrs, at, w, wn))
+        return 1;
+    DIFF_(a->dropped_attrs == b->dropped_attrs, "%s.dropped_attrs", at);
+    DIFF_(a->nevents == b->nevents, "%s.nevents %u vs %u", at, a->nevents, b->nevents);
+    for (uint32_t q = 0; q < a->nevents; q++) {
+        const struct vp4_event *x = &a->events[q], *y = &b->events[q];
+        snprintf(sub, sizeof(sub), "%s.events[%u]", at, q);
+        DIFF_(x->time_since_start == y->time_since_start, "%s.time_since_start", sub);
+        DIFF_(bytes_same(x->name, y->name), "%s.name", sub);
+        if (attrs_diff(&x->attrs, &y->attrs, sub, w, wn))
+            return 1;
+        DIFF_(x->dropped_attrs == y->dropped_attrs, "%s.dropped_attrs", sub);
+    }
+    DIFF_(a->dropped_events == b->dropped_events, "%s.dropped_events", at);
+    DIFF_(a->nlinks == b->nlinks, "%s.nlinks %u vs %u", at, a->nlinks, b->nlinks);
+    for (uint32_t q = 0; q < a->nlinks; q++) {
+        const struct vp4_link *x = &a->links[q], *y = &b->links[q];
+        snprintf(sub, sizeof(sub), "%s.links[%u]", at, q);
+        DIFF_(bytes_same(x->trace_id, y->trace_id), "%s.trace_id", sub);
+        DIFF_(bytes_same(x->span_id, y->span_id), "%s.span_id", sub);
+        DIFF_(bytes_same(x->trace_state, y->trace_state), "%s.trace_state", sub);
+        if (attrs_diff(&x->attrs, &y->attrs, sub, w, wn))
+            return 1;
+        DIFF_(x->dropped_attrs == y->dropped_attrs, "%s.dropped_attrs", sub);
+    }
+    DIFF_(a->dropped_links == b->dropped_links, "%s.dropped_links", at);
+    DIFF_(ostr_same(a->http_method, b->http_method), "%s.http_method", at);
+    DIFF_(ostr_same(a->http_url, b->http_url), "%s.http_url", at);
+    DIFF_(a->has_http_status == b->has_http_status && a->http_status == b->http_status,
+          "%s.http_status", at);
+    return dedicated_diff(a->dedicated, b->dedicated, at, w, wn);
+}
+
+static int
+trace_diff(const struct vp4_trace *a, const struct vp4_trace *b, char *w, size_t wn)
+{
+    char at[160];
+
+    w[0] = 0;
+    DIFF_(bytes_same(a->trace_id, b->trace_id), "trace_id");
+    DIFF_(bytes_same(a->trace_id_text, b->trace_id_text), "trace_id_text");
+    DIFF_(a->start == b->start && a->end == b->end && a->duration == b->duration, "times");
+    DIFF_(bytes_same(a->root_service, b->root_service), "root_service");
+    DIFF_(bytes_same(a->root_span, b->root_span), "root_span");
+    DIFF_(a->nstats == b->nstats, "nstats %u vs %u", a->nstats, b->nstats);
+    for (uint32_t i = 0; i < a->nstats; i++)
+        DIFF_(bytes_same(a->stats[i].service, b->stats[i].service) &&
+                  a->stats[i].span_count == b->stats[i].span_count &&
+                  a->stats[i].error_count == b->stats[i].error_count,
+              "stats[%u]", i);
+    DIFF_(a->nrs == b->nrs, "nrs %u vs %u", a->nrs, b->nrs);
+    for (uint32_t i = 0; i < a->nrs; i++) {
+        const struct vp4_resource_spans *x = &a->rs[i], *y = &b->rs[i];
+        snprintf(at, sizeof(at), "rs[%u]", i);
+        if (attrs_diff(&x->attrs, &y->attrs, at, w, wn))
+            return 1;
+        DIFF_(x->dropped_attrs == y->dropped_attrs, "%s.dropped_attrs", at);
+        DIFF_(bytes_same(x->service_name, y->service_name), "%s.service_name", at);
+        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
+            DIFF_(ostr_same(x->wellknown[k], y->wellknown[k]), "%s.wellknown[%d]", at, k);
+        if (dedicated_diff(x->dedicated, y->dedicated, at, w, wn))
+            return 1;
+        DIFF_(x->nss == y->nss, "%s.nss %u vs %u", at, x->nss, y->nss);
+        for (uint32_t j = 0; j < x->nss; j++) {
+            const struct vp4_scope_spans *p = &x->ss[j], *q = &y->ss[j];
+            snprintf(at, sizeof(at), "rs[%u].ss[%u]", i, j);
+            DIFF_(bytes_same(p->scope_name, q->scope_name), "%s.scope_name", at);
+            DIFF_(bytes_same(p->scope_version, q->scope_version), "%s.scope_version", at);
+            if (attrs_diff(&p->scope_attrs, &q->scope_attrs, at, w, wn))
+                return 1;
+            DIFF_(p->scope_dropped_attrs == q->scope_dropped_attrs, "%s.scope_dropped_attrs", at);
+            DIFF_(p->nspans == q->nspans, "%s.nspans %u vs %u", at, p->nspans, q->nspans);
+            for (uint32_t k = 0; k < p->nspans; k++) {
+                snprintf(at, sizeof(at), "rs[%u].ss[%u].spans[%u]", i, j, k);
+                if (span_diff(&p->spans[k], &q->spans[k], at, w, wn))
+                    return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* row -> trace -> row is the identity for every row of a file, and the
+ * direct reader (vp4_trace_from_row's) gives what the tree reader gives */
 static void
 model_roundtrip_file(const char *path, const struct parquet_schema *s, long *rows_out)
 {
@@ -163,6 +321,7 @@ model_roundtrip_file(const char *path, const struct parquet_schema *s, long *row
     struct parquet_rowiter it;
     int eof = 0;
     long rows = 0;
+    char where[256];
 
     ASSERT_OK(parquet_reader_open(&r, path, &err));
     ASSERT_OK(parquet_reader_project(r, s, &err));
@@ -170,13 +329,16 @@ model_roundtrip_file(const char *path, const struct parquet_schema *s, long *row
     ASSERT_OK(parquet_rowset_init(&rs, s));
     parquet_arena_init(&a);
     for (;;) {
-        struct vp4_trace *t;
+        struct vp4_trace *t, *tt;
         ASSERT_OK(parquet_cursor_next(cur, &row, &eof, &err));
         if (eof)
             break;
         parquet_arena_reset(&a);
         parquet_rowset_reset(&rs);
-        ASSERT_OK(vp4_trace_from_row(&row, s, &a, &t, &err));
+        ASSERT_OK(vp4_trace_from_row_direct(&row, s, &a, &t, &err));
+        ASSERT_OK(vp4_trace_from_row_tree(&row, s, &a, &tt, &err));
+        if (trace_diff(tt, t, where, sizeof(where)))
+            TEST_FAIL_("row %ld of %s: the readers differ at %s", rows, path, where);
         ASSERT_OK(vp4_trace_to_rowset(t, s, &a, &rs, &err));
         ASSERT_OK(parquet_rowiter_init(&it, &rs));
         ASSERT(parquet_rowiter_next(&it, &back));
@@ -880,6 +1042,358 @@ TEST(traceid_column_index_bytes_equal_tempos)
     tc_free(ours);
 }
 
+TEST(direct_reader_declines_other_schemas)
+{
+    TEST_NEED_SHARED(shared);
+    struct parquet_schema *s;
+    struct parquet_reader *r;
+    struct parquet_cursor *cur;
+    struct parquet_row row;
+    struct parquet_arena a;
+    struct vp4_trace *t;
+    struct tc_err err;
+    int eof;
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    /* the file's own (pre-release) schema is not the layout: declined,
+     * and vp4_trace_from_row still reads it by name */
+    ASSERT_OK(parquet_reader_open(&r, v4_path(shared), &err));
+    ASSERT_OK(parquet_cursor_new(&cur, r, &err));
+    ASSERT_OK(parquet_cursor_next(cur, &row, &eof, &err));
+    parquet_arena_init(&a);
+    ASSERT_EQ(vp4_trace_from_row_direct(&row, parquet_reader_schema(r), &a, &t, &err), TC_DECLINED);
+    ASSERT_OK(vp4_trace_from_row(&row, parquet_reader_schema(r), &a, &t, &err));
+    ASSERT_GT(t->nrs, 0);
+    parquet_arena_cleanup(&a);
+    parquet_cursor_free(cur);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
+}
+
+/* ---- hand-built traces: every list empty or not, nulls and values ---- */
+
+struct tb {
+    struct parquet_arena *a;
+    uint64_t rnd;
+    unsigned serial; /* makes every string distinct, so a swapped field shows */
+};
+
+static uint32_t
+tb_rand(struct tb *b, uint32_t n)
+{
+    b->rnd = b->rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(b->rnd >> 33) % n;
+}
+
+static struct vp4_bytes
+tb_str(struct tb *b, const char *what)
+{
+    char tmp[64];
+    int n = snprintf(tmp, sizeof(tmp), "%s-%u", what, b->serial++);
+    uint8_t *p = parquet_arena_alloc(b->a, (size_t)n + 1);
+    struct vp4_bytes r = {p, (uint32_t)n};
+
+    ASSERT(p != NULL);
+    memcpy(p, tmp, (size_t)n);
+    if (tb_rand(b, 8) == 0) /* sometimes an empty, non-null string */
+        r.len = 0;
+    return r;
+}
+
+static struct vp4_ostr
+tb_ostr(struct tb *b, const char *what)
+{
+    struct vp4_ostr o = {0, {(const uint8_t *)"", 0}};
+
+    if (tb_rand(b, 2)) {
+        o.set = 1;
+        o.v = tb_str(b, what);
+    }
+    return o;
+}
+
+#define TB_ALLOC(b, n, T) ((T *)parquet_arena_alloc((b)->a, sizeof(T) * ((n) ? (n) : 1)))
+
+static void
+tb_attrs(struct tb *b, struct vp4_attrs *out)
+{
+    out->n = tb_rand(b, 4);
+    out->a = TB_ALLOC(b, out->n, struct vp4_attr);
+    for (uint32_t i = 0; i < out->n; i++) {
+        struct vp4_attr *at = &out->a[i];
+        at->key = tb_str(b, "key");
+        at->is_array = (int)tb_rand(b, 2);
+        at->nstr = tb_rand(b, 4);
+        at->nint = tb_rand(b, 3);
+        at->ndbl = tb_rand(b, 3);
+        at->nbool = tb_rand(b, 3);
+        at->str = TB_ALLOC(b, at->nstr, struct vp4_bytes);
+        at->ints = TB_ALLOC(b, at->nint, int64_t);
+        at->dbls = TB_ALLOC(b, at->ndbl, double);
+        at->bools = TB_ALLOC(b, at->nbool, uint8_t);
+        for (uint32_t k = 0; k < at->nstr; k++)
+            at->str[k] = tb_str(b, "val");
+        for (uint32_t k = 0; k < at->nint; k++)
+            at->ints[k] = (int64_t)b->serial++ * -1000003;
+        for (uint32_t k = 0; k < at->ndbl; k++)
+            at->dbls[k] = b->serial++ + 0.25;
+        for (uint32_t k = 0; k < at->nbool; k++)
+            at->bools[k] = (uint8_t)tb_rand(b, 2);
+        at->unsupported = tb_ostr(b, "unsup");
+    }
+}
+
+static void
+tb_dedicated(struct tb *b, struct vp4_ostr *d)
+{
+    for (int i = 0; i < 10; i++)
+        d[i] = tb_ostr(b, "ded");
+}
+
+static void
+tb_span(struct tb *b, struct vp4_span *s)
+{
+    s->span_id = tb_str(b, "sid");
+    s->parent_span_id = tb_str(b, "psid");
+    s->parent_id = (int32_t)b->serial++;
+    s->nested_left = (int32_t)b->serial++;
+    s->nested_right = -(int32_t)b->serial++;
+    s->name = tb_str(b, "name");
+    s->kind = b->serial++;
+    s->trace_state = tb_str(b, "ts");
+    s->start = 1700000000000000000ULL + b->serial++;
+    s->duration = b->serial++;
+    s->status_code = b->serial++;
+    s->status_message = tb_str(b, "msg");
+    tb_attrs(b, &s->attrs);
+    s->dropped_attrs = (int32_t)b->serial++;
+    s->nevents = tb_rand(b, 3);
+    s->events = TB_ALLOC(b, s->nevents, struct vp4_event);
+    for (uint32_t q = 0; q < s->nevents; q++) {
+        s->events[q].time_since_start = b->serial++;
+        s->events[q].name = tb_str(b, "ev");
+        tb_attrs(b, &s->events[q].attrs);
+        s->events[q].dropped_attrs = (int32_t)b->serial++;
+    }
+    s->dropped_events = (int32_t)b->serial++;
+    s->nlinks = tb_rand(b, 3);
+    s->links = TB_ALLOC(b, s->nlinks, struct vp4_link);
+    for (uint32_t q = 0; q < s->nlinks; q++) {
+        s->links[q].trace_id = tb_str(b, "ltid");
+        s->links[q].span_id = tb_str(b, "lsid");
+        s->links[q].trace_state = tb_str(b, "lts");
+        tb_attrs(b, &s->links[q].attrs);
+        s->links[q].dropped_attrs = (int32_t)b->serial++;
+    }
+    s->dropped_links = (int32_t)b->serial++;
+    s->http_method = tb_ostr(b, "GET");
+    s->http_url = tb_ostr(b, "url");
+    s->has_http_status = (int)tb_rand(b, 2);
+    s->http_status = s->has_http_status ? (int64_t)b->serial++ : 0;
+    tb_dedicated(b, s->dedicated);
+}
+
+/* A random trace: up to 3 rs, ss, spans, 3 attrs with up to 3 values of
+ * each kind, events and links; empty lists and nulls at every level. */
+static struct vp4_trace *
+tb_trace(struct tb *b)
+{
+    struct vp4_trace *t = TB_ALLOC(b, 1, struct vp4_trace);
+
+    t->trace_id = tb_str(b, "tid");
+    t->trace_id_text = tb_str(b, "tidtext");
+    t->start = b->serial++;
+    t->end = b->serial++;
+    t->duration = b->serial++;
+    t->root_service = tb_str(b, "rsvc");
+    t->root_span = tb_str(b, "rspan");
+    t->nstats = tb_rand(b, 3);
+    t->stats = TB_ALLOC(b, t->nstats, struct vp4_service_stats);
+    for (uint32_t i = 0; i < t->nstats; i++) {
+        t->stats[i].service = tb_str(b, "svc");
+        t->stats[i].span_count = b->serial++;
+        t->stats[i].error_count = 0xfffffff0u + tb_rand(b, 15); /* uint32 above INT32_MAX */
+    }
+    t->nrs = tb_rand(b, 4);
+    t->rs = TB_ALLOC(b, t->nrs, struct vp4_resource_spans);
+    for (uint32_t i = 0; i < t->nrs; i++) {
+        struct vp4_resource_spans *r = &t->rs[i];
+        tb_attrs(b, &r->attrs);
+        r->dropped_attrs = (int32_t)b->serial++;
+        r->service_name = tb_str(b, "svc");
+        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
+            r->wellknown[k] = tb_ostr(b, "wk");
+        tb_dedicated(b, r->dedicated);
+        r->nss = tb_rand(b, 4);
+        r->ss = TB_ALLOC(b, r->nss, struct vp4_scope_spans);
+        for (uint32_t j = 0; j < r->nss; j++) {
+            struct vp4_scope_spans *ss = &r->ss[j];
+            ss->scope_name = tb_str(b, "scope");
+            ss->scope_version = tb_str(b, "ver");
+            tb_attrs(b, &ss->scope_attrs);
+            ss->scope_dropped_attrs = (int32_t)b->serial++;
+            ss->nspans = tb_rand(b, 4);
+            ss->spans = TB_ALLOC(b, ss->nspans, struct vp4_span);
+            for (uint32_t k = 0; k < ss->nspans; k++)
+                tb_span(b, &ss->spans[k]);
+        }
+    }
+    return t;
+}
+
+TEST(direct_reader_equals_tree_reader_hand_built)
+{
+    enum { NT = 400 };
+    struct parquet_schema *s;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
+    struct parquet_row row;
+    struct parquet_arena a, ra;
+    struct tc_err err;
+    struct tb b;
+    struct vp4_trace **orig;
+    char where[256];
+    int n = 0, empty_rs = 0, empty_spans = 0, events = 0, links = 0, arrays = 0;
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    ASSERT_OK(parquet_rowset_init(&rs, s));
+    parquet_arena_init(&a);
+    parquet_arena_init(&ra);
+    b.a = &a;
+    b.rnd = 12345;
+    b.serial = 1;
+    orig = TB_ALLOC(&b, NT, struct vp4_trace *);
+    /* all traces in one rowset: rows after the first start mid-buffer */
+    for (int i = 0; i < NT; i++) {
+        orig[i] = tb_trace(&b);
+        ASSERT_OK(vp4_trace_to_rowset(orig[i], s, &a, &rs, &err));
+    }
+    ASSERT_OK(parquet_rowiter_init(&it, &rs));
+    while (parquet_rowiter_next(&it, &row)) {
+        struct vp4_trace *tt, *td;
+        const struct vp4_trace *o = orig[n];
+        parquet_arena_reset(&ra);
+        ASSERT_OK(vp4_trace_from_row_tree(&row, s, &ra, &tt, &err));
+        ASSERT_OK(vp4_trace_from_row_direct(&row, s, &ra, &td, &err));
+        if (trace_diff(tt, td, where, sizeof(where)))
+            TEST_FAIL_("trace %d: the readers differ at %s", n, where);
+        if (trace_diff(o, td, where, sizeof(where)))
+            TEST_FAIL_("trace %d: the direct reader differs from what was written at %s", n, where);
+        /* the shapes the traces cover */
+        empty_rs += o->nrs == 0;
+        for (uint32_t i = 0; i < o->nrs; i++)
+            for (uint32_t j = 0; j < o->rs[i].nss; j++) {
+                const struct vp4_scope_spans *ss = &o->rs[i].ss[j];
+                empty_spans += ss->nspans == 0;
+                for (uint32_t k = 0; k < ss->nspans; k++) {
+                    events += ss->spans[k].nevents > 0;
+                    links += ss->spans[k].nlinks > 0;
+                    for (uint32_t q = 0; q < ss->spans[k].attrs.n; q++)
+                        arrays +=
+                            ss->spans[k].attrs.a[q].is_array && ss->spans[k].attrs.a[q].nstr > 1;
+                }
+            }
+        n++;
+    }
+    ASSERT_EQ(n, NT);
+    ASSERT_GT(empty_rs, 0);
+    ASSERT_GT(empty_spans, 0);
+    ASSERT_GT(events, 0);
+    ASSERT_GT(links, 0);
+    ASSERT_GT(arrays, 0);
+    parquet_rowiter_cleanup(&it);
+    parquet_arena_cleanup(&ra);
+    parquet_arena_cleanup(&a);
+    parquet_rowset_cleanup(&rs);
+    parquet_schema_free(s);
+}
+
+/* One trace with one scope of two spans, each with one event. */
+static struct vp4_trace *
+two_span_trace(struct tb *b)
+{
+    struct vp4_trace *t;
+
+    do
+        t = tb_trace(b);
+    while (t->nrs == 0 || t->rs[0].nss == 0);
+    t->nrs = 1;
+    t->rs[0].nss = 1;
+    t->rs[0].ss[0].nspans = 2;
+    t->rs[0].ss[0].spans = TB_ALLOC(b, 2, struct vp4_span);
+    for (int k = 0; k < 2; k++) {
+        tb_span(b, &t->rs[0].ss[0].spans[k]);
+        t->rs[0].ss[0].spans[k].nevents = 1;
+        t->rs[0].ss[0].spans[k].events = TB_ALLOC(b, 1, struct vp4_event);
+    }
+    return t;
+}
+
+TEST(direct_reader_rejects_rows_whose_columns_disagree)
+{
+    struct parquet_schema *s;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
+    struct parquet_row row;
+    struct parquet_arena a;
+    struct tc_err err;
+    struct tb b;
+    struct vp4_trace *t;
+    int c_name = -1, c_kind = -1, c_evname = -1;
+
+    ASSERT_OK(vp4_schema_new(&s, &err));
+    c_name = parquet_schema_find(s, SPANS "Name");
+    c_kind = parquet_schema_find(s, SPANS "Kind");
+    c_evname = parquet_schema_find(s, SPANS "Events.list.element.Name");
+    ASSERT(c_name >= 0 && c_kind >= 0 && c_evname >= 0);
+    parquet_arena_init(&a);
+    b.a = &a;
+    b.rnd = 99;
+    b.serial = 1;
+    for (int variant = 0; variant < 4; variant++) {
+        struct parquet_colbuf *cb;
+        ASSERT_OK(parquet_rowset_init(&rs, s));
+        ASSERT_OK(vp4_trace_to_rowset(two_span_trace(&b), s, &a, &rs, &err));
+        ASSERT_OK(vp4_trace_to_rowset(two_span_trace(&b), s, &a, &rs, &err));
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        ASSERT(parquet_rowiter_next(&it, &row));
+        ASSERT_OK(vp4_trace_from_row_direct(&row, s, &a, &t, &err));
+        ASSERT_EQ(t->rs[0].ss[0].nspans, 2);
+        switch (variant) {
+        case 0: /* the second span's Name starts a new scope: 2 scopes of 1 span */
+            cb = &rs.cols[c_name];
+            ASSERT_EQ(cb->rep[row.l0[c_name] + 1], 3);
+            cb->rep[row.l0[c_name] + 1] = 2;
+            break;
+        case 1: /* Kind has one span fewer than SpanID */
+            it.l1[c_kind]--;
+            it.v1[c_kind]--;
+            break;
+        case 2: /* Kind has a third span: the next row's first entry */
+            it.l1[c_kind]++;
+            it.v1[c_kind]++;
+            break;
+        default: /* the first span's event list is empty in Events.Name only */
+            cb = &rs.cols[c_evname];
+            ASSERT_EQ(cb->def[row.l0[c_evname]], cb->max_def);
+            cb->def[row.l0[c_evname]] = (uint8_t)(cb->max_def - 1);
+            it.v0[c_evname]++;
+            break;
+        }
+        tc_err_clear(&err);
+        ASSERT_EQ(vp4_trace_from_row_direct(&row, s, &a, &t, &err), TC_CORRUPT);
+        ASSERT_STR_CONTAINS(err.msg, variant == 0   ? SPANS "Name"
+                                     : variant == 3 ? SPANS "Events.list.element.Name"
+                                                    : SPANS "Kind");
+        /* and so through the public entry point */
+        ASSERT_EQ(vp4_trace_from_row(&row, s, &a, &t, &err), TC_CORRUPT);
+        parquet_rowiter_cleanup(&it);
+        parquet_rowset_cleanup(&rs);
+    }
+    parquet_arena_cleanup(&a);
+    parquet_schema_free(s);
+}
+
 TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(source_reads_one_range_per_row_group),
           TEST_ENTRY(generator_overlap_for_compaction_tests),
           TEST_ENTRY(generator_tenant_refused_or_escaped),
@@ -890,4 +1404,7 @@ TEST_MAIN(TEST_ENTRY(schema_matches_tempo_layout), TEST_ENTRY(source_reads_one_r
           TEST_ENTRY(projected_test_block_first_trace), TEST_ENTRY(model_roundtrip_real_block),
           TEST_ENTRY(generated_block_roundtrip_and_writer_features),
           TEST_ENTRY(small_pages_make_a_usable_page_index),
-          TEST_ENTRY(row_groups_cut_by_size_and_memory_bounded))
+          TEST_ENTRY(row_groups_cut_by_size_and_memory_bounded),
+          TEST_ENTRY(direct_reader_declines_other_schemas),
+          TEST_ENTRY(direct_reader_equals_tree_reader_hand_built),
+          TEST_ENTRY(direct_reader_rejects_rows_whose_columns_disagree))

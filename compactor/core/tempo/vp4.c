@@ -441,12 +441,23 @@ read_links_v4(struct parquet_nav sp, struct parquet_arena *a, struct vp4_span *s
 }
 
 int
-vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *schema,
-                   struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
+vp4_trace_from_row_tree(const struct parquet_row *row, const struct parquet_schema *schema,
+                        struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
 {
     static const struct vp4_row_reader v4 = {"vp4", 1, read_attrs, read_event_v4, read_links_v4};
 
     return vp4_read_row(&v4, row, schema, a, out, err);
+}
+
+int
+vp4_trace_from_row(const struct parquet_row *row, const struct parquet_schema *schema,
+                   struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err)
+{
+    /* the vParquet4 layout (every projected reader) is read straight from
+     * its columns; other schemas by field name */
+    int rc = vp4_trace_from_row_direct(row, schema, a, out, err);
+
+    return rc == TC_DECLINED ? vp4_trace_from_row_tree(row, schema, a, out, err) : rc;
 }
 
 size_t

@@ -55,4 +55,15 @@ int vp4_read_row(const struct vp4_row_reader *rd, const struct parquet_row *row,
                  const struct parquet_schema *schema, struct parquet_arena *a,
                  struct vp4_trace **out, struct tc_err *err);
 
+/* The two vParquet4 row readers behind vp4_trace_from_row(), exposed for
+ * tests that compare them. _direct walks the column buffers of a schema
+ * laid out exactly like vp4_schema_new() (TC_DECLINED, err untouched, for
+ * any other schema); _tree assembles a parquet_val tree and reads it by
+ * field name (any schema, missing fields read as defaults). Same
+ * ownership as vp4_trace_from_row(); strings borrow from the row. */
+int vp4_trace_from_row_direct(const struct parquet_row *row, const struct parquet_schema *schema,
+                              struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err);
+int vp4_trace_from_row_tree(const struct parquet_row *row, const struct parquet_schema *schema,
+                            struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err);
+
 #endif
