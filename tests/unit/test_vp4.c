@@ -307,6 +307,36 @@ trace_diff(const struct vp4_trace *a, const struct vp4_trace *b, char *w, size_t
     return 0;
 }
 
+/* The two writers give the same row: levels, values and bytes. */
+static int
+writers_agree(const struct vp4_trace *t, const struct parquet_schema *s, struct parquet_arena *a)
+{
+    struct parquet_rowset rd, rt;
+    struct parquet_rowiter id, itt;
+    struct parquet_row x, y;
+    struct tc_err err;
+    int same;
+
+    ASSERT_OK(parquet_rowset_init(&rd, s));
+    ASSERT_OK(parquet_rowset_init(&rt, s));
+    ASSERT_OK(vp4_trace_to_rowset_direct(t, s, &rd, &err));
+    ASSERT_OK(vp4_trace_to_rowset_tree(t, s, a, &rt, &err));
+    ASSERT_OK(parquet_rowiter_init(&id, &rd));
+    ASSERT_OK(parquet_rowiter_init(&itt, &rt));
+    ASSERT(parquet_rowiter_next(&id, &x));
+    ASSERT(parquet_rowiter_next(&itt, &y));
+    same = parquet_row_equal(&x, &y);
+    for (int c = 0; c < rd.ncols && same; c++)
+        same = rd.cols[c].n == rt.cols[c].n && rd.cols[c].nv == rt.cols[c].nv &&
+               memcmp(rd.cols[c].rep, rt.cols[c].rep, rd.cols[c].n) == 0 &&
+               memcmp(rd.cols[c].def, rt.cols[c].def, rd.cols[c].n) == 0;
+    parquet_rowiter_cleanup(&id);
+    parquet_rowiter_cleanup(&itt);
+    parquet_rowset_cleanup(&rd);
+    parquet_rowset_cleanup(&rt);
+    return same;
+}
+
 /* row -> trace -> row is the identity for every row of a file, and the
  * direct reader (vp4_trace_from_row's) gives what the tree reader gives */
 static void
@@ -339,6 +369,8 @@ model_roundtrip_file(const char *path, const struct parquet_schema *s, long *row
         ASSERT_OK(vp4_trace_from_row_tree(&row, s, &a, &tt, &err));
         if (trace_diff(tt, t, where, sizeof(where)))
             TEST_FAIL_("row %ld of %s: the readers differ at %s", rows, path, where);
+        if (!writers_agree(t, s, &a))
+            TEST_FAIL_("row %ld of %s: the writers differ", rows, path);
         ASSERT_OK(vp4_trace_to_rowset(t, s, &a, &rs, &err));
         ASSERT_OK(parquet_rowiter_init(&it, &rs));
         ASSERT(parquet_rowiter_next(&it, &back));
@@ -1266,6 +1298,8 @@ TEST(direct_reader_equals_tree_reader_hand_built)
     /* all traces in one rowset: rows after the first start mid-buffer */
     for (int i = 0; i < NT; i++) {
         orig[i] = tb_trace(&b);
+        if (!writers_agree(orig[i], s, &a))
+            TEST_FAIL_("trace %d: the writers differ", i);
         ASSERT_OK(vp4_trace_to_rowset(orig[i], s, &a, &rs, &err));
     }
     ASSERT_OK(parquet_rowiter_init(&it, &rs));

@@ -641,6 +641,16 @@ int
 vp4_trace_to_rowset(const struct vp4_trace *t, const struct parquet_schema *schema,
                     struct parquet_arena *a, struct parquet_rowset *rs, struct tc_err *err)
 {
+    /* the vParquet4 layout straight into its columns; others by name */
+    int rc = vp4_trace_to_rowset_direct(t, schema, rs, err);
+
+    return rc == TC_DECLINED ? vp4_trace_to_rowset_tree(t, schema, a, rs, err) : rc;
+}
+
+int
+vp4_trace_to_rowset_tree(const struct vp4_trace *t, const struct parquet_schema *schema,
+                         struct parquet_arena *a, struct parquet_rowset *rs, struct tc_err *err)
+{
     struct bld b = {schema, a, 0};
     struct parquet_val *root = VP4_ALLOC(a, 1, struct parquet_val);
     struct slot top, *st, *rsl;

@@ -630,3 +630,220 @@ vp4_trace_from_row_direct(const struct parquet_row *row, const struct parquet_sc
     *out = t;
     return TC_OK;
 }
+
+/* ---- traces to rows: the walk above, writing ----
+ *
+ * Each put mirrors a take: a value at the column's max_def, a null one
+ * below it, an empty list as one entry per column of the list at the
+ * driver's max_def - 1, the levels parquet_shred() gives the tree. */
+
+struct vwr {
+    struct parquet_colbuf *col[C_NCOL];
+    int max_def[C_NCOL], max_rep[C_NCOL];
+    int rc;
+};
+
+static inline void
+put(struct vwr *x, int col, int rep, int has, const void *p, size_t len)
+{
+    if (x->rc == TC_OK)
+        x->rc = parquet_colbuf_push(x->col[col], rep, has ? x->max_def[col] : x->max_def[col] - 1,
+                                    has, p, len);
+}
+
+static inline void
+put_bytes(struct vwr *x, int col, int rep, struct vp4_bytes b)
+{
+    put(x, col, rep, 1, b.p, b.len);
+}
+
+static inline void
+put_ostr(struct vwr *x, int col, int rep, struct vp4_ostr o)
+{
+    put(x, col, rep, o.set, o.v.p, o.v.len);
+}
+
+/* an integer in the column's physical type, as the tree's leaves convert */
+static inline void
+put_i64(struct vwr *x, int col, int rep, int64_t v)
+{
+    uint8_t b;
+    int32_t w;
+
+    switch (x->col[col]->type) {
+    case PARQUET_BOOLEAN:
+        b = v != 0;
+        put(x, col, rep, 1, &b, 1);
+        break;
+    case PARQUET_INT32:
+        w = (int32_t)v;
+        put(x, col, rep, 1, &w, 4);
+        break;
+    default:
+        put(x, col, rep, 1, &v, 8);
+        break;
+    }
+}
+
+/* Opens a list of n items driven by drv over columns [c0, c1): an empty
+ * one is written here. */
+static void
+list_put(struct vwr *x, int drv, int c0, int c1, int rep, uint32_t n)
+{
+    if (n > 0)
+        return;
+    for (int col = c0; col < c1 && x->rc == TC_OK; col++)
+        x->rc = parquet_colbuf_push(x->col[col], rep, x->max_def[drv] - 1, 0, NULL, 0);
+}
+
+static inline int
+wrep(const struct vwr *x, int drv, uint32_t i, int rep)
+{
+    return i ? x->max_rep[drv] : rep;
+}
+
+static void
+put_attrs(struct vwr *x, int base, int rep, const struct vp4_attrs *at)
+{
+    list_put(x, base + A_KEY, base, base + A_NCOL, rep, at->n);
+    for (uint32_t i = 0; i < at->n; i++) {
+        const struct vp4_attr *a = &at->a[i];
+        int r = wrep(x, base + A_KEY, i, rep);
+        put_bytes(x, base + A_KEY, r, a->key);
+        put_i64(x, base + A_ISARRAY, r, a->is_array);
+        list_put(x, base + A_STR, base + A_STR, base + A_STR + 1, r, a->nstr);
+        for (uint32_t k = 0; k < a->nstr; k++)
+            put_bytes(x, base + A_STR, wrep(x, base + A_STR, k, r), a->str[k]);
+        list_put(x, base + A_INT, base + A_INT, base + A_INT + 1, r, a->nint);
+        for (uint32_t k = 0; k < a->nint; k++)
+            put(x, base + A_INT, wrep(x, base + A_INT, k, r), 1, &a->ints[k], 8);
+        list_put(x, base + A_DBL, base + A_DBL, base + A_DBL + 1, r, a->ndbl);
+        for (uint32_t k = 0; k < a->ndbl; k++)
+            put(x, base + A_DBL, wrep(x, base + A_DBL, k, r), 1, &a->dbls[k], 8);
+        list_put(x, base + A_BOOL, base + A_BOOL, base + A_BOOL + 1, r, a->nbool);
+        for (uint32_t k = 0; k < a->nbool; k++)
+            put_i64(x, base + A_BOOL, wrep(x, base + A_BOOL, k, r), a->bools[k]);
+        put_ostr(x, base + A_UNSUP, r, a->unsupported);
+    }
+}
+
+static void
+put_dedicated(struct vwr *x, int base, int rep, const struct vp4_ostr *d)
+{
+    for (int i = 0; i < 10; i++)
+        put_ostr(x, base + i, rep, d[i]);
+}
+
+static void
+put_span(struct vwr *x, int r, const struct vp4_span *s)
+{
+    put_bytes(x, C_SPAN_ID, r, s->span_id);
+    put_bytes(x, C_SPAN_PARENT_SPAN_ID, r, s->parent_span_id);
+    put_i64(x, C_SPAN_PARENT_ID, r, s->parent_id);
+    put_i64(x, C_SPAN_LEFT, r, s->nested_left);
+    put_i64(x, C_SPAN_RIGHT, r, s->nested_right);
+    put_bytes(x, C_SPAN_NAME, r, s->name);
+    put_i64(x, C_SPAN_KIND, r, s->kind);
+    put_bytes(x, C_SPAN_TRACE_STATE, r, s->trace_state);
+    put_i64(x, C_SPAN_START, r, (int64_t)s->start);
+    put_i64(x, C_SPAN_DURATION, r, (int64_t)s->duration);
+    put_i64(x, C_SPAN_STATUS_CODE, r, s->status_code);
+    put_bytes(x, C_SPAN_STATUS_MSG, r, s->status_message);
+    put_attrs(x, C_SPAN_ATTRS, r, &s->attrs);
+    put_i64(x, C_SPAN_DROPPED, r, s->dropped_attrs);
+    list_put(x, C_EV_TIME, C_EV_TIME, C_EV_DROPPED + 1, r, s->nevents);
+    for (uint32_t q = 0; q < s->nevents; q++) {
+        const struct vp4_event *e = &s->events[q];
+        int er = wrep(x, C_EV_TIME, q, r);
+        put_i64(x, C_EV_TIME, er, (int64_t)e->time_since_start);
+        put_bytes(x, C_EV_NAME, er, e->name);
+        put_attrs(x, C_EV_ATTRS, er, &e->attrs);
+        put_i64(x, C_EV_DROPPED, er, e->dropped_attrs);
+    }
+    put_i64(x, C_SPAN_DROPPED_EVENTS, r, s->dropped_events);
+    list_put(x, C_LINK_TRACE_ID, C_LINK_TRACE_ID, C_LINK_DROPPED + 1, r, s->nlinks);
+    for (uint32_t q = 0; q < s->nlinks; q++) {
+        const struct vp4_link *l = &s->links[q];
+        int lr = wrep(x, C_LINK_TRACE_ID, q, r);
+        put_bytes(x, C_LINK_TRACE_ID, lr, l->trace_id);
+        put_bytes(x, C_LINK_SPAN_ID, lr, l->span_id);
+        put_bytes(x, C_LINK_TRACE_STATE, lr, l->trace_state);
+        put_attrs(x, C_LINK_ATTRS, lr, &l->attrs);
+        put_i64(x, C_LINK_DROPPED, lr, l->dropped_attrs);
+    }
+    put_i64(x, C_SPAN_DROPPED_LINKS, r, s->dropped_links);
+    put_ostr(x, C_SPAN_HTTP_METHOD, r, s->http_method);
+    put_ostr(x, C_SPAN_HTTP_URL, r, s->http_url);
+    if (s->has_http_status)
+        put_i64(x, C_SPAN_HTTP_STATUS, r, s->http_status);
+    else
+        put(x, C_SPAN_HTTP_STATUS, r, 0, NULL, 0);
+    put_dedicated(x, C_SPAN_DEDICATED, r, s->dedicated);
+}
+
+static void
+put_trace(struct vwr *x, const struct vp4_trace *t)
+{
+    put_bytes(x, C_TRACEID, 0, t->trace_id);
+    put_bytes(x, C_TRACEIDTEXT, 0, t->trace_id_text);
+    put_i64(x, C_START, 0, (int64_t)t->start);
+    put_i64(x, C_END, 0, (int64_t)t->end);
+    put_i64(x, C_DURATION, 0, (int64_t)t->duration);
+    put_bytes(x, C_ROOTSERVICE, 0, t->root_service);
+    put_bytes(x, C_ROOTSPAN, 0, t->root_span);
+    list_put(x, C_STAT_KEY, C_STAT_KEY, C_STAT_ERRORS + 1, 0, t->nstats);
+    for (uint32_t i = 0; i < t->nstats; i++) {
+        int r = wrep(x, C_STAT_KEY, i, 0);
+        put_bytes(x, C_STAT_KEY, r, t->stats[i].service);
+        put_i64(x, C_STAT_SPANS, r, t->stats[i].span_count);
+        put_i64(x, C_STAT_ERRORS, r, t->stats[i].error_count);
+    }
+    list_put(x, C_RES_SERVICE, C_RES_ATTRS, C_NCOL, 0, t->nrs);
+    for (uint32_t i = 0; i < t->nrs; i++) {
+        const struct vp4_resource_spans *rs = &t->rs[i];
+        int r = wrep(x, C_RES_SERVICE, i, 0);
+        put_attrs(x, C_RES_ATTRS, r, &rs->attrs);
+        put_i64(x, C_RES_DROPPED, r, rs->dropped_attrs);
+        put_bytes(x, C_RES_SERVICE, r, rs->service_name);
+        for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
+            put_ostr(x, C_RES_WELLKNOWN + k, r, rs->wellknown[k]);
+        put_dedicated(x, C_RES_DEDICATED, r, rs->dedicated);
+        list_put(x, C_SCOPE_NAME, C_SCOPE_NAME, C_NCOL, r, rs->nss);
+        for (uint32_t j = 0; j < rs->nss; j++) {
+            const struct vp4_scope_spans *ss = &rs->ss[j];
+            int sr = wrep(x, C_SCOPE_NAME, j, r);
+            put_bytes(x, C_SCOPE_NAME, sr, ss->scope_name);
+            put_bytes(x, C_SCOPE_VERSION, sr, ss->scope_version);
+            put_attrs(x, C_SCOPE_ATTRS, sr, &ss->scope_attrs);
+            put_i64(x, C_SCOPE_DROPPED, sr, ss->scope_dropped_attrs);
+            list_put(x, C_SPAN_ID, C_SPAN_ID, C_NCOL, sr, ss->nspans);
+            for (uint32_t k = 0; k < ss->nspans; k++)
+                put_span(x, wrep(x, C_SPAN_ID, k, sr), &ss->spans[k]);
+        }
+    }
+}
+
+int
+vp4_trace_to_rowset_direct(const struct vp4_trace *t, const struct parquet_schema *schema,
+                           struct parquet_rowset *rs, struct tc_err *err)
+{
+    struct vwr x;
+
+    if (!layout_ok(schema))
+        return TC_DECLINED;
+    if (rs->ncols != C_NCOL)
+        return tc_err_set(err, TC_INVAL, "vp4: rowset has %d columns, schema %d", rs->ncols,
+                          C_NCOL);
+    for (int c = 0; c < C_NCOL; c++) {
+        const struct parquet_node *nd = &schema->nodes[schema->columns[c]];
+        x.col[c] = &rs->cols[c];
+        x.max_def[c] = nd->def_level;
+        x.max_rep[c] = nd->rep_level;
+    }
+    x.rc = TC_OK;
+    put_trace(&x, t);
+    if (x.rc != TC_OK)
+        return tc_err_set(err, x.rc, "vp4: writing a row: %s", tc_strerror(x.rc));
+    rs->nrows++;
+    return TC_OK;
+}

@@ -63,6 +63,16 @@ int vp4_read_row(const struct vp4_row_reader *rd, const struct parquet_row *row,
  * ownership as vp4_trace_from_row(); strings borrow from the row. */
 int vp4_trace_from_row_direct(const struct parquet_row *row, const struct parquet_schema *schema,
                               struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err);
+/* The two writers behind vp4_trace_to_rowset(), likewise: _direct appends
+ * the trace's entries to the columns of rs (TC_DECLINED for another
+ * layout; on an error rs may hold part of the row), _tree builds a
+ * parquet_val tree in a and shreds it. Both give the same levels and
+ * values. */
+int vp4_trace_to_rowset_direct(const struct vp4_trace *t, const struct parquet_schema *schema,
+                               struct parquet_rowset *rs, struct tc_err *err);
+int vp4_trace_to_rowset_tree(const struct vp4_trace *t, const struct parquet_schema *schema,
+                             struct parquet_arena *a, struct parquet_rowset *rs,
+                             struct tc_err *err);
 int vp4_trace_from_row_tree(const struct parquet_row *row, const struct parquet_schema *schema,
                             struct parquet_arena *a, struct vp4_trace **out, struct tc_err *err);
 
