@@ -808,9 +808,101 @@ TEST(writer_dictionary_page_bounds_match_a_scan)
     parquet_schema_free(s);
 }
 
+/* Incompressible bytes that name k (the dictionary page is compressed). */
+static void
+fill_value(uint8_t *v, size_t n, uint32_t k)
+{
+    uint32_t x = k * 2654435761u + 1;
+
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        v[i] = (uint8_t)(x >> 24);
+    }
+    memcpy(v, &k, sizeof(k));
+}
+
+/* A dictionary column whose dictionary outgrows its cap mid-chunk: the
+ * pages so far stay RLE_DICTIONARY, the later ones are PLAIN, and every value
+ * reads back as written. Each value is 1,000 random bytes; 2,000 of the 3,000
+ * rows are distinct (2 MB against a 1 MiB cap), every third repeats one. */
+TEST(writer_dictionary_falls_back_to_plain_when_full)
+{
+    enum { NROWS = 3000, VLEN = 1000 };
+    struct parquet_schema_builder *sb = parquet_sb_new("root");
+    struct parquet_schema *s;
+    struct parquet_writer_opts o;
+    struct parquet_writer *w;
+    struct parquet_rowset rs;
+    struct parquet_rowiter it;
+    struct parquet_row row;
+    struct parquet_write_info info;
+    struct parquet_reader *r;
+    struct parquet_cursor *cur;
+    const struct parquet_chunk_meta *cm;
+    struct tc_err err;
+    char path[600];
+    static uint8_t v[VLEN];
+    int eof = 0, n = 0, has_dict = 0;
+
+    parquet_sb_leaf(sb, "v", PARQUET_REQUIRED, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE,
+                    PARQUET_COLENC_DICT, PARQUET_SNAPPY);
+    ASSERT_OK(parquet_sb_build(sb, &s, &err));
+    snprintf(path, sizeof(path), "%s/dictfull.parquet", test_tmpdir());
+    memset(&o, 0, sizeof(o));
+    o.page_bytes = 64 * 1024;
+    ASSERT_OK(parquet_writer_open(&w, path, s, &o, &err));
+    ASSERT_OK(parquet_rowset_init(&rs, s));
+    for (int i = 0; i < NROWS; i++) {
+        int k = i % 3 == 2 ? i / 2 : i; /* the value of row k */
+        fill_value(v, sizeof(v), (uint32_t)k);
+        parquet_rowset_reset(&rs);
+        ASSERT_OK(parquet_colbuf_push(&rs.cols[0], 0, 0, 1, v, sizeof(v)));
+        rs.nrows++;
+        ASSERT_OK(parquet_rowiter_init(&it, &rs));
+        ASSERT(parquet_rowiter_next(&it, &row));
+        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
+        parquet_rowiter_cleanup(&it);
+    }
+    ASSERT_OK(parquet_writer_close(w, &info, &err));
+    parquet_writer_free(w);
+    parquet_rowset_cleanup(&rs);
+    ASSERT_OK(parquet_reader_open(&r, path, &err));
+    ASSERT_EQ(parquet_reader_meta(r)->nrowgroups, 1);
+    cm = &parquet_reader_meta(r)->rowgroups[0].cols[0];
+    for (int e = 0; e < cm->nencodings; e++)
+        has_dict |= cm->encodings[e] == PARQUET_RLE_DICTIONARY;
+    ASSERT(has_dict);
+    /* the dictionary page (first in the chunk) stopped growing near the cap:
+     * 2,000 distinct values would be 2 MB */
+    ASSERT_GE(cm->dictionary_page_offset, 0);
+    ASSERT_LT(cm->data_page_offset - cm->dictionary_page_offset, (int64_t)1200 * 1024);
+    ASSERT_GT(cm->data_page_offset - cm->dictionary_page_offset, (int64_t)1000 * 1024);
+    ASSERT_OK(parquet_cursor_new(&cur, r, &err));
+    for (;;) {
+        const uint8_t *p;
+        uint32_t len;
+        int k = n % 3 == 2 ? n / 2 : n;
+        ASSERT_OK(parquet_cursor_next(cur, &row, &eof, &err));
+        if (eof)
+            break;
+        fill_value(v, sizeof(v), (uint32_t)k);
+        p = parquet_row_bytes(&row, 0, &len);
+        ASSERT(p != NULL);
+        ASSERT_EQ(len, VLEN);
+        if (memcmp(p, v, VLEN) != 0)
+            TEST_FAIL_("row %d reads back another value", n);
+        n++;
+    }
+    ASSERT_EQ(n, NROWS);
+    parquet_cursor_free(cur);
+    parquet_reader_free(r);
+    parquet_schema_free(s);
+}
+
 TEST_MAIN(TEST_ENTRY(cursor_equals_rowgroups_vp4_many_pages),
           TEST_ENTRY(writer_integer_bounds_follow_signedness),
           TEST_ENTRY(writer_dictionary_page_bounds_match_a_scan),
+          TEST_ENTRY(writer_dictionary_falls_back_to_plain_when_full),
           TEST_ENTRY(cursor_equals_rowgroups_big_and_small_pages),
           TEST_ENTRY(cursor_equals_rowgroups_projected), TEST_ENTRY(cursor_skips_empty_rowgroups),
           TEST_ENTRY(cursor_corrupt_page_header_names_column),

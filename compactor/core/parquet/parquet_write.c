@@ -56,7 +56,11 @@ struct wcol {
     struct spage *pages;
     int npages, pcap;
     struct dict d;
-    int dict_on;   /* pages are still dictionary-encoded */
+    int dict_on; /* pages are still dictionary-encoded: pend holds levels,
+                  * didx the values' dictionary indices (added as rows come,
+                  * while the row's values are still in cache) */
+    uint32_t *didx;
+    size_t didxcap;
     int used_dict; /* some page of the chunk is */
     int used_enc;  /* the non-dictionary encoding some page used, or -1 */
     struct obound cmin, cmax;
@@ -721,6 +725,7 @@ wcol_cleanup(struct wcol *wc)
     wcol_pages_reset(wc);
     tc_free(wc->pages);
     parquet_colbuf_cleanup(&wc->pend);
+    tc_free(wc->didx);
     parquet_colbuf_cleanup(&wc->d.vals);
     tc_free(wc->d.slots);
     tc_free(wc->d.seen);
@@ -842,18 +847,11 @@ page_flush(struct parquet_writer *w, int col, struct tc_err *err)
     lv_len = w->page.len;
     if (enc == PARQUET_RLE_DICTIONARY) {
         uint8_t bw;
-        for (size_t i = 0; i < c->nv; i++) {
-            const uint8_t *p;
-            uint32_t n;
-            value_at(c, i, &p, &n);
-            if ((rc = dict_add(&wc->d, p, n, &w->u32[i])) != TC_OK)
-                goto nomem;
-        }
-        if ((rc = dict_page_minmax(&wc->d, &mm, leaf, w->u32, c->nv)) != TC_OK)
+        if ((rc = dict_page_minmax(&wc->d, &mm, leaf, wc->didx, c->nv)) != TC_OK)
             goto nomem;
         bw = (uint8_t)parquet_bit_width(wc->d.vals.nv ? wc->d.vals.nv - 1 : 0);
         if ((rc = buf_append(&w->page, &bw, 1)) != TC_OK ||
-            (rc = parquet_rle_encode(&w->page, bw, w->u32, c->nv)) != TC_OK)
+            (rc = parquet_rle_encode(&w->page, bw, wc->didx, c->nv)) != TC_OK)
             goto nomem;
         is_comp = 0; /* as parquet-go: dictionary indices are not compressed */
         wc->used_dict = 1;
@@ -923,6 +921,34 @@ nomem:
     return tc_err_set(err, rc, "%s: column %s: %s", w->path, s->paths[col], tc_strerror(rc));
 }
 
+/* Adds values v0..v0+nv of sc to the column's dictionary; their indices
+ * go after the pending ones. */
+static int
+dict_append(struct wcol *wc, const struct parquet_colbuf *sc, size_t v0, size_t nv)
+{
+    size_t at = wc->pend.nv;
+    int rc;
+
+    if (at + nv > wc->didxcap) {
+        size_t ncap = wc->didxcap ? wc->didxcap * 2 : 1024;
+        uint32_t *p;
+        while (ncap < at + nv)
+            ncap *= 2;
+        if ((p = tc_reallocarray(wc->didx, ncap, sizeof(uint32_t))) == NULL)
+            return TC_NOMEM;
+        wc->didx = p;
+        wc->didxcap = ncap;
+    }
+    for (size_t k = 0; k < nv; k++) {
+        const uint8_t *p;
+        uint32_t n;
+        value_at(sc, v0 + k, &p, &n);
+        if ((rc = dict_add(&wc->d, p, n, &wc->didx[at + k])) != TC_OK)
+            return rc;
+    }
+    return TC_OK;
+}
+
 int
 parquet_writer_write_row(struct parquet_writer *w, const struct parquet_row *row,
                          struct tc_err *err)
@@ -953,13 +979,23 @@ parquet_writer_write_row(struct parquet_writer *w, const struct parquet_row *row
                               w->schema->paths[i]);
         if (sc->type == PARQUET_BYTE_ARRAY)
             nb = sc->offs[v0 + nv] - sc->offs[v0];
-        if ((rc = parquet_colbuf_reserve(d, nl, nv, nb)) != TC_OK)
+        rc = wc->dict_on ? parquet_colbuf_reserve(d, nl, 0, 0)
+                         : parquet_colbuf_reserve(d, nl, nv, nb);
+        if (rc != TC_OK)
             return tc_err_set(err, rc, "%s: column %s: %s", w->path, w->schema->paths[i],
                               tc_strerror(rc));
         memcpy(d->def + d->n, sc->def + l0, nl);
         memcpy(d->rep + d->n, sc->rep + l0, nl);
         d->n += nl;
-        if (sc->type == PARQUET_BYTE_ARRAY) {
+        if (wc->dict_on) {
+            if ((rc = dict_append(wc, sc, v0, nv)) != TC_OK)
+                return tc_err_set(err, rc, "%s: column %s: %s", w->path, w->schema->paths[i],
+                                  tc_strerror(rc));
+            /* the page measure as for the values themselves */
+            wc->pend_bytes +=
+                nl + (sc->type == PARQUET_BYTE_ARRAY ? 4 * nv + nb
+                                                     : nv * (size_t)(d->width ? d->width : 1));
+        } else if (sc->type == PARQUET_BYTE_ARRAY) {
             uint32_t base = sc->offs[v0], dbase = (uint32_t)d->dlen;
             if (nb)
                 memcpy(d->data + d->dlen, sc->data + base, nb);
