@@ -102,8 +102,6 @@ struct parquet_writer {
     struct buf page, comp, hdr, chunk;
     int64_t *i64;
     size_t i64cap;
-    uint32_t *u32;
-    size_t u32cap;
     int closed;
 };
 
@@ -241,7 +239,6 @@ parquet_writer_free(struct parquet_writer *w)
     buf_cleanup(&w->hdr);
     buf_cleanup(&w->chunk);
     tc_free(w->i64);
-    tc_free(w->u32);
     tc_free(w->path);
     tc_free(w);
 }
@@ -367,13 +364,6 @@ ensure_i64(struct parquet_writer *w, size_t n)
             return TC_NOMEM;
         w->i64 = p;
         w->i64cap = n;
-    }
-    if (n > w->u32cap) {
-        uint32_t *p = tc_reallocarray(w->u32, n, sizeof(uint32_t));
-        if (p == NULL)
-            return TC_NOMEM;
-        w->u32 = p;
-        w->u32cap = n;
     }
     return TC_OK;
 }
@@ -566,21 +556,34 @@ page_minmax(struct minmax *m, const struct parquet_node *leaf, const struct parq
     m->any = 1;
 }
 
+/* Grows *a (capacity *cap) to hold need entries, doubling; new entries are
+ * zero. */
+static int
+grow_u32(uint32_t **a, size_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 1024;
+    uint32_t *p;
+
+    if (need <= *cap)
+        return TC_OK;
+    while (ncap < need)
+        ncap *= 2;
+    if ((p = tc_reallocarray(*a, ncap, sizeof(uint32_t))) == NULL)
+        return TC_NOMEM;
+    memset(p + *cap, 0, (ncap - *cap) * sizeof(uint32_t));
+    *a = p;
+    *cap = ncap;
+    return TC_OK;
+}
+
 /* The bounds of a dictionary page: each distinct value once, in the order of
  * its first use in the page, so ties resolve as a scan of the page would. */
 static int
 dict_page_minmax(struct dict *d, struct minmax *m, const struct parquet_node *leaf,
                  const uint32_t *idx, size_t n)
 {
-    if (d->vals.nv > d->seencap) {
-        size_t ncap = d->vals.nv * 2;
-        uint32_t *ns = tc_reallocarray(d->seen, ncap, sizeof(uint32_t));
-        if (ns == NULL)
-            return TC_NOMEM;
-        memset(ns + d->seencap, 0, (ncap - d->seencap) * sizeof(uint32_t));
-        d->seen = ns;
-        d->seencap = ncap;
-    }
+    if (grow_u32(&d->seen, &d->seencap, d->vals.nv) != TC_OK)
+        return TC_NOMEM;
     if (++d->gen == 0) { /* wrapped: forget every mark */
         memset(d->seen, 0, d->seencap * sizeof(uint32_t));
         d->gen = 1;
@@ -829,8 +832,6 @@ page_flush(struct parquet_writer *w, int col, struct tc_err *err)
     if (enc != PARQUET_RLE_DICTIONARY)
         page_minmax(&mm, leaf, c);
     mm.nulls = (int64_t)(c->n - c->nv);
-    if ((rc = ensure_i64(w, c->n + 1)) != TC_OK)
-        goto nomem;
     buf_reset(&w->page);
     if (max_rep > 0) {
         if ((rc = parquet_rle_encode_u8(&w->page, parquet_bit_width((uint64_t)max_rep), c->rep,
@@ -929,16 +930,8 @@ dict_append(struct wcol *wc, const struct parquet_colbuf *sc, size_t v0, size_t 
     size_t at = wc->pend.nv;
     int rc;
 
-    if (at + nv > wc->didxcap) {
-        size_t ncap = wc->didxcap ? wc->didxcap * 2 : 1024;
-        uint32_t *p;
-        while (ncap < at + nv)
-            ncap *= 2;
-        if ((p = tc_reallocarray(wc->didx, ncap, sizeof(uint32_t))) == NULL)
-            return TC_NOMEM;
-        wc->didx = p;
-        wc->didxcap = ncap;
-    }
+    if (grow_u32(&wc->didx, &wc->didxcap, at + nv) != TC_OK)
+        return TC_NOMEM;
     for (size_t k = 0; k < nv; k++) {
         const uint8_t *p;
         uint32_t n;
@@ -991,10 +984,6 @@ parquet_writer_write_row(struct parquet_writer *w, const struct parquet_row *row
             if ((rc = dict_append(wc, sc, v0, nv)) != TC_OK)
                 return tc_err_set(err, rc, "%s: column %s: %s", w->path, w->schema->paths[i],
                                   tc_strerror(rc));
-            /* the page measure as for the values themselves */
-            wc->pend_bytes +=
-                nl + (sc->type == PARQUET_BYTE_ARRAY ? 4 * nv + nb
-                                                     : nv * (size_t)(d->width ? d->width : 1));
         } else if (sc->type == PARQUET_BYTE_ARRAY) {
             uint32_t base = sc->offs[v0], dbase = (uint32_t)d->dlen;
             if (nb)
@@ -1002,14 +991,15 @@ parquet_writer_write_row(struct parquet_writer *w, const struct parquet_row *row
             for (size_t k = 1; k <= nv; k++)
                 d->offs[d->nv + k] = dbase + (sc->offs[v0 + k] - base);
             d->dlen += nb;
-            /* the page measure as before: a byte per level, 4 + length per value */
-            wc->pend_bytes += nl + 4 * nv + nb;
-        } else {
-            if (nv)
-                memcpy(d->fixed + d->nv * (size_t)d->width, sc->fixed + v0 * (size_t)sc->width,
-                       nv * (size_t)sc->width);
-            wc->pend_bytes += nl + nv * (size_t)(d->width ? d->width : 1);
+        } else if (nv) {
+            memcpy(d->fixed + d->nv * (size_t)d->width, sc->fixed + v0 * (size_t)sc->width,
+                   nv * (size_t)sc->width);
         }
+        /* the page measure, whether values or their dictionary indices are
+         * kept: a byte per level, 4 + length per byte array, else the width */
+        wc->pend_bytes +=
+            nl +
+            (sc->type == PARQUET_BYTE_ARRAY ? 4 * nv + nb : nv * (size_t)(d->width ? d->width : 1));
         d->nv += nv;
         wc->pend_rows++;
         if (i == 0) {
