@@ -188,6 +188,34 @@ layout_ok(const struct parquet_schema *s)
     return 1;
 }
 
+/* A list: its driver leaf (directly under the element, so its levels are
+ * the list's) and the columns [c0, c1) under it, for reading and writing. */
+struct vlist {
+    int drv, c0, c1;
+};
+
+static const struct vlist L_STATS = {C_STAT_KEY, C_STAT_KEY, C_STAT_ERRORS + 1},
+                          L_RS = {C_RES_SERVICE, C_RES_ATTRS, C_NCOL},
+                          L_SS = {C_SCOPE_NAME, C_SCOPE_NAME, C_NCOL},
+                          L_SPANS = {C_SPAN_ID, C_SPAN_ID, C_NCOL},
+                          L_EVENTS = {C_EV_TIME, C_EV_TIME, C_EV_DROPPED + 1},
+                          L_LINKS = {C_LINK_TRACE_ID, C_LINK_TRACE_ID, C_LINK_DROPPED + 1};
+
+/* the Attrs block at base, and a list whose element is the leaf col */
+static inline struct vlist
+l_attrs(int base)
+{
+    struct vlist l = {base + A_KEY, base, base + A_NCOL};
+    return l;
+}
+
+static inline struct vlist
+l_leaf(int col)
+{
+    struct vlist l = {col, col, col + 1};
+    return l;
+}
+
 /* ---- the walk ---- */
 
 struct vcol {
@@ -347,15 +375,15 @@ alloc(struct vrd *x, size_t n, size_t size)
  * in the element repeating at rep: returns its length with *items (that
  * many of size, zeroed; NULL without memory), an empty list consumed. */
 static uint32_t
-list_open(struct vrd *x, int drv, int c0, int c1, int rep, size_t size, void **items)
+list_open(struct vrd *x, struct vlist l, int rep, size_t size, void **items)
 {
-    uint32_t n = list_len(x, drv, rep);
+    uint32_t n = list_len(x, l.drv, rep);
 
     *items = alloc(x, n, size);
     if (*items == NULL)
         return 0;
     if (n == 0)
-        list_empty(x, c0, c1, rep, x->col[drv].max_def - 1);
+        list_empty(x, l.c0, l.c1, rep, x->col[l.drv].max_def - 1);
     return n;
 }
 
@@ -381,7 +409,7 @@ leaf_list(struct vrd *x, int col, int rep, uint32_t *n, int kind)
     static const size_t size[] = {sizeof(struct vp4_bytes), sizeof(uint8_t), 8};
     const struct parquet_colbuf *c = x->col[col].c;
     void *p;
-    uint32_t len = list_open(x, col, col, col + 1, rep, size[kind], &p);
+    uint32_t len = list_open(x, l_leaf(col), rep, size[kind], &p);
 
     FOR_ITEMS(x, i, len, *n)
     {
@@ -402,8 +430,7 @@ static void
 read_attrs(struct vrd *x, int base, int rep, struct vp4_attrs *out)
 {
     void *items;
-    uint32_t n =
-        list_open(x, base + A_KEY, base, base + A_NCOL, rep, sizeof(struct vp4_attr), &items);
+    uint32_t n = list_open(x, l_attrs(base), rep, sizeof(struct vp4_attr), &items);
 
     out->a = items;
     FOR_ITEMS(x, i, n, out->n)
@@ -431,8 +458,7 @@ static void
 read_events(struct vrd *x, int rep, struct vp4_span *s)
 {
     void *items;
-    uint32_t n =
-        list_open(x, C_EV_TIME, C_EV_TIME, C_EV_DROPPED + 1, rep, sizeof(struct vp4_event), &items);
+    uint32_t n = list_open(x, L_EVENTS, rep, sizeof(struct vp4_event), &items);
 
     s->events = items;
     FOR_ITEMS(x, i, n, s->nevents)
@@ -450,8 +476,7 @@ static void
 read_links(struct vrd *x, int rep, struct vp4_span *s)
 {
     void *items;
-    uint32_t n = list_open(x, C_LINK_TRACE_ID, C_LINK_TRACE_ID, C_LINK_DROPPED + 1, rep,
-                           sizeof(struct vp4_link), &items);
+    uint32_t n = list_open(x, L_LINKS, rep, sizeof(struct vp4_link), &items);
 
     s->links = items;
     FOR_ITEMS(x, i, n, s->nlinks)
@@ -501,8 +526,7 @@ static void
 read_scopes(struct vrd *x, int rep, struct vp4_resource_spans *rs)
 {
     void *items;
-    uint32_t n = list_open(x, C_SCOPE_NAME, C_SCOPE_NAME, C_NCOL, rep,
-                           sizeof(struct vp4_scope_spans), &items);
+    uint32_t n = list_open(x, L_SS, rep, sizeof(struct vp4_scope_spans), &items);
 
     rs->ss = items;
     FOR_ITEMS(x, j, n, rs->nss)
@@ -514,7 +538,7 @@ read_scopes(struct vrd *x, int rep, struct vp4_resource_spans *rs)
         ss->scope_version = take_bytes(x, C_SCOPE_VERSION, r);
         read_attrs(x, C_SCOPE_ATTRS, r, &ss->scope_attrs);
         ss->scope_dropped_attrs = (int32_t)take_i64(x, C_SCOPE_DROPPED, r);
-        ns = list_open(x, C_SPAN_ID, C_SPAN_ID, C_NCOL, r, sizeof(struct vp4_span), &items);
+        ns = list_open(x, L_SPANS, r, sizeof(struct vp4_span), &items);
         ss->spans = items;
         FOR_ITEMS(x, k, ns, ss->nspans)
         {
@@ -536,8 +560,7 @@ read_trace(struct vrd *x, struct vp4_trace *t)
     t->duration = (uint64_t)take_i64(x, C_DURATION, 0);
     t->root_service = take_bytes(x, C_ROOTSERVICE, 0);
     t->root_span = take_bytes(x, C_ROOTSPAN, 0);
-    n = list_open(x, C_STAT_KEY, C_STAT_KEY, C_STAT_ERRORS + 1, 0, sizeof(struct vp4_service_stats),
-                  &items);
+    n = list_open(x, L_STATS, 0, sizeof(struct vp4_service_stats), &items);
     t->stats = items;
     FOR_ITEMS(x, i, n, t->nstats)
     {
@@ -546,8 +569,7 @@ read_trace(struct vrd *x, struct vp4_trace *t)
         t->stats[i].span_count = (uint32_t)take_i64(x, C_STAT_SPANS, r);
         t->stats[i].error_count = (uint32_t)take_i64(x, C_STAT_ERRORS, r);
     }
-    n = list_open(x, C_RES_SERVICE, C_RES_ATTRS, C_NCOL, 0, sizeof(struct vp4_resource_spans),
-                  &items);
+    n = list_open(x, L_RS, 0, sizeof(struct vp4_resource_spans), &items);
     t->rs = items;
     FOR_ITEMS(x, i, n, t->nrs)
     {
@@ -688,12 +710,12 @@ put_i64(struct vwr *x, int col, int rep, int64_t v)
 /* Opens a list of n items driven by drv over columns [c0, c1): an empty
  * one is written here. */
 static void
-list_put(struct vwr *x, int drv, int c0, int c1, int rep, uint32_t n)
+list_put(struct vwr *x, struct vlist l, int rep, uint32_t n)
 {
     if (n > 0)
         return;
-    for (int col = c0; col < c1 && x->rc == TC_OK; col++)
-        x->rc = parquet_colbuf_push(x->col[col], rep, x->max_def[drv] - 1, 0, NULL, 0);
+    for (int col = l.c0; col < l.c1 && x->rc == TC_OK; col++)
+        x->rc = parquet_colbuf_push(x->col[col], rep, x->max_def[l.drv] - 1, 0, NULL, 0);
 }
 
 static inline int
@@ -705,22 +727,22 @@ wrep(const struct vwr *x, int drv, uint32_t i, int rep)
 static void
 put_attrs(struct vwr *x, int base, int rep, const struct vp4_attrs *at)
 {
-    list_put(x, base + A_KEY, base, base + A_NCOL, rep, at->n);
+    list_put(x, l_attrs(base), rep, at->n);
     for (uint32_t i = 0; i < at->n; i++) {
         const struct vp4_attr *a = &at->a[i];
         int r = wrep(x, base + A_KEY, i, rep);
         put_bytes(x, base + A_KEY, r, a->key);
         put_i64(x, base + A_ISARRAY, r, a->is_array);
-        list_put(x, base + A_STR, base + A_STR, base + A_STR + 1, r, a->nstr);
+        list_put(x, l_leaf(base + A_STR), r, a->nstr);
         for (uint32_t k = 0; k < a->nstr; k++)
             put_bytes(x, base + A_STR, wrep(x, base + A_STR, k, r), a->str[k]);
-        list_put(x, base + A_INT, base + A_INT, base + A_INT + 1, r, a->nint);
+        list_put(x, l_leaf(base + A_INT), r, a->nint);
         for (uint32_t k = 0; k < a->nint; k++)
             put(x, base + A_INT, wrep(x, base + A_INT, k, r), 1, &a->ints[k], 8);
-        list_put(x, base + A_DBL, base + A_DBL, base + A_DBL + 1, r, a->ndbl);
+        list_put(x, l_leaf(base + A_DBL), r, a->ndbl);
         for (uint32_t k = 0; k < a->ndbl; k++)
             put(x, base + A_DBL, wrep(x, base + A_DBL, k, r), 1, &a->dbls[k], 8);
-        list_put(x, base + A_BOOL, base + A_BOOL, base + A_BOOL + 1, r, a->nbool);
+        list_put(x, l_leaf(base + A_BOOL), r, a->nbool);
         for (uint32_t k = 0; k < a->nbool; k++)
             put_i64(x, base + A_BOOL, wrep(x, base + A_BOOL, k, r), a->bools[k]);
         put_ostr(x, base + A_UNSUP, r, a->unsupported);
@@ -751,7 +773,7 @@ put_span(struct vwr *x, int r, const struct vp4_span *s)
     put_bytes(x, C_SPAN_STATUS_MSG, r, s->status_message);
     put_attrs(x, C_SPAN_ATTRS, r, &s->attrs);
     put_i64(x, C_SPAN_DROPPED, r, s->dropped_attrs);
-    list_put(x, C_EV_TIME, C_EV_TIME, C_EV_DROPPED + 1, r, s->nevents);
+    list_put(x, L_EVENTS, r, s->nevents);
     for (uint32_t q = 0; q < s->nevents; q++) {
         const struct vp4_event *e = &s->events[q];
         int er = wrep(x, C_EV_TIME, q, r);
@@ -761,7 +783,7 @@ put_span(struct vwr *x, int r, const struct vp4_span *s)
         put_i64(x, C_EV_DROPPED, er, e->dropped_attrs);
     }
     put_i64(x, C_SPAN_DROPPED_EVENTS, r, s->dropped_events);
-    list_put(x, C_LINK_TRACE_ID, C_LINK_TRACE_ID, C_LINK_DROPPED + 1, r, s->nlinks);
+    list_put(x, L_LINKS, r, s->nlinks);
     for (uint32_t q = 0; q < s->nlinks; q++) {
         const struct vp4_link *l = &s->links[q];
         int lr = wrep(x, C_LINK_TRACE_ID, q, r);
@@ -791,14 +813,14 @@ put_trace(struct vwr *x, const struct vp4_trace *t)
     put_i64(x, C_DURATION, 0, (int64_t)t->duration);
     put_bytes(x, C_ROOTSERVICE, 0, t->root_service);
     put_bytes(x, C_ROOTSPAN, 0, t->root_span);
-    list_put(x, C_STAT_KEY, C_STAT_KEY, C_STAT_ERRORS + 1, 0, t->nstats);
+    list_put(x, L_STATS, 0, t->nstats);
     for (uint32_t i = 0; i < t->nstats; i++) {
         int r = wrep(x, C_STAT_KEY, i, 0);
         put_bytes(x, C_STAT_KEY, r, t->stats[i].service);
         put_i64(x, C_STAT_SPANS, r, t->stats[i].span_count);
         put_i64(x, C_STAT_ERRORS, r, t->stats[i].error_count);
     }
-    list_put(x, C_RES_SERVICE, C_RES_ATTRS, C_NCOL, 0, t->nrs);
+    list_put(x, L_RS, 0, t->nrs);
     for (uint32_t i = 0; i < t->nrs; i++) {
         const struct vp4_resource_spans *rs = &t->rs[i];
         int r = wrep(x, C_RES_SERVICE, i, 0);
@@ -808,7 +830,7 @@ put_trace(struct vwr *x, const struct vp4_trace *t)
         for (int k = 0; k < VP4_RES_WELLKNOWN; k++)
             put_ostr(x, C_RES_WELLKNOWN + k, r, rs->wellknown[k]);
         put_dedicated(x, C_RES_DEDICATED, r, rs->dedicated);
-        list_put(x, C_SCOPE_NAME, C_SCOPE_NAME, C_NCOL, r, rs->nss);
+        list_put(x, L_SS, r, rs->nss);
         for (uint32_t j = 0; j < rs->nss; j++) {
             const struct vp4_scope_spans *ss = &rs->ss[j];
             int sr = wrep(x, C_SCOPE_NAME, j, r);
@@ -816,7 +838,7 @@ put_trace(struct vwr *x, const struct vp4_trace *t)
             put_bytes(x, C_SCOPE_VERSION, sr, ss->scope_version);
             put_attrs(x, C_SCOPE_ATTRS, sr, &ss->scope_attrs);
             put_i64(x, C_SCOPE_DROPPED, sr, ss->scope_dropped_attrs);
-            list_put(x, C_SPAN_ID, C_SPAN_ID, C_NCOL, sr, ss->nspans);
+            list_put(x, L_SPANS, sr, ss->nspans);
             for (uint32_t k = 0; k < ss->nspans; k++)
                 put_span(x, wrep(x, C_SPAN_ID, k, sr), &ss->spans[k]);
         }
