@@ -636,6 +636,65 @@ TEST(copy_of_one_big_rowgroup_stays_small)
     ASSERT_LT((size_t)ckb * 1024, decoded / 4);
 }
 
+/* Writes the one row rs holds, as the merge writes its rows one by one. */
+static void
+write_rs_row(struct parquet_writer *w, struct parquet_rowset *rs)
+{
+    struct parquet_rowiter it;
+    struct parquet_row row;
+    struct tc_err err;
+
+    rs->nrows++;
+    ASSERT_OK(parquet_rowiter_init(&it, rs));
+    ASSERT(parquet_rowiter_next(&it, &row));
+    ASSERT_OK(parquet_writer_write_row(w, &row, &err));
+    parquet_rowiter_cleanup(&it);
+}
+
+/* A file of one required, dictionary-encoded BYTE_ARRAY column, its pages
+ * cut at page_bytes: col_open, col_put per row, col_close. */
+struct colw {
+    struct parquet_schema *s;
+    struct parquet_writer *w;
+    struct parquet_rowset rs;
+};
+
+static void
+col_open(struct colw *c, const char *path, int conv, size_t page_bytes)
+{
+    struct parquet_schema_builder *sb = parquet_sb_new("root");
+    struct parquet_writer_opts o;
+    struct tc_err err;
+
+    parquet_sb_leaf(sb, "v", PARQUET_REQUIRED, PARQUET_BYTE_ARRAY, conv, PARQUET_COLENC_DICT,
+                    PARQUET_SNAPPY);
+    ASSERT_OK(parquet_sb_build(sb, &c->s, &err));
+    memset(&o, 0, sizeof(o));
+    o.page_bytes = page_bytes;
+    ASSERT_OK(parquet_writer_open(&c->w, path, c->s, &o, &err));
+    ASSERT_OK(parquet_rowset_init(&c->rs, c->s));
+}
+
+static void
+col_put(struct colw *c, const void *v, size_t len)
+{
+    parquet_rowset_reset(&c->rs);
+    ASSERT_OK(parquet_colbuf_push(&c->rs.cols[0], 0, 0, 1, v, len));
+    write_rs_row(c->w, &c->rs);
+}
+
+static void
+col_close(struct colw *c)
+{
+    struct parquet_write_info info;
+    struct tc_err err;
+
+    ASSERT_OK(parquet_writer_close(c->w, &info, &err));
+    parquet_writer_free(c->w);
+    parquet_rowset_cleanup(&c->rs);
+    parquet_schema_free(c->s);
+}
+
 /* Chunk bounds of integer columns: signed columns order negatives first,
  * UINT_32/UINT_64 columns order them last (their high bit set). */
 TEST(writer_integer_bounds_follow_signedness)
@@ -647,8 +706,6 @@ TEST(writer_integer_bounds_follow_signedness)
     struct parquet_writer_opts o;
     struct parquet_writer *w;
     struct parquet_rowset rs;
-    struct parquet_rowiter it;
-    struct parquet_row row;
     struct parquet_write_info info;
     struct parquet_reader *r;
     const struct parquet_filemeta *m;
@@ -676,11 +733,7 @@ TEST(writer_integer_bounds_follow_signedness)
             ASSERT_OK(parquet_colbuf_push(&rs.cols[c], 0, 0, 1, &v64[i], 8));
         for (int c = 2; c < 4; c++)
             ASSERT_OK(parquet_colbuf_push(&rs.cols[c], 0, 0, 1, &v32[i], 4));
-        rs.nrows++;
-        ASSERT_OK(parquet_rowiter_init(&it, &rs));
-        ASSERT(parquet_rowiter_next(&it, &row));
-        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
-        parquet_rowiter_cleanup(&it);
+        write_rs_row(w, &rs);
     }
     ASSERT_OK(parquet_writer_close(w, &info, &err));
     parquet_writer_free(w);
@@ -722,14 +775,7 @@ TEST(writer_dictionary_page_bounds_match_a_scan)
 {
     enum { NROWS = 3000, NWORDS = 40 };
     char words[NWORDS][8];
-    struct parquet_schema_builder *sb = parquet_sb_new("root");
-    struct parquet_schema *s;
-    struct parquet_writer_opts o;
-    struct parquet_writer *w;
-    struct parquet_rowset rs;
-    struct parquet_rowiter it;
-    struct parquet_row row;
-    struct parquet_write_info info;
+    struct colw cw;
     struct parquet_reader *r;
     const struct parquet_filemeta *m;
     struct tc_err err;
@@ -746,14 +792,8 @@ TEST(writer_dictionary_page_bounds_match_a_scan)
         else
             snprintf(words[k], sizeof(words[k]), "%c%02d", 'a' + (k * 11) % 26, k);
     }
-    parquet_sb_leaf(sb, "w", PARQUET_REQUIRED, PARQUET_BYTE_ARRAY, PARQUET_CT_UTF8,
-                    PARQUET_COLENC_DICT, PARQUET_SNAPPY);
-    ASSERT_OK(parquet_sb_build(sb, &s, &err));
     snprintf(path, sizeof(path), "%s/dict.parquet", test_tmpdir());
-    memset(&o, 0, sizeof(o));
-    o.page_bytes = 300; /* ~40 rows a page */
-    ASSERT_OK(parquet_writer_open(&w, path, s, &o, &err));
-    ASSERT_OK(parquet_rowset_init(&rs, s));
+    col_open(&cw, path, PARQUET_CT_UTF8, 300); /* ~40 rows a page */
     for (int i = 0; i < NROWS; i++) {
         /* 3 random words per 37 rows: pages see different subsets, two
          * of a page's few values are its bounds, values repeat within and
@@ -765,18 +805,9 @@ TEST(writer_dictionary_page_bounds_match_a_scan)
             }
         x = x * 1103515245u + 12345u;
         pick[i] = set[(x >> 16) % 3];
-        parquet_rowset_reset(&rs);
-        ASSERT_OK(
-            parquet_colbuf_push(&rs.cols[0], 0, 0, 1, words[pick[i]], strlen(words[pick[i]])));
-        rs.nrows++;
-        ASSERT_OK(parquet_rowiter_init(&it, &rs));
-        ASSERT(parquet_rowiter_next(&it, &row));
-        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
-        parquet_rowiter_cleanup(&it);
+        col_put(&cw, words[pick[i]], strlen(words[pick[i]]));
     }
-    ASSERT_OK(parquet_writer_close(w, &info, &err));
-    parquet_writer_free(w);
-    parquet_rowset_cleanup(&rs);
+    col_close(&cw);
     ASSERT_OK(parquet_reader_open(&r, path, &err));
     m = parquet_reader_meta(r);
     for (int g = 0, row0 = 0; g < m->nrowgroups; g++) {
@@ -805,7 +836,6 @@ TEST(writer_dictionary_page_bounds_match_a_scan)
     }
     ASSERT_GE(pages, 10);
     parquet_reader_free(r);
-    parquet_schema_free(s);
 }
 
 /* Incompressible bytes that name k (the dictionary page is compressed). */
@@ -828,14 +858,8 @@ fill_value(uint8_t *v, size_t n, uint32_t k)
 TEST(writer_dictionary_falls_back_to_plain_when_full)
 {
     enum { NROWS = 3000, VLEN = 1000 };
-    struct parquet_schema_builder *sb = parquet_sb_new("root");
-    struct parquet_schema *s;
-    struct parquet_writer_opts o;
-    struct parquet_writer *w;
-    struct parquet_rowset rs;
-    struct parquet_rowiter it;
+    struct colw cw;
     struct parquet_row row;
-    struct parquet_write_info info;
     struct parquet_reader *r;
     struct parquet_cursor *cur;
     const struct parquet_chunk_meta *cm;
@@ -844,28 +868,14 @@ TEST(writer_dictionary_falls_back_to_plain_when_full)
     static uint8_t v[VLEN];
     int eof = 0, n = 0, has_dict = 0;
 
-    parquet_sb_leaf(sb, "v", PARQUET_REQUIRED, PARQUET_BYTE_ARRAY, PARQUET_CT_NONE,
-                    PARQUET_COLENC_DICT, PARQUET_SNAPPY);
-    ASSERT_OK(parquet_sb_build(sb, &s, &err));
     snprintf(path, sizeof(path), "%s/dictfull.parquet", test_tmpdir());
-    memset(&o, 0, sizeof(o));
-    o.page_bytes = 64 * 1024;
-    ASSERT_OK(parquet_writer_open(&w, path, s, &o, &err));
-    ASSERT_OK(parquet_rowset_init(&rs, s));
+    col_open(&cw, path, PARQUET_CT_NONE, 64 * 1024);
     for (int i = 0; i < NROWS; i++) {
         int k = i % 3 == 2 ? i / 2 : i; /* the value of row k */
         fill_value(v, sizeof(v), (uint32_t)k);
-        parquet_rowset_reset(&rs);
-        ASSERT_OK(parquet_colbuf_push(&rs.cols[0], 0, 0, 1, v, sizeof(v)));
-        rs.nrows++;
-        ASSERT_OK(parquet_rowiter_init(&it, &rs));
-        ASSERT(parquet_rowiter_next(&it, &row));
-        ASSERT_OK(parquet_writer_write_row(w, &row, &err));
-        parquet_rowiter_cleanup(&it);
+        col_put(&cw, v, sizeof(v));
     }
-    ASSERT_OK(parquet_writer_close(w, &info, &err));
-    parquet_writer_free(w);
-    parquet_rowset_cleanup(&rs);
+    col_close(&cw);
     ASSERT_OK(parquet_reader_open(&r, path, &err));
     ASSERT_EQ(parquet_reader_meta(r)->nrowgroups, 1);
     cm = &parquet_reader_meta(r)->rowgroups[0].cols[0];
@@ -896,7 +906,6 @@ TEST(writer_dictionary_falls_back_to_plain_when_full)
     ASSERT_EQ(n, NROWS);
     parquet_cursor_free(cur);
     parquet_reader_free(r);
-    parquet_schema_free(s);
 }
 
 TEST_MAIN(TEST_ENTRY(cursor_equals_rowgroups_vp4_many_pages),
