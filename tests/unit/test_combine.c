@@ -693,6 +693,29 @@ TEST(trace_over_max_bytes_per_trace)
     parquet_arena_cleanup(&arena);
 }
 
+/* Writes one block per trace (one trace each, inputs in this order),
+ * compacts the three and checks that the trace was combined once, with
+ * want_deduped spans deduped and want_spans spans out. */
+static void
+compact_three(struct backend *be, const struct compact_cfg *cfg, struct vp4_trace *const *t,
+              uint64_t want_deduped, uint32_t want_spans)
+{
+    struct meta m[3];
+    const struct meta *in[3] = {&m[0], &m[1], &m[2]};
+    struct compact_result res;
+    struct tc_err err;
+    uint32_t spans, traces;
+
+    for (int i = 0; i < 3; i++)
+        write_block(be, &t[i], 1, &m[i]);
+    ASSERT_OK(compact_job(be, NULL, "t1", in, 3, cfg, NULL, NULL, NULL, &res, &err));
+    ASSERT_U64_EQ(res.objects_combined, 1);
+    ASSERT_U64_EQ(res.spans_deduped, want_deduped);
+    count_spans(&res.out, &spans, &traces);
+    ASSERT_EQ(traces, 1);
+    ASSERT_EQ(spans, want_spans);
+}
+
 /*
  * A copy byte-equal to an earlier one adds nothing to the combiner, so the
  * merge skips it, but only when it is not the last: the last trace is the
@@ -710,15 +733,10 @@ TEST(byte_equal_copy_skipped_unless_final)
     struct sp sp_q[] = {{2, 1, CLIENT, 110, 10, 0, 0, 0, 0},
                         {4, 1, CLIENT, 130, 10, 0, 0, 0, 0},
                         {4, 1, CLIENT, 130, 10, 0, 0, 0, 0}};
-    struct vp4_trace *p[1], *q[1];
-    struct meta m[3], m2[3];
-    const struct meta *in[3] = {&m[0], &m[1], &m[2]};
-    const struct meta *in2[3] = {&m2[0], &m2[1], &m2[2]};
+    struct vp4_trace *p, *q;
     struct compact_cfg cfg;
-    struct compact_result res;
     struct backend *be;
     struct tc_err err;
-    uint32_t spans, traces;
 
     snprintf(root, sizeof(root), "/tmp/tc-combine.XXXXXX");
     ASSERT(mkdtemp(root) != NULL);
@@ -726,33 +744,15 @@ TEST(byte_equal_copy_skipped_unless_final)
     parquet_arena_init(&arena);
     be = backend_local_new(root, &err);
     ASSERT(be != NULL);
-    p[0] = trace_new(100, 200, "svc", "root");
-    add_rs(p[0], "svc", sp_p, 2);
-    q[0] = trace_new(110, 140, "svc", "root");
-    add_rs(q[0], "svc", sp_q, 3);
+    p = trace_new(100, 200, "svc", "root");
+    add_rs(p, "svc", sp_p, 2);
+    q = trace_new(110, 140, "svc", "root");
+    add_rs(q, "svc", sp_q, 3);
     memset(&cfg, 0, sizeof(cfg));
     vp4_block_cfg_defaults(&cfg.block);
     compact_metrics_init();
-
-    write_block(be, p, 1, &m[0]);
-    write_block(be, p, 1, &m[1]);
-    write_block(be, q, 1, &m[2]);
-    ASSERT_OK(compact_job(be, NULL, "t1", in, 3, &cfg, NULL, NULL, NULL, &res, &err));
-    ASSERT_U64_EQ(res.objects_combined, 1);
-    ASSERT_U64_EQ(res.spans_deduped, 3);
-    count_spans(&res.out, &spans, &traces);
-    ASSERT_EQ(traces, 1);
-    ASSERT_EQ(spans, 4);
-
-    write_block(be, p, 1, &m2[0]);
-    write_block(be, q, 1, &m2[1]);
-    write_block(be, p, 1, &m2[2]);
-    ASSERT_OK(compact_job(be, NULL, "t1", in2, 3, &cfg, NULL, NULL, NULL, &res, &err));
-    ASSERT_U64_EQ(res.objects_combined, 1);
-    ASSERT_U64_EQ(res.spans_deduped, 4);
-    count_spans(&res.out, &spans, &traces);
-    ASSERT_EQ(traces, 1);
-    ASSERT_EQ(spans, 3);
+    compact_three(be, &cfg, (struct vp4_trace *[]){p, p, q}, 3, 4);
+    compact_three(be, &cfg, (struct vp4_trace *[]){p, q, p}, 4, 3);
     backend_free(be);
     parquet_arena_cleanup(&arena);
 }
