@@ -40,6 +40,8 @@ TUNINGS = [("tempo-defaults", 50, 1, 3), ("seed", 250, 3, 120)]
 # reference n times, alternating, and reports the minimum of each (one run
 # per cell cannot tell the machine's load from a cause)
 TUNINGS = [t for t in TUNINGS if os.environ.get("ONLY", t[0]) == t[0]]
+if not TUNINGS:
+    sys.exit("poll_rgw.py: ONLY=%s names no tuning (tempo-defaults, seed)" % os.environ["ONLY"])
 REPEAT = int(os.environ.get("REPEAT", "1"))
 STATE = os.path.join(RGW_DIR, "bench.state")
 
