@@ -271,21 +271,33 @@ rle_uvarint(uint8_t *o, uint64_t x)
     return o;
 }
 
-/* 8 byte values at bw <= 8 bits fit one word. Writes 8 bytes, of which bw
- * count (the caller leaves room). */
+/* 8 byte values at bw <= 8 bits fit one word: the low bw bits of each byte
+ * are joined in three halvings (byte pairs, then 16- and 32-bit lanes), each
+ * lane's high half shifted next to its low half, so the packed bits end up
+ * LSB first in the low bw bytes. Writes 8 bytes, of which bw count (the
+ * caller leaves room). */
 RLE_INLINE uint8_t *
 rle_pack8_u8(uint8_t *o, int bw, const uint8_t *v)
 {
-    uint64_t x, acc = 0, mask = ((uint64_t)1 << bw) - 1;
+    uint64_t x, m;
 
-    memcpy(&x, v, 8);
-    for (int j = 0; j < 8; j++)
-        acc |= ((x >> (8 * j)) & mask) << (j * bw);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(o, &acc, 8);
+    memcpy(&x, v, 8);
+#else
+    x = 0;
+    for (int k = 0; k < 8; k++)
+        x |= (uint64_t)v[k] << (8 * k);
+#endif
+    m = (((uint64_t)1 << bw) - 1) * 0x0001000100010001ULL;
+    x = (x & m) | ((x >> 8) & m) << bw;
+    m = (((uint64_t)1 << (2 * bw)) - 1) * 0x0000000100000001ULL;
+    x = (x & m) | ((x >> 16) & m) << (2 * bw);
+    x = (x & 0xffffffffULL) | (x >> 32) << (4 * bw);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(o, &x, 8);
 #else
     for (int k = 0; k < 8; k++)
-        o[k] = (uint8_t)(acc >> (8 * k));
+        o[k] = (uint8_t)(x >> (8 * k));
 #endif
     return o + bw;
 }
