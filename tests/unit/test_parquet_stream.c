@@ -652,25 +652,37 @@ write_rs_row(struct parquet_writer *w, struct parquet_rowset *rs)
 }
 
 /* A file of one required, dictionary-encoded BYTE_ARRAY column, its pages
- * cut at page_bytes: col_open, col_put per row, col_close. */
+ * cut at page_bytes and its row groups at rg_bytes (0: the default):
+ * col_open, col_put per row, col_close. */
 struct colw {
     struct parquet_schema *s;
     struct parquet_writer *w;
     struct parquet_rowset rs;
 };
 
-static void
-col_open(struct colw *c, const char *path, int conv, size_t page_bytes)
+static struct parquet_schema *
+col_schema(int conv)
 {
     struct parquet_schema_builder *sb = parquet_sb_new("root");
-    struct parquet_writer_opts o;
+    struct parquet_schema *s;
     struct tc_err err;
 
     parquet_sb_leaf(sb, "v", PARQUET_REQUIRED, PARQUET_BYTE_ARRAY, conv, PARQUET_COLENC_DICT,
                     PARQUET_SNAPPY);
-    ASSERT_OK(parquet_sb_build(sb, &c->s, &err));
+    ASSERT_OK(parquet_sb_build(sb, &s, &err));
+    return s;
+}
+
+static void
+col_open(struct colw *c, const char *path, int conv, size_t page_bytes, size_t rg_bytes)
+{
+    struct parquet_writer_opts o;
+    struct tc_err err;
+
+    c->s = col_schema(conv);
     memset(&o, 0, sizeof(o));
     o.page_bytes = page_bytes;
+    o.row_group_bytes = rg_bytes;
     ASSERT_OK(parquet_writer_open(&c->w, path, c->s, &o, &err));
     ASSERT_OK(parquet_rowset_init(&c->rs, c->s));
 }
@@ -793,7 +805,7 @@ TEST(writer_dictionary_page_bounds_match_a_scan)
             snprintf(words[k], sizeof(words[k]), "%c%02d", 'a' + (k * 11) % 26, k);
     }
     snprintf(path, sizeof(path), "%s/dict.parquet", test_tmpdir());
-    col_open(&cw, path, PARQUET_CT_UTF8, 300); /* ~40 rows a page */
+    col_open(&cw, path, PARQUET_CT_UTF8, 300, 0); /* ~40 rows a page */
     for (int i = 0; i < NROWS; i++) {
         /* 3 random words per 37 rows: pages see different subsets, two
          * of a page's few values are its bounds, values repeat within and
@@ -869,7 +881,7 @@ TEST(writer_dictionary_falls_back_to_plain_when_full)
     int eof = 0, n = 0, has_dict = 0;
 
     snprintf(path, sizeof(path), "%s/dictfull.parquet", test_tmpdir());
-    col_open(&cw, path, PARQUET_CT_NONE, 64 * 1024);
+    col_open(&cw, path, PARQUET_CT_NONE, 64 * 1024, 0);
     for (int i = 0; i < NROWS; i++) {
         int k = i % 3 == 2 ? i / 2 : i; /* the value of row k */
         fill_value(v, sizeof(v), (uint32_t)k);
@@ -908,7 +920,148 @@ TEST(writer_dictionary_falls_back_to_plain_when_full)
     parquet_reader_free(r);
 }
 
+/* Input k's row i: a word of a 60-word vocabulary, drawn per input so that
+ * each input's dictionaries hold them in another order; input NIN - 1 holds
+ * 1,000-byte values that outgrow its dictionary, so its later pages are PLAIN
+ * and their rows carry no indices. */
+#define DM_NIN 6
+#define DM_ROWS 3000
+
+static size_t
+dm_value(int k, int i, uint8_t *v)
+{
+    uint32_t x = (uint32_t)(k * 7919 + i) * 2654435761u;
+
+    if (k == DM_NIN - 1) {
+        fill_value(v, 1000, (uint32_t)(i % 3 == 2 ? i / 2 : i));
+        return 1000;
+    }
+    return (size_t)snprintf((char *)v, 64, "word-%u", (x >> 13) % 60);
+}
+
+/* Merging rows of several dictionary-encoded inputs: with the cursors
+ * keeping indices (parquet_cursor_keep_dict), the writer maps each source's
+ * indices into its chunk's dictionary, across source row groups (a new
+ * dictionary each), output row groups (a new chunk each) and more sources
+ * than it keeps maps for. The file is byte-identical to the one written
+ * from the values alone, and reads back as the rows went in. */
+TEST(writer_maps_source_dictionary_indices)
+{
+    struct colw in[DM_NIN];
+    struct parquet_reader *r[DM_NIN];
+    struct parquet_cursor *cur[DM_NIN];
+    struct parquet_row row[DM_NIN];
+    int eof[DM_NIN], next[DM_NIN], *order, norder = 0, with_dix = 0;
+    struct parquet_writer *w[2];
+    struct parquet_schema *s = col_schema(PARQUET_CT_UTF8);
+    struct parquet_write_info info;
+    struct parquet_writer_opts o;
+    struct tc_err err;
+    char path[2][600], ip[600], dir[512];
+    static uint8_t v[1000];
+    uint32_t x = 1;
+
+    snprintf(dir, sizeof(dir), "%s", test_tmpdir());
+    order = calloc((size_t)DM_NIN * DM_ROWS, sizeof(int));
+    ASSERT(order != NULL);
+    for (int k = 0; k < DM_NIN; k++) {
+        snprintf(ip, sizeof(ip), "%s/dm-in-%d.parquet", dir, k);
+        /* row groups of 700 rows (a row's estimate is its level count), pages
+         * of ~50 */
+        col_open(&in[k], ip, PARQUET_CT_UTF8, k == DM_NIN - 1 ? 64 * 1024 : 500,
+                 k == DM_NIN - 1 ? 0 : 700);
+        for (int i = 0; i < DM_ROWS; i++)
+            col_put(&in[k], v, dm_value(k, i, v));
+        col_close(&in[k]);
+    }
+    memset(&o, 0, sizeof(o));
+    o.page_bytes = 800;
+    o.row_group_bytes = 2500;
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(path[pass], sizeof(path[pass]), "%s/dm-out-%d.parquet", dir, pass);
+        ASSERT_OK(parquet_writer_open(&w[pass], path[pass], s, &o, &err));
+        for (int k = 0; k < DM_NIN; k++) {
+            snprintf(ip, sizeof(ip), "%s/dm-in-%d.parquet", dir, k);
+            if (parquet_reader_open(&r[k], ip, &err) != TC_OK)
+                TEST_FAIL_("%s", err.msg);
+            ASSERT_OK(parquet_cursor_new(&cur[k], r[k], &err));
+            if (pass == 0)
+                parquet_cursor_keep_dict(cur[k]);
+            ASSERT_OK(parquet_cursor_next(cur[k], &row[k], &eof[k], &err));
+            next[k] = 0;
+        }
+        x = 1;
+        for (int left = DM_NIN * DM_ROWS; left > 0; left--) {
+            int k;
+            do {
+                x = x * 1103515245u + 12345u;
+                k = (int)((x >> 16) % DM_NIN);
+            } while (eof[k]);
+            if (pass == 0) {
+                order[norder++] = k;
+                with_dix += row[k].cols[0].dix != NULL && row[k].cols[0].dict_key != 0 &&
+                            row[k].cols[0].dix[row[k].v0[0]] != PARQUET_NO_DIX;
+            }
+            ASSERT_OK(parquet_writer_write_row(w[pass], &row[k], &err));
+            next[k]++;
+            ASSERT_OK(parquet_cursor_next(cur[k], &row[k], &eof[k], &err));
+        }
+        ASSERT_OK(parquet_writer_close(w[pass], &info, &err));
+        ASSERT_GT(info.row_groups, 5);
+        parquet_writer_free(w[pass]);
+        for (int k = 0; k < DM_NIN; k++) {
+            ASSERT(eof[k]);
+            ASSERT_EQ(next[k], DM_ROWS);
+            parquet_cursor_free(cur[k]);
+            parquet_reader_free(r[k]);
+        }
+    }
+    parquet_schema_free(s);
+    /* most rows came with indices; the PLAIN pages' rows without */
+    ASSERT_GT(with_dix, (DM_NIN - 1) * DM_ROWS);
+    ASSERT_LT(with_dix, DM_NIN * DM_ROWS);
+    {
+        FILE *f0 = fopen(path[0], "rb"), *f1 = fopen(path[1], "rb");
+        int a, b;
+        long at = 0;
+        ASSERT(f0 != NULL && f1 != NULL);
+        do {
+            a = getc(f0);
+            b = getc(f1);
+            if (a != b)
+                TEST_FAIL_("the files differ at byte %ld", at);
+            at++;
+        } while (a != EOF);
+        fclose(f0);
+        fclose(f1);
+    }
+    {
+        struct parquet_reader *rr;
+        struct parquet_cursor *c;
+        struct parquet_row rw;
+        int e = 0, at[DM_NIN] = {0};
+        ASSERT_OK(parquet_reader_open(&rr, path[0], &err));
+        ASSERT_OK(parquet_cursor_new(&c, rr, &err));
+        for (int i = 0; i < norder; i++) {
+            const uint8_t *p;
+            uint32_t len;
+            size_t want = dm_value(order[i], at[order[i]]++, v);
+            ASSERT_OK(parquet_cursor_next(c, &rw, &e, &err));
+            ASSERT(!e);
+            p = parquet_row_bytes(&rw, 0, &len);
+            if (p == NULL || len != want || memcmp(p, v, want) != 0)
+                TEST_FAIL_("row %d reads back another value", i);
+        }
+        ASSERT_OK(parquet_cursor_next(c, &rw, &e, &err));
+        ASSERT(e);
+        parquet_cursor_free(c);
+        parquet_reader_free(rr);
+    }
+    free(order);
+}
+
 TEST_MAIN(TEST_ENTRY(cursor_equals_rowgroups_vp4_many_pages),
+          TEST_ENTRY(writer_maps_source_dictionary_indices),
           TEST_ENTRY(writer_integer_bounds_follow_signedness),
           TEST_ENTRY(writer_dictionary_page_bounds_match_a_scan),
           TEST_ENTRY(writer_dictionary_falls_back_to_plain_when_full),

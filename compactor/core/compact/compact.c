@@ -107,7 +107,7 @@ block_key(char *out, size_t n, const char *tenant, const uint8_t id[16], const c
 
 static int
 input_open(struct input *in, struct backend *be, const char *tenant, const struct meta *m,
-           const struct parquet_schema *schema, struct tc_err *err)
+           const struct parquet_schema *schema, int keep_dict, struct tc_err *err)
 {
     struct parquet_source src;
     int rc;
@@ -126,6 +126,8 @@ input_open(struct input *in, struct backend *be, const char *tenant, const struc
     if (rc != TC_OK || (rc = parquet_reader_project(in->r, schema, err)) != TC_OK ||
         (rc = parquet_cursor_new(&in->cur, in->r, err)) != TC_OK)
         return rc;
+    if (keep_dict)
+        parquet_cursor_keep_dict(in->cur);
     return parquet_cursor_next(in->cur, &in->row, &in->eof, err);
 }
 
@@ -319,7 +321,7 @@ compact_scan(struct backend *be, const char *tenant, const struct meta *const *i
     if ((rc = vp4_schema_new(&schema, err)) != TC_OK)
         return rc;
     for (i = 0; i < n && rc == TC_OK; i++) {
-        rc = input_open(&inp[i], be, tenant, in[i], schema, err);
+        rc = input_open(&inp[i], be, tenant, in[i], schema, 0, err);
         while (rc == TC_OK && !inp[i].eof) {
             (*rows)++;
             rc = parquet_cursor_next(inp[i].cur, &inp[i].row, &inp[i].eof, err);
@@ -520,7 +522,7 @@ compact_job(struct backend *be, struct blocklist *bl, const char *tenant,
     j.res = res;
     parquet_arena_init(&j.arena);
     for (i = 0; i < n; i++) {
-        if ((rc = input_open(&j.in[i], be, tenant, in[i], schema, err)) != TC_OK)
+        if ((rc = input_open(&j.in[i], be, tenant, in[i], schema, 1, err)) != TC_OK)
             goto out;
         /* each open decodes a first row group: a shutdown may be due since */
         if (owns && !owns(owns_ud)) {

@@ -201,7 +201,15 @@ struct parquet_colbuf {
     uint32_t *offs; /* nv + 1 entries (BYTE_ARRAY) */
     uint8_t *data;  /* BYTE_ARRAY payload */
     size_t dlen, dcap;
+    /* Only in a cursor's window after parquet_cursor_keep_dict(): per value,
+     * its index in dictionary dict_key (unique in the process), or
+     * PARQUET_NO_DIX for a value of a non-dictionary page. A writer copying
+     * the row maps the index instead of hashing the value again. */
+    uint32_t *dix; /* NULL unless kept; nv entries */
+    size_t dixcap;
+    uint64_t dict_key; /* 0: none */
 };
+#define PARQUET_NO_DIX UINT32_MAX
 
 int parquet_colbuf_init(struct parquet_colbuf *c, int type, int type_length, int max_def);
 void parquet_colbuf_cleanup(struct parquet_colbuf *c);
@@ -378,6 +386,9 @@ int parquet_cursor_next(struct parquet_cursor *c, struct parquet_row *row, int *
                         struct tc_err *err);
 /* Bytes of the decoded row group currently held (for memory accounting). */
 size_t parquet_cursor_mem(const struct parquet_cursor *c);
+/* Makes the cursor's rows carry their values' dictionary indices (colbuf
+ * dix), for a writer that copies them. Call before the first next. */
+void parquet_cursor_keep_dict(struct parquet_cursor *c);
 
 /* ---- writer ---- */
 

@@ -1,6 +1,7 @@
 /* parquet_read.c - footer loading, page decoding, projection and cursors. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -503,6 +504,7 @@ struct chunk_ctx {
     size_t u32cap;
     int64_t *i64;
     size_t i64cap;
+    int keep_dix; /* out->dix gets each value's dictionary index */
     struct tc_err *err;
 };
 
@@ -607,6 +609,32 @@ append_bytes(struct chunk_ctx *x, struct parquet_colbuf *c, const uint8_t *p, si
         memcpy(c->fixed + c->nv * (size_t)c->width, p, l);
     }
     c->nv++;
+    return TC_OK;
+}
+
+/* The indices of the values decode_values just appended from nv0 on: still
+ * in the scratch for a dictionary page, none for any other. */
+static int
+keep_indices(struct chunk_ctx *x, int enc, size_t nv0)
+{
+    struct parquet_colbuf *c = x->out;
+    size_t n = c->nv - nv0;
+
+    if (c->nv > c->dixcap) {
+        size_t cap = c->vcap > c->nv ? c->vcap : c->nv;
+        uint32_t *p = tc_reallocarray(c->dix, cap, sizeof(uint32_t));
+        if (p == NULL)
+            return tc_err_set(x->err, TC_NOMEM, "column %s: dictionary indices", x->path);
+        c->dix = p;
+        c->dixcap = cap;
+    }
+    if (n == 0)
+        return TC_OK;
+    if (enc == PARQUET_PLAIN_DICTIONARY || enc == PARQUET_RLE_DICTIONARY)
+        memcpy(c->dix + nv0, x->u32, n * sizeof(uint32_t));
+    else
+        for (size_t i = nv0; i < c->nv; i++)
+            c->dix[i] = PARQUET_NO_DIX;
     return TC_OK;
 }
 
@@ -854,7 +882,7 @@ decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
 {
     struct parquet_colbuf *c = x->out;
     int max_def = x->leaf->def_level, max_rep = x->leaf->rep_level;
-    size_t n = (size_t)h->num_values, nvals = 0;
+    size_t n = (size_t)h->num_values, nvals = 0, nv0;
     const uint8_t *p, *end;
     uint8_t *rep, *def;
     int rc;
@@ -955,7 +983,10 @@ decode_data_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
         max_def > 0)
         return CORRUPT(x, "column %s: v2 page num_nulls %d, levels say %zu", x->path, h->num_nulls,
                        n - nvals);
+    nv0 = c->nv;
     if ((rc = decode_values(x, h->encoding, p, end, nvals)) != TC_OK)
+        return rc;
+    if (x->keep_dix && (rc = keep_indices(x, h->encoding, nv0)) != TC_OK)
         return rc;
     c->n += n;
     return TC_OK;
@@ -996,6 +1027,12 @@ decode_dict_page(struct chunk_ctx *x, const struct page_hdr *h, const uint8_t *b
     if ((rc = parquet_colbuf_init(&x->dict, x->leaf->type, x->leaf->type_length, 0)) != TC_OK)
         return tc_err_set(x->err, rc, "column %s: out of memory", x->path);
     x->have_dict = 1;
+    if (x->keep_dix) {
+        /* unique in the process: a writer's index map is valid for this
+         * dictionary only */
+        static _Atomic uint64_t serial;
+        x->out->dict_key = atomic_fetch_add(&serial, 1) + 1;
+    }
     return decode_plain(x, &x->dict, p, p + len, (size_t)h->num_values, &used);
 }
 
@@ -1520,6 +1557,8 @@ ps_drop(struct pstream *s)
     } else if (c->nv > dv) {
         memmove(c->fixed, c->fixed + dv * (size_t)c->width, (c->nv - dv) * (size_t)c->width);
     }
+    if (c->dix && c->nv > dv)
+        memmove(c->dix, c->dix + dv, (c->nv - dv) * sizeof(uint32_t));
     c->nv -= dv;
     s->l1 -= dl;
     s->v1 -= dv;
@@ -1888,6 +1927,13 @@ parquet_cursor_next(struct parquet_cursor *c, struct parquet_row *row, int *eof,
     row->v0 = c->v0;
     row->v1 = c->v1;
     return TC_OK;
+}
+
+void
+parquet_cursor_keep_dict(struct parquet_cursor *c)
+{
+    for (int i = 0; i < c->nst; i++)
+        c->st[i].x.keep_dix = 1;
 }
 
 size_t

@@ -51,6 +51,7 @@ parquet_colbuf_cleanup(struct parquet_colbuf *c)
     tc_free(c->fixed);
     tc_free(c->offs);
     tc_free(c->data);
+    tc_free(c->dix);
     memset(c, 0, sizeof(*c));
 }
 
@@ -60,6 +61,7 @@ parquet_colbuf_reset(struct parquet_colbuf *c)
     c->n = 0;
     c->nv = 0;
     c->dlen = 0;
+    c->dict_key = 0;
     if (c->offs)
         c->offs[0] = 0;
 }
@@ -67,7 +69,8 @@ parquet_colbuf_reset(struct parquet_colbuf *c)
 size_t
 parquet_colbuf_bytes(const struct parquet_colbuf *c)
 {
-    return c->ncap * 2 + c->vcap * (c->width ? (size_t)c->width : 4) + c->dcap;
+    return c->ncap * 2 + c->vcap * (c->width ? (size_t)c->width : 4) + c->dcap +
+           c->dixcap * sizeof(uint32_t);
 }
 
 static int

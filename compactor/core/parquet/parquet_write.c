@@ -28,6 +28,20 @@ struct dict {
     uint32_t gen;
 };
 
+/* Indices of one source dictionary (a reader's, by dict_key) in the chunk's
+ * dictionary, index + 1 (0: not yet): a row copied from that source finds
+ * its values without hashing them again. A few sources at a time, as many as
+ * a merge has inputs; indices past the cap take the hash. */
+#define PARQUET_WRITER_DMAPS 4
+#define PARQUET_WRITER_DMAP_MAX ((size_t)1 << 16)
+
+struct dmap {
+    uint64_t key;   /* 0: unused */
+    uint32_t chunk; /* the wcol chunk whose dictionary it maps into */
+    uint32_t *map;
+    size_t cap;
+};
+
 /* A value owned by the writer (a page or chunk bound). */
 struct obound {
     uint8_t *p;
@@ -61,8 +75,11 @@ struct wcol {
                   * while the row's values are still in cache) */
     uint32_t *didx;
     size_t didxcap;
-    int used_dict; /* some page of the chunk is */
-    int used_enc;  /* the non-dictionary encoding some page used, or -1 */
+    struct dmap dm[PARQUET_WRITER_DMAPS];
+    int dm_next;    /* the slot a new source takes */
+    uint32_t chunk; /* counts chunks: a dmap of an older one is stale */
+    int used_dict;  /* some page of the chunk is */
+    int used_enc;   /* the non-dictionary encoding some page used, or -1 */
     struct obound cmin, cmax;
     int c_any;
     int64_t c_nulls;
@@ -729,6 +746,8 @@ wcol_cleanup(struct wcol *wc)
     tc_free(wc->pages);
     parquet_colbuf_cleanup(&wc->pend);
     tc_free(wc->didx);
+    for (int i = 0; i < PARQUET_WRITER_DMAPS; i++)
+        tc_free(wc->dm[i].map);
     parquet_colbuf_cleanup(&wc->d.vals);
     tc_free(wc->d.slots);
     tc_free(wc->d.seen);
@@ -922,22 +941,55 @@ nomem:
     return tc_err_set(err, rc, "%s: column %s: %s", w->path, s->paths[col], tc_strerror(rc));
 }
 
+/* The map of source dictionary key into this chunk's dictionary. */
+static struct dmap *
+dmap_for(struct wcol *wc, uint64_t key)
+{
+    struct dmap *m = NULL;
+
+    for (int i = 0; i < PARQUET_WRITER_DMAPS && m == NULL; i++)
+        if (wc->dm[i].key == key)
+            m = &wc->dm[i];
+    if (m == NULL) {
+        m = &wc->dm[wc->dm_next];
+        wc->dm_next = (wc->dm_next + 1) % PARQUET_WRITER_DMAPS;
+        m->key = key;
+        m->chunk = wc->chunk - 1; /* cleared below */
+    }
+    if (m->chunk != wc->chunk) {
+        if (m->cap)
+            memset(m->map, 0, m->cap * sizeof(uint32_t));
+        m->chunk = wc->chunk;
+    }
+    return m;
+}
+
 /* Adds values v0..v0+nv of sc to the column's dictionary; their indices
  * go after the pending ones. */
 static int
 dict_append(struct wcol *wc, const struct parquet_colbuf *sc, size_t v0, size_t nv)
 {
+    struct dmap *m = sc->dix && sc->dict_key ? dmap_for(wc, sc->dict_key) : NULL;
     size_t at = wc->pend.nv;
     int rc;
 
     if (grow_u32(&wc->didx, &wc->didxcap, at + nv) != TC_OK)
         return TC_NOMEM;
     for (size_t k = 0; k < nv; k++) {
+        uint32_t s = m ? sc->dix[v0 + k] : PARQUET_NO_DIX, n;
         const uint8_t *p;
-        uint32_t n;
+        if (m && s < m->cap && m->map[s]) {
+            wc->didx[at + k] = m->map[s] - 1;
+            continue;
+        }
         value_at(sc, v0 + k, &p, &n);
         if ((rc = dict_add(&wc->d, p, n, &wc->didx[at + k])) != TC_OK)
             return rc;
+        if (m && s < PARQUET_WRITER_DMAP_MAX) {
+            if (grow_u32(&m->map, &m->cap, (size_t)s + 1) != TC_OK) /* zero-filled */
+                return TC_NOMEM;
+            m->map[s] = wc->didx[at + k] + 1;
+        }
     }
     return TC_OK;
 }
@@ -1183,6 +1235,7 @@ static void
 wcol_next_chunk(struct wcol *wc, const struct parquet_node *leaf)
 {
     wcol_pages_reset(wc);
+    wc->chunk++;
     parquet_colbuf_reset(&wc->d.vals);
     if (wc->d.slots)
         memset(wc->d.slots, 0, wc->d.nslots * sizeof(uint32_t));
