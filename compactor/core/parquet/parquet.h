@@ -201,13 +201,14 @@ struct parquet_colbuf {
     uint32_t *offs; /* nv + 1 entries (BYTE_ARRAY) */
     uint8_t *data;  /* BYTE_ARRAY payload */
     size_t dlen, dcap;
-    /* Only in a cursor's window after parquet_cursor_keep_dict(): per value,
-     * its index in dictionary dict_key (unique in the process), or
-     * PARQUET_NO_DIX for a value of a non-dictionary page. A writer copying
-     * the row maps the index instead of hashing the value again. */
-    uint32_t *dix; /* NULL unless kept; nv entries */
+    /* Only in a cursor's window after parquet_cursor_keep_dict(), for a chunk
+     * with a dictionary: per value, its index in dictionary dict_key (unique
+     * in the process), or PARQUET_NO_DIX for a value of a non-dictionary
+     * page. A writer copying the row maps the index instead of hashing the
+     * value again. */
+    uint32_t *dix; /* nv entries while dict_key is set */
     size_t dixcap;
-    uint64_t dict_key; /* 0: none */
+    uint64_t dict_key; /* 0: no indices */
 };
 #define PARQUET_NO_DIX UINT32_MAX
 

@@ -613,15 +613,18 @@ append_bytes(struct chunk_ctx *x, struct parquet_colbuf *c, const uint8_t *p, si
 }
 
 /* The indices of the values decode_values just appended from nv0 on: still
- * in the scratch for a dictionary page, none for any other. */
+ * in the scratch for a dictionary page, none for any other page of a chunk
+ * with a dictionary. A chunk without one keeps none (its dict_key is 0). */
 static int
 keep_indices(struct chunk_ctx *x, int enc, size_t nv0)
 {
     struct parquet_colbuf *c = x->out;
     size_t n = c->nv - nv0;
 
+    if (c->dict_key == 0)
+        return TC_OK;
     if (c->nv > c->dixcap) {
-        size_t cap = c->vcap > c->nv ? c->vcap : c->nv;
+        size_t cap = c->dixcap * 2 > c->nv ? c->dixcap * 2 : c->nv;
         uint32_t *p = tc_reallocarray(c->dix, cap, sizeof(uint32_t));
         if (p == NULL)
             return tc_err_set(x->err, TC_NOMEM, "column %s: dictionary indices", x->path);
@@ -1557,7 +1560,7 @@ ps_drop(struct pstream *s)
     } else if (c->nv > dv) {
         memmove(c->fixed, c->fixed + dv * (size_t)c->width, (c->nv - dv) * (size_t)c->width);
     }
-    if (c->dix && c->nv > dv)
+    if (c->dict_key && c->nv > dv) /* then dix covers nv */
         memmove(c->dix, c->dix + dv, (c->nv - dv) * sizeof(uint32_t));
     c->nv -= dv;
     s->l1 -= dl;
