@@ -962,7 +962,7 @@ TEST(writer_maps_source_dictionary_indices)
     uint32_t x = 1;
 
     snprintf(dir, sizeof(dir), "%s", test_tmpdir());
-    order = calloc((size_t)DM_NIN * DM_ROWS, sizeof(int));
+    order = tc_calloc((size_t)DM_NIN * DM_ROWS, sizeof(int));
     ASSERT(order != NULL);
     for (int k = 0; k < DM_NIN; k++) {
         snprintf(ip, sizeof(ip), "%s/dm-in-%d.parquet", dir, k);
@@ -1057,7 +1057,7 @@ TEST(writer_maps_source_dictionary_indices)
         parquet_cursor_free(c);
         parquet_reader_free(rr);
     }
-    free(order);
+    tc_free(order);
 }
 
 TEST_MAIN(TEST_ENTRY(cursor_equals_rowgroups_vp4_many_pages),
