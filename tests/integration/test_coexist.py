@@ -52,7 +52,10 @@ def main():
     procs = []
     try:
         store = LocalStore(tmp)
-        start = int(time.time()) - 7200
+        # two days old: outside Tempo's 24 h active window, where blocks of
+        # different levels are grouped apart. The two owners' race may end with
+        # copies at two levels; there the later compaction must merge them.
+        start = int(time.time()) - 2 * 86400
         blocks = gen_blocks(tmp, "in", [(11, 1), (12, 1), (13, 0), (14, 1), (15, 0), (16, 1)], start)
         sets = duck_sets([os.path.join(d, "data.parquet") for d in blocks.values()])
         want_pairs = set(p for o in sets for p in o["pairs"])
